@@ -1,0 +1,1 @@
+namespace MailScanner.Actors; internal static class Placeholder { }
