@@ -1,0 +1,41 @@
+namespace MailScanner.Actors.Configuration;
+
+/// <summary>
+/// The effective configuration of one gateway node, read from HOCON (<c>mailscanner.*</c>) by
+/// <see cref="GatewaySettingsLoader"/>. Paths are absolute once loaded.
+/// </summary>
+public sealed record GatewaySettings(
+    QueueSettings Queue,
+    QuarantineSettings Quarantine,
+    BatchSettings Batch,
+    string StateDirectory);
+
+/// <param name="Format">Queue file format of the incoming and outgoing queues; <c>zmailer</c> only, for now.</param>
+/// <param name="Incoming">The MTA's incoming queue directory that we scan (ZMailer: <c>router/</c>).</param>
+/// <param name="Outgoing">The queue directory where scanned messages are delivered.</param>
+/// <param name="Work">Where claimed files wait while they are processed; must share the incoming file system.</param>
+/// <param name="Bad">Where malformed entries are moved aside; must share the incoming file system.</param>
+/// <param name="ScanInterval">How often the incoming directory is listed even when no change notification came.</param>
+/// <param name="MaxInFlight">How many messages may be claimed and in process at once (a backlog stays on disk).</param>
+public sealed record QueueSettings(
+    string Format,
+    string Incoming,
+    string Outgoing,
+    string Work,
+    string Bad,
+    TimeSpan ScanInterval,
+    int MaxInFlight);
+
+public sealed record QuarantineSettings(string Directory);
+
+/// <param name="Coordinators">How many batch coordinators run at once (MailScanner's children).</param>
+/// <param name="MaxMessages">A batch is sent on when it holds this many messages ...</param>
+/// <param name="MaxBytes">... or this many bytes ...</param>
+/// <param name="MaxWait">... or when its first message has waited this long.</param>
+/// <param name="DeleteRepeats">How many times each Delete is sent (MailScanner repeats it after every stage).</param>
+public sealed record BatchSettings(
+    int Coordinators,
+    int MaxMessages,
+    long MaxBytes,
+    TimeSpan MaxWait,
+    int DeleteRepeats);

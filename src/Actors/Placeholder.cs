@@ -1,1 +1,0 @@
-namespace MailScanner.Actors; internal static class Placeholder { }
