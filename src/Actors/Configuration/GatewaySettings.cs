@@ -33,9 +33,11 @@ public sealed record QuarantineSettings(string Directory);
 /// <param name="MaxBytes">... or this many bytes ...</param>
 /// <param name="MaxWait">... or when its first message has waited this long.</param>
 /// <param name="DeleteRepeats">How many times each Delete is sent (MailScanner repeats it after every stage).</param>
+/// <param name="StageJitter">Test aid: a random pause of up to this long between stages, to shuffle interleavings.</param>
 public sealed record BatchSettings(
     int Coordinators,
     int MaxMessages,
     long MaxBytes,
     TimeSpan MaxWait,
-    int DeleteRepeats);
+    int DeleteRepeats,
+    TimeSpan StageJitter = default);

@@ -1,0 +1,55 @@
+using Akka.Actor;
+using MailScanner.Actors.Batching;
+using MailScanner.Actors.Configuration;
+using MailScanner.Actors.Delivery;
+using MailScanner.Actors.Messages;
+using MailScanner.Actors.Metrics;
+using MailScanner.Actors.Queue;
+
+namespace MailScanner.Actors.Hosting;
+
+/// <summary>The top-level actors of one running gateway.</summary>
+public sealed record GatewayActors(IActorRef Messages, IActorRef QueueWatcher);
+
+/// <summary>Marker types for Akka.Hosting's registry.</summary>
+public sealed class MessageRegionKey;
+public sealed class QueueWatcherKey;
+
+/// <summary>Starts the pipeline in an actor system: the same code for the Host, the tests and the bench.</summary>
+public static class Gateway
+{
+    public static IQueueFormat FormatFor(string name) => name switch
+    {
+        "zmailer" => ZMailerFormat.Instance,
+        _ => throw new ArgumentException($"unknown queue format '{name}'", nameof(name)),
+    };
+
+    public static GatewayActors Start(ActorSystem system, GatewaySettings settings, PipelineCounters counters)
+    {
+        var format = FormatFor(settings.Queue.Format);
+        var outgoingBarrier = new DurabilityBarrier(settings.Queue.Outgoing);
+        var quarantineBarrier = new DurabilityBarrier(settings.Quarantine.Directory);
+        system.RegisterOnTermination(() =>
+        {
+            outgoingBarrier.Dispose();
+            quarantineBarrier.Dispose();
+        });
+
+        var workspace = new MessageWorkspace(
+            format,
+            settings.Queue.Work,
+            settings.Queue.Bad,
+            new QueueDirectoryWriter(settings.Queue.Outgoing, outgoingBarrier, format.FileNameFor),
+            new QueueDirectoryWriter(settings.Quarantine.Directory, quarantineBarrier, identity => identity.Key),
+            counters);
+
+        var messages = system.ActorOf(MessageRegion.PropsFor(MessageActor.PropsFor(workspace)), "messages");
+        var batch = settings.Batch;
+        var watcher = system.ActorOf(QueueWatcher.PropsFor(settings.Queue, format, messages,
+            context => Enumerable.Range(1, batch.Coordinators)
+                .Select(i => context.ActorOf(BatchCoordinator.PropsFor(batch, messages, context.Self, counters), $"coordinator-{i}"))
+                .ToList(),
+            batch.MaxMessages, counters), "queue-watcher");
+        return new GatewayActors(messages, watcher);
+    }
+}

@@ -1,0 +1,21 @@
+using Akka.Hosting;
+using MailScanner.Actors.Configuration;
+using MailScanner.Actors.Metrics;
+
+namespace MailScanner.Actors.Hosting;
+
+public static class GatewayHosting
+{
+    /// <summary>Wires the whole queue pipeline into an Akka.Hosting actor system.</summary>
+    public static AkkaConfigurationBuilder AddMailScannerGateway(this AkkaConfigurationBuilder builder,
+        GatewaySettings settings, PipelineCounters? counters = null)
+    {
+        var pipelineCounters = counters ?? new PipelineCounters();
+        return builder.WithActors((system, registry) =>
+        {
+            var actors = Gateway.Start(system, settings, pipelineCounters);
+            registry.Register<MessageRegionKey>(actors.Messages);
+            registry.Register<QueueWatcherKey>(actors.QueueWatcher);
+        });
+    }
+}

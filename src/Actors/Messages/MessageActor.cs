@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Globalization;
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using MailScanner.Actors.Delivery;
+using MailScanner.Actors.Identity;
+using MailScanner.Actors.Queue;
+using MailScanner.Actors.Scanning;
+using static MailScanner.Actors.Messages.MessageCommands;
+using static MailScanner.Actors.Messages.MessageReplies;
+
+namespace MailScanner.Actors.Messages;
+
+/// <summary>
+/// The whole life of one queue file, and the only code that touches it.
+///
+///   unadmitted ──Admit──► claimed ──Scan──► scanned ──Clean──► cleaned ──Deliver──► delivered ──Delete──► deleted
+///        │                                                 (infected: the copy goes to quarantine instead)
+///        └── any other command: absorbed, nothing touched
+///
+/// A Delete is honoured exactly once, and only after the message is safely written elsewhere; a Delete that
+/// comes early is refused, a Delete that comes late is absorbed. Commands carry the file's identity
+/// (device, inode, generation), so a command can never reach a newer file that was given the same name.
+/// </summary>
+public sealed class MessageActor : ReceiveActor, IWithStash
+{
+    private readonly MessageWorkspace _workspace;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Stopwatch _age = new();
+
+    private FileIdentity _identity;
+    private string _queueId = "";
+    private string _incomingPath = "";
+    private string _workPath = "";
+    private QueueEnvelope _envelope = new("", Array.Empty<string>());
+    private byte[] _content = Array.Empty<byte>();
+    private long _size;
+    private Verdict? _verdict;
+    private MessageDisposition? _disposition;
+    private string? _deliveredTo;
+
+    public IStash Stash { get; set; } = null!;
+
+    public MessageActor(MessageWorkspace workspace)
+    {
+        _workspace = workspace;
+        Unadmitted();
+    }
+
+    public static Props PropsFor(MessageWorkspace workspace) => Props.Create(() => new MessageActor(workspace));
+
+    private void Unadmitted()
+    {
+        Receive<Admit>(ClaimFile);
+        Receive<IWithFileIdentity>(command => AbsorbAndStop(command, "no such message: its file is gone or was never admitted"));
+    }
+
+    private void ClaimFile(Admit admit)
+    {
+        _age.Start();
+        _identity = admit.Identity;
+        _incomingPath = admit.IncomingPath;
+        _queueId = Path.GetFileName(admit.IncomingPath);
+        _workPath = Path.Combine(_workspace.WorkDirectory, _identity.Key);
+
+        ClaimOutcome outcome;
+        try
+        {
+            outcome = QueueFileOperations.Claim(_identity, _incomingPath, _workPath);
+        }
+        catch (IOException e)
+        {
+            outcome = new ClaimOutcome.Unreadable(e.Message);
+        }
+
+        switch (outcome)
+        {
+            case ClaimOutcome.Gone gone:
+                AbsorbAndStop(admit, gone.Why);
+                return;
+            case ClaimOutcome.Unreadable unreadable:
+                _log.Warning("Queue file {QueueId} ({Identity}) cannot be read and is left in place: {Reason}", _queueId, _identity, unreadable.Why);
+                _workspace.Counters.CountRefused();
+                Sender.Tell(new Refused(_identity, _queueId, unreadable.Why));
+                Passivate();
+                return;
+            case ClaimOutcome.Claimed claimed:
+                _content = claimed.Content;
+                _size = _content.Length;
+                break;
+        }
+
+        var problem = !_workspace.Format.NameMatches(_queueId, _identity)
+            ? $"its name is not its inode number {_identity.Inode}"
+            : null;
+        if (problem is null)
+        {
+            switch (_workspace.Format.Parse(_content))
+            {
+                case QueueFileParse.Parsed parsed:
+                    _envelope = parsed.Envelope;
+                    break;
+                case QueueFileParse.Malformed malformed:
+                    problem = malformed.Reason;
+                    break;
+            }
+        }
+        if (problem is not null)
+        {
+            RefuseClaimed(problem);
+            return;
+        }
+
+        _workspace.Counters.CountAdmitted();
+        Sender.Tell(new Admitted(_identity, _queueId, _content.Length));
+        Become(Claimed);
+    }
+
+    private void RefuseClaimed(string problem)
+    {
+        var badName = $"{_queueId}.{_identity.Key}";
+        var movedTo = QueueFileOperations.MoveAside(_workPath, _workspace.BadDirectory, badName);
+        if (movedTo is not null)
+            _log.Warning("Queue file {QueueId} ({Identity}) is malformed and was moved to {BadPath}: {Reason}", _queueId, _identity, movedTo, problem);
+        else
+            _log.Error("Queue file {QueueId} ({Identity}) is malformed and could not be moved aside; it stays at {WorkPath}: {Reason}", _queueId, _identity, _workPath, problem);
+        _workspace.Counters.CountRefused();
+        Sender.Tell(new Refused(_identity, _queueId, problem));
+        Passivate();
+    }
+
+    private void Claimed()
+    {
+        Receive<Admit>(_ => Sender.Tell(new Admitted(_identity, _queueId, _content.Length)));
+        Receive<Scan>(_ =>
+        {
+            _verdict ??= EicarCheck.Scan(_content);
+            Sender.Tell(new Scanned(_identity, _verdict));
+        });
+        Receive<Clean>(_ =>
+        {
+            if (_verdict is null)
+            {
+                Sender.Tell(new NotReady(_identity, nameof(Clean), "not scanned yet"));
+                return;
+            }
+            _disposition ??= _verdict.Kind == VerdictKind.Clean ? MessageDisposition.Deliver : MessageDisposition.Quarantine;
+            Sender.Tell(new Cleaned(_identity, _disposition.Value));
+        });
+        Receive<Deliver>(_ =>
+        {
+            if (_disposition is null)
+            {
+                Sender.Tell(new NotReady(_identity, nameof(Deliver), "not cleaned yet"));
+                return;
+            }
+            WriteCopy(_disposition.Value);
+        });
+        Receive<Delete>(_ => Sender.Tell(new NotReady(_identity, nameof(Delete), "not delivered yet; the original is kept")));
+    }
+
+    /// <summary>Writes the outgoing (or quarantine) copy; the original stays untouched until that copy is durable.</summary>
+    private void WriteCopy(MessageDisposition disposition)
+    {
+        var replyTo = Sender;
+        var tempName = $"tf-{_identity.Key}";
+        Task<WrittenFile> writing;
+        try
+        {
+            writing = disposition == MessageDisposition.Deliver
+                ? _workspace.Outgoing.WriteAsync(_content, tempName)
+                : _workspace.Quarantine.WriteAsync(_content, tempName, DateTime.UtcNow.ToString("yyyyMMdd", CultureInfo.InvariantCulture));
+        }
+        catch (Exception e)
+        {
+            writing = Task.FromException<WrittenFile>(e);
+        }
+        writing.PipeTo(Self, replyTo,
+            success: written => new CopyWritten(written.Path),
+            failure: e => new CopyFailed(e.GetBaseException().Message));
+        Become(Writing);
+    }
+
+    private void Writing()
+    {
+        Receive<CopyWritten>(written =>
+        {
+            _deliveredTo = written.Path;
+            if (_disposition == MessageDisposition.Deliver) _workspace.Counters.CountDelivered();
+            else _workspace.Counters.CountQuarantined();
+            Sender.Tell(new Delivered(_identity, _disposition!.Value, written.Path));
+            Become(SafelyWritten);
+            Stash.UnstashAll();
+        });
+        Receive<CopyFailed>(failed =>
+        {
+            _workspace.Counters.CountFailed();
+            var released = QueueFileOperations.Release(_workPath, _incomingPath);
+            _log.Warning("Message {QueueId} ({Identity}) could not be written ({Reason}); {Outcome}",
+                _queueId, _identity, failed.Reason,
+                released ? "it is back in the incoming queue and will be retried" : $"it stays in the work area at {_workPath}");
+            Sender.Tell(new Failed(_identity, nameof(Deliver), failed.Reason));
+            Become(Released);
+            Stash.UnstashAll();
+            Passivate();
+        });
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void SafelyWritten()
+    {
+        Receive<Admit>(_ => Sender.Tell(new Admitted(_identity, _queueId, _content.Length)));
+        Receive<Scan>(_ => Sender.Tell(new Scanned(_identity, _verdict!)));
+        Receive<Clean>(_ => Sender.Tell(new Cleaned(_identity, _disposition!.Value)));
+        Receive<Deliver>(_ => Sender.Tell(new Delivered(_identity, _disposition!.Value, _deliveredTo!)));
+        Receive<Delete>(DeleteOriginal);
+    }
+
+    private void DeleteOriginal(Delete delete)
+    {
+        bool removed;
+        try
+        {
+            removed = QueueFileOperations.DeleteIfStill(_identity, _workPath);
+        }
+        catch (IOException e)
+        {
+            _log.Warning("Message {QueueId} ({Identity}) was delivered but its original could not be removed yet: {Reason}", _queueId, _identity, e.Message);
+            Sender.Tell(new Failed(_identity, nameof(Delete), e.Message));
+            return;
+        }
+        if (!removed)
+        {
+            _log.Error("Message {QueueId} ({Identity}): the original at {WorkPath} is no longer this file; nothing was deleted", _queueId, _identity, _workPath);
+        }
+        _workspace.Counters.CountDeleted();
+        _content = Array.Empty<byte>();
+        // One line per message outcome: what an operator greps for when a message is asked about.
+        _log.Info(
+            "Message {QueueId} {Identity} from <{Sender}> to {RecipientCount} recipient(s), {Size} bytes: {Verdict}, {Action} in {Milliseconds} ms",
+            new object[] { _queueId, _identity, _envelope.Sender, _envelope.Recipients.Count, _size,
+            _verdict!, _disposition == MessageDisposition.Deliver ? $"delivered to {_deliveredTo}" : $"quarantined at {_deliveredTo}",
+            _age.ElapsedMilliseconds });
+        Sender.Tell(new Deleted(_identity));
+        Become(Gone);
+        Passivate();
+    }
+
+    /// <summary>After deletion (or release) every command is acknowledged and counted, and touches nothing.</summary>
+    private void Gone()
+    {
+        Receive<IWithFileIdentity>(command => Absorb(command, "already deleted"));
+    }
+
+    private void Released()
+    {
+        Receive<IWithFileIdentity>(command => Absorb(command, "handed back to the incoming queue"));
+    }
+
+    private void Absorb(IWithFileIdentity command, string why)
+    {
+        _workspace.Counters.CountAbsorbed();
+        Sender.Tell(new Absorbed(command.Identity, command.GetType().Name, why));
+    }
+
+    private void AbsorbAndStop(IWithFileIdentity command, string why)
+    {
+        Absorb(command, why);
+        Become(Gone);
+        Passivate();
+    }
+
+    /// <summary>Ask the parent (local region or shard) to stop us; it buffers whatever arrives meanwhile.</summary>
+    private static void Passivate() => Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+
+    private sealed record CopyWritten(string Path);
+    private sealed record CopyFailed(string Reason);
+}

@@ -1,0 +1,263 @@
+using Akka.Actor;
+using Akka.Event;
+using MailScanner.Actors.Batching;
+using MailScanner.Actors.Configuration;
+using MailScanner.Actors.Identity;
+using MailScanner.Actors.Messages;
+using MailScanner.Actors.Metrics;
+using static MailScanner.Actors.Messages.MessageReplies;
+
+namespace MailScanner.Actors.Queue;
+
+/// <summary>
+/// Watches one incoming queue directory. It finds complete queue files, oldest first, learns each one's
+/// identity and hands it to the MessageActor of that identity; it never renames or deletes a queue file.
+/// A name that comes back with another identity is simply another message. At most
+/// <see cref="QueueSettings.MaxInFlight"/> messages are in process at once: a backlog stays on disk, not in memory.
+/// </summary>
+public sealed class QueueWatcher : ReceiveActor, IWithTimers
+{
+    private readonly QueueSettings _settings;
+    private readonly IQueueFormat _format;
+    private readonly IActorRef _messages;
+    private readonly Func<IActorContext, IReadOnlyList<IActorRef>> _startCoordinators;
+    private readonly int _batchSize;
+    private readonly PipelineCounters _counters;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    private IReadOnlyList<IActorRef> _coordinators = Array.Empty<IActorRef>();
+    private int _coordinatorIndex;
+    private int _sentToCoordinator;
+
+    private readonly Queue<string> _candidates = new();
+    private readonly Dictionary<FileIdentity, string> _admitting = new();
+    private readonly HashSet<string> _admittingNames = new();
+    private readonly HashSet<FileIdentity> _inFlight = new();
+    /// <summary>Entries we could not process or move: reported once, then left alone.</summary>
+    private readonly HashSet<(ulong Device, ulong Inode)> _leftInPlace = new();
+    private bool _changedSinceListing = true;
+    private bool _scanQueued;
+    private FileSystemWatcher? _changeHint;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public QueueWatcher(QueueSettings settings, IQueueFormat format, IActorRef messages,
+        Func<IActorContext, IReadOnlyList<IActorRef>> startCoordinators, int batchSize, PipelineCounters counters)
+    {
+        _settings = settings;
+        _format = format;
+        _messages = messages;
+        _startCoordinators = startCoordinators;
+        _batchSize = Math.Max(1, batchSize);
+        _counters = counters;
+
+        Receive<QueueWatcherProtocol.ScanQueue>(_ =>
+        {
+            _scanQueued = false;
+            _changedSinceListing = true;
+            ScanAndAdmit();
+        });
+        Receive<PeriodicScan>(_ =>
+        {
+            _changedSinceListing = true;
+            ScanAndAdmit();
+        });
+        Receive<ChangeHint>(_ =>
+        {
+            _changedSinceListing = true;
+            if (_scanQueued) return;
+            _scanQueued = true;
+            Self.Tell(QueueWatcherProtocol.ScanQueue.Instance);
+        });
+        Receive<Admitted>(OnAdmitted);
+        Receive<Refused>(refused => AdmissionEnded(refused.Identity, leaveAlone: true));
+        Receive<Absorbed>(absorbed => AdmissionEnded(absorbed.Identity, leaveAlone: false));
+        Receive<BatchCoordinatorProtocol.BatchFinished>(finished =>
+        {
+            foreach (var identity in finished.Messages) _inFlight.Remove(identity);
+            ScanAndAdmit();
+        });
+        Receive<QueueWatcherProtocol.GetStatus>(_ => Sender.Tell(new QueueWatcherProtocol.Status(
+            _candidates.Count, _admitting.Count, _inFlight.Count)));
+    }
+
+    public static Props PropsFor(QueueSettings settings, IQueueFormat format, IActorRef messages,
+        Func<IActorContext, IReadOnlyList<IActorRef>> startCoordinators, int batchSize, PipelineCounters counters) =>
+        Props.Create(() => new QueueWatcher(settings, format, messages, startCoordinators, batchSize, counters));
+
+    protected override void PreStart()
+    {
+        _coordinators = _startCoordinators(Context);
+        ReleaseLeftoverClaims();
+        // inotify is only a hint that something changed; the periodic listing is what guarantees progress.
+        var self = Self;
+        _changeHint = new FileSystemWatcher(_settings.Incoming) { IncludeSubdirectories = false, InternalBufferSize = 64 * 1024 };
+        _changeHint.Created += (_, _) => self.Tell(ChangeHint.Instance);
+        _changeHint.Renamed += (_, _) => self.Tell(ChangeHint.Instance);
+        _changeHint.Error += (_, _) => self.Tell(ChangeHint.Instance);
+        _changeHint.EnableRaisingEvents = true;
+        Timers.StartPeriodicTimer("scan", PeriodicScan.Instance, TimeSpan.Zero, _settings.ScanInterval);
+    }
+
+    protected override void PostStop() => _changeHint?.Dispose();
+
+    /// <summary>
+    /// Claims left in the work area by an earlier run are handed back to the queue, under their own name,
+    /// so they are processed again. (The lifecycle journal will let us resume instead of redo.)
+    /// </summary>
+    private void ReleaseLeftoverClaims()
+    {
+        foreach (var path in Directory.EnumerateFileSystemEntries(_settings.Work))
+        {
+            if (!FileIdentity.TryParse(Path.GetFileName(path), out var identity)) continue;
+            var target = Path.Combine(_settings.Incoming, _format.FileNameFor(identity));
+            if (NativeFile.TryGetIdentity(path) == identity && NativeFile.TryRenameNoReplace(path, target) == RenameOutcome.Renamed)
+                _log.Warning("Message {Identity} was claimed by an earlier run and not finished; it is back in the queue as {Path}", identity, target);
+            else
+                _log.Error("Message {Identity} was claimed by an earlier run and could not be handed back; it stays at {Path}", identity, path);
+        }
+    }
+
+    private int Capacity => _settings.MaxInFlight - _admitting.Count - _inFlight.Count;
+
+    private void ScanAndAdmit()
+    {
+        if (_candidates.Count == 0 && _changedSinceListing && Capacity > 0) ListCandidates();
+        AdmitCandidates();
+    }
+
+    /// <summary>Lists the queue directory once: complete queue files, oldest first. Anything else is left to the MTA.</summary>
+    private void ListCandidates()
+    {
+        _changedSinceListing = false;
+        var found = new List<(string Path, DateTime Modified)>();
+        foreach (var path in Directory.EnumerateFileSystemEntries(_settings.Incoming))
+        {
+            var name = Path.GetFileName(path);
+            if (!_format.IsQueueFileName(name) || _admittingNames.Contains(name)) continue;
+            var status = NativeFile.TryLStat(path);
+            if (status is null || _leftInPlace.Contains((status.Device, status.Inode))) continue;
+            if (status.Kind == FileKind.Regular) found.Add((path, status.ModifiedUtc));
+            else MoveAsideOrLeave(path, status, $"it is a {status.Kind.ToString().ToLowerInvariant()}, not a regular file");
+        }
+        foreach (var (path, _) in found.OrderBy(f => f.Modified)) _candidates.Enqueue(path);
+    }
+
+    private void AdmitCandidates()
+    {
+        while (Capacity > 0 && _candidates.TryDequeue(out var path))
+        {
+            var opened = NativeFile.TryOpenRegularForReading(path, out var handle);
+            if (opened == OpenOutcome.Missing || opened == OpenOutcome.NotRegular) continue; // gone, or reported at the next listing
+            if (opened != OpenOutcome.Opened)
+            {
+                var status = NativeFile.TryLStat(path);
+                if (status is not null && _leftInPlace.Add((status.Device, status.Inode)))
+                {
+                    _counters.CountRefused();
+                    _log.Warning("Queue file {Path} cannot be opened and is left in place: {Reason}", path, opened.Reason);
+                }
+                continue;
+            }
+            FileIdentity identity;
+            using (handle) identity = NativeFile.GetIdentity(handle!);
+            if (_inFlight.Contains(identity) || _admitting.ContainsKey(identity)) continue;
+            _admitting[identity] = path;
+            _admittingNames.Add(Path.GetFileName(path));
+            _messages.Tell(new MessageCommands.Admit(identity, path));
+        }
+        if (_candidates.Count == 0 && _changedSinceListing && Capacity > 0 && !_scanQueued)
+        {
+            _scanQueued = true;
+            Self.Tell(QueueWatcherProtocol.ScanQueue.Instance);
+        }
+    }
+
+    private void OnAdmitted(Admitted admitted)
+    {
+        if (!ForgetAdmission(admitted.Identity)) return;
+        _inFlight.Add(admitted.Identity);
+        if (_sentToCoordinator >= _batchSize)
+        {
+            _coordinatorIndex = (_coordinatorIndex + 1) % _coordinators.Count;
+            _sentToCoordinator = 0;
+        }
+        _sentToCoordinator++;
+        _coordinators[_coordinatorIndex].Tell(new BatchCoordinatorProtocol.Enqueue(admitted.Identity, admitted.QueueId, admitted.Size));
+        FlushIfNothingMoreIsComing();
+    }
+
+    private void AdmissionEnded(FileIdentity identity, bool leaveAlone)
+    {
+        if (!ForgetAdmission(identity)) return;
+        if (leaveAlone) _leftInPlace.Add((identity.Device, identity.Inode));
+        FlushIfNothingMoreIsComing();
+        AdmitCandidates();
+    }
+
+    private bool ForgetAdmission(FileIdentity identity)
+    {
+        if (!_admitting.Remove(identity, out var path)) return false;
+        _admittingNames.Remove(Path.GetFileName(path));
+        return true;
+    }
+
+    /// <summary>Once every admission in progress has answered, batches need not wait for more: latency stays low when quiet.</summary>
+    private void FlushIfNothingMoreIsComing()
+    {
+        if (_admitting.Count > 0) return;
+        foreach (var coordinator in _coordinators) coordinator.Tell(BatchCoordinatorProtocol.Flush.Instance);
+        _coordinatorIndex = (_coordinatorIndex + 1) % _coordinators.Count;
+        _sentToCoordinator = 0;
+    }
+
+    /// <summary>
+    /// A symlink, FIFO, socket or device under a queue file's name is never opened or followed: it is renamed
+    /// (the entry itself, not what it points to) into the bad directory. A directory is left where it is.
+    /// </summary>
+    private void MoveAsideOrLeave(string path, FileStatus status, string why)
+    {
+        var name = Path.GetFileName(path);
+        if (status.Kind != FileKind.Directory)
+        {
+            var target = Path.Combine(_settings.Bad, $"{name}.{status.Device:x}-{status.Inode}.{status.Kind.ToString().ToLowerInvariant()}");
+            if (NativeFile.TryRenameNoReplace(path, target) == RenameOutcome.Renamed)
+            {
+                _counters.CountRefused();
+                _log.Warning("Queue entry {Path} was moved to {BadPath}: {Reason}", path, target, why);
+                return;
+            }
+        }
+        if (_leftInPlace.Add((status.Device, status.Inode)))
+        {
+            _counters.CountRefused();
+            _log.Warning("Queue entry {Path} is left in place and ignored: {Reason}", path, why);
+        }
+    }
+
+    private sealed record PeriodicScan
+    {
+        public static readonly PeriodicScan Instance = new();
+    }
+
+    private sealed record ChangeHint
+    {
+        public static readonly ChangeHint Instance = new();
+    }
+}
+
+public static class QueueWatcherProtocol
+{
+    /// <summary>List the queue now (the periodic timer and inotify send this too).</summary>
+    public sealed record ScanQueue
+    {
+        public static readonly ScanQueue Instance = new();
+    }
+
+    public sealed record GetStatus
+    {
+        public static readonly GetStatus Instance = new();
+    }
+
+    public sealed record Status(int Candidates, int Admitting, int InFlight);
+}
