@@ -36,6 +36,7 @@ public sealed class MessageActor : ReceiveActor, IWithStash
     private QueueEnvelope _envelope = new("", Array.Empty<string>());
     private byte[] _content = Array.Empty<byte>();
     private long _size;
+    private int _messageOffset;
     private Verdict? _verdict;
     private MessageDisposition? _disposition;
     private string? _deliveredTo;
@@ -100,6 +101,7 @@ public sealed class MessageActor : ReceiveActor, IWithStash
             {
                 case QueueFileParse.Parsed parsed:
                     _envelope = parsed.Envelope;
+                    _messageOffset = parsed.MessageOffset;
                     break;
                 case QueueFileParse.Malformed malformed:
                     problem = malformed.Reason;
@@ -135,7 +137,7 @@ public sealed class MessageActor : ReceiveActor, IWithStash
         Receive<Admit>(_ => Sender.Tell(new Admitted(_identity, _queueId, _content.Length)));
         Receive<Scan>(_ =>
         {
-            _verdict ??= EicarCheck.Scan(_content);
+            _verdict ??= EicarCheck.Scan(_content.AsMemory(_messageOffset));
             Sender.Tell(new Scanned(_identity, _verdict));
         });
         Receive<Clean>(_ =>
