@@ -140,12 +140,13 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
     {
         var batch = _batch;
         if (batch is null || !batch.Messages.TryGetValue(identity, out var member)) return;
-        var stage = batch.Stage == Stage.FinalSweep ? Stage.Delete : batch.Stage;
-        if (answeredStage != stage) return; // a late answer to an earlier stage or a repeated delete
+        if (Normalized(answeredStage) != Normalized(batch.Stage)) return; // a late answer to an earlier stage
         record(member);
         if (!batch.Pending.Remove(identity) || batch.Pending.Count > 0) return;
         Advance();
     }
+
+    private static Stage Normalized(Stage stage) => stage == Stage.FinalSweep ? Stage.Delete : stage;
 
     private void Advance()
     {
