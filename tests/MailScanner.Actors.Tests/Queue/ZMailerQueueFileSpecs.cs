@@ -165,6 +165,14 @@ public sealed class ZMailerQueueFileSpecs
     }
 
     [Fact]
+    public void Should_call_a_long_line_of_non_ascii_text_too_long_rather_than_binary()
+    {
+        var longLine = "env  " + new string('ä', ZMailerQueueFile.MaxEnvelopeLineLength); // the limit falls inside a character
+
+        AssertMalformed(Encoding.UTF8.GetBytes($"from <a@x>\n{longLine}\nto <b@y>\nenv-end\n"), "envelope line too long");
+    }
+
+    [Fact]
     public void Should_accept_an_envelope_line_exactly_at_the_limit()
     {
         var line = "env " + new string('x', ZMailerQueueFile.MaxEnvelopeLineLength - 4);
