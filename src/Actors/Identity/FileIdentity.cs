@@ -22,7 +22,10 @@ public readonly record struct FileIdentity(ulong Device, ulong Inode, ulong Gene
         if (!ulong.TryParse(parts[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var device)) return false;
         if (!ulong.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var inode)) return false;
         if (!ulong.TryParse(parts[2], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var generation)) return false;
-        identity = new FileIdentity(device, inode, generation);
+        var parsed = new FileIdentity(device, inode, generation);
+        // Only the canonical spelling parses: " 1-2-3" or "01-2-3" would be a second key for the same file.
+        if (parsed.Key != key) return false;
+        identity = parsed;
         return true;
     }
 }

@@ -22,7 +22,7 @@ public static partial class NativeFile
     private const int ORdOnly = 0, OWrOnly = 1, OCreat = 0x40, OExcl = 0x80, ONonBlock = 0x800,
         ODirectory = 0x10000, ONoFollow = 0x20000, OCloExec = 0x80000;
 
-    private const int ENOENT = 2, EEXIST = 17, EXDEV = 18, ENOTTY = 25, ELOOP = 40, EOPNOTSUPP = 95, ENOSYS = 38, EINVAL = 22;
+    private const int ENOENT = 2, ENXIO = 6, EEXIST = 17, EXDEV = 18, ENOTTY = 25, ELOOP = 40, EOPNOTSUPP = 95, ENOSYS = 38, EINVAL = 22;
 
     [StructLayout(LayoutKind.Explicit, Size = 256)]
     private struct Statx
@@ -90,15 +90,24 @@ public static partial class NativeFile
             return errno switch
             {
                 ENOENT => OpenOutcome.Missing,
-                ELOOP => OpenOutcome.NotRegular,
+                // O_NOFOLLOW on a symlink gives ELOOP; opening a Unix socket gives ENXIO. Neither is a queue file.
+                ELOOP or ENXIO => OpenOutcome.NotRegular,
                 _ => OpenOutcome.Failed(errno, Describe(errno)),
             };
         }
         var opened = new SafeFileHandle(fd, ownsHandle: true);
-        if (Stat(opened).Kind != FileKind.Regular)
+        try
+        {
+            if (Stat(opened).Kind != FileKind.Regular)
+            {
+                opened.Dispose();
+                return OpenOutcome.NotRegular;
+            }
+        }
+        catch
         {
             opened.Dispose();
-            return OpenOutcome.NotRegular;
+            throw;
         }
         handle = opened;
         return OpenOutcome.Opened;

@@ -49,15 +49,11 @@ public static class ZMailerQueueFile
             if (lineBytes.EndsWith("\r"u8)) lineBytes = lineBytes[..^1];
 
             // Garbage is named as garbage before it is blamed on a missing newline or an over-long line.
-            if (!IsEnvelopeText(lineBytes)) return new ZMailerParseResult.Malformed($"binary data in envelope at byte {position}");
-            if (newline < 0)
-            {
-                return window.Length < rest.Length || lineBytes.Length > MaxEnvelopeLineLength
-                    ? new ZMailerParseResult.Malformed($"envelope line too long at byte {position} (limit {MaxEnvelopeLineLength})")
-                    : new ZMailerParseResult.Malformed("no env-end line");
-            }
-            if (lineBytes.Length > MaxEnvelopeLineLength)
+            if (HasControlCharacter(lineBytes)) return new ZMailerParseResult.Malformed($"binary data in envelope at byte {position}");
+            if (lineBytes.Length > MaxEnvelopeLineLength || (newline < 0 && window.Length < rest.Length))
                 return new ZMailerParseResult.Malformed($"envelope line too long at byte {position} (limit {MaxEnvelopeLineLength})");
+            if (!Utf8.IsValid(lineBytes)) return new ZMailerParseResult.Malformed($"binary data in envelope at byte {position} (not UTF-8)");
+            if (newline < 0) return new ZMailerParseResult.Malformed("no env-end line");
 
             var line = StrictUtf8.GetString(lineBytes);
             position += newline + 1;
@@ -160,15 +156,6 @@ public static class ZMailerQueueFile
         address.IndexOfAny(['<', '>']) < 0 && address.Trim() == address && IsEnvelopeText(address);
 
     /// <summary>Envelope lines are text: valid UTF-8 (SMTPUTF8 addresses) without control characters other than tab.</summary>
-    private static bool IsEnvelopeText(ReadOnlySpan<byte> line)
-    {
-        foreach (var b in line)
-        {
-            if (IsControl((char)b)) return false;
-        }
-        return Utf8.IsValid(line);
-    }
-
     private static bool IsEnvelopeText(string text)
     {
         for (var i = 0; i < text.Length; i++)
@@ -178,6 +165,15 @@ public static class ZMailerQueueFile
             else if (char.IsSurrogate(text[i])) return false; // would not encode to UTF-8 and back
         }
         return true;
+    }
+
+    private static bool HasControlCharacter(ReadOnlySpan<byte> line)
+    {
+        foreach (var b in line)
+        {
+            if (IsControl((char)b)) return true;
+        }
+        return false;
     }
 
     private static bool IsControl(char c) => (c < ' ' && c != '\t') || c == '\u007f';
