@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MailScanner.Actors.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Serilog;
 
@@ -60,6 +61,8 @@ internal static class CommandLine
                 settings.Queue.Format, settings.Queue.Incoming, settings.Queue.Outgoing, settings.Queue.Work,
                 settings.Queue.Bad, settings.Quarantine.Directory, settings.StateDirectory, settings.Batch.Coordinators);
             using var host = GatewayHost.Build(config, settings);
+            host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(
+                () => Log.Information("mailscanner-actors started; stop with SIGINT or SIGTERM"));
             await host.RunAsync();
             Log.Information("mailscanner-actors stopped");
             return 0;
