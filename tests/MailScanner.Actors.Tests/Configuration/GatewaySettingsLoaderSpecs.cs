@@ -72,6 +72,14 @@ public sealed class GatewaySettingsLoaderSpecs : IDisposable
         Assert.Equal(TimeSpan.FromMilliseconds(20), s.Batch.MaxWait);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("# only a comment: every default stays\n// and another\n")]
+    public void Should_treat_an_operator_file_without_keys_as_the_defaults(string hocon)
+    {
+        Assert.Equal(GatewaySettingsLoader.Load(null, Cwd), GatewaySettingsLoader.Load(WriteConfig(hocon), Cwd));
+    }
+
     [Fact]
     public void Should_resolve_a_relative_config_file_against_the_working_directory()
     {
