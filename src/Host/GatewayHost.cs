@@ -1,0 +1,32 @@
+using Akka.Hosting;
+using Akka.Logger.Serilog;
+using MailScanner.Actors.Configuration;
+using MailScanner.Actors.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Serilog;
+using AkkaConfig = Akka.Configuration.Config;
+
+namespace MailScanner.Actors.Host;
+
+/// <summary>The generic host that carries the actor system: Serilog for logs, console lifetime for signals.</summary>
+internal static class GatewayHost
+{
+    public const string ActorSystemName = "mailscanner";
+
+    public static IHost Build(AkkaConfig config, GatewaySettings settings) =>
+        new HostBuilder()
+            .UseConsoleLifetime(options => options.SuppressStatusMessages = true)
+            .UseSerilog()
+            .ConfigureServices(services => services.AddAkka(ActorSystemName, (builder, _) =>
+            {
+                builder.AddHocon(config, HoconAddMode.Prepend);
+                builder.ConfigureLoggers(loggers =>
+                {
+                    loggers.ClearLoggers();
+                    loggers.AddLogger<SerilogLogger>();
+                });
+                builder.AddMailScannerGateway(settings);
+            }))
+            .Build();
+}

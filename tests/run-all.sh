@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs what the tests need (when it is missing), runs every test in the solution, and ends with exactly
+# one line: "N passed, N failed" (plus ", N skipped" when some were skipped). Exits non-zero when any test
+# failed, when the build failed, or when no test ran at all.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
+
+# --- What the tests need from the machine (Debian 12) --------------------------------------------------
+# Nothing beyond the .NET 10 SDK yet. Scanner tests (clamav-daemon, spamd) and the benchmark corpus (npm)
+# will add their packages here; each is installed only when missing.
+APT_PACKAGES=()
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if ((${#missing[@]} > 0)); then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+if ! command -v dotnet >/dev/null 2>&1; then
+    echo "the .NET 10 SDK is required (dotnet not found on PATH)" >&2
+    exit 1
+fi
+
+# --- Run the tests ----------------------------------------------------------------------------------
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+
+set +e
+dotnet test MailScanner.Actors.sln --logger trx --results-directory "$results"
+status=$?
+set -e
+
+# --- Count from the .trx files (one per test project), not from console text ---------------------------
+counter() { # counter NAME FILE -> the value of attribute NAME of <Counters> (leading space: not passedBut...)
+    grep -o '<Counters [^>]*>' "$2" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]\+' || echo 0
+}
+total=0 executed=0 passed=0 failed=0
+shopt -s nullglob
+for trx in "$results"/*.trx; do
+    total=$((total + $(counter total "$trx")))
+    executed=$((executed + $(counter executed "$trx")))
+    passed=$((passed + $(counter passed "$trx")))
+    for kind in failed error timeout aborted; do
+        failed=$((failed + $(counter "$kind" "$trx")))
+    done
+done
+skipped=$((total - executed))
+
+if ((status != 0 && failed == 0)); then
+    echo "dotnet test exited with $status (build failure or crashed test host?)" >&2
+fi
+if ((total == 0)); then
+    echo "no tests ran" >&2
+fi
+
+summary="$passed passed, $failed failed"
+((skipped > 0)) && summary+=", $skipped skipped"
+echo "$summary"
+
+if ((status != 0 || failed > 0 || total == 0)); then
+    exit 1
+fi
