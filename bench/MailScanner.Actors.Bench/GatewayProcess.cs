@@ -90,9 +90,15 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The gateway's last output lines, indented for quoting in an error (the log itself goes with the scratch directory).</summary>
     public string Tail()
     {
-        lock (_tailLock) return string.Join(Environment.NewLine, _tail.Select(l => "    | " + l));
+        lock (_tailLock)
+        {
+            return _tail.Count == 0
+                ? "    (the gateway wrote no output; --keep keeps its log)"
+                : string.Join(Environment.NewLine, _tail.Select(l => "    | " + l));
+        }
     }
 
     /// <summary>Throws with the gateway's last words if it has exited while we still needed it.</summary>
@@ -100,7 +106,7 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     {
         if (!_process.HasExited) return;
         _process.WaitForExit(); // drains the redirected output
-        throw new BenchFailure($"the gateway exited early with code {_process.ExitCode} (log {LogPath}):{Environment.NewLine}{Tail()}");
+        throw new BenchFailure($"the gateway exited early with code {_process.ExitCode}; its last output:{Environment.NewLine}{Tail()}");
     }
 
     /// <summary>Peak resident set size (VmHWM) in kB, read from /proc while the process is alive.</summary>
@@ -139,7 +145,7 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
             await _process.WaitForExitAsync(grace.Token);
             return _process.ExitCode == 0
                 ? "gateway stopped cleanly on SIGTERM"
-                : $"gateway stopped on SIGTERM with exit code {_process.ExitCode} (log {LogPath})";
+                : $"gateway stopped on SIGTERM with exit code {_process.ExitCode}; its last output:{Environment.NewLine}{Tail()}";
         }
         catch (OperationCanceledException)
         {

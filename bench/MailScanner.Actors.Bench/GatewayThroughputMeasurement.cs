@@ -30,8 +30,17 @@ internal sealed class GatewayThroughputMeasurement(
             string stop;
             await using (var gateway = GatewayProcess.Start(gatewayDll, directories, options.Coordinators, area))
             {
-                drained = await QueueProgress.WaitUntilDrainedAsync(
-                    gateway, directories, count, options.StallTimeout, firstClaim.Poll, cancel);
+                try
+                {
+                    drained = await QueueProgress.WaitUntilDrainedAsync(
+                        gateway, directories, count, options.StallTimeout, firstClaim.Poll, cancel);
+                }
+                catch (BenchFailure)
+                {
+                    // A stalled or crashed gateway still owes an account of what it did with the mail so far.
+                    Console.WriteLine($"  delivery so far: {DeliveryCheck.Run(count, directories.Outgoing, directories.Elsewhere).Describe()}");
+                    throw;
+                }
                 stop = await gateway.StopAsync();
 
                 var fromStart = ElapsedBetween(gateway.StartedAt, drained.CompletedAt);

@@ -96,7 +96,7 @@ internal sealed class IdleLatencyMeasurement(
             {
                 gateway.EnsureRunning();
                 if (Stopwatch.GetElapsedTime(queuedAt) > timeout)
-                    throw new BenchFailure($"message {seq} not delivered within {timeout.TotalSeconds:F0} s: {directories.Describe()} (gateway log {gateway.LogPath})");
+                    throw new BenchFailure($"message {seq} (sequence number) not delivered within {timeout.TotalSeconds:F0} s: {directories.Describe()}; the gateway's last output:{Environment.NewLine}{gateway.Tail()}");
 
                 using var poll = CancellationTokenSource.CreateLinkedTokenSource(cancel);
                 poll.CancelAfter(FallbackPoll);

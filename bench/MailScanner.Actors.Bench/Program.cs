@@ -50,6 +50,8 @@ string Gateway() => gatewayDll ?? throw new BenchFailure("gateway dll not found 
 
 using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
 {
+    var fsyncBefore = DiskProbe.FsyncMedianMs(workspace.NewArea("probe-before"));
+    Console.WriteLine($"disk: fsync of a 4 KB file, median {fsyncBefore:F2} ms");
     BaselineResult? baseline = null;
 
     if (options.Runs(BenchOptions.Baseline) && corpus is not null)
@@ -112,6 +114,11 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
             summary.Add("idle latency (d)", figures, "p99 < 50 ms", result.Percentile(0.99) < 50);
         });
     }
+
+    var fsyncAfter = DiskProbe.FsyncMedianMs(workspace.NewArea("probe-after"));
+    Console.WriteLine();
+    Console.WriteLine($"disk: fsync of a 4 KB file, median {fsyncAfter:F2} ms");
+    summary.Add("disk fsync median, start / end", $"{fsyncBefore:F2} / {fsyncAfter:F2} ms");
 }
 
 summary.Print();

@@ -97,7 +97,7 @@ internal static class QueueProgress
             {
                 throw new BenchFailure(
                     $"no progress for {stallTimeout.TotalSeconds:F0} s, {delivered} of {expected} delivered: {directories.Describe()}" +
-                    $" (gateway log {gateway.LogPath}){Environment.NewLine}{gateway.Tail()}");
+                    $"; the gateway's last output:{Environment.NewLine}{gateway.Tail()}");
             }
 
             var remaining = expected - delivered;
