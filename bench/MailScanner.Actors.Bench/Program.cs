@@ -119,6 +119,8 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
     Console.WriteLine();
     Console.WriteLine($"disk: fsync of a 4 KB file, median {fsyncAfter:F2} ms");
     summary.Add("disk fsync median, start / end", $"{fsyncBefore:F2} / {fsyncAfter:F2} ms");
+    if (Math.Max(fsyncBefore, fsyncAfter) > 2 * Math.Min(fsyncBefore, fsyncAfter))
+        summary.Add("note", "the disk's fsync speed changed more than twofold during the run (a shared machine?): compare figures with care");
 }
 
 summary.Print();
