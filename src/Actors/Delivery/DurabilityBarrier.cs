@@ -8,6 +8,11 @@ namespace MailScanner.Actors.Delivery;
 /// every request made before it started. Under load, hundreds of messages share one flush instead of paying
 /// an fsync each — that is how the gateway beats a serial write-fsync-rename loop.
 /// </summary>
+/// <remarks>
+/// Like PostgreSQL's commit_delay, a round waits a moment after its first request so that the writers busy
+/// alongside it can join: measured here, flushing at once averaged 2 messages per syncfs, and each extra
+/// journal commit also stalls every unlink, rename and close on the file system while it runs.
+/// </remarks>
 public sealed class DurabilityBarrier : IDisposable
 {
     private readonly SafeFileHandle _fileSystem;
@@ -16,8 +21,11 @@ public sealed class DurabilityBarrier : IDisposable
     private readonly Thread _flusher;
     private bool _stopping;
 
-    public DurabilityBarrier(string directoryOnFileSystem)
+    private readonly TimeSpan _gatherDelay;
+
+    public DurabilityBarrier(string directoryOnFileSystem, TimeSpan? gatherDelay = null)
     {
+        _gatherDelay = gatherDelay ?? TimeSpan.FromMilliseconds(1);
         _fileSystem = NativeFile.OpenDirectory(directoryOnFileSystem);
         _flusher = new Thread(FlushLoop) { IsBackground = true, Name = $"durability-barrier {directoryOnFileSystem}" };
         _flusher.Start();
@@ -45,6 +53,10 @@ public sealed class DurabilityBarrier : IDisposable
             {
                 while (_waiting.Count == 0 && !_stopping) Monitor.Wait(_gate);
                 if (_waiting.Count == 0) return;
+            }
+            if (_gatherDelay > TimeSpan.Zero) Thread.Sleep(_gatherDelay);
+            lock (_gate)
+            {
                 round = _waiting;
                 _waiting = new List<TaskCompletionSource>();
             }

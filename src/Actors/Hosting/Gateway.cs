@@ -29,10 +29,12 @@ public static class Gateway
         var format = FormatFor(settings.Queue.Format);
         var outgoingBarrier = new DurabilityBarrier(settings.Queue.Outgoing);
         var quarantineBarrier = new DurabilityBarrier(settings.Quarantine.Directory);
+        var closer = new DeferredCloser();
         system.RegisterOnTermination(() =>
         {
             outgoingBarrier.Dispose();
             quarantineBarrier.Dispose();
+            closer.Dispose();
         });
 
         var workspace = new MessageWorkspace(
@@ -41,6 +43,7 @@ public static class Gateway
             settings.Queue.Bad,
             new QueueDirectoryWriter(settings.Queue.Outgoing, outgoingBarrier, format.FileNameFor),
             new QueueDirectoryWriter(settings.Quarantine.Directory, quarantineBarrier, identity => identity.Key),
+            closer,
             counters);
 
         var messages = system.ActorOf(MessageRegion.PropsFor(MessageActor.PropsFor(workspace)), "messages");

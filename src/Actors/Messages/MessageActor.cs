@@ -7,6 +7,7 @@ using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Queue;
 using MailScanner.Actors.Scanning;
+using Microsoft.Win32.SafeHandles;
 using static MailScanner.Actors.Messages.MessageCommands;
 using static MailScanner.Actors.Messages.MessageReplies;
 
@@ -15,15 +16,19 @@ namespace MailScanner.Actors.Messages;
 /// <summary>
 /// The whole life of one queue file, and the only code that touches it.
 ///
-///   unadmitted ──Admit──► claimed ──Scan──► scanned ──Clean──► cleaned ──Deliver──► delivered ──Delete──► deleted
-///        │                                                 (infected: the copy goes to quarantine instead)
+///   unadmitted ──Admit──► claimed ──Scan/Clean──► ──Deliver──► writing ──► safely written ──Delete──► gone
+///        │                   (infected: the copy goes to quarantine instead of the outgoing queue)
 ///        └── any other command: absorbed, nothing touched
 ///
 /// A Delete is honoured exactly once, and only after the message is safely written elsewhere; a Delete that
 /// comes early is refused, a Delete that comes late is absorbed. Commands carry the file's identity
 /// (device, inode, generation), so a command can never reach a newer file that was given the same name.
 /// </summary>
-public sealed class MessageActor : ReceiveActor, IWithStash
+/// <remarks>
+/// An <see cref="UntypedActor"/> with plain switches: one of these is created per message, and building
+/// ReceiveActor handler tables for every one of them cost more CPU than the message's own file work.
+/// </remarks>
+public sealed class MessageActor : UntypedActor, IWithStash
 {
     private readonly MessageWorkspace _workspace;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -33,28 +38,35 @@ public sealed class MessageActor : ReceiveActor, IWithStash
     private string _queueId = "";
     private string _incomingPath = "";
     private string _workPath = "";
+    private SafeFileHandle? _original;
     private QueueEnvelope _envelope = new("", Array.Empty<string>());
     private byte[] _content = Array.Empty<byte>();
-    private long _size;
     private int _messageOffset;
+    private long _size;
     private Verdict? _verdict;
     private MessageDisposition? _disposition;
-    private string? _deliveredTo;
+    private string? _writtenTo;
 
     public IStash Stash { get; set; } = null!;
 
-    public MessageActor(MessageWorkspace workspace)
-    {
-        _workspace = workspace;
-        Unadmitted();
-    }
+    public MessageActor(MessageWorkspace workspace) => _workspace = workspace;
 
     public static Props PropsFor(MessageWorkspace workspace) => Props.Create(() => new MessageActor(workspace));
 
-    private void Unadmitted()
+    protected override void OnReceive(object message)
     {
-        Receive<Admit>(ClaimFile);
-        Receive<IWithFileIdentity>(command => AbsorbAndStop(command, "no such message: its file is gone or was never admitted"));
+        switch (message)
+        {
+            case Admit admit:
+                ClaimFile(admit);
+                break;
+            case IWithFileIdentity command:
+                AbsorbAndStop(command, "no such message: its file is gone or was never admitted");
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
     private void ClaimFile(Admit admit)
@@ -84,17 +96,16 @@ public sealed class MessageActor : ReceiveActor, IWithStash
                 _log.Warning("Queue file {QueueId} ({Identity}) cannot be read and is left in place: {Reason}", _queueId, _identity, unreadable.Why);
                 _workspace.Counters.CountRefused();
                 Sender.Tell(new Refused(_identity, _queueId, unreadable.Why));
-                Passivate();
+                Finish(Gone);
                 return;
             case ClaimOutcome.Claimed claimed:
+                _original = claimed.Handle;
                 _content = claimed.Content;
                 _size = _content.Length;
                 break;
         }
 
-        var problem = !_workspace.Format.NameMatches(_queueId, _identity)
-            ? $"its name is not its inode number {_identity.Inode}"
-            : null;
+        var problem = _workspace.Format.NameMatches(_queueId, _identity) ? null : $"its name is not its inode number {_identity.Inode}";
         if (problem is null)
         {
             switch (_workspace.Format.Parse(_content))
@@ -115,57 +126,58 @@ public sealed class MessageActor : ReceiveActor, IWithStash
         }
 
         _workspace.Counters.CountAdmitted();
-        Sender.Tell(new Admitted(_identity, _queueId, _content.Length));
-        Become(Claimed);
+        Sender.Tell(new Admitted(_identity, _queueId, _size));
+        Context.Become(Claimed);
     }
 
     private void RefuseClaimed(string problem)
     {
-        var badName = $"{_queueId}.{_identity.Key}";
-        var movedTo = QueueFileOperations.MoveAside(_workPath, _workspace.BadDirectory, badName);
+        var movedTo = QueueFileOperations.MoveAside(_workPath, _workspace.BadDirectory, $"{_queueId}.{_identity.Key}");
         if (movedTo is not null)
             _log.Warning("Queue file {QueueId} ({Identity}) is malformed and was moved to {BadPath}: {Reason}", _queueId, _identity, movedTo, problem);
         else
             _log.Error("Queue file {QueueId} ({Identity}) is malformed and could not be moved aside; it stays at {WorkPath}: {Reason}", _queueId, _identity, _workPath, problem);
         _workspace.Counters.CountRefused();
         Sender.Tell(new Refused(_identity, _queueId, problem));
-        Passivate();
+        Finish(Gone);
     }
 
-    private void Claimed()
+    private void Claimed(object message)
     {
-        Receive<Admit>(_ => Sender.Tell(new Admitted(_identity, _queueId, _content.Length)));
-        Receive<Scan>(_ =>
+        switch (message)
         {
-            _verdict ??= EicarCheck.Scan(_content.AsMemory(_messageOffset));
-            Sender.Tell(new Scanned(_identity, _verdict));
-        });
-        Receive<Clean>(_ =>
-        {
-            if (_verdict is null)
-            {
+            case Admit:
+                Sender.Tell(new Admitted(_identity, _queueId, _size));
+                break;
+            case Scan:
+                _verdict ??= EicarCheck.Scan(_content.AsMemory(_messageOffset));
+                Sender.Tell(new Scanned(_identity, _verdict));
+                break;
+            case Clean when _verdict is null:
                 Sender.Tell(new NotReady(_identity, nameof(Clean), "not scanned yet"));
-                return;
-            }
-            _disposition ??= _verdict.Kind == VerdictKind.Clean ? MessageDisposition.Deliver : MessageDisposition.Quarantine;
-            Sender.Tell(new Cleaned(_identity, _disposition.Value));
-        });
-        Receive<Deliver>(_ =>
-        {
-            if (_disposition is null)
-            {
+                break;
+            case Clean:
+                _disposition ??= _verdict.Kind == VerdictKind.Clean ? MessageDisposition.Deliver : MessageDisposition.Quarantine;
+                Sender.Tell(new Cleaned(_identity, _disposition.Value));
+                break;
+            case Deliver when _disposition is null:
                 Sender.Tell(new NotReady(_identity, nameof(Deliver), "not cleaned yet"));
-                return;
-            }
-            WriteCopy(_disposition.Value);
-        });
-        Receive<Delete>(_ => Sender.Tell(new NotReady(_identity, nameof(Delete), "not delivered yet; the original is kept")));
+                break;
+            case Deliver:
+                WriteCopy(_disposition.Value);
+                break;
+            case Delete:
+                Sender.Tell(new NotReady(_identity, nameof(Delete), "not delivered yet; the original is kept"));
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
     /// <summary>Writes the outgoing (or quarantine) copy; the original stays untouched until that copy is durable.</summary>
     private void WriteCopy(MessageDisposition disposition)
     {
-        var replyTo = Sender;
         var tempName = $"tf-{_identity.Key}";
         Task<WrittenFile> writing;
         try
@@ -178,48 +190,66 @@ public sealed class MessageActor : ReceiveActor, IWithStash
         {
             writing = Task.FromException<WrittenFile>(e);
         }
-        writing.PipeTo(Self, replyTo,
+        writing.PipeTo(Self, Sender,
             success: written => new CopyWritten(written.Path),
             failure: e => new CopyFailed(e.GetBaseException().Message));
-        Become(Writing);
+        Context.Become(Writing);
     }
 
-    private void Writing()
+    private void Writing(object message)
     {
-        Receive<CopyWritten>(written =>
+        switch (message)
         {
-            _deliveredTo = written.Path;
-            if (_disposition == MessageDisposition.Deliver) _workspace.Counters.CountDelivered();
-            else _workspace.Counters.CountQuarantined();
-            Sender.Tell(new Delivered(_identity, _disposition!.Value, written.Path));
-            Become(SafelyWritten);
-            Stash.UnstashAll();
-        });
-        Receive<CopyFailed>(failed =>
-        {
-            _workspace.Counters.CountFailed();
-            var released = QueueFileOperations.Release(_workPath, _incomingPath);
-            _log.Warning("Message {QueueId} ({Identity}) could not be written ({Reason}); {Outcome}",
-                _queueId, _identity, failed.Reason,
-                released ? "it is back in the incoming queue and will be retried" : $"it stays in the work area at {_workPath}");
-            Sender.Tell(new Failed(_identity, nameof(Deliver), failed.Reason));
-            Become(Released);
-            Stash.UnstashAll();
-            Passivate();
-        });
-        ReceiveAny(_ => Stash.Stash());
+            case CopyWritten written:
+                _writtenTo = written.Path;
+                if (_disposition == MessageDisposition.Deliver) _workspace.Counters.CountDelivered();
+                else _workspace.Counters.CountQuarantined();
+                Sender.Tell(new Delivered(_identity, _disposition!.Value, written.Path));
+                Context.Become(SafelyWritten);
+                Stash.UnstashAll();
+                break;
+            case CopyFailed failed:
+                _workspace.Counters.CountFailed();
+                var released = QueueFileOperations.Release(_workPath, _incomingPath);
+                _log.Warning("Message {QueueId} ({Identity}) could not be written ({Reason}); {Outcome}",
+                    _queueId, _identity, failed.Reason,
+                    released ? "it is back in the incoming queue and will be retried" : $"it stays in the work area at {_workPath}");
+                Sender.Tell(new Failed(_identity, nameof(Deliver), failed.Reason));
+                Finish(Released);
+                Stash.UnstashAll();
+                break;
+            default:
+                Stash.Stash();
+                break;
+        }
     }
 
-    private void SafelyWritten()
+    private void SafelyWritten(object message)
     {
-        Receive<Admit>(_ => Sender.Tell(new Admitted(_identity, _queueId, _content.Length)));
-        Receive<Scan>(_ => Sender.Tell(new Scanned(_identity, _verdict!)));
-        Receive<Clean>(_ => Sender.Tell(new Cleaned(_identity, _disposition!.Value)));
-        Receive<Deliver>(_ => Sender.Tell(new Delivered(_identity, _disposition!.Value, _deliveredTo!)));
-        Receive<Delete>(DeleteOriginal);
+        switch (message)
+        {
+            case Admit:
+                Sender.Tell(new Admitted(_identity, _queueId, _size));
+                break;
+            case Scan:
+                Sender.Tell(new Scanned(_identity, _verdict!));
+                break;
+            case Clean:
+                Sender.Tell(new Cleaned(_identity, _disposition!.Value));
+                break;
+            case Deliver:
+                Sender.Tell(new Delivered(_identity, _disposition!.Value, _writtenTo!));
+                break;
+            case Delete:
+                DeleteOriginal();
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
-    private void DeleteOriginal(Delete delete)
+    private void DeleteOriginal()
     {
         bool removed;
         try
@@ -233,35 +263,33 @@ public sealed class MessageActor : ReceiveActor, IWithStash
             return;
         }
         if (!removed)
-        {
-            _log.Error("Message {QueueId} ({Identity}): the original at {WorkPath} is no longer this file; nothing was deleted", _queueId, _identity, _workPath);
-        }
+            _log.Error("Message {QueueId} ({Identity}): the entry at {WorkPath} is no longer this file; nothing was deleted", _queueId, _identity, _workPath);
         _workspace.Counters.CountDeleted();
-        _content = Array.Empty<byte>();
         // One line per message outcome: what an operator greps for when a message is asked about.
         _log.Info(
             "Message {QueueId} {Identity} from <{Sender}> to {RecipientCount} recipient(s), {Size} bytes: {Verdict}, {Action} in {Milliseconds} ms",
-            new object[] { _queueId, _identity, _envelope.Sender, _envelope.Recipients.Count, _size,
-            _verdict!, _disposition == MessageDisposition.Deliver ? $"delivered to {_deliveredTo}" : $"quarantined at {_deliveredTo}",
-            _age.ElapsedMilliseconds });
+            new object[]
+            {
+                _queueId, _identity, _envelope.Sender, _envelope.Recipients.Count, _size, _verdict!,
+                _disposition == MessageDisposition.Deliver ? $"delivered to {_writtenTo}" : $"quarantined at {_writtenTo}",
+                _age.ElapsedMilliseconds,
+            });
         Sender.Tell(new Deleted(_identity));
-        Become(Gone);
-        Passivate();
+        Finish(Gone);
     }
 
-    /// <summary>After deletion (or release) every command is acknowledged and counted, and touches nothing.</summary>
-    private void Gone()
-    {
-        Receive<IWithFileIdentity>(command => Absorb(command, "already deleted"));
-    }
+    /// <summary>After deletion every command is acknowledged and counted, and touches nothing.</summary>
+    private void Gone(object message) => Absorb(message, "already deleted");
 
-    private void Released()
-    {
-        Receive<IWithFileIdentity>(command => Absorb(command, "handed back to the incoming queue"));
-    }
+    private void Released(object message) => Absorb(message, "handed back to the incoming queue");
 
-    private void Absorb(IWithFileIdentity command, string why)
+    private void Absorb(object message, string why)
     {
+        if (message is not IWithFileIdentity command)
+        {
+            Unhandled(message);
+            return;
+        }
         _workspace.Counters.CountAbsorbed();
         Sender.Tell(new Absorbed(command.Identity, command.GetType().Name, why));
     }
@@ -269,12 +297,23 @@ public sealed class MessageActor : ReceiveActor, IWithStash
     private void AbsorbAndStop(IWithFileIdentity command, string why)
     {
         Absorb(command, why);
-        Become(Gone);
-        Passivate();
+        Finish(Gone);
     }
 
-    /// <summary>Ask the parent (local region or shard) to stop us; it buffers whatever arrives meanwhile.</summary>
-    private static void Passivate() => Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+    /// <summary>
+    /// Lets go of the file and asks the parent (local region or shard) to stop us; it holds whatever arrives
+    /// meanwhile and hands it to a fresh actor, which absorbs it.
+    /// </summary>
+    private void Finish(UntypedReceive finalState)
+    {
+        if (_original is not null) _workspace.Closer.Close(_original);
+        _original = null;
+        _content = Array.Empty<byte>();
+        Context.Become(finalState);
+        Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+    }
+
+    protected override void PostStop() => _original?.Dispose();
 
     private sealed record CopyWritten(string Path);
     private sealed record CopyFailed(string Reason);

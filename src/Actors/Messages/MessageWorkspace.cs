@@ -11,4 +11,5 @@ public sealed record MessageWorkspace(
     string BadDirectory,
     QueueDirectoryWriter Outgoing,
     QueueDirectoryWriter Quarantine,
+    DeferredCloser Closer,
     PipelineCounters Counters);

@@ -1,4 +1,5 @@
 using MailScanner.Actors.Identity;
+using Microsoft.Win32.SafeHandles;
 
 namespace MailScanner.Actors.Messages;
 
@@ -6,6 +7,11 @@ namespace MailScanner.Actors.Messages;
 /// The destructive file operations of a MessageActor, each guarded by the identity it was given. None of
 /// them acts on a name alone: a name can be reused by a new file at any moment, an identity cannot.
 /// </summary>
+/// <remarks>
+/// The claimed file stays open until it is deleted. While a descriptor holds an inode, no other file on that
+/// file system can be given its number, so "the entry at this path has our (device, inode)" is then proof
+/// that it is our file — one statx instead of a second open and ioctl.
+/// </remarks>
 internal static class QueueFileOperations
 {
     /// <summary>
@@ -19,7 +25,8 @@ internal static class QueueFileOperations
         if (opened == OpenOutcome.NotRegular) return new ClaimOutcome.Gone("name no longer holds a regular file");
         if (opened != OpenOutcome.Opened) return new ClaimOutcome.Unreadable(opened.Reason);
 
-        using (handle)
+        var keepOpen = false;
+        try
         {
             if (NativeFile.GetIdentity(handle!) != expected)
                 return new ClaimOutcome.Gone("name now belongs to a newer file");
@@ -32,29 +39,25 @@ internal static class QueueFileOperations
 
             // Between our identity check and the rename the name could have been handed to another file.
             // If that happened we hold someone else's message: give it back untouched.
-            if (NativeFile.TryGetIdentity(workPath) != expected)
+            if (!IsStill(expected, workPath))
             {
                 NativeFile.TryRenameNoReplace(workPath, incomingPath);
                 return new ClaimOutcome.Gone("name was reused while claiming; the newer file was put back");
             }
 
-            var length = RandomAccess.GetLength(handle!);
-            var content = new byte[length];
-            var read = 0;
-            while (read < length)
-            {
-                var n = RandomAccess.Read(handle!, content.AsSpan(read), read);
-                if (n == 0) break;
-                read += n;
-            }
-            return new ClaimOutcome.Claimed(read == length ? content : content[..read]);
+            keepOpen = true;
+            return new ClaimOutcome.Claimed(ReadAll(handle!), handle!);
+        }
+        finally
+        {
+            if (!keepOpen) handle!.Dispose();
         }
     }
 
-    /// <summary>Unlinks <paramref name="path"/> only if it still is <paramref name="expected"/>.</summary>
+    /// <summary>Unlinks <paramref name="path"/> only if it still is the file we hold open.</summary>
     public static bool DeleteIfStill(FileIdentity expected, string path)
     {
-        if (NativeFile.TryGetIdentity(path) != expected) return false;
+        if (!IsStill(expected, path)) return false;
         File.Delete(path);
         return true;
     }
@@ -69,11 +72,30 @@ internal static class QueueFileOperations
         var target = Path.Combine(badDirectory, name);
         return NativeFile.TryRenameNoReplace(workPath, target) == RenameOutcome.Renamed ? target : null;
     }
+
+    /// <summary>Valid only while the caller holds the file open (see the remarks on this class).</summary>
+    private static bool IsStill(FileIdentity held, string path) =>
+        NativeFile.TryLStat(path) is { Kind: FileKind.Regular } status && status.Device == held.Device && status.Inode == held.Inode;
+
+    private static byte[] ReadAll(SafeFileHandle handle)
+    {
+        var length = RandomAccess.GetLength(handle);
+        var content = new byte[length];
+        var read = 0;
+        while (read < length)
+        {
+            var n = RandomAccess.Read(handle, content.AsSpan(read), read);
+            if (n == 0) break;
+            read += n;
+        }
+        return read == length ? content : content[..read];
+    }
 }
 
 internal abstract record ClaimOutcome
 {
-    public sealed record Claimed(byte[] Content) : ClaimOutcome;
+    /// <summary>The file is ours; <paramref name="Handle"/> keeps it open (and its inode number reserved) until it is deleted.</summary>
+    public sealed record Claimed(byte[] Content, SafeFileHandle Handle) : ClaimOutcome;
     public sealed record Gone(string Why) : ClaimOutcome;
     public sealed record Unreadable(string Why) : ClaimOutcome;
 }

@@ -22,6 +22,7 @@ public sealed class MessageActorSpecs : TestKit
     private readonly GatewayTestbed _bed = new();
     private readonly DurabilityBarrier _outgoingBarrier;
     private readonly PipelineCounters _counters = new();
+    private readonly DeferredCloser _closer = new();
     private readonly IActorRef _messages;
 
     public MessageActorSpecs() : base("akka.loglevel = WARNING")
@@ -30,6 +31,7 @@ public sealed class MessageActorSpecs : TestKit
         var workspace = new MessageWorkspace(ZMailerFormat.Instance, _bed.Work, _bed.Bad,
             new QueueDirectoryWriter(_bed.Outgoing, _outgoingBarrier, ZMailerFormat.Instance.FileNameFor),
             new QueueDirectoryWriter(_bed.Quarantine, _outgoingBarrier, id => id.Key),
+            _closer,
             _counters);
         _messages = Sys.ActorOf(MessageRegion.PropsFor(MessageActor.PropsFor(workspace)), "messages");
     }
@@ -237,6 +239,7 @@ public sealed class MessageActorSpecs : TestKit
     {
         base.AfterAll();
         _outgoingBarrier.Dispose();
+        _closer.Dispose();
         _bed.Dispose();
     }
 }
