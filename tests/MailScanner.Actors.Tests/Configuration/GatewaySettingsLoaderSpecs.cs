@@ -41,7 +41,7 @@ public sealed class GatewaySettingsLoaderSpecs : IDisposable
         Assert.Equal(Path.Combine(Cwd, "var/lib"), s.StateDirectory);
         Assert.Equal(TimeSpan.FromSeconds(1), s.Queue.ScanInterval);
         Assert.Equal(2000, s.Queue.MaxInFlight);
-        Assert.Equal(new BatchSettings(5, 30, 50L * 1024 * 1024, TimeSpan.FromMilliseconds(20), 2), s.Batch);
+        Assert.Equal(new BatchSettings(5, 30, 50L * 1024 * 1024, TimeSpan.FromMilliseconds(20), 1), s.Batch);
     }
 
     [Fact]
