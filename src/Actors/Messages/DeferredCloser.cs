@@ -11,7 +11,8 @@ namespace MailScanner.Actors.Messages;
 /// </summary>
 public sealed class DeferredCloser : IDisposable
 {
-    private readonly BlockingCollection<SafeFileHandle> _pending = new();
+    // Bounded so that a slow device cannot make us hoard descriptors: when full, the caller closes itself.
+    private readonly BlockingCollection<SafeFileHandle> _pending = new(boundedCapacity: 1024);
     private readonly Thread _closer;
 
     public DeferredCloser()

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using MimeKit;
 
@@ -24,7 +25,7 @@ public static class EicarCheck
     private static Verdict ScanDecodedParts(ReadOnlyMemory<byte> message)
     {
         MimeMessage parsed;
-        using (var stream = new MemoryStream(message.ToArray(), writable: false))
+        using (var stream = AsStream(message))
         {
             try { parsed = MimeMessage.Load(stream); }
             catch (FormatException) { return Verdict.Clean; }
@@ -39,6 +40,11 @@ public static class EicarCheck
         }
         return Verdict.Clean;
     }
+
+    private static MemoryStream AsStream(ReadOnlyMemory<byte> message) =>
+        MemoryMarshal.TryGetArray(message, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(message.ToArray(), writable: false);
 
     private static bool ContainsIgnoringAsciiCase(ReadOnlySpan<byte> haystack, ReadOnlySpan<byte> lowerNeedle)
     {
