@@ -211,6 +211,19 @@ public sealed class MessageActorSpecs : TestKit
     }
 
     [Fact]
+    public void Should_tell_the_operator_in_one_log_line_why_a_queue_file_was_moved_aside()
+    {
+        var (path, id) = _bed.EnqueueRaw(Encoding.ASCII.GetBytes("from <a@example.org>\nto <b@example.com>\n"));
+        var queueId = Path.GetFileName(path);
+
+        EventFilter.Warning(contains: $"Queue file {queueId}").ExpectOne(() =>
+        {
+            _messages.Tell(new Admit(id, path));
+            ExpectMsg<Refused>();
+        });
+    }
+
+    [Fact]
     public void Should_move_a_file_whose_name_is_not_its_inode_to_the_bad_directory()
     {
         var (path, _) = _bed.Enqueue("renamed by someone");
