@@ -1,16 +1,54 @@
 namespace MailScanner.Actors.Scanning;
 
-/// <summary>What scanning concluded about one message, with the reasons an operator reads in the log.</summary>
+/// <summary>
+/// What scanning concluded about one message. The kinds are ordered by severity: a message's verdict is the
+/// most severe of its findings, and the reasons of all findings are kept for the log and the quarantine.
+/// </summary>
 public sealed record Verdict(VerdictKind Kind, IReadOnlyList<string> Reasons)
 {
     public static readonly Verdict Clean = new(VerdictKind.Clean, Array.Empty<string>());
     public static Verdict Infected(string reason) => new(VerdictKind.Infected, new[] { reason });
 
-    public override string ToString() => Reasons.Count == 0 ? Kind.ToString().ToLowerInvariant()
-        : $"{Kind.ToString().ToLowerInvariant()} ({string.Join("; ", Reasons)})";
+    /// <summary>The verdict of a set of findings: the most severe kind, with every reason.</summary>
+    public static Verdict Of(IReadOnlyCollection<ScanFinding> findings) => findings.Count == 0
+        ? Clean
+        : new Verdict(findings.Max(f => f.Kind), findings.Select(f => f.ToString()).ToList());
+
+    public override string ToString() => Reasons.Count == 0 ? Name(Kind)
+        : $"{Name(Kind)} ({string.Join("; ", Reasons)})";
+
+    /// <summary>The operator-facing spelling, as in headers and logs: <c>dangerous content</c>, <c>high spam</c>.</summary>
+    public static string Name(VerdictKind kind) => kind switch
+    {
+        VerdictKind.Clean => "clean",
+        VerdictKind.Spam => "spam",
+        VerdictKind.HighSpam => "high spam",
+        VerdictKind.DangerousContent => "dangerous content",
+        VerdictKind.Infected => "infected",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
 }
 
-public enum VerdictKind { Clean, Infected }
+/// <summary>Severity order matters: <see cref="Verdict.Of"/> takes the maximum.</summary>
+public enum VerdictKind { Clean, Spam, HighSpam, DangerousContent, Infected }
+
+/// <summary>
+/// One thing a scanner found. <paramref name="PartName"/> names the MIME part or archive member it was found in
+/// (as "attachment.zip/inner.exe"), or is null for the message as a whole; cleaning uses it to replace that part.
+/// </summary>
+public sealed record ScanFinding(VerdictKind Kind, string Reason, string? PartName = null)
+{
+    public override string ToString() => PartName is null ? Reason : $"{Reason} in {PartName}";
+}
+
+/// <summary>What one scanner (built-in rules, clamd, spamd) reports about one message.</summary>
+public sealed record ScanReport(string Scanner, IReadOnlyList<ScanFinding> Findings, SpamScore? Spam = null)
+{
+    public static ScanReport Nothing(string scanner) => new(scanner, Array.Empty<ScanFinding>());
+}
+
+/// <summary>A spam scanner's score against its threshold, with the names of the rules that fired.</summary>
+public sealed record SpamScore(double Score, double Threshold, IReadOnlyList<string> Rules);
 
 /// <summary>What is done with a message once its verdict is known.</summary>
 public enum MessageDisposition { Deliver, Quarantine }
