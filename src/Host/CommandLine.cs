@@ -67,8 +67,8 @@ internal static class CommandLine
     private static Command QuarantineListCommand()
     {
         var config = ConfigOption();
-        var since = new Option<string?>("--since") { Description = "Only messages quarantined at or after this UTC date or time (2025-01-31 or 2025-01-31T14:00:00Z)." };
-        var verdict = new Option<string?>("--verdict") { Description = $"Only messages with this verdict ({QuarantineText.VerdictChoices})." };
+        var since = new Option<string?>("--since") { HelpName = "DATE", Description = "Only messages quarantined at or after this UTC date or time (2025-01-31 or 2025-01-31T14:00:00Z)." };
+        var verdict = new Option<string?>("--verdict") { HelpName = "KIND", Description = $"Only messages with this verdict ({QuarantineText.VerdictChoices})." };
         var command = new Command("list", "One line per quarantined message: id, time, verdict, sender, recipients, queue id.") { since, verdict, config };
         command.SetAction(parse => ReportingQuarantineErrors(async () =>
         {
