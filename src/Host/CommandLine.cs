@@ -1,22 +1,28 @@
 using System.CommandLine;
 using MailScanner.Actors.Configuration;
+using MailScanner.Actors.Quarantine;
+using MailScanner.Actors.Scanning;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Serilog;
 
 namespace MailScanner.Actors.Host;
 
-/// <summary>The two commands of <c>mailscanner-actors</c>; each only wires the library together.</summary>
+/// <summary>The commands of <c>mailscanner-actors</c>; each only wires the library together.</summary>
 internal static class CommandLine
 {
     /// <summary>Exit code for a configuration the gateway cannot use.</summary>
     public const int ConfigurationErrorExitCode = 2;
+
+    /// <summary>Exit code for a request that was refused: unknown id, already released, bad argument.</summary>
+    public const int RefusedExitCode = 1;
 
     public static RootCommand Build()
     {
         var root = new RootCommand("MailScanner.Actors: a mail gateway content scanner that never loses a queued message.");
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(CheckConfigCommand());
+        root.Subcommands.Add(QuarantineCommand());
         return root;
     }
 
@@ -44,6 +50,129 @@ internal static class CommandLine
             return Task.FromResult(0);
         }));
         return command;
+    }
+
+    private static Command QuarantineCommand()
+    {
+        var command = new Command("quarantine", "Search, show, release or delete quarantined messages (mailscanner.quarantine.directory).");
+        command.Subcommands.Add(QuarantineListCommand());
+        command.Subcommands.Add(QuarantineShowCommand());
+        command.Subcommands.Add(QuarantineReleaseCommand());
+        command.Subcommands.Add(QuarantineDeleteCommand());
+        return command;
+    }
+
+    private static Argument<string> IdArgument() => new("ID") { Description = "The quarantine id, as 'quarantine list' prints it." };
+
+    private static Command QuarantineListCommand()
+    {
+        var config = ConfigOption();
+        var since = new Option<string?>("--since") { HelpName = "DATE", Description = "Only messages quarantined at or after this UTC date or time (2025-01-31 or 2025-01-31T14:00:00Z)." };
+        var verdict = new Option<string?>("--verdict") { HelpName = "KIND", Description = $"Only messages with this verdict ({QuarantineText.VerdictChoices})." };
+        var command = new Command("list", "One line per quarantined message: id, time, verdict, sender, recipients, queue id.") { since, verdict, config };
+        command.SetAction(parse => ReportingQuarantineErrors(async () =>
+        {
+            DateTime? sinceUtc = null;
+            if (parse.GetValue(since) is { } sinceText)
+            {
+                if (!QuarantineText.TryParseSince(sinceText, out var parsed)) return await Refuse($"--since: '{sinceText}' is not a date or time");
+                sinceUtc = parsed;
+            }
+            VerdictKind? kind = null;
+            if (parse.GetValue(verdict) is { } verdictText)
+            {
+                if (!QuarantineText.TryParseVerdict(verdictText, out var parsed))
+                    return await Refuse($"--verdict: '{verdictText}' is not a verdict ({QuarantineText.VerdictChoices})");
+                kind = parsed;
+            }
+            foreach (var entry in OpenQuarantine(parse.GetValue(config)).Store.List(sinceUtc, kind))
+                await Console.Out.WriteLineAsync(QuarantineText.ListLine(entry));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command QuarantineShowCommand()
+    {
+        var config = ConfigOption();
+        var id = IdArgument();
+        var command = new Command("show", "Everything recorded about one quarantined message.") { id, config };
+        command.SetAction(parse => ReportingQuarantineErrors(async () =>
+        {
+            var wanted = parse.GetValue(id)!;
+            if (OpenQuarantine(parse.GetValue(config)).Store.TryGet(wanted) is not { } entry) return await Refuse(UnknownId(wanted));
+            await Console.Out.WriteAsync(QuarantineText.Describe(entry));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command QuarantineReleaseCommand()
+    {
+        var config = ConfigOption();
+        var id = IdArgument();
+        var command = new Command("release", "Put the original message into the outgoing queue (mailscanner.queue.outgoing), once.") { id, config };
+        command.SetAction(parse => ReportingQuarantineErrors(async () =>
+        {
+            var wanted = parse.GetValue(id)!;
+            var (store, outgoing) = OpenQuarantine(parse.GetValue(config));
+            switch (await store.ReleaseAsync(wanted, outgoing))
+            {
+                case ReleaseOutcome.Released released:
+                    await Console.Out.WriteLineAsync(
+                        $"released {wanted}: queued as {released.OutgoingPath}{(released.Recovered ? " (by an earlier, interrupted release; now recorded)" : "")}");
+                    return 0;
+                case ReleaseOutcome.Refused refused:
+                    return await Refuse($"release refused: {refused.Reason}");
+                default:
+                    throw new InvalidOperationException("unknown release outcome");
+            }
+        }));
+        return command;
+    }
+
+    private static Command QuarantineDeleteCommand()
+    {
+        var config = ConfigOption();
+        var id = IdArgument();
+        var command = new Command("delete", "Remove a quarantined message for good.") { id, config };
+        command.SetAction(parse => ReportingQuarantineErrors(async () =>
+        {
+            var wanted = parse.GetValue(id)!;
+            if (!await OpenQuarantine(parse.GetValue(config)).Store.DeleteAsync(wanted)) return await Refuse(UnknownId(wanted));
+            await Console.Out.WriteLineAsync($"deleted {wanted}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static (QuarantineStore Store, string Outgoing) OpenQuarantine(string? configFile)
+    {
+        var settings = GatewaySettingsLoader.Load(configFile, Directory.GetCurrentDirectory());
+        return (new QuarantineStore(settings.Quarantine.Directory), settings.Queue.Outgoing);
+    }
+
+    private static string UnknownId(string id) => QuarantineId.IsValid(id)
+        ? $"no quarantine entry {id}"
+        : $"'{id}' is not a quarantine id (as 'quarantine list' prints them)";
+
+    /// <summary>Configuration errors exit 2; busy entries, unreadable metadata and permissions exit 1 with one line, not a stack trace.</summary>
+    private static Task<int> ReportingQuarantineErrors(Func<Task<int>> action) => ReportingConfigurationErrors(async () =>
+    {
+        try
+        {
+            return await action();
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return await Refuse(e.Message);
+        }
+    });
+
+    private static async Task<int> Refuse(string message)
+    {
+        await Console.Error.WriteLineAsync($"mailscanner-actors: {message}");
+        return RefusedExitCode;
     }
 
     private static async Task<int> RunAsync(string? configFile)

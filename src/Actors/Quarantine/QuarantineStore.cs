@@ -1,0 +1,356 @@
+using System.Globalization;
+using System.Text.Json;
+using MailScanner.Actors.Delivery;
+using MailScanner.Actors.Identity;
+using MailScanner.Actors.Scanning;
+using Microsoft.Win32.SafeHandles;
+
+namespace MailScanner.Actors.Quarantine;
+
+/// <summary>
+/// The quarantine on disk: <c>&lt;directory&gt;/&lt;yyyyMMdd&gt;/&lt;id&gt;/</c> holding <c>queue-file</c> (the original
+/// queue file, byte for byte) and <c>metadata.json</c>. Directories are 0700 and files 0600: quarantined mail
+/// is the most sensitive mail there is.
+/// </summary>
+/// <remarks>
+/// An entry is built under a temp name (<c>.tmp-&lt;id&gt;</c>) in its day directory, made durable, and renamed
+/// into place without replacing anything; so a reader sees a complete entry or none, also after a crash.
+/// Ids are generated here (<see cref="QuarantineId"/>) and every id given to us is checked before a path is
+/// built from it. Release and delete hold an flock on the entry directory, so two operators cannot release
+/// the same message at once.
+/// </remarks>
+public sealed class QuarantineStore
+{
+    public const string QueueFileName = "queue-file";
+    public const string MetadataFileName = "metadata.json";
+    internal const string ReleaseIntentFileName = "release-intent.json";
+
+    /// <summary>An entry being stored; never listed.</summary>
+    internal const string StoringPrefix = ".tmp-";
+
+    /// <summary>An entry being deleted; never listed.</summary>
+    private const string DeletingPrefix = ".deleting-";
+
+    /// <summary>Temp name of a release in the outgoing queue: not all digits, so the MTA ignores it until it is renamed.</summary>
+    internal const string OutgoingTempPrefix = "tf-quarantine-";
+
+    private const string ReplacementSuffix = ".new";
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    private readonly DurabilityBarrier? _barrier;
+
+    /// <param name="directory">The quarantine directory (<c>mailscanner.quarantine.directory</c>); created 0700 on first store.</param>
+    /// <param name="barrier">
+    /// Optional group commit on the quarantine's file system: stores then share syncfs rounds with other writers
+    /// instead of paying an fsync per file. Without it every file and directory is fsynced on its own.
+    /// </param>
+    public QuarantineStore(string directory, DurabilityBarrier? barrier = null)
+    {
+        Directory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        _barrier = barrier;
+    }
+
+    public string Directory { get; }
+
+    /// <summary>Stores a message durably under a new id and returns its entry.</summary>
+    public Task<QuarantineEntry> StoreAsync(ReadOnlyMemory<byte> queueFile, QuarantineMetadata metadata)
+    {
+        var time = metadata.TimeUtc.Kind switch
+        {
+            DateTimeKind.Local => metadata.TimeUtc.ToUniversalTime(),
+            DateTimeKind.Unspecified => DateTime.SpecifyKind(metadata.TimeUtc, DateTimeKind.Utc),
+            _ => metadata.TimeUtc,
+        };
+        metadata = metadata with { TimeUtc = time };
+        // Without a barrier the fsyncs block: keep them off the caller's (an actor's) thread.
+        return _barrier is null ? Task.Run(() => StoreCoreAsync(queueFile, metadata)) : StoreCoreAsync(queueFile, metadata);
+    }
+
+    private async Task<QuarantineEntry> StoreCoreAsync(ReadOnlyMemory<byte> queueFile, QuarantineMetadata metadata)
+    {
+        var id = QuarantineId.New(metadata.TimeUtc);
+        var day = Path.Combine(Directory, QuarantineId.DayOf(id));
+        EnsureOwnerOnlyDirectory(Directory);
+        EnsureOwnerOnlyDirectory(day);
+
+        var storing = Path.Combine(day, StoringPrefix + id);
+        var final = Path.Combine(day, id);
+        if (!NativeFile.TryCreateDirectoryExclusive(storing)) throw new IOException($"cannot create {storing}: the name is taken");
+        try
+        {
+            var syncEach = _barrier is null;
+            WriteNewFile(Path.Combine(storing, QueueFileName), queueFile.Span, syncEach);
+            WriteNewFile(Path.Combine(storing, MetadataFileName), Serialize(QuarantineDocument.Of(id, metadata)), syncEach);
+            if (_barrier is null) NativeFile.SyncDirectory(storing);
+            else await _barrier.WhenDurableAsync().ConfigureAwait(false);
+
+            if (NativeFile.TryRenameNoReplace(storing, final) != RenameOutcome.Renamed)
+                throw new IOException($"cannot publish quarantine entry {final}: the name is taken or {storing} vanished");
+        }
+        catch
+        {
+            if (System.IO.Directory.Exists(storing)) System.IO.Directory.Delete(storing, recursive: true);
+            throw;
+        }
+
+        if (_barrier is null) NativeFile.SyncDirectory(day);
+        else await _barrier.WhenDurableAsync().ConfigureAwait(false);
+        return new QuarantineEntry(id, final, metadata, Release: null);
+    }
+
+    /// <summary>
+    /// The complete entries, oldest first, quarantined at or after <paramref name="sinceUtc"/> (if given) with
+    /// verdict <paramref name="verdict"/> (if given). Entries still being stored or deleted are not listed.
+    /// </summary>
+    public IReadOnlyList<QuarantineEntry> List(DateTime? sinceUtc = null, VerdictKind? verdict = null)
+    {
+        if (!System.IO.Directory.Exists(Directory)) return [];
+        var since = sinceUtc is { } s ? (s.Kind == DateTimeKind.Local ? s.ToUniversalTime() : DateTime.SpecifyKind(s, DateTimeKind.Utc)) : (DateTime?)null;
+        var firstDay = since is { } f ? QuarantineId.DayOf(f) : null;
+
+        var entries = new List<QuarantineEntry>();
+        foreach (var dayPath in System.IO.Directory.EnumerateDirectories(Directory))
+        {
+            var day = Path.GetFileName(dayPath);
+            if (!QuarantineId.IsDayName(day) || (firstDay is not null && string.CompareOrdinal(day, firstDay) < 0)) continue;
+            foreach (var entryPath in System.IO.Directory.EnumerateDirectories(dayPath))
+            {
+                var id = Path.GetFileName(entryPath);
+                if (!QuarantineId.IsValid(id) || QuarantineId.DayOf(id) != day) continue;
+                var entry = TryRead(id, entryPath);
+                if (entry is null) continue; // deleted while we looked
+                if (since is not null && entry.Metadata.TimeUtc < since) continue;
+                if (verdict is not null && entry.Metadata.Verdict != verdict) continue;
+                entries.Add(entry);
+            }
+        }
+        entries.Sort((a, b) =>
+        {
+            var byTime = a.Metadata.TimeUtc.CompareTo(b.Metadata.TimeUtc);
+            return byTime != 0 ? byTime : string.CompareOrdinal(a.Id, b.Id);
+        });
+        return entries;
+    }
+
+    /// <summary>The entry with this id, or null when the id is malformed or unknown.</summary>
+    public QuarantineEntry? TryGet(string id) => QuarantineId.IsValid(id) ? TryRead(id, EntryPath(id)) : null;
+
+    /// <summary>
+    /// Puts the original queue file back into <paramref name="outgoingDirectory"/> as a ZMailer queue file named
+    /// by its inode, once: a second release is refused, and a release interrupted by a crash is completed (not
+    /// repeated) by the next attempt.
+    /// </summary>
+    public Task<ReleaseOutcome> ReleaseAsync(string id, string outgoingDirectory) =>
+        Task.Run(() => Release(id, Path.GetFullPath(outgoingDirectory)));
+
+    /// <summary>Removes an entry. False when the id is malformed or unknown.</summary>
+    /// <exception cref="IOException">A release or delete of the same entry is running right now.</exception>
+    public Task<bool> DeleteAsync(string id) => Task.Run(() => Delete(id));
+
+    /// <summary>
+    /// Releasing happens in five durable steps; a crash can stop it after any of them:
+    /// <list type="number">
+    /// <item>write the original to <c>tf-quarantine-&lt;id&gt;</c> in the outgoing directory, fsync it and the directory;</item>
+    /// <item>write <c>release-intent.json</c> (outgoing directory, temp name, the temp's identity) into the entry, fsync;</item>
+    /// <item>rename the temp to its inode number without replacing anything, fsync the directory: the MTA now owns it;</item>
+    /// <item>record the release in <c>metadata.json</c> (write aside, fsync, rename over, fsync);</item>
+    /// <item>remove the intent.</item>
+    /// </list>
+    /// Why this releases at most once: the temp name is ours alone and, once an intent names it, only step 3 removes
+    /// it. So on a retry that finds an intent, a temp that is still there (with the recorded identity) was never
+    /// published and is renamed now, while a temp that is gone was published, and may already have been delivered
+    /// and removed by the MTA, which is why we look at the temp rather than at the final name: we only record it.
+    /// Without an intent no rename can have happened (step 2 is durable before step 3 starts), so a leftover temp is
+    /// an unpublished fragment and is written afresh. After step 4 every attempt is refused as "already released".
+    /// Why at least once: the original stays in the quarantine until the release is recorded.
+    /// </summary>
+    private ReleaseOutcome Release(string id, string outgoingDirectory)
+    {
+        if (!QuarantineId.IsValid(id)) return NotAnId(id);
+        var entryPath = EntryPath(id);
+        using var entryLock = TryLockEntry(entryPath, out var busy);
+        if (busy) return new ReleaseOutcome.Refused($"quarantine entry {id} is busy: another release or delete of it is running");
+        var document = entryLock is null ? null : TryReadDocument(id, entryPath);
+        if (document is null) return Unknown(id);
+
+        var intentPath = Path.Combine(entryPath, ReleaseIntentFileName);
+        if (document.Release is { } done)
+        {
+            if (File.Exists(intentPath)) File.Delete(intentPath); // the crash came after step 4
+            return new ReleaseOutcome.Refused(
+                $"quarantine entry {id} was already released on {done.TimeUtc:yyyy-MM-dd HH:mm:ss}Z to {done.OutgoingPath}");
+        }
+
+        if (File.Exists(intentPath)) return Finish(entryPath, document, Deserialize(intentPath, QuarantineJson.Default.ReleaseIntent));
+
+        if (!System.IO.Directory.Exists(outgoingDirectory))
+            return new ReleaseOutcome.Refused($"the outgoing queue directory {outgoingDirectory} does not exist");
+        var tempName = OutgoingTempPrefix + id;
+        var tempPath = Path.Combine(outgoingDirectory, tempName);
+        if (NativeFile.TryLStat(tempPath) is not null) File.Delete(tempPath); // an unpublished fragment (see above)
+
+        var content = File.ReadAllBytes(Path.Combine(entryPath, QueueFileName));
+        FileIdentity written;
+        using (var handle = NativeFile.CreateExclusive(tempPath))
+        {
+            RandomAccess.Write(handle, content, fileOffset: 0);
+            NativeFile.Sync(handle);
+            written = NativeFile.GetIdentity(handle);
+        }
+        // The temp's name must be durable before the intent says it exists, or a crash could make it look published.
+        NativeFile.SyncDirectory(outgoingDirectory);
+
+        var intent = new ReleaseIntent(outgoingDirectory, tempName, written.Key, written.Inode, DateTime.UtcNow);
+        WriteNewFile(intentPath, JsonSerializer.SerializeToUtf8Bytes(intent, QuarantineJson.Default.ReleaseIntent), sync: true);
+        NativeFile.SyncDirectory(entryPath);
+        return Finish(entryPath, document, intent);
+    }
+
+    /// <summary>Steps 3 to 5 of <see cref="Release"/>, for a fresh release and for one resumed after a crash.</summary>
+    private static ReleaseOutcome Finish(string entryPath, QuarantineDocument document, ReleaseIntent intent)
+    {
+        var tempPath = Path.Combine(intent.OutgoingDirectory, intent.TempName);
+        var finalPath = Path.Combine(intent.OutgoingDirectory, intent.Inode.ToString(CultureInfo.InvariantCulture));
+        var recovered = true;
+        if (NativeFile.TryLStat(tempPath) is not null)
+        {
+            if (NativeFile.TryGetIdentity(tempPath)?.Key != intent.OutgoingIdentity)
+                return new ReleaseOutcome.Refused(
+                    $"{tempPath} is not the file release of {document.Id} wrote (identity differs); left it and {ReleaseIntentFileName} alone for inspection");
+            switch (NativeFile.TryRenameNoReplace(tempPath, finalPath))
+            {
+                case RenameOutcome.Renamed:
+                    NativeFile.SyncDirectory(intent.OutgoingDirectory);
+                    recovered = false;
+                    break;
+                case RenameOutcome.TargetExists:
+                    // Our inode number is ours alone: whatever has that name is not a queue file we wrote.
+                    return new ReleaseOutcome.Refused(
+                        $"cannot name the released queue file {finalPath}: a foreign file already has that name; {tempPath} is left for inspection");
+                case RenameOutcome.SourceMissing:
+                    break; // cannot happen while we hold the entry's lock; if it did, the temp was published
+            }
+        }
+
+        var release = new QuarantineRelease(DateTime.UtcNow, finalPath, intent.OutgoingIdentity, recovered);
+        ReplaceFile(Path.Combine(entryPath, MetadataFileName), Serialize(document with { Release = release }));
+        File.Delete(Path.Combine(entryPath, ReleaseIntentFileName));
+        return new ReleaseOutcome.Released(finalPath, intent.OutgoingIdentity, recovered);
+    }
+
+    private bool Delete(string id)
+    {
+        if (!QuarantineId.IsValid(id)) return false;
+        var entryPath = EntryPath(id);
+        using var entryLock = TryLockEntry(entryPath, out var busy);
+        if (busy) throw new IOException($"quarantine entry {id} is busy: a release or delete of it is running");
+        if (entryLock is null || !File.Exists(Path.Combine(entryPath, MetadataFileName))) return false;
+
+        // An interrupted release may have left its temp in the outgoing queue: unpublished, and ours by name and identity.
+        var intentPath = Path.Combine(entryPath, ReleaseIntentFileName);
+        if (File.Exists(intentPath))
+        {
+            var intent = Deserialize(intentPath, QuarantineJson.Default.ReleaseIntent);
+            var tempPath = Path.Combine(intent.OutgoingDirectory, intent.TempName);
+            if (NativeFile.TryGetIdentity(tempPath)?.Key == intent.OutgoingIdentity) File.Delete(tempPath);
+        }
+
+        // Renamed aside first, so that the entry disappears from listings at once and a crash leaves no half entry.
+        var day = Path.GetDirectoryName(entryPath)!;
+        var doomed = Path.Combine(day, DeletingPrefix + id);
+        if (NativeFile.TryRenameNoReplace(entryPath, doomed) != RenameOutcome.Renamed) return false;
+        NativeFile.SyncDirectory(day);
+        System.IO.Directory.Delete(doomed, recursive: true);
+        return true;
+    }
+
+    private string EntryPath(string validId) => Path.Combine(Directory, QuarantineId.DayOf(validId), validId);
+
+    private static QuarantineEntry? TryRead(string id, string entryPath) =>
+        TryReadDocument(id, entryPath) is { } document
+            ? new QuarantineEntry(id, entryPath, document.Metadata, document.Release)
+            : null;
+
+    private static QuarantineDocument? TryReadDocument(string id, string entryPath)
+    {
+        QuarantineDocument document;
+        try
+        {
+            document = Deserialize(Path.Combine(entryPath, MetadataFileName), QuarantineJson.Default.QuarantineDocument);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        if (document.Id != id) throw new InvalidDataException($"{entryPath}/{MetadataFileName} names id {document.Id}, not {id}");
+        return document;
+    }
+
+    /// <summary>The entry directory, opened and flocked; null (and not busy) when there is no such entry.</summary>
+    private static SafeFileHandle? TryLockEntry(string entryPath, out bool busy)
+    {
+        busy = false;
+        if (!System.IO.Directory.Exists(entryPath)) return null;
+        SafeFileHandle handle;
+        try
+        {
+            handle = NativeFile.OpenDirectory(entryPath);
+        }
+        catch (IOException) when (!System.IO.Directory.Exists(entryPath))
+        {
+            return null; // deleted between the look and the open
+        }
+        if (NativeFile.TryLockExclusive(handle)) return handle;
+        handle.Dispose();
+        busy = true;
+        return null;
+    }
+
+    private static ReleaseOutcome NotAnId(string id) =>
+        new ReleaseOutcome.Refused($"'{id}' is not a quarantine id (expected yyyyMMdd-HHmmss- and 16 hex digits, as 'quarantine list' prints)");
+
+    private static ReleaseOutcome Unknown(string id) => new ReleaseOutcome.Refused($"no quarantine entry {id}");
+
+    /// <summary>Creates a missing directory owner-only and makes its name durable in the parent.</summary>
+    private static void EnsureOwnerOnlyDirectory(string path)
+    {
+        if (System.IO.Directory.Exists(path)) return;
+        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("the quarantine uses Linux system calls");
+        System.IO.Directory.CreateDirectory(path, OwnerOnly);
+        if (Path.GetDirectoryName(path) is { } parent) NativeFile.SyncDirectory(parent);
+    }
+
+    /// <summary>A new file, 0600, that must not exist yet.</summary>
+    private static void WriteNewFile(string path, ReadOnlySpan<byte> content, bool sync)
+    {
+        using var handle = NativeFile.CreateExclusive(path);
+        RandomAccess.Write(handle, content, fileOffset: 0);
+        if (sync) NativeFile.Sync(handle);
+    }
+
+    /// <summary>Replaces one of our own files atomically and durably: write aside, fsync, rename over, fsync the directory.</summary>
+    private static void ReplaceFile(string path, ReadOnlySpan<byte> content)
+    {
+        var aside = path + ReplacementSuffix;
+        if (NativeFile.TryLStat(aside) is not null) File.Delete(aside); // left by an interrupted replacement
+        WriteNewFile(aside, content, sync: true);
+        File.Move(aside, path, overwrite: true); // rename(2): atomic, and replacing is the point here
+        NativeFile.SyncDirectory(Path.GetDirectoryName(path)!);
+    }
+
+    private static byte[] Serialize(QuarantineDocument document) =>
+        JsonSerializer.SerializeToUtf8Bytes(document, QuarantineJson.Default.QuarantineDocument);
+
+    private static T Deserialize<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    {
+        var bytes = File.ReadAllBytes(path);
+        try
+        {
+            return JsonSerializer.Deserialize(bytes, type) ?? throw new InvalidDataException($"{path} is empty (null)");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not valid quarantine metadata: {e.Message}", e);
+        }
+    }
+}
