@@ -34,7 +34,7 @@ public static class BuiltInRules
         var analysis = MessageAnalyzer.Analyze(message, settings.Limits);
         findings.AddRange(analysis.Findings);
 
-        var eicarInAPart = false;
+        var eicarParts = new List<string>();
         var attachments = 0;
         foreach (var part in analysis.Parts)
         {
@@ -51,11 +51,7 @@ public static class BuiltInRules
                 else if (!settings.AllowEncryptedArchives)
                     findings.Add(Dangerous("archive: encrypted (password-protected) member cannot be scanned", part.PartName));
             }
-            if (ContainsEicar(part.Content.Span))
-            {
-                eicarInAPart = true;
-                findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason, part.PartName));
-            }
+            if (ContainsEicar(part.Content.Span)) eicarParts.Add(part.PartName);
             if (part.FileName is { } name && FilenameRule.Check(name, settings.Filenames) is { } filenameReason)
                 findings.Add(Dangerous(filenameReason, part.PartName));
             if (settings.DenyExecutableFiletypes && FiletypeRule.Executable(part.Content.Span) is { } type)
@@ -64,8 +60,11 @@ public static class BuiltInRules
         }
         if (sizes.MaxAttachments > 0 && attachments > sizes.MaxAttachments)
             findings.Add(Dangerous($"size: {attachments} attachments, more than the limit of {sizes.MaxAttachments}", null));
+        // An uncompressed archive (tar) holds the string too; name only the innermost part that has it.
+        foreach (var name in eicarParts.Where(p => !eicarParts.Any(q => q.StartsWith(p + "/", StringComparison.Ordinal))))
+            findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason, name));
         // The raw search also finds EICAR where no part holds it: a header, or MIME too broken to take apart.
-        if (!eicarInAPart && ContainsEicar(message.Span))
+        if (eicarParts.Count == 0 && ContainsEicar(message.Span))
             findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason));
         return new ScanReport(ScannerName, findings);
     }

@@ -116,10 +116,11 @@ public sealed record RuleSettings(
     private static IReadOnlyList<string> ReadList(Config config, string key)
     {
         var value = Value(config, key);
-        if (!value.IsArray()) throw new ConfigurationException(key, "must be a list [ ... ]");
+        // An empty list [] is neither IsArray() nor IsString() to Akka's HOCON; a single word or string is IsString().
+        if (value.IsString() && !value.IsArray()) throw new ConfigurationException(key, "must be a list [ ... ]");
         try
         {
-            return value.GetStringList().Select(s => (s ?? "").Trim()).ToList();
+            return config.GetStringList(key).Select(s => (s ?? "").Trim()).ToList();
         }
         catch (Exception e) when (e is InvalidOperationException or NotSupportedException or FormatException)
         {
