@@ -40,7 +40,7 @@ public static class MessageAnalyzer
                 walk.Finding($"mime: message cannot be parsed ({e.Message})", null);
                 return walk.Result(message.Length);
             }
-            if (parsed.Body is not null) walk.Entity(parsed.Body, "", "", depth: 0, index: 1, topLevel: true);
+            if (parsed.Body is not null) walk.Entity(parsed.Body, "", Walk.BodyPosition(parsed.Body, ""), depth: 0);
         }
         return walk.Result(message.Length);
     }
@@ -69,7 +69,7 @@ public static class MessageAnalyzer
         /// One MIME entity. <paramref name="prefix"/> is the readable name of what contains it ("" or "fwd.eml/"),
         /// <paramref name="mimePath"/> the IMAP position of its parent in the top-level message.
         /// </summary>
-        public void Entity(MimeEntity entity, string prefix, string mimePath, int depth, int index, bool topLevel)
+        public void Entity(MimeEntity entity, string prefix, string position, int depth)
         {
             if (_partsExceeded) return;
             if (++_mimeParts > limits.MaxMimeParts)
@@ -78,22 +78,19 @@ public static class MessageAnalyzer
                 Finding($"mime: part limit exceeded (more than {limits.MaxMimeParts} MIME parts)", null);
                 return;
             }
-            // A single-part message is part "1"; a multipart's children are 1, 2, ... below its own position.
-            var position = topLevel ? "" : mimePath.Length == 0 ? index.ToString() : $"{mimePath}.{index}";
             switch (entity)
             {
                 case Multipart multipart:
                     if (TooDeep(depth, prefix, position)) return;
                     var i = 0;
                     foreach (var child in multipart)
-                        Entity(child, prefix, position, depth + 1, ++i, topLevel: false);
+                        Entity(child, prefix, Child(position, ++i), depth + 1);
                     break;
                 case MessagePart { Message: { } inner } attached:
                     if (TooDeep(depth, prefix, position)) return;
                     var name = Sanitize(attached.ContentDisposition?.FileName ?? attached.ContentType.Name)
                         ?? $"message {Position(position)}";
-                    if (inner.Body is not null)
-                        Entity(inner.Body, $"{prefix}{name}/", position, depth + 1, 1, topLevel: position.Length == 0);
+                    if (inner.Body is not null) Entity(inner.Body, $"{prefix}{name}/", BodyPosition(inner.Body, position), depth + 1);
                     break;
                 case MimePart part:
                     Leaf(part, prefix, position, depth);
@@ -101,6 +98,15 @@ public static class MessageAnalyzer
                 // MessagePart without a message, or an unknown entity type: nothing to scan in it.
             }
         }
+
+        /// <summary>
+        /// IMAP numbering (RFC 3501 6.4.5): a message's multipart body has the message's own position (its children
+        /// are 2.1, 2.2); a single-part body is child 1 of it. The top-level message's position is "".
+        /// </summary>
+        public static string BodyPosition(MimeEntity body, string messagePosition) =>
+            body is Multipart ? messagePosition : Child(messagePosition, 1);
+
+        private static string Child(string position, int index) => position.Length == 0 ? $"{index}" : $"{position}.{index}";
 
         private bool TooDeep(int depth, string prefix, string position)
         {
@@ -333,11 +339,14 @@ public static class MessageAnalyzer
         return slash < 0 ? trimmed : trimmed[(slash + 1)..];
     }
 
-    /// <summary>Null for a missing or blank name; otherwise the name, at most 1024 characters (headers can be huge).</summary>
+    /// <summary>
+    /// Null for a missing or blank name; otherwise the name, at most about 1 KiB (headers can be huge), cut in the
+    /// middle so that its extension survives for the filename rules.
+    /// </summary>
     private static string? Sanitize(string? name)
     {
         if (string.IsNullOrWhiteSpace(name)) return null;
-        return name.Length > 1024 ? name[..1024] : name;
+        return name.Length > 1024 ? $"{name[..510]}...{name[^510..]}" : name;
     }
 }
 
