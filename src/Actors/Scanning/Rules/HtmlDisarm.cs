@@ -64,7 +64,7 @@ public static class HtmlDisarm
     {
         var changes = new List<HtmlChange>();
         var output = new StringWriter(new StringBuilder(html.Length));
-        // Entities stay as written: text is copied back byte for byte, attribute values are decoded only to be judged.
+        // Text is copied back as written (entities too); attribute values come decoded and are encoded again.
         var tokenizer = new HtmlTokenizer(new StringReader(html)) { DecodeCharacterReferences = false };
         string? suppressing = null; // the element whose content is being dropped, until its end tag
         var nested = 0;
@@ -144,9 +144,9 @@ public static class HtmlDisarm
             output.Write(' ');
             output.Write(attribute.Name);
             if (attribute.Value is null) continue;
-            output.Write("=\"");
-            output.Write(attribute.Value.Replace("\"", "&quot;", StringComparison.Ordinal));
-            output.Write('"');
+            // The tokenizer hands attribute values over decoded; encode them again.
+            output.Write('=');
+            output.Write(HtmlUtils.HtmlAttributeEncode(attribute.Value, '"'));
         }
         output.Write(tag.IsEmptyElement ? " />" : ">");
     }
@@ -185,14 +185,13 @@ public static class HtmlDisarm
     }
 
     /// <summary>
-    /// The value as a browser reads it for scheme detection: entities decoded, and whitespace and control characters
-    /// dropped (browsers ignore them inside "java&#9;script:").
+    /// The (already entity-decoded) value as a browser reads it for scheme detection: whitespace and control
+    /// characters dropped (browsers ignore them inside "java&#9;script:").
     /// </summary>
     private static string Normalized(string value)
     {
-        var decoded = HtmlUtils.HtmlDecode(value);
-        var b = new StringBuilder(Math.Min(decoded.Length, 64));
-        foreach (var c in decoded)
+        var b = new StringBuilder(Math.Min(value.Length, 64));
+        foreach (var c in value)
         {
             if (c <= ' ' || char.IsControl(c)) continue;
             b.Append(char.ToLowerInvariant(c));
