@@ -1,0 +1,95 @@
+using MailScanner.Actors.Scanning.Mime;
+
+namespace MailScanner.Actors.Scanning.Rules;
+
+/// <summary>
+/// The built-in scanner: what a gateway can decide about a message without clamd or spamd. It runs
+/// <see cref="MessageAnalyzer"/> and then, on every part and archive member: EICAR, filename rules, filetype rules,
+/// size limits, encrypted archives, and on every HTML body the configured HTML rules and the phishing net.
+/// Findings are <see cref="VerdictKind.Infected"/> for EICAR and <see cref="VerdictKind.DangerousContent"/> for the
+/// rest; each reason starts with its rule's name (<c>filename:</c>, <c>filetype:</c>, <c>size:</c>,
+/// <c>archive:</c>, <c>mime:</c>, <c>html:</c>, <c>phishing:</c>) so tagging can tell them apart (MailScanner's
+/// <c>{Filename?}</c> tag is for <c>filename:</c> and <c>filetype:</c>). Pure: no I/O, no state.
+/// </summary>
+public static class BuiltInRules
+{
+    /// <summary>The <see cref="ScanReport.Scanner"/> name of this scanner.</summary>
+    public const string ScannerName = "built-in";
+
+    /// <summary>The reason of an EICAR finding.</summary>
+    public const string EicarReason = "EICAR test signature";
+
+    /// <summary>The 68-byte EICAR anti-virus test file, which every scanner must report as a virus.</summary>
+    public static ReadOnlySpan<byte> EicarSignature =>
+        @"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"u8;
+
+    /// <summary>Scans one RFC 5322 message (without queue envelope). Never throws for bad input.</summary>
+    public static ScanReport Scan(ReadOnlyMemory<byte> message, RuleSettings settings)
+    {
+        var findings = new List<ScanFinding>();
+        var sizes = settings.Sizes;
+        if (sizes.MaxMessageBytes > 0 && message.Length > sizes.MaxMessageBytes)
+            findings.Add(Dangerous($"size: message is {message.Length} bytes, more than the limit of {sizes.MaxMessageBytes}", null));
+
+        var analysis = MessageAnalyzer.Analyze(message, settings.Limits);
+        findings.AddRange(analysis.Findings);
+
+        var eicarParts = new List<string>();
+        var attachments = 0;
+        foreach (var part in analysis.Parts)
+        {
+            if (part.Source == PartSource.MimePart && part.IsAttachment)
+            {
+                attachments++;
+                if (sizes.MaxAttachmentBytes > 0 && part.DecodedSize > sizes.MaxAttachmentBytes)
+                    findings.Add(Dangerous($"size: attachment is {part.DecodedSize} bytes, more than the limit of {sizes.MaxAttachmentBytes}", part.PartName));
+            }
+            if (part.Unscannable is { } why)
+            {
+                if (!part.IsEncrypted)
+                    findings.Add(Dangerous($"archive: member {why}", part.PartName));
+                else if (!settings.AllowEncryptedArchives)
+                    findings.Add(Dangerous("archive: encrypted (password-protected) member cannot be scanned", part.PartName));
+            }
+            if (ContainsEicar(part.Content.Span)) eicarParts.Add(part.PartName);
+            if (part.FileName is { } name && FilenameRule.Check(name, settings.Filenames) is { } filenameReason)
+                findings.Add(Dangerous(filenameReason, part.PartName));
+            if (settings.DenyExecutableFiletypes && FiletypeRule.Executable(part.Content.Span) is { } type)
+                findings.Add(Dangerous($"filetype: {type} content", part.PartName));
+            if (part.Html is { } html) Html(html, part.PartName, settings.Html, findings);
+        }
+        if (sizes.MaxAttachments > 0 && attachments > sizes.MaxAttachments)
+            findings.Add(Dangerous($"size: {attachments} attachments, more than the limit of {sizes.MaxAttachments}", null));
+        // An uncompressed archive (tar) holds the string too; name only the innermost part that has it.
+        foreach (var name in eicarParts.Where(p => !eicarParts.Any(q => q.StartsWith(p + "/", StringComparison.Ordinal))))
+            findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason, name));
+        // The raw search also finds EICAR where no part holds it: a header, or MIME too broken to take apart.
+        if (eicarParts.Count == 0 && ContainsEicar(message.Span))
+            findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason));
+        return new ScanReport(ScannerName, findings);
+    }
+
+    /// <summary>Whether <paramref name="content"/> holds the EICAR test string anywhere.</summary>
+    public static bool ContainsEicar(ReadOnlySpan<byte> content) => content.IndexOf(EicarSignature) >= 0;
+
+    private static void Html(string html, string partName, HtmlSettings settings, List<ScanFinding> findings)
+    {
+        var denied = new HashSet<HtmlThreat>();
+        if (settings.Script == HtmlTagAction.Deny) denied.Add(HtmlThreat.Script);
+        if (settings.Iframe == HtmlTagAction.Deny) denied.Add(HtmlThreat.Iframe);
+        if (settings.Object == HtmlTagAction.Deny) denied.Add(HtmlThreat.Object);
+        if (settings.Form == HtmlTagAction.Deny) denied.Add(HtmlThreat.Form);
+        if (denied.Count > 0)
+        {
+            foreach (var change in HtmlDisarm.Find(html).Where(c => denied.Contains(c.Threat)).DistinctBy(c => c.Description))
+                findings.Add(Dangerous($"html: {change.Description.Replace("removed ", "", StringComparison.Ordinal)} is not allowed", partName));
+        }
+        if (settings.PhishingNet)
+        {
+            foreach (var link in PhishingNet.Find(html))
+                findings.Add(Dangerous(link.Reason, partName));
+        }
+    }
+
+    private static ScanFinding Dangerous(string reason, string? partName) => new(VerdictKind.DangerousContent, reason, partName);
+}
