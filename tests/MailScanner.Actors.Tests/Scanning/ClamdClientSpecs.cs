@@ -38,7 +38,7 @@ public sealed class ClamdClientSpecs : IClassFixture<ClamdDaemon>
         var infected = await client.ScanAsync(Mail($"Here it is:\r\n{ClamdDaemon.Eicar}\r\n"), cts.Token);
         var clean = await client.ScanAsync(Mail("Nothing to see here.\r\n"), cts.Token);
 
-        Assert.Equal(new ClamdResult.Found(ClamdDaemon.EicarSignature), infected);
+        Assert.Equal(new ClamdResult.Found(ClamdDaemon.EicarSignature + ClamdDaemon.Unofficial), infected);
         Assert.Equal(ClamdResult.Clean.Instance, clean);
     }
 
@@ -50,7 +50,7 @@ public sealed class ClamdClientSpecs : IClassFixture<ClamdDaemon>
         content.AsSpan().Fill((byte)'a');
         Encoding.ASCII.GetBytes(ClamdDaemon.Eicar).CopyTo(content, 300_001); // straddles chunk boundaries
         var result = await _clamd.Client(chunkSize: 4093).ScanAsync(content, cts.Token);
-        Assert.Equal(new ClamdResult.Found(ClamdDaemon.EicarSignature), result);
+        Assert.Equal(new ClamdResult.Found(ClamdDaemon.EicarSignature + ClamdDaemon.Unofficial), result);
     }
 
     [Fact]
@@ -59,7 +59,7 @@ public sealed class ClamdClientSpecs : IClassFixture<ClamdDaemon>
         using var cts = new CancellationTokenSource(Deadline);
         var clamExe = await File.ReadAllBytesAsync(Path.Combine(ClamdDaemon.TestFiles, "clam.exe"));
         var result = await _clamd.Client().ScanAsync(clamExe, cts.Token);
-        Assert.Equal(new ClamdResult.Found(ClamdDaemon.ClamExeSignature), result);
+        Assert.Equal(new ClamdResult.Found(ClamdDaemon.ClamExeSignature + ClamdDaemon.Unofficial), result);
     }
 
     [Fact]
@@ -101,7 +101,7 @@ public sealed class ClamdClientSpecs : IClassFixture<ClamdDaemon>
         var backend = new ClamdBackend(_clamd.Client());
         var report = await backend.ScanAsync(Mail(ClamdDaemon.Eicar), cts.Token);
         Assert.Equal("clamd", report.Scanner);
-        Assert.Equal(new ScanFinding(VerdictKind.Infected, $"virus {ClamdDaemon.EicarSignature} (clamd)"), Assert.Single(report.Findings));
+        Assert.Equal(new ScanFinding(VerdictKind.Infected, $"virus {ClamdDaemon.EicarSignature}{ClamdDaemon.Unofficial} (clamd)"), Assert.Single(report.Findings));
         Assert.Empty((await backend.ScanAsync(Mail("hello"), cts.Token)).Findings);
     }
 

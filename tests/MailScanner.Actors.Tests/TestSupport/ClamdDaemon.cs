@@ -11,15 +11,18 @@ namespace MailScanner.Actors.Tests.TestSupport;
 /// A private clamd (Debian clamav-daemon): own clamd.conf, a unix socket in its temp directory, and a database of
 /// two signatures written here, since there is no official one offline: an .ndb body signature for EICAR and an
 /// .hdb md5:size signature for clamav-testfiles' clam.exe (which clamd also finds inside every other test file,
-/// packed, archived or encoded). StreamMaxLength is small (1 MiB) so that the limit can be tested.
+/// packed, archived or encoded). StreamMaxLength is small (4 MiB: just above the largest clamav-testfile, 1.7 MB) so that the limit can be tested.
 /// </summary>
 public class ClamdDaemon : ScannerDaemon
 {
     public const string Eicar = @"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
     public const string EicarSignature = "Eicar-Test-Signature";
+
+    /// <summary>clamd appends .UNOFFICIAL to the names of signatures from a database it cannot verify, as ours.</summary>
+    public const string Unofficial = ".UNOFFICIAL";
     public const string ClamExeSignature = "Clam.Test.File";
     public const string TestFiles = "/usr/share/clamav-testfiles";
-    public const long StreamMaxLength = 1024 * 1024;
+    public const long StreamMaxLength = 4 * 1024 * 1024;
 
     public ClamdDaemon() : base("clamd")
     {
