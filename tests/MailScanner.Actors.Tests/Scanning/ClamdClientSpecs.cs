@@ -13,10 +13,12 @@ public sealed class ClamdClientSpecs : IClassFixture<ClamdDaemon>
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
     private readonly ClamdDaemon _clamd;
+    private readonly ITestOutputHelper _output;
 
     public ClamdClientSpecs(ClamdDaemon clamd, ITestOutputHelper output)
     {
         _clamd = clamd;
+        _output = output;
         output.WriteLine($"clamd answered PING {clamd.StartupTime.TotalMilliseconds:0} ms after it was started");
     }
 
@@ -87,6 +89,7 @@ public sealed class ClamdClientSpecs : IClassFixture<ClamdDaemon>
 
         var result = await _clamd.Client().ScanAsync(content, cts.Token);
 
+        _output.WriteLine($"{content.Length} bytes: {result}");
         Assert.IsType<ClamdResult.TooLarge>(result);
         var finding = Assert.Single(ClamdBackend.ToReport(result).Findings);
         Assert.Equal(VerdictKind.DangerousContent, finding.Kind);
