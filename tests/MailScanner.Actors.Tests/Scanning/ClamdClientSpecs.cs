@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 namespace MailScanner.Actors.Tests.Scanning;
 
 /// <summary>The clamd client against a real clamd (one per class) with its own tiny signature database.</summary>
+[Collection(ScannerDaemonCollection.Name)]
 public sealed class ClamdClientSpecs : IClassFixture<ClamdDaemon>
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);

@@ -15,7 +15,7 @@ namespace MailScanner.Actors.Tests.Scanning;
 /// </summary>
 public sealed class ClamdStreamCutSpecs : IDisposable
 {
-    private readonly TempDirectory _dir = new();
+    private readonly TempDirectory _dir = new(TempDirectory.Tmpfs);
 
     [Fact]
     public async Task Should_scan_again_when_the_connection_died_once_mid_stream()

@@ -11,6 +11,7 @@ using static MailScanner.Actors.Scanning.Engines.ScannerEngine;
 namespace MailScanner.Actors.Tests.Scanning;
 
 /// <summary>The engine in front of real daemons that die and come back.</summary>
+[Collection(ScannerDaemonCollection.Name)]
 public sealed class ScannerEngineDaemonSpecs : TestKit
 {
     private readonly ITestOutputHelper _output;

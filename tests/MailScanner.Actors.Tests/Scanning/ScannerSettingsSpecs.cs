@@ -27,7 +27,7 @@ public sealed class ScannerSettingsSpecs
     [Fact]
     public void Should_read_an_operator_file_through_the_gateway_loader()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(TempDirectory.Tmpfs);
         var file = dir.File("gateway.conf");
         File.WriteAllText(file, """
             mailscanner.scanners {
@@ -50,7 +50,7 @@ public sealed class ScannerSettingsSpecs
     [Fact]
     public void Should_reject_an_unknown_scanner_key()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDirectory(TempDirectory.Tmpfs);
         var file = dir.File("gateway.conf");
         File.WriteAllText(file, "mailscanner.scanners.clamd.adress = \"/run/clamav/clamd.ctl\"\n");
         var e = Assert.Throws<ConfigurationException>(() => GatewaySettingsLoader.LoadConfig(file));

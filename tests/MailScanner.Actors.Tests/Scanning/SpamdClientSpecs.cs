@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 namespace MailScanner.Actors.Tests.Scanning;
 
 /// <summary>The spamd client against a real spamd (one per class), with the rules Debian ships, offline.</summary>
+[Collection(ScannerDaemonCollection.Name)]
 public sealed class SpamdClientSpecs : IClassFixture<SpamdDaemon>
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);

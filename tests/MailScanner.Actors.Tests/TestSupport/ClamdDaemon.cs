@@ -39,6 +39,7 @@ public class ClamdDaemon : ScannerDaemon
             PidFile {Path.Combine(Directory, "clamd.pid")}
             LogFile {Path.Combine(Directory, "clamd.log")}
             StreamMaxLength {StreamMaxLength / 1024}K
+            TemporaryDirectory {Directory}
             MaxThreads 8
             """ + "\n");
     }

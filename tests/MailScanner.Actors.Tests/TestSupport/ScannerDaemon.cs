@@ -5,6 +5,16 @@ using Xunit;
 namespace MailScanner.Actors.Tests.TestSupport;
 
 /// <summary>
+/// Specs that run a scanner daemon run alone, not beside the queue specs: a daemon's work (temporary files, CPU on a
+/// small machine) must not disturb the specs that reproduce inode reuse.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ScannerDaemonCollection
+{
+    public const string Name = "scanner daemons";
+}
+
+/// <summary>
 /// A real scanner daemon (clamd, spamd) run privately for the tests: its own files in a temp directory, started in
 /// the foreground, ready when it answers PING (polled, with a deadline), killed with everything it forked at
 /// dispose. Its output is kept (the last lines) to explain a failed start.
@@ -18,7 +28,9 @@ public abstract class ScannerDaemon : IAsyncLifetime, IDisposable
     protected ScannerDaemon(string name)
     {
         Name = name;
-        Directory = Path.Combine("/tmp", $"msa-{name}-{Guid.NewGuid():N}"[..24]);
+        // On tmpfs, with the daemon's own temporary files: the queue specs count on ext4 handing a freed inode
+        // number straight back, and a daemon creating files on /tmp beside them would take those numbers first.
+        Directory = Path.Combine(TempDirectory.Tmpfs, $"msa-{name}-{Guid.NewGuid():N}"[..24]);
         System.IO.Directory.CreateDirectory(Directory);
     }
 
@@ -43,6 +55,7 @@ public abstract class ScannerDaemon : IAsyncLifetime, IDisposable
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;
+        info.Environment["TMPDIR"] = Directory;
         var started = Stopwatch.StartNew();
         var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {info.FileName}");
         process.OutputDataReceived += (_, e) => Keep(e.Data);
