@@ -8,9 +8,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 
 # --- What the tests need from the machine (Debian 12) --------------------------------------------------
-# Nothing beyond the .NET 10 SDK yet. Scanner tests (clamav-daemon, spamd) and the benchmark corpus (npm)
-# will add their packages here; each is installed only when missing.
-APT_PACKAGES=()
+# Scanner tests start their own clamd (clamav-daemon; clamav-testfiles are the test viruses) and spamd
+# (spamd with the rules of spamassassin; spamc for checking by hand). Each is installed only when missing.
+APT_PACKAGES=(clamav-daemon clamav-testfiles spamassassin spamd spamc)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

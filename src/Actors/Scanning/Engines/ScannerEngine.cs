@@ -1,0 +1,264 @@
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Pattern;
+
+namespace MailScanner.Actors.Scanning.Engines;
+
+/// <summary>
+/// One scanner daemon (clamd, spamd) behind an actor: it bounds the calls made to the daemon at once (more scans
+/// wait here, in arrival order, and are never dropped), gives every call a timeout, and keeps a health state.
+///
+///   Healthy ──(UnhealthyAfterFailures consecutive failed calls)──► Unhealthy ──(PING answered)──► Healthy
+///                                                                  │ PING every ProbeMinBackoff, doubling up to
+///                                                                  │ ProbeMaxBackoff while it keeps failing
+///
+/// Every <see cref="Scan"/> is answered exactly once: <see cref="Scanned"/> with the daemon's complete report, or
+/// <see cref="Unavailable"/> when the scan could not complete (refused while unhealthy, connection failure,
+/// protocol error, timeout, engine stopped). Unavailable means "no verdict": the caller keeps the message and
+/// tries again later; it must never be taken for clean.
+/// </summary>
+/// <remarks>
+/// Calls run on the thread pool and come back as messages (<c>PipeTo(Self)</c>); the actor thread never waits on
+/// a socket. A call that timed out is answered at once and cancelled, but keeps its slot until its task has really
+/// finished, so the daemon never sees more than <see cref="ScannerEngineSettings.MaxConcurrent"/> calls.
+/// </remarks>
+public sealed class ScannerEngine : ReceiveActor, IWithTimers
+{
+    // ---- Protocol ---------------------------------------------------------------------------------------
+
+    /// <summary>Scan <paramref name="Content"/> (the whole RFC 5322 message) for the message known as <paramref name="MessageKey"/>.</summary>
+    public sealed record Scan(string MessageKey, ReadOnlyMemory<byte> Content);
+
+    /// <summary>The daemon scanned the message completely.</summary>
+    public sealed record Scanned(string MessageKey, ScanReport Report);
+
+    /// <summary>The message was not scanned (and must not be delivered on the strength of this engine).</summary>
+    public sealed record Unavailable(string MessageKey, string Reason);
+
+    /// <summary>Asks for a <see cref="HealthStatus"/>.</summary>
+    public sealed record GetHealth
+    {
+        public static readonly GetHealth Instance = new();
+    }
+
+    public sealed record HealthStatus(string Engine, ScannerHealth Health, int InFlight, int Queued)
+    {
+        public bool IsHealthy => Health is ScannerHealth.Healthy;
+    }
+
+    // ---- Actor-private messages -----------------------------------------------------------------------------
+
+    private sealed record CallSucceeded(long CallId, ScanReport Report);
+    private sealed record CallFailed(long CallId, Exception Cause);
+    private sealed record CallTimedOut(long CallId);
+    private sealed record ProbeNow
+    {
+        public static readonly ProbeNow Instance = new();
+    }
+    private sealed record ProbeSucceeded
+    {
+        public static readonly ProbeSucceeded Instance = new();
+    }
+    private sealed record ProbeFailed(Exception Cause);
+
+    private sealed class Call(Scan scan, IActorRef replyTo)
+    {
+        public Scan Scan { get; } = scan;
+        public IActorRef ReplyTo { get; } = replyTo;
+        public CancellationTokenSource Cancellation { get; } = new();
+        public bool Answered { get; set; }
+    }
+
+    private const string ProbeTimer = "probe";
+
+    private readonly IScannerBackend _backend;
+    private readonly ScannerEngineSettings _settings;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<long, Call> _calls = new();
+    private readonly Queue<(Scan Scan, IActorRef ReplyTo)> _waiting = new();
+
+    private ScannerHealth _health = ScannerHealth.Up;
+    private long _nextCallId;
+    private int _consecutiveFailures;
+    private TimeSpan _probeBackoff;
+    private CancellationTokenSource? _probe;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public ScannerEngine(IScannerBackend backend, ScannerEngineSettings settings)
+    {
+        _backend = backend;
+        _settings = settings.Validated();
+        _probeBackoff = settings.ProbeMinBackoff;
+
+        Receive<Scan>(OnScan);
+        Receive<CallSucceeded>(OnCallSucceeded);
+        Receive<CallFailed>(OnCallFailed);
+        Receive<CallTimedOut>(OnCallTimedOut);
+        Receive<GetHealth>(_ => Sender.Tell(new HealthStatus(_backend.Name, _health, _calls.Count, _waiting.Count)));
+        Receive<ProbeNow>(_ => StartProbe());
+        Receive<ProbeSucceeded>(_ => OnProbeSucceeded());
+        Receive<ProbeFailed>(OnProbeFailed);
+    }
+
+    public static Props PropsFor(IScannerBackend backend, ScannerEngineSettings settings) =>
+        Props.Create(() => new ScannerEngine(backend, settings));
+
+    /// <summary>
+    /// The engine under a back-off supervisor: should the engine itself ever crash, it is restarted after
+    /// 1 s, doubling up to 30 s. Messages sent to the supervisor are forwarded with their sender, so callers see no
+    /// difference; callers in flight when it crashed are answered <see cref="Unavailable"/> by the dying engine.
+    /// </summary>
+    public static Props SupervisedPropsFor(IScannerBackend backend, ScannerEngineSettings settings) =>
+        BackoffSupervisor.Props(Backoff.OnFailure(PropsFor(backend, settings), $"{backend.Name}-engine",
+                TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), randomFactor: 0.2, maxNrOfRetries: -1)
+            .WithAutoReset(TimeSpan.FromSeconds(60)));
+
+    private void OnScan(Scan scan)
+    {
+        if (_health is ScannerHealth.Unhealthy unhealthy)
+        {
+            Sender.Tell(new Unavailable(scan.MessageKey, $"{_backend.Name} is {unhealthy}"));
+            return;
+        }
+        if (_calls.Count < _settings.MaxConcurrent) Start(scan, Sender);
+        else _waiting.Enqueue((scan, Sender));
+    }
+
+    private void Start(Scan scan, IActorRef replyTo)
+    {
+        var id = ++_nextCallId;
+        var call = new Call(scan, replyTo);
+        _calls.Add(id, call);
+        Timers.StartSingleTimer(CallTimer(id), new CallTimedOut(id), _settings.Timeout);
+
+        var backend = _backend;
+        var token = call.Cancellation.Token;
+        Task.Run(() => backend.ScanAsync(scan.Content, token), CancellationToken.None)
+            .PipeTo(Self, success: report => new CallSucceeded(id, report), failure: e => new CallFailed(id, Unwrap(e)));
+    }
+
+    private void OnCallSucceeded(CallSucceeded done)
+    {
+        if (!Finish(done.CallId, out var call)) return;
+        if (!call.Answered) call.ReplyTo.Tell(new Scanned(call.Scan.MessageKey, done.Report));
+        _consecutiveFailures = 0;
+        StartWaiting();
+    }
+
+    private void OnCallFailed(CallFailed failed)
+    {
+        if (!Finish(failed.CallId, out var call)) return;
+        if (!call.Answered)
+        {
+            var reason = Describe(failed.Cause);
+            call.ReplyTo.Tell(new Unavailable(call.Scan.MessageKey, reason));
+            RecordFailure(reason);
+        }
+        StartWaiting();
+    }
+
+    private void OnCallTimedOut(CallTimedOut timedOut)
+    {
+        if (!_calls.TryGetValue(timedOut.CallId, out var call) || call.Answered) return;
+        call.Answered = true;
+        var reason = $"{_backend.Name} did not answer within {_settings.Timeout.TotalSeconds:0.###}s";
+        call.ReplyTo.Tell(new Unavailable(call.Scan.MessageKey, reason));
+        call.Cancellation.Cancel(); // its slot is freed when the cancelled task comes back
+        RecordFailure(reason);
+    }
+
+    private bool Finish(long id, out Call call)
+    {
+        if (!_calls.Remove(id, out call!)) return false; // a call of a previous incarnation of this actor
+        Timers.Cancel(CallTimer(id));
+        call.Cancellation.Dispose();
+        return true;
+    }
+
+    private void StartWaiting()
+    {
+        while (_health is ScannerHealth.Healthy && _calls.Count < _settings.MaxConcurrent && _waiting.TryDequeue(out var next))
+            Start(next.Scan, next.ReplyTo);
+    }
+
+    private void RecordFailure(string reason)
+    {
+        _consecutiveFailures++;
+        _log.Warning("{0}: scan failed ({1} in a row): {2}", _backend.Name, _consecutiveFailures, reason);
+        if (_health is not ScannerHealth.Healthy || _consecutiveFailures < _settings.UnhealthyAfterFailures) return;
+
+        _health = new ScannerHealth.Unhealthy(DateTimeOffset.UtcNow, reason, 0);
+        _log.Error("{0} is unhealthy after {1} failed calls ({2}); scans are refused until it answers PING",
+            _backend.Name, _consecutiveFailures, reason);
+        while (_waiting.TryDequeue(out var waiting))
+            waiting.ReplyTo.Tell(new Unavailable(waiting.Scan.MessageKey, $"{_backend.Name} became unhealthy: {reason}"));
+        _probeBackoff = _settings.ProbeMinBackoff;
+        Timers.StartSingleTimer(ProbeTimer, ProbeNow.Instance, _probeBackoff);
+    }
+
+    private void StartProbe()
+    {
+        if (_health is ScannerHealth.Healthy || _probe is not null) return;
+        _probe = new CancellationTokenSource(_settings.Timeout);
+        var backend = _backend;
+        var token = _probe.Token;
+        Task.Run(() => backend.PingAsync(token), CancellationToken.None)
+            .PipeTo(Self, success: () => ProbeSucceeded.Instance, failure: e => new ProbeFailed(Unwrap(e)));
+    }
+
+    private void OnProbeSucceeded()
+    {
+        EndProbe();
+        if (_health is ScannerHealth.Unhealthy unhealthy)
+            _log.Info("{0} answers PING again; healthy after {1:0.#}s unavailable", _backend.Name,
+                (DateTimeOffset.UtcNow - unhealthy.Since).TotalSeconds);
+        _health = ScannerHealth.Up;
+        _consecutiveFailures = 0;
+        _probeBackoff = _settings.ProbeMinBackoff;
+    }
+
+    private void OnProbeFailed(ProbeFailed failed)
+    {
+        EndProbe();
+        if (_health is not ScannerHealth.Unhealthy unhealthy) return;
+        _health = unhealthy with { Reason = Describe(failed.Cause), FailedProbes = unhealthy.FailedProbes + 1 };
+        _probeBackoff = TimeSpan.FromTicks(Math.Min(_probeBackoff.Ticks * 2, _settings.ProbeMaxBackoff.Ticks));
+        Timers.StartSingleTimer(ProbeTimer, ProbeNow.Instance, _probeBackoff);
+    }
+
+    private void EndProbe()
+    {
+        _probe?.Dispose();
+        _probe = null;
+    }
+
+    protected override void PostStop()
+    {
+        foreach (var call in _calls.Values)
+        {
+            if (!call.Answered) call.ReplyTo.Tell(new Unavailable(call.Scan.MessageKey, $"{_backend.Name} engine stopped"));
+            call.Cancellation.Cancel();
+        }
+        _calls.Clear();
+        while (_waiting.TryDequeue(out var waiting))
+            waiting.ReplyTo.Tell(new Unavailable(waiting.Scan.MessageKey, $"{_backend.Name} engine stopped"));
+        _probe?.Cancel();
+        base.PostStop();
+    }
+
+    private static string CallTimer(long id) => $"call-{id}";
+
+    private static Exception Unwrap(Exception e) =>
+        e is AggregateException { InnerExceptions.Count: 1 } aggregate ? Unwrap(aggregate.InnerExceptions[0]) : e;
+
+    private string Describe(Exception e) => e switch
+    {
+        SocketException s => $"{_backend.Name} connection failed: {s.SocketErrorCode} ({s.Message})",
+        IOException io => $"{_backend.Name} connection failed: {io.Message}",
+        OperationCanceledException => $"{_backend.Name} call cancelled",
+        ScannerProtocolException p => p.Message,
+        _ => $"{_backend.Name} failed: {e.GetType().Name}: {e.Message}",
+    };
+}

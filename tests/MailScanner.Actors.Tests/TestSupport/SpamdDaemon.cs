@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Scanning.Spamd;
+
+namespace MailScanner.Actors.Tests.TestSupport;
+
+/// <summary>
+/// A private spamd (Debian spamd, with the rules spamassassin ships) on a free loopback port: local tests only
+/// (-L, no DNS or network rules), no per-user preferences (-x), two children, logging to stderr; as root it runs
+/// its children as nobody (spamd refuses to scan as root).
+/// </summary>
+public class SpamdDaemon : ScannerDaemon
+{
+    public const string Gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+
+    public SpamdDaemon() : base("spamd") => Port = FreePort();
+
+    public int Port { get; }
+    public ScannerAddress Address => new ScannerAddress.Tcp("127.0.0.1", Port);
+    public SpamdClient Client(string? user = null) => new(Address, user);
+
+    protected override ProcessStartInfo StartInfo()
+    {
+        var info = new ProcessStartInfo("spamd", [
+            "--listen", $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}",
+            "--local", "--nouser-config",
+            "--max-children", "2", "--min-children", "1",
+            "--syslog", "stderr",
+            "--pidfile", Path.Combine(Directory, "spamd.pid"),
+        ]);
+        if (IsRoot)
+        {
+            info.ArgumentList.Add("--username");
+            info.ArgumentList.Add("nobody");
+        }
+        return info;
+    }
+
+    protected override Task PingAsync(CancellationToken cancellationToken) => Client().PingAsync(cancellationToken);
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
