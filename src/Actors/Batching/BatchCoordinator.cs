@@ -21,8 +21,12 @@ public static class BatchCoordinatorProtocol
         public static readonly Flush Instance = new();
     }
 
-    /// <summary>To the watcher: these messages are out of the pipeline (deleted, or handed back); their slots are free.</summary>
-    public sealed record BatchFinished(IReadOnlyList<FileIdentity> Messages);
+    /// <summary>
+    /// To the watcher: these messages are out of the pipeline; their slots are free. <paramref name="HandedBack"/>
+    /// are those a stage could not complete (a scanner down, a write failed): they are back in the incoming
+    /// queue and are to be admitted again only after a back-off.
+    /// </summary>
+    public sealed record BatchFinished(IReadOnlyList<FileIdentity> Messages, IReadOnlyList<FileIdentity> HandedBack);
 }
 
 /// <summary>
@@ -65,7 +69,7 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
         Receive<Delivered>(reply => Answered(reply.Identity, Stage.Deliver, _ => { }));
         Receive<Deleted>(reply => Answered(reply.Identity, Stage.Delete, m => m.Deleted = true));
         Receive<Absorbed>(reply => Answered(reply.Identity, _batch?.Stage ?? Stage.Delete, m => m.Dropped |= reply.Command != nameof(Delete)));
-        Receive<Failed>(reply => Answered(reply.Identity, _batch?.Stage ?? Stage.Delete, m => m.Dropped = true));
+        Receive<Failed>(reply => Answered(reply.Identity, _batch?.Stage ?? Stage.Delete, m => m.Dropped = m.HandedBack = true));
         Receive<NotReady>(reply => _log.Warning("Message {Identity} was not ready for {Command}: {Why}", reply.Identity, reply.Command, reply.Why));
     }
 
@@ -154,7 +158,8 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
         Timers.Cancel("stage-timeout");
         if (batch.Stage == Stage.FinalSweep)
         {
-            _watcher.Tell(new BatchCoordinatorProtocol.BatchFinished(batch.Messages.Keys.ToList()));
+            _watcher.Tell(new BatchCoordinatorProtocol.BatchFinished(batch.Messages.Keys.ToList(),
+                batch.Messages.Values.Where(m => m.HandedBack).Select(m => m.Identity).ToList()));
             _batch = null;
             StartBatchIfIdle();
             return;
@@ -185,6 +190,8 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
         public bool Deleted { get; set; }
         /// <summary>Left the batch early: handed back, refused or gone. Never sent another command.</summary>
         public bool Dropped { get; set; }
+        /// <summary>A stage failed and the message went back to the incoming queue, to be retried later.</summary>
+        public bool HandedBack { get; set; }
     }
 
     private sealed class Batch

@@ -1,3 +1,6 @@
+using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Scanning.Rules;
+
 namespace MailScanner.Actors.Configuration;
 
 /// <summary>
@@ -8,7 +11,14 @@ public sealed record GatewaySettings(
     QueueSettings Queue,
     QuarantineSettings Quarantine,
     BatchSettings Batch,
-    string StateDirectory);
+    string StateDirectory)
+{
+    /// <summary>The built-in content rules (<c>mailscanner.rules</c>).</summary>
+    public RuleSettings Rules { get; init; } = RuleSettings.Default;
+
+    /// <summary>The external scanner daemons (<c>mailscanner.scanners</c>); both are off unless enabled.</summary>
+    public ScannerSettings Scanners { get; init; } = ScannerSettings.FromConfig(Akka.Configuration.Config.Empty);
+}
 
 /// <param name="Format">Queue file format of the incoming and outgoing queues; <c>zmailer</c> only, for now.</param>
 /// <param name="Incoming">The MTA's incoming queue directory that we scan (ZMailer: <c>router/</c>).</param>

@@ -4,6 +4,9 @@ using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using MailScanner.Actors.Identity;
 
+using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Scanning.Rules;
+
 namespace MailScanner.Actors.Configuration;
 
 /// <summary>
@@ -107,7 +110,11 @@ public static class GatewaySettingsLoader
             MaxBytes: ReadPositiveSize(config, MaxBytesKey),
             MaxWait: ReadPositiveDuration(config, MaxWaitKey),
             DeleteRepeats: ReadPositiveInt(config, DeleteRepeatsKey));
-        return new GatewaySettings(queue, quarantine, batch, ReadPath(config, StateDirectoryKey, workingDirectory));
+        return new GatewaySettings(queue, quarantine, batch, ReadPath(config, StateDirectoryKey, workingDirectory))
+        {
+            Rules = RuleSettings.FromConfig(config),
+            Scanners = ScannerSettings.FromConfig(config),
+        };
     }
 
     /// <summary>

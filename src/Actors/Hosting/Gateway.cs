@@ -4,7 +4,12 @@ using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Messages;
 using MailScanner.Actors.Metrics;
+using MailScanner.Actors.Quarantine;
 using MailScanner.Actors.Queue;
+using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Scanning.Clamd;
+using MailScanner.Actors.Scanning.Engines;
+using MailScanner.Actors.Scanning.Spamd;
 
 namespace MailScanner.Actors.Hosting;
 
@@ -42,7 +47,9 @@ public static class Gateway
             settings.Queue.Work,
             settings.Queue.Bad,
             new QueueDirectoryWriter(settings.Queue.Outgoing, outgoingBarrier, format.FileNameFor),
-            new QueueDirectoryWriter(settings.Quarantine.Directory, quarantineBarrier, identity => identity.Key),
+            new QuarantineStore(settings.Quarantine.Directory, quarantineBarrier),
+            settings.Rules,
+            StartScannerEngines(system, settings.Scanners),
             closer,
             counters);
 
@@ -54,5 +61,18 @@ public static class Gateway
                 .ToList(),
             batch.MaxMessages, counters), "queue-watcher");
         return new GatewayActors(messages, watcher);
+    }
+
+    /// <summary>One supervised engine per enabled daemon; a message's verdict waits for every one of them.</summary>
+    private static IReadOnlyList<IActorRef> StartScannerEngines(ActorSystem system, ScannerSettings scanners)
+    {
+        var engines = new List<IActorRef>();
+        if (scanners.Clamd.Enabled)
+            engines.Add(system.ActorOf(ScannerEngine.SupervisedPropsFor(
+                new ClamdBackend(new ClamdClient(scanners.Clamd.Address)), scanners.Clamd.Engine), "clamd"));
+        if (scanners.Spamd.Enabled)
+            engines.Add(system.ActorOf(ScannerEngine.SupervisedPropsFor(
+                new SpamdBackend(new SpamdClient(scanners.Spamd.Address), scanners.Spamd.HighSpamScore), scanners.Spamd.Engine), "spamd"));
+        return engines;
     }
 }

@@ -1,12 +1,13 @@
 using System.Diagnostics;
-using System.Globalization;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
-using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Identity;
+using MailScanner.Actors.Quarantine;
 using MailScanner.Actors.Queue;
 using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Scanning.Engines;
+using MailScanner.Actors.Scanning.Rules;
 using Microsoft.Win32.SafeHandles;
 using static MailScanner.Actors.Messages.MessageCommands;
 using static MailScanner.Actors.Messages.MessageReplies;
@@ -16,7 +17,8 @@ namespace MailScanner.Actors.Messages;
 /// <summary>
 /// The whole life of one queue file, and the only code that touches it.
 ///
-///   unadmitted ──Admit──► claimed ──Scan/Clean──► ──Deliver──► writing ──► safely written ──Delete──► gone
+///   unadmitted ──Admit──► claimed ──Scan──► scanning ──► claimed ──Clean, Deliver──► writing ──► safely written ──Delete──► gone
+///        │                                │ a scanner could not answer: handed back to the queue, retried later
 ///        │                   (infected: the copy goes to quarantine instead of the outgoing queue)
 ///        └── any other command: absorbed, nothing touched
 ///
@@ -28,8 +30,11 @@ namespace MailScanner.Actors.Messages;
 /// An <see cref="UntypedActor"/> with plain switches: one of these is created per message, and building
 /// ReceiveActor handler tables for every one of them cost more CPU than the message's own file work.
 /// </remarks>
-public sealed class MessageActor : UntypedActor, IWithStash
+public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
 {
+    /// <summary>Engines answer every scan themselves; this only guards against an engine that vanished mid-call.</summary>
+    private static readonly TimeSpan ScanDeadline = TimeSpan.FromMinutes(5);
+
     private readonly MessageWorkspace _workspace;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Stopwatch _age = new();
@@ -47,7 +52,12 @@ public sealed class MessageActor : UntypedActor, IWithStash
     private MessageDisposition? _disposition;
     private string? _writtenTo;
 
+    private readonly List<ScanReport> _reports = new();
+    private int _awaitedEngines;
+    private IActorRef _scanRequester = ActorRefs.Nobody;
+
     public IStash Stash { get; set; } = null!;
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public MessageActor(MessageWorkspace workspace) => _workspace = workspace;
 
@@ -149,15 +159,20 @@ public sealed class MessageActor : UntypedActor, IWithStash
             case Admit:
                 Sender.Tell(new Admitted(_identity, _queueId, _size));
                 break;
-            case Scan:
-                _verdict ??= EicarCheck.Scan(_content.AsMemory(_messageOffset));
+            case Scan when _verdict is not null:
                 Sender.Tell(new Scanned(_identity, _verdict));
+                break;
+            case Scan:
+                StartScan();
                 break;
             case Clean when _verdict is null:
                 Sender.Tell(new NotReady(_identity, nameof(Clean), "not scanned yet"));
                 break;
             case Clean:
-                _disposition ??= _verdict.Kind == VerdictKind.Clean ? MessageDisposition.Deliver : MessageDisposition.Quarantine;
+                // Until per-verdict actions exist: infected or dangerous mail goes to quarantine, spam is delivered.
+                _disposition ??= _verdict.Kind is VerdictKind.Infected or VerdictKind.DangerousContent
+                    ? MessageDisposition.Quarantine
+                    : MessageDisposition.Deliver;
                 Sender.Tell(new Cleaned(_identity, _disposition.Value));
                 break;
             case Deliver when _disposition is null:
@@ -175,25 +190,103 @@ public sealed class MessageActor : UntypedActor, IWithStash
         }
     }
 
+    /// <summary>
+    /// The built-in rules run here; each enabled daemon engine gets the message too, and the verdict waits for all
+    /// of them. A message is never judged on a partial scan.
+    /// </summary>
+    private void StartScan()
+    {
+        var message = _content.AsMemory(_messageOffset);
+        _reports.Clear();
+        _reports.Add(BuiltInRules.Scan(message, _workspace.Rules));
+        _scanRequester = Sender;
+        _awaitedEngines = _workspace.ScannerEngines.Count;
+        if (_awaitedEngines == 0)
+        {
+            FinishScan();
+            return;
+        }
+        foreach (var engine in _workspace.ScannerEngines) engine.Tell(new ScannerEngine.Scan(_identity.Key, message));
+        Timers.StartSingleTimer("scan-deadline", new ScanDeadlinePassed(), ScanDeadline);
+        Context.Become(Scanning);
+    }
+
+    private void Scanning(object message)
+    {
+        switch (message)
+        {
+            case ScannerEngine.Scanned scanned when scanned.MessageKey == _identity.Key:
+                _reports.Add(scanned.Report);
+                if (--_awaitedEngines == 0)
+                {
+                    Timers.Cancel("scan-deadline");
+                    Context.Become(Claimed);
+                    FinishScan();
+                    Stash.UnstashAll();
+                }
+                break;
+            case ScannerEngine.Unavailable unavailable when unavailable.MessageKey == _identity.Key:
+                Timers.Cancel("scan-deadline");
+                HandBack(nameof(Scan), $"not scanned: {unavailable.Reason}", _scanRequester);
+                break;
+            case ScanDeadlinePassed:
+                HandBack(nameof(Scan), $"not scanned: no answer from the scanners within {ScanDeadline}", _scanRequester);
+                break;
+            default:
+                Stash.Stash();
+                break;
+        }
+    }
+
+    private void FinishScan()
+    {
+        _verdict = Verdict.Of(_reports.SelectMany(r => r.Findings).ToList());
+        _scanRequester.Tell(new Scanned(_identity, _verdict));
+    }
+
+    /// <summary>
+    /// Gives the file back to the incoming queue untouched, under its own name, and says why: the message will
+    /// be admitted again later (the watcher backs off). Used when a scan or a write could not complete.
+    /// </summary>
+    private void HandBack(string command, string reason, IActorRef replyTo)
+    {
+        _workspace.Counters.CountFailed();
+        var released = QueueFileOperations.Release(_workPath, _incomingPath);
+        _log.Warning("Message {QueueId} ({Identity}): {Reason}; {Outcome}", _queueId, _identity, reason,
+            released ? "it is back in the incoming queue and will be retried" : $"it stays in the work area at {_workPath}");
+        replyTo.Tell(new Failed(_identity, command, reason));
+        Finish(Released);
+        Stash.UnstashAll();
+    }
+
     /// <summary>Writes the outgoing (or quarantine) copy; the original stays untouched until that copy is durable.</summary>
     private void WriteCopy(MessageDisposition disposition)
     {
-        var tempName = $"tf-{_identity.Key}";
-        Task<WrittenFile> writing;
+        Task<string> writing;
         try
         {
             writing = disposition == MessageDisposition.Deliver
-                ? _workspace.Outgoing.WriteAsync(_content, tempName)
-                : _workspace.Quarantine.WriteAsync(_content, tempName, DateTime.UtcNow.ToString("yyyyMMdd", CultureInfo.InvariantCulture));
+                ? WriteOutgoingAsync()
+                : StoreInQuarantineAsync();
         }
         catch (Exception e)
         {
-            writing = Task.FromException<WrittenFile>(e);
+            writing = Task.FromException<string>(e);
         }
         writing.PipeTo(Self, Sender,
-            success: written => new CopyWritten(written.Path),
+            success: path => new CopyWritten(path),
             failure: e => new CopyFailed(e.GetBaseException().Message));
         Context.Become(Writing);
+    }
+
+    private async Task<string> WriteOutgoingAsync() =>
+        (await _workspace.Outgoing.WriteAsync(_content, $"tf-{_identity.Key}").ConfigureAwait(false)).Path;
+
+    /// <summary>The original queue file, untouched, with what we know about it beside it.</summary>
+    private async Task<string> StoreInQuarantineAsync()
+    {
+        var metadata = QuarantineMetadata.For(DateTime.UtcNow, _queueId, _identity, _envelope, _verdict!);
+        return (await _workspace.Quarantine.StoreAsync(_content, metadata).ConfigureAwait(false)).Directory;
     }
 
     private void Writing(object message)
@@ -209,14 +302,7 @@ public sealed class MessageActor : UntypedActor, IWithStash
                 Stash.UnstashAll();
                 break;
             case CopyFailed failed:
-                _workspace.Counters.CountFailed();
-                var released = QueueFileOperations.Release(_workPath, _incomingPath);
-                _log.Warning("Message {QueueId} ({Identity}) could not be written ({Reason}); {Outcome}",
-                    _queueId, _identity, failed.Reason,
-                    released ? "it is back in the incoming queue and will be retried" : $"it stays in the work area at {_workPath}");
-                Sender.Tell(new Failed(_identity, nameof(Deliver), failed.Reason));
-                Finish(Released);
-                Stash.UnstashAll();
+                HandBack(nameof(Deliver), $"could not be written ({failed.Reason})", Sender);
                 break;
             default:
                 Stash.Stash();
@@ -315,6 +401,7 @@ public sealed class MessageActor : UntypedActor, IWithStash
 
     protected override void PostStop() => _original?.Dispose();
 
+    private sealed record ScanDeadlinePassed;
     private sealed record CopyWritten(string Path);
     private sealed record CopyFailed(string Reason);
 }

@@ -1,15 +1,21 @@
+using Akka.Actor;
 using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Metrics;
+using MailScanner.Actors.Quarantine;
 using MailScanner.Actors.Queue;
+using MailScanner.Actors.Scanning.Rules;
 
 namespace MailScanner.Actors.Messages;
 
-/// <summary>The directories, writers and counters every MessageActor of one gateway works with.</summary>
+/// <summary>The directories, writers, scanners and counters every MessageActor of one gateway works with.</summary>
+/// <param name="ScannerEngines">The enabled daemon engines (clamd, spamd); every one must answer before a verdict.</param>
 public sealed record MessageWorkspace(
     IQueueFormat Format,
     string WorkDirectory,
     string BadDirectory,
     QueueDirectoryWriter Outgoing,
-    QueueDirectoryWriter Quarantine,
+    QuarantineStore Quarantine,
+    RuleSettings Rules,
+    IReadOnlyList<IActorRef> ScannerEngines,
     DeferredCloser Closer,
     PipelineCounters Counters);

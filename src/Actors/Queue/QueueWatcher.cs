@@ -35,6 +35,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private readonly HashSet<FileIdentity> _inFlight = new();
     /// <summary>Entries we could not process or move: reported once, then left alone.</summary>
     private readonly HashSet<(ulong Device, ulong Inode)> _leftInPlace = new();
+    /// <summary>Messages handed back after a failed stage, and when each may be admitted again.</summary>
+    private readonly Dictionary<FileIdentity, Retry> _retries = new();
     private bool _changedSinceListing = true;
     private bool _scanQueued;
     private FileSystemWatcher? _changeHint;
@@ -74,7 +76,12 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         Receive<Absorbed>(absorbed => AdmissionEnded(absorbed.Identity, leaveAlone: false));
         Receive<BatchCoordinatorProtocol.BatchFinished>(finished =>
         {
-            foreach (var identity in finished.Messages) _inFlight.Remove(identity);
+            foreach (var identity in finished.Messages)
+            {
+                _inFlight.Remove(identity);
+                if (!finished.HandedBack.Contains(identity)) _retries.Remove(identity);
+            }
+            foreach (var identity in finished.HandedBack) ScheduleRetry(identity);
             ScanAndAdmit();
         });
         Receive<QueueWatcherProtocol.GetStatus>(_ => Sender.Tell(new QueueWatcherProtocol.Status(
@@ -162,6 +169,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             FileIdentity identity;
             using (handle) identity = NativeFile.GetIdentity(handle!);
             if (_inFlight.Contains(identity) || _admitting.ContainsKey(identity)) continue;
+            if (_retries.TryGetValue(identity, out var retry) && retry.NotBefore > DateTime.UtcNow) continue;
             _admitting[identity] = path;
             _admittingNames.Add(Path.GetFileName(path));
             _messages.Tell(new MessageCommands.Admit(identity, path));
@@ -234,6 +242,16 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             _log.Warning("Queue entry {Path} is left in place and ignored: {Reason}", path, why);
         }
     }
+
+    /// <summary>1 s, 2 s, 4 s ... up to 5 minutes between attempts at a message whose processing keeps failing.</summary>
+    private void ScheduleRetry(FileIdentity identity)
+    {
+        var attempts = _retries.TryGetValue(identity, out var previous) ? previous.Attempts + 1 : 1;
+        var wait = TimeSpan.FromSeconds(Math.Min(300, Math.Pow(2, Math.Min(attempts - 1, 9))));
+        _retries[identity] = new Retry(DateTime.UtcNow + wait, attempts);
+    }
+
+    private sealed record Retry(DateTime NotBefore, int Attempts);
 
     private sealed record PeriodicScan
     {

@@ -6,7 +6,9 @@ using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Messages;
 using MailScanner.Actors.Metrics;
+using MailScanner.Actors.Quarantine;
 using MailScanner.Actors.Queue;
+using MailScanner.Actors.Scanning.Rules;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Tests.Pipeline;
 using Xunit;
@@ -30,7 +32,9 @@ public sealed class MessageActorSpecs : TestKit
         _outgoingBarrier = new DurabilityBarrier(_bed.Outgoing);
         var workspace = new MessageWorkspace(ZMailerFormat.Instance, _bed.Work, _bed.Bad,
             new QueueDirectoryWriter(_bed.Outgoing, _outgoingBarrier, ZMailerFormat.Instance.FileNameFor),
-            new QueueDirectoryWriter(_bed.Quarantine, _outgoingBarrier, id => id.Key),
+            new QuarantineStore(_bed.Quarantine),
+            RuleSettings.Default,
+            Array.Empty<IActorRef>(),
             _closer,
             _counters);
         _messages = Sys.ActorOf(MessageRegion.PropsFor(MessageActor.PropsFor(workspace)), "messages");
@@ -177,7 +181,7 @@ public sealed class MessageActorSpecs : TestKit
         ExpectMsg<Deleted>();
 
         Assert.Empty(GatewayTestbed.AllEntries(_bed.Outgoing));
-        Assert.Equal(content, File.ReadAllBytes(delivered.Path));
+        Assert.Equal(content, File.ReadAllBytes(Path.Combine(delivered.Path, QuarantineStore.QueueFileName)));
         Assert.StartsWith(_bed.Quarantine, delivered.Path);
     }
 
