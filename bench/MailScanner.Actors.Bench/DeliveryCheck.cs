@@ -3,20 +3,29 @@ using System.Buffers.Text;
 namespace MailScanner.Actors.Bench;
 
 /// <summary>
-/// Exactly-once check: every sequence number 0..expected-1 must appear in exactly one outgoing file.
-/// Missing ones are looked for in the other areas too, so "lost" means found nowhere at all.
+/// Exactly-once check: every sequence number 0..expected-1 must appear in exactly one outgoing file or quarantine
+/// entry. Missing ones are looked for in the other areas too, so "lost" means found nowhere at all.
 /// </summary>
 internal sealed record DeliveryCheck(int Expected, int OutgoingFiles, int Missing, int Duplicated, int Unrecognised, int Lost, int FoundElsewhere)
 {
+    public int Quarantined { get; init; }
+
     public bool ExactlyOnce => Missing == 0 && Duplicated == 0 && Unrecognised == 0;
 
-    public static DeliveryCheck Run(int expected, string outgoing, IEnumerable<string> elsewhere)
+    public static DeliveryCheck Run(int expected, string outgoing, IEnumerable<string> elsewhere, string? quarantine = null)
     {
         var copies = new int[expected];
-        int files = 0, unrecognised = 0;
+        int files = 0, unrecognised = 0, quarantined = 0;
         foreach (var path in QueueDirectory.QueueFiles(outgoing))
         {
             files++;
+            var seq = ReadSeq(path);
+            if (seq is { } s && s >= 0 && s < expected) copies[s]++;
+            else unrecognised++;
+        }
+        foreach (var path in quarantine is null ? [] : QueueDirectory.QuarantinedFiles(quarantine))
+        {
+            quarantined++;
             var seq = ReadSeq(path);
             if (seq is { } s && s >= 0 && s < expected) copies[s]++;
             else unrecognised++;
@@ -37,7 +46,7 @@ internal sealed record DeliveryCheck(int Expected, int OutgoingFiles, int Missin
                 }
             }
         }
-        return new DeliveryCheck(expected, files, missing, duplicated, unrecognised, missing - foundElsewhere, foundElsewhere);
+        return new DeliveryCheck(expected, files, missing, duplicated, unrecognised, missing - foundElsewhere, foundElsewhere) { Quarantined = quarantined };
     }
 
     /// <summary>The value of the first <c>X-Bench-Seq:</c> line in a file, or null.</summary>
@@ -68,6 +77,6 @@ internal sealed record DeliveryCheck(int Expected, int OutgoingFiles, int Missin
     }
 
     public string Describe() =>
-        $"{OutgoingFiles} outgoing files for {Expected} messages: {Missing} missing from outgoing " +
+        $"{OutgoingFiles} outgoing files and {Quarantined} quarantined for {Expected} messages: {Missing} missing " +
         $"({FoundElsewhere} of them still in incoming/work/bad/quarantine, {Lost} lost), {Duplicated} duplicated, {Unrecognised} unrecognised";
 }

@@ -38,7 +38,7 @@ internal sealed class GatewayThroughputMeasurement(
                 catch (BenchFailure)
                 {
                     // A stalled or crashed gateway still owes an account of what it did with the mail so far.
-                    Console.WriteLine($"  delivery so far: {DeliveryCheck.Run(count, directories.Outgoing, directories.Elsewhere).Describe()}");
+                    Console.WriteLine($"  delivery so far: {DeliveryCheck.Run(count, directories.Outgoing, directories.Elsewhere, directories.Quarantine).Describe()}");
                     throw;
                 }
                 stop = await gateway.StopAsync();
@@ -46,7 +46,7 @@ internal sealed class GatewayThroughputMeasurement(
                 var fromStart = ElapsedBetween(gateway.StartedAt, drained.CompletedAt);
                 var claimedAt = firstClaim.ClaimedAt == 0 ? drained.CompletedAt : firstClaim.ClaimedAt;
                 var fromClaim = ElapsedBetween(claimedAt, drained.CompletedAt);
-                var check = DeliveryCheck.Run(count, directories.Outgoing, directories.Elsewhere);
+                var check = DeliveryCheck.Run(count, directories.Outgoing, directories.Elsewhere, directories.Quarantine);
                 return new GatewayThroughputResult(count, fromStart, fromClaim, check, stop);
             }
         }

@@ -35,7 +35,7 @@ internal sealed class PeakRssMeasurement(BenchWorkspace workspace, int count, st
 
             var claimedAt = firstClaim.ClaimedAt == 0 ? drained.CompletedAt : firstClaim.ClaimedAt;
             var seconds = (drained.CompletedAt - claimedAt) / (double)System.Diagnostics.Stopwatch.Frequency;
-            var check = DeliveryCheck.Run(count, directories.Outgoing, directories.Elsewhere);
+            var check = DeliveryCheck.Run(count, directories.Outgoing, directories.Elsewhere, directories.Quarantine);
             return new PeakRssResult(count, peakKb / 1024.0, highestSampledKb / 1024.0, count / seconds, check, stop);
         }
         finally

@@ -31,6 +31,13 @@ internal static class QueueDirectory
             ShouldIncludePredicate = static (ref FileSystemEntry entry) => !entry.IsDirectory && IsQueueName(entry.FileName),
         };
 
+    /// <summary>
+    /// The originals kept in quarantine: <c>&lt;day&gt;/&lt;id&gt;/queue-file</c>. An entry still being written
+    /// lives under a dot-name and is not counted.
+    /// </summary>
+    public static IEnumerable<string> QuarantinedFiles(string quarantine) =>
+        AllFiles(quarantine).Where(path => Path.GetFileName(path) == "queue-file" && !path.Contains("/.", StringComparison.Ordinal));
+
     /// <summary>Every regular file below a directory, whatever its name (quarantine and bad areas).</summary>
     public static IEnumerable<string> AllFiles(string directory) =>
         System.IO.Directory.Exists(directory)

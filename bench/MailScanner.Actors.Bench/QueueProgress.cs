@@ -73,7 +73,8 @@ internal static class QueueProgress
             onPoll?.Invoke();
 
             var now = Stopwatch.GetTimestamp();
-            var delivered = QueueDirectory.CountQueueFiles(directories.Outgoing);
+            // A message is through when it was delivered or quarantined (the built-in rules quarantine some corpus mail).
+            var delivered = QueueDirectory.CountQueueFiles(directories.Outgoing) + QueueDirectory.QuarantinedFiles(directories.Quarantine).Count();
             if (delivered != lastDelivered)
             {
                 lastDelivered = delivered;
