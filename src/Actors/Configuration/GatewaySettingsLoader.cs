@@ -266,7 +266,9 @@ public static class GatewaySettingsLoader
 
     /// <summary>
     /// Every key under <c>mailscanner</c> in the operator file must exist in the defaults: a misspelt key would
-    /// otherwise be ignored and its default silently used.
+    /// otherwise be ignored and its default silently used. A list (such as <c>mailscanner.policy.rulesets</c>, a
+    /// list of sections) is not looked into: its entries have no counterpart in the defaults, so the reader of
+    /// that key checks them (<see cref="Policy.Rulesets.FromConfig"/> rejects an unknown key inside a ruleset).
     /// </summary>
     private static void CheckKnownKeys(Config operatorConfig, Config defaults)
     {
