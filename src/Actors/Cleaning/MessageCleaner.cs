@@ -185,8 +185,8 @@ public static class MessageCleaner
     {
         if (message.Body is not { } entity) return null;
         var segments = mimePath.Split('.');
-        if (entity is not Multipart)
-            return segments is ["1"] ? entity : null;
+        if (entity is not Multipart) // a single-part message: its body is part 1 (an attached message's inside is 1.x)
+            return segments[0] == "1" && (segments.Length == 1 || entity is MessagePart) ? entity : null;
         foreach (var segment in segments)
         {
             if (entity is not Multipart multipart) return null;
@@ -254,15 +254,38 @@ public static class MessageCleaner
     private static TextPart Warning(string? fileName, string reason)
     {
         var text = $"MailScanner.Actors removed the attachment \"{fileName ?? "unnamed"}\" from this message: {reason}. " +
-                   "The original is kept in quarantine.\n";
+                   "The original is kept in quarantine.";
         var part = new TextPart("plain");
-        part.SetText("utf-8", text);
+        part.SetText("utf-8", Wrap(text) + "\n");
         part.ContentDisposition = new ContentDisposition(ContentDisposition.Attachment)
         {
             FileName = fileName is null ? "warning.txt" : $"{fileName}.txt",
         };
         part.ContentTransferEncoding = part.GetBestEncoding(EncodingConstraint.SevenBit);
         return part;
+    }
+
+    /// <summary>Short lines keep the warning readable in its raw form (7bit rather than quoted-printable).</summary>
+    private static string Wrap(string text, int width = 76)
+    {
+        var b = new StringBuilder(text.Length + 16);
+        var column = 0;
+        foreach (var word in text.Split(' '))
+        {
+            if (column > 0 && column + 1 + word.Length > width)
+            {
+                b.Append('\n');
+                column = 0;
+            }
+            else if (column > 0)
+            {
+                b.Append(' ');
+                column++;
+            }
+            b.Append(word);
+            column += word.Length;
+        }
+        return b.ToString();
     }
 
     // --- HTML ---

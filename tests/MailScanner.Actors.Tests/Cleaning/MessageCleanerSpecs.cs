@@ -29,6 +29,9 @@ public sealed class MessageCleanerSpecs
 
     private static MimeMessage Parse(byte[] bytes) => MimeMessage.Load(new MemoryStream(bytes));
 
+    /// <summary>The warning's text with its line breaks (it is wrapped for reading) turned back into spaces.</summary>
+    private static string Flat(TextPart warning) => warning.Text.ReplaceLineEndings(" ").TrimEnd();
+
     private static string Decoded(MimeEntity entity) => entity is TextPart text ? text.Text : "";
 
     private static void AssertNoEicar(byte[] bytes) =>
@@ -48,9 +51,9 @@ public sealed class MessageCleanerSpecs
         var warning = Assert.IsType<TextPart>(parts[1]);
         Assert.Equal("eicar.com.txt", warning.FileName);
         Assert.Equal("utf-8", warning.ContentType.Charset);
-        Assert.StartsWith("MailScanner.Actors removed the attachment \"eicar.com\" from this message: ", warning.Text);
-        Assert.Contains(BuiltInRules.EicarReason, warning.Text);
-        Assert.Contains("The original is kept in quarantine.", warning.Text);
+        Assert.StartsWith("MailScanner.Actors removed the attachment \"eicar.com\" from this message: ", Flat(warning));
+        Assert.Contains(BuiltInRules.EicarReason, Flat(warning));
+        Assert.Contains("The original is kept in quarantine.", Flat(warning));
         Assert.Equal("keep me", Encoding.UTF8.GetString(((MimePart)parts[2]).Content!.Open().ReadAllBytes()));
         Assert.Equal("infected", parsed.Headers[MessageCleaner.VerdictHeader]);
         Assert.Contains(cleaned.Changes, c => c.StartsWith("replaced eicar.com (", StringComparison.Ordinal) && c.Contains(BuiltInRules.EicarReason));
@@ -69,8 +72,8 @@ public sealed class MessageCleanerSpecs
         Assert.Equal(2, parts.Count);
         var warning = Assert.IsType<TextPart>(parts[1]);
         Assert.Equal("report.zip.txt", warning.FileName);
-        Assert.Contains("\"report.zip\"", warning.Text);
-        Assert.Contains("report.zip/eicar.com", warning.Text);
+        Assert.Contains("\"report.zip\"", Flat(warning));
+        Assert.Contains("report.zip/eicar.com", Flat(warning));
         Assert.DoesNotContain(parsed.BodyParts, p => p.ContentType.MimeType == "application/zip");
         Assert.Contains(cleaned.Changes, c => c.StartsWith("replaced report.zip (", StringComparison.Ordinal) && c.Contains("report.zip/eicar.com"));
     }
@@ -89,9 +92,24 @@ public sealed class MessageCleanerSpecs
         Assert.DoesNotContain(top, e => e is MessagePart);
         var warning = Assert.IsType<TextPart>(top[1]);
         Assert.Equal("fwd.eml.txt", warning.FileName);
-        Assert.Contains("fwd.eml/report.zip/eicar.com", warning.Text);
+        Assert.Contains("fwd.eml/report.zip/eicar.com", Flat(warning));
         Assert.Equal("notes.txt", ((MimePart)top[2]).FileName);
         Assert.Single(cleaned.Changes, c => c.StartsWith("replaced fwd.eml (", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Should_replace_the_body_of_a_single_part_infected_message()
+    {
+        var message = Message();
+        message.Body = Attachment("eicar.com", Eicar);
+
+        var (cleaned, parsed) = CleanInfected(Bytes(message));
+
+        AssertNoEicar(cleaned.Message);
+        var warning = Assert.IsType<TextPart>(parsed.Body);
+        Assert.Equal("eicar.com.txt", warning.FileName);
+        Assert.Equal(ContentEncoding.SevenBit, warning.ContentTransferEncoding);
+        Assert.Contains("\"eicar.com\"", Flat(warning));
     }
 
     [Fact]
