@@ -3,6 +3,7 @@ using Akka.Event;
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Metrics;
+using MailScanner.Actors.Policy;
 using MailScanner.Actors.Scanning;
 using static MailScanner.Actors.Messages.MessageCommands;
 using static MailScanner.Actors.Messages.MessageReplies;
@@ -65,7 +66,7 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
         Receive<StageTimedOut>(timedOut => ResendPending(timedOut.BatchId));
 
         Receive<Scanned>(reply => Answered(reply.Identity, Stage.Scan, m => m.Verdict = reply.Verdict));
-        Receive<Cleaned>(reply => Answered(reply.Identity, Stage.Clean, m => m.Disposition = reply.Disposition));
+        Receive<Cleaned>(reply => Answered(reply.Identity, Stage.Clean, m => m.Action = reply.Action));
         Receive<Delivered>(reply => Answered(reply.Identity, Stage.Deliver, _ => { }));
         Receive<Deleted>(reply => Answered(reply.Identity, Stage.Delete, m => m.Deleted = true));
         Receive<Absorbed>(reply => Answered(reply.Identity, _batch?.Stage ?? Stage.Delete, m => m.Dropped |= reply.Command != nameof(Delete)));
@@ -186,7 +187,7 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
     {
         public FileIdentity Identity { get; } = identity;
         public Verdict? Verdict { get; set; }
-        public MessageDisposition? Disposition { get; set; }
+        public MessageAction? Action { get; set; }
         public bool Deleted { get; set; }
         /// <summary>Left the batch early: handed back, refused or gone. Never sent another command.</summary>
         public bool Dropped { get; set; }

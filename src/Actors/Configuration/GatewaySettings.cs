@@ -1,3 +1,4 @@
+using MailScanner.Actors.Policy;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Rules;
 
@@ -15,6 +16,9 @@ public sealed record GatewaySettings(
 {
     /// <summary>The built-in content rules (<c>mailscanner.rules</c>).</summary>
     public RuleSettings Rules { get; init; } = RuleSettings.Default;
+
+    /// <summary>What is done with each verdict, per recipient domain, address or sender (<c>mailscanner.policy</c>).</summary>
+    public Rulesets Policy { get; init; } = Rulesets.Default;
 
     /// <summary>The external scanner daemons (<c>mailscanner.scanners</c>); both are off unless enabled.</summary>
     public ScannerSettings Scanners { get; init; } = ScannerSettings.FromConfig(Akka.Configuration.Config.Empty);

@@ -4,6 +4,7 @@ using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using MailScanner.Actors.Identity;
 
+using MailScanner.Actors.Policy;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Rules;
 
@@ -114,6 +115,7 @@ public static class GatewaySettingsLoader
         {
             Rules = RuleSettings.FromConfig(config),
             Scanners = ScannerSettings.FromConfig(config),
+            Policy = Rulesets.FromConfig(config),
         };
     }
 

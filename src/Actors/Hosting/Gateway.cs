@@ -49,6 +49,7 @@ public static class Gateway
             new QueueDirectoryWriter(settings.Queue.Outgoing, outgoingBarrier, format.FileNameFor),
             new QuarantineStore(settings.Quarantine.Directory, quarantineBarrier),
             settings.Rules,
+            settings.Policy,
             StartScannerEngines(system, settings.Scanners),
             closer,
             counters);

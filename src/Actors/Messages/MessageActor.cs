@@ -2,7 +2,9 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
+using MailScanner.Actors.Cleaning;
 using MailScanner.Actors.Identity;
+using MailScanner.Actors.Policy;
 using MailScanner.Actors.Quarantine;
 using MailScanner.Actors.Queue;
 using MailScanner.Actors.Scanning;
@@ -49,8 +51,11 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     private int _messageOffset;
     private long _size;
     private Verdict? _verdict;
-    private MessageDisposition? _disposition;
-    private string? _writtenTo;
+    private MessageAction? _action;
+    /// <summary>The queue file to deliver: the original envelope and the cleaned, tagged message.</summary>
+    private byte[]? _outgoing;
+    private string? _outgoingPath;
+    private string? _quarantinePath;
 
     private readonly List<ScanReport> _reports = new();
     private int _awaitedEngines;
@@ -170,16 +175,14 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                 break;
             case Clean:
                 // Until per-verdict actions exist: infected or dangerous mail goes to quarantine, spam is delivered.
-                _disposition ??= _verdict.Kind is VerdictKind.Infected or VerdictKind.DangerousContent
-                    ? MessageDisposition.Quarantine
-                    : MessageDisposition.Deliver;
-                Sender.Tell(new Cleaned(_identity, _disposition.Value));
+                _action ??= DecideAndClean();
+                Sender.Tell(new Cleaned(_identity, _action.Value));
                 break;
-            case Deliver when _disposition is null:
+            case Deliver when _action is null:
                 Sender.Tell(new NotReady(_identity, nameof(Deliver), "not cleaned yet"));
                 break;
             case Deliver:
-                WriteCopy(_disposition.Value);
+                WriteCopies(_action.Value);
                 break;
             case Delete:
                 Sender.Tell(new NotReady(_identity, nameof(Delete), "not delivered yet; the original is kept"));
@@ -259,31 +262,102 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         Stash.UnstashAll();
     }
 
-    /// <summary>Writes the outgoing (or quarantine) copy; the original stays untouched until that copy is durable.</summary>
-    private void WriteCopy(MessageDisposition disposition)
+    /// <summary>
+    /// The message's policy (first matching ruleset) turns the verdict into an action; a message that will be
+    /// delivered is cleaned and tagged now, so that Deliver only has to write it.
+    /// </summary>
+    private MessageAction DecideAndClean()
     {
-        Task<string> writing;
+        var policy = _workspace.Policy.Resolve(_envelope);
+        var findings = _reports.SelectMany(r => r.Findings).ToList();
+        var spam = _reports.Select(r => r.Spam).FirstOrDefault(score => score is not null);
+        _verdict = VerdictUnder(policy, findings, spam);
+        var action = policy.ActionFor(_verdict.Kind);
+        // Cleaning replaces the parts a finding names. A daemon that names no part (clamd scans the message as a
+        // whole) leaves nothing to replace, and such a message must not be delivered "cleaned" with its virus.
+        if (action == MessageAction.DeliverCleaned &&
+            findings.Any(f => f.Kind is VerdictKind.Infected or VerdictKind.DangerousContent && f.PartName is null))
+        {
+            _log.Warning("Message {QueueId} ({Identity}) is {Verdict} in no particular part; it is quarantined instead of cleaned",
+                _queueId, _identity, _verdict);
+            action = MessageAction.Quarantine;
+        }
+        if (action is MessageAction.Deliver or MessageAction.DeliverCleaned or MessageAction.Store)
+        {
+            var request = new CleaningRequest(_verdict, findings, spam, ReplaceDangerousParts: action == MessageAction.DeliverCleaned,
+                policy.SubjectTagFor(_verdict), _workspace.Rules.Html);
+            var message = _content.AsMemory(_messageOffset);
+            var cleaned = NeedsMimeRewrite(request, message.Span)
+                ? MessageCleaner.Clean(message, request)
+                : MessageCleaner.CleanRaw(message, request, "nothing to rewrite but headers");
+            _outgoing = new byte[_messageOffset + cleaned.Message.Length];
+            _content.AsSpan(0, _messageOffset).CopyTo(_outgoing);
+            cleaned.Message.CopyTo(_outgoing.AsSpan(_messageOffset));
+        }
+        return action;
+    }
+
+    /// <summary>A ruleset may set its own spam thresholds; they replace the spam scanner's.</summary>
+    private static Verdict VerdictUnder(MessagePolicy policy, List<ScanFinding> findings, SpamScore? spam)
+    {
+        if (spam is null || (policy.SpamThreshold is null && policy.HighSpamThreshold is null)) return Verdict.Of(findings);
+        var engineSaidHigh = findings.Any(f => f.Kind == VerdictKind.HighSpam);
+        var judged = findings.Where(f => f.Kind is not (VerdictKind.Spam or VerdictKind.HighSpam)).ToList();
+        var threshold = policy.SpamThreshold ?? spam.Threshold;
+        if (policy.HighSpamThreshold is { } high ? spam.Score >= high : engineSaidHigh)
+            judged.Add(new ScanFinding(VerdictKind.HighSpam, $"high spam score {spam.Score:F1} ({policy.RulesetName})"));
+        else if (spam.Score >= threshold)
+            judged.Add(new ScanFinding(VerdictKind.Spam, $"spam score {spam.Score:F1} >= {threshold:F1} ({policy.RulesetName})"));
+        return Verdict.Of(judged);
+    }
+
+    /// <summary>Parsing and re-writing MIME costs more than the rest of a message's handling; most mail needs only headers.</summary>
+    private static bool NeedsMimeRewrite(CleaningRequest request, ReadOnlySpan<byte> message) =>
+        request.ReplaceDangerousParts || (request.DisarmHtml is not null && ContainsIgnoringCase(message, "text/html"u8));
+
+    private static bool ContainsIgnoringCase(ReadOnlySpan<byte> haystack, ReadOnlySpan<byte> lowerNeedle)
+    {
+        for (var at = haystack.IndexOfAny(lowerNeedle[0], (byte)char.ToUpperInvariant((char)lowerNeedle[0])); at >= 0 && at <= haystack.Length - lowerNeedle.Length;)
+        {
+            if (System.Text.Ascii.EqualsIgnoreCase(haystack.Slice(at, lowerNeedle.Length), lowerNeedle)) return true;
+            var next = haystack[(at + 1)..].IndexOfAny(lowerNeedle[0], (byte)char.ToUpperInvariant((char)lowerNeedle[0]));
+            at = next < 0 ? -1 : at + 1 + next;
+        }
+        return false;
+    }
+
+    /// <summary>Writes what the action asks for; the original stays untouched until every copy is durable.</summary>
+    private void WriteCopies(MessageAction action)
+    {
+        Task<(string?, string?)> writing;
         try
         {
-            writing = disposition == MessageDisposition.Deliver
-                ? WriteOutgoingAsync()
-                : StoreInQuarantineAsync();
+            writing = WriteCopiesAsync(action);
         }
         catch (Exception e)
         {
-            writing = Task.FromException<string>(e);
+            writing = Task.FromException<(string?, string?)>(e);
         }
         writing.PipeTo(Self, Sender,
-            success: path => new CopyWritten(path),
+            success: paths => new CopyWritten(paths.Item1, paths.Item2),
             failure: e => new CopyFailed(e.GetBaseException().Message));
         Context.Become(Writing);
     }
 
-    private async Task<string> WriteOutgoingAsync() =>
-        (await _workspace.Outgoing.WriteAsync(_content, $"tf-{_identity.Key}").ConfigureAwait(false)).Path;
+    private async Task<(string? Outgoing, string? Quarantine)> WriteCopiesAsync(MessageAction action)
+    {
+        var toOutgoing = action is MessageAction.Deliver or MessageAction.DeliverCleaned or MessageAction.Store;
+        var toQuarantine = action is MessageAction.DeliverCleaned or MessageAction.Quarantine or MessageAction.Store;
+        var outgoing = toOutgoing ? WriteOutgoingAsync() : Task.FromResult<string?>(null);
+        var quarantine = toQuarantine ? StoreInQuarantineAsync() : Task.FromResult<string?>(null);
+        return (await outgoing.ConfigureAwait(false), await quarantine.ConfigureAwait(false));
+    }
+
+    private async Task<string?> WriteOutgoingAsync() =>
+        (await _workspace.Outgoing.WriteAsync(_outgoing!, $"tf-{_identity.Key}").ConfigureAwait(false)).Path;
 
     /// <summary>The original queue file, untouched, with what we know about it beside it.</summary>
-    private async Task<string> StoreInQuarantineAsync()
+    private async Task<string?> StoreInQuarantineAsync()
     {
         var metadata = QuarantineMetadata.For(DateTime.UtcNow, _queueId, _identity, _envelope, _verdict!);
         return (await _workspace.Quarantine.StoreAsync(_content, metadata).ConfigureAwait(false)).Directory;
@@ -294,10 +368,10 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         switch (message)
         {
             case CopyWritten written:
-                _writtenTo = written.Path;
-                if (_disposition == MessageDisposition.Deliver) _workspace.Counters.CountDelivered();
-                else _workspace.Counters.CountQuarantined();
-                Sender.Tell(new Delivered(_identity, _disposition!.Value, written.Path));
+                (_outgoingPath, _quarantinePath) = (written.OutgoingPath, written.QuarantinePath);
+                if (_outgoingPath is not null) _workspace.Counters.CountDelivered();
+                if (_quarantinePath is not null) _workspace.Counters.CountQuarantined();
+                Sender.Tell(new Delivered(_identity, _action!.Value, _outgoingPath, _quarantinePath));
                 Context.Become(SafelyWritten);
                 Stash.UnstashAll();
                 break;
@@ -321,10 +395,10 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                 Sender.Tell(new Scanned(_identity, _verdict!));
                 break;
             case Clean:
-                Sender.Tell(new Cleaned(_identity, _disposition!.Value));
+                Sender.Tell(new Cleaned(_identity, _action!.Value));
                 break;
             case Deliver:
-                Sender.Tell(new Delivered(_identity, _disposition!.Value, _writtenTo!));
+                Sender.Tell(new Delivered(_identity, _action!.Value, _outgoingPath, _quarantinePath));
                 break;
             case Delete:
                 DeleteOriginal();
@@ -357,7 +431,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
             new object[]
             {
                 _queueId, _identity, _envelope.Sender, _envelope.Recipients.Count, _size, _verdict!,
-                _disposition == MessageDisposition.Deliver ? $"delivered to {_writtenTo}" : $"quarantined at {_writtenTo}",
+                Outcome(),
                 _age.ElapsedMilliseconds,
             });
         Sender.Tell(new Deleted(_identity));
@@ -402,6 +476,15 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     protected override void PostStop() => _original?.Dispose();
 
     private sealed record ScanDeadlinePassed;
-    private sealed record CopyWritten(string Path);
+    private string Outcome() => _action switch
+    {
+        MessageAction.Deliver => $"delivered to {_outgoingPath}",
+        MessageAction.DeliverCleaned => $"delivered cleaned to {_outgoingPath}, original quarantined at {_quarantinePath}",
+        MessageAction.Store => $"delivered to {_outgoingPath}, copy stored at {_quarantinePath}",
+        MessageAction.Quarantine => $"quarantined at {_quarantinePath}",
+        _ => "deleted by policy, not delivered",
+    };
+
+    private sealed record CopyWritten(string? OutgoingPath, string? QuarantinePath);
     private sealed record CopyFailed(string Reason);
 }

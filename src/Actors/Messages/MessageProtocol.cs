@@ -1,4 +1,5 @@
 using MailScanner.Actors.Identity;
+using MailScanner.Actors.Policy;
 using MailScanner.Actors.Scanning;
 
 namespace MailScanner.Actors.Messages;
@@ -36,10 +37,14 @@ public static class MessageReplies
 
     public sealed record Scanned(FileIdentity Identity, Verdict Verdict) : IWithFileIdentity;
 
-    public sealed record Cleaned(FileIdentity Identity, MessageDisposition Disposition) : IWithFileIdentity;
+    /// <summary>The verdict's action under the message's policy, and the message as it will be delivered.</summary>
+    public sealed record Cleaned(FileIdentity Identity, MessageAction Action) : IWithFileIdentity;
 
-    /// <summary>The message is safely out of our hands: in the outgoing queue, or in quarantine.</summary>
-    public sealed record Delivered(FileIdentity Identity, MessageDisposition Disposition, string Path) : IWithFileIdentity;
+    /// <summary>
+    /// The message is safely out of our hands: in the outgoing queue, in quarantine, or both (null where the
+    /// action wrote nothing there; an action of Delete writes neither).
+    /// </summary>
+    public sealed record Delivered(FileIdentity Identity, MessageAction Action, string? OutgoingPath, string? QuarantinePath) : IWithFileIdentity;
 
     public sealed record Deleted(FileIdentity Identity) : IWithFileIdentity;
 

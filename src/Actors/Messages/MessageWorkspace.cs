@@ -1,6 +1,7 @@
 using Akka.Actor;
 using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Metrics;
+using MailScanner.Actors.Policy;
 using MailScanner.Actors.Quarantine;
 using MailScanner.Actors.Queue;
 using MailScanner.Actors.Scanning.Rules;
@@ -16,6 +17,7 @@ public sealed record MessageWorkspace(
     QueueDirectoryWriter Outgoing,
     QuarantineStore Quarantine,
     RuleSettings Rules,
+    Rulesets Policy,
     IReadOnlyList<IActorRef> ScannerEngines,
     DeferredCloser Closer,
     PipelineCounters Counters);

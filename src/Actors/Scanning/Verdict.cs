@@ -49,6 +49,3 @@ public sealed record ScanReport(string Scanner, IReadOnlyList<ScanFinding> Findi
 
 /// <summary>A spam scanner's score against its threshold, with the names of the rules that fired.</summary>
 public sealed record SpamScore(double Score, double Threshold, IReadOnlyList<string> Rules);
-
-/// <summary>What is done with a message once its verdict is known.</summary>
-public enum MessageDisposition { Deliver, Quarantine }

@@ -35,10 +35,13 @@ public sealed class ClamdPipelineSpecs : TestKit
         };
         Gateway.Start(Sys, settings, counters);
 
-        // While clamd is up: infected mail goes to quarantine, the rest is delivered.
+        // While clamd is up: infected mail goes to quarantine (clamd names no part that cleaning could replace),
+        // the rest is delivered with the verdict header.
         for (var i = 0; i < 40; i++) bed.Enqueue(i % 4 == 0 ? $"infected {i}\r\n{ClamdDaemon.Eicar}" : $"clean {i}");
         await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == 40), TimeSpan.FromMinutes(1));
-        Assert.Equal(30, GatewayTestbed.AllEntries(bed.Outgoing).Count());
+        var outgoing = GatewayTestbed.AllEntries(bed.Outgoing).Select(File.ReadAllText).ToList();
+        Assert.Equal(30, outgoing.Count);
+        Assert.All(outgoing, text => Assert.Contains("X-MailScanner-Actors: clean", text));
         var quarantined = new QuarantineStore(bed.Quarantine).List();
         Assert.Equal(10, quarantined.Count);
         Assert.All(quarantined, entry => Assert.Equal(VerdictKind.Infected, entry.Metadata.Verdict));
