@@ -22,6 +22,19 @@ public sealed record GatewaySettings(
 
     /// <summary>The external scanner daemons (<c>mailscanner.scanners</c>); both are off unless enabled.</summary>
     public ScannerSettings Scanners { get; init; } = ScannerSettings.FromConfig(Akka.Configuration.Config.Empty);
+
+    /// <summary>
+    /// The effective HOCON of the content sections (rules, policy, scanners) that <see cref="Rules"/>,
+    /// <see cref="Policy"/> and <see cref="Scanners"/> were read from: what check-config prints for them, and what
+    /// equality compares, since those settings hold sets, lists and matchers without value equality.
+    /// </summary>
+    public string ContentSections { get; init; } = "";
+
+    public bool Equals(GatewaySettings? other) =>
+        other is not null && Queue == other.Queue && Quarantine == other.Quarantine && Batch == other.Batch &&
+        StateDirectory == other.StateDirectory && Scanners == other.Scanners && ContentSections == other.ContentSections;
+
+    public override int GetHashCode() => HashCode.Combine(Queue, Quarantine, Batch, StateDirectory, ContentSections);
 }
 
 /// <param name="Format">Queue file format of the incoming and outgoing queues; <c>zmailer</c> only, for now.</param>

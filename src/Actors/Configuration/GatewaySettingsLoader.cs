@@ -116,6 +116,7 @@ public static class GatewaySettingsLoader
             Rules = RuleSettings.FromConfig(config),
             Scanners = ScannerSettings.FromConfig(config),
             Policy = Rulesets.FromConfig(config),
+            ContentSections = RenderContentSections(config),
         };
     }
 
@@ -186,8 +187,57 @@ public static class GatewaySettingsLoader
         b.AppendLine($"    max-wait = {Duration(s.Batch.MaxWait)}");
         b.AppendLine($"    delete-repeats = {s.Batch.DeleteRepeats.ToString(CultureInfo.InvariantCulture)}");
         b.AppendLine("  }");
+        b.Append(s.ContentSections);
         b.AppendLine("}");
         return b.ToString();
+    }
+
+    private static readonly string[] ContentSectionNames = ["rules", "policy", "scanners"];
+
+    private static string RenderContentSections(Config config)
+    {
+        var b = new StringBuilder();
+        foreach (var name in ContentSectionNames)
+        {
+            var section = config.GetConfig($"mailscanner.{name}");
+            if (section is null || section.IsEmpty) continue;
+            b.Append($"  {name} ");
+            RenderHocon(section.Root, b, "  ");
+            b.AppendLine();
+        }
+        return b.ToString();
+    }
+
+    /// <summary>HOCON that reads back as the same values: every leaf quoted (HOCON reads "30s", "yes" and "5" as before).</summary>
+    private static void RenderHocon(Akka.Configuration.Hocon.HoconValue value, StringBuilder b, string indent)
+    {
+        if (value.IsObject())
+        {
+            b.AppendLine("{");
+            foreach (var (key, child) in value.GetObject().Items)
+            {
+                b.Append(indent).Append("  ").Append(Quote(key)).Append(" = ");
+                RenderHocon(child, b, indent + "  ");
+                b.AppendLine();
+            }
+            b.Append(indent).Append('}');
+        }
+        else if (value.IsArray() || value.Values.Any(element => element is Akka.Configuration.Hocon.HoconArray))
+        {
+            b.Append('[');
+            var first = true;
+            foreach (var item in value.GetArray())
+            {
+                if (!first) b.Append(", ");
+                first = false;
+                RenderHocon(item, b, indent + "  ");
+            }
+            b.Append(']');
+        }
+        else
+        {
+            b.Append(Quote(value.GetString() ?? ""));
+        }
     }
 
     private static Config Parse(string text, string source)
