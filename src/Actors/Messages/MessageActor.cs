@@ -284,10 +284,12 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         }
         if (action is MessageAction.Deliver or MessageAction.DeliverCleaned or MessageAction.Store)
         {
+            // Parsing and re-writing MIME costs more than the rest of a message's handling: most mail needs only
+            // its headers changed; only replacing parts or disarming active HTML needs the full rewrite.
             var request = new CleaningRequest(_verdict, findings, spam, ReplaceDangerousParts: action == MessageAction.DeliverCleaned,
                 policy.SubjectTagFor(_verdict), _workspace.Rules.Html);
             var message = _content.AsMemory(_messageOffset);
-            var cleaned = NeedsMimeRewrite(request, message.Span)
+            var cleaned = request.ReplaceDangerousParts || _reports.Any(r => r.HasActiveHtml)
                 ? MessageCleaner.Clean(message, request)
                 : MessageCleaner.CleanRaw(message, request, "nothing to rewrite but headers");
             _outgoing = new byte[_messageOffset + cleaned.Message.Length];
@@ -309,21 +311,6 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         else if (spam.Score >= threshold)
             judged.Add(new ScanFinding(VerdictKind.Spam, $"spam score {spam.Score:F1} >= {threshold:F1} ({policy.RulesetName})"));
         return Verdict.Of(judged);
-    }
-
-    /// <summary>Parsing and re-writing MIME costs more than the rest of a message's handling; most mail needs only headers.</summary>
-    private static bool NeedsMimeRewrite(CleaningRequest request, ReadOnlySpan<byte> message) =>
-        request.ReplaceDangerousParts || (request.DisarmHtml is not null && ContainsIgnoringCase(message, "text/html"u8));
-
-    private static bool ContainsIgnoringCase(ReadOnlySpan<byte> haystack, ReadOnlySpan<byte> lowerNeedle)
-    {
-        for (var at = haystack.IndexOfAny(lowerNeedle[0], (byte)char.ToUpperInvariant((char)lowerNeedle[0])); at >= 0 && at <= haystack.Length - lowerNeedle.Length;)
-        {
-            if (System.Text.Ascii.EqualsIgnoreCase(haystack.Slice(at, lowerNeedle.Length), lowerNeedle)) return true;
-            var next = haystack[(at + 1)..].IndexOfAny(lowerNeedle[0], (byte)char.ToUpperInvariant((char)lowerNeedle[0]));
-            at = next < 0 ? -1 : at + 1 + next;
-        }
-        return false;
     }
 
     /// <summary>Writes what the action asks for; the original stays untouched until every copy is durable.</summary>

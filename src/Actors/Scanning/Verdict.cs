@@ -44,6 +44,9 @@ public sealed record ScanFinding(VerdictKind Kind, string Reason, string? PartNa
 /// <summary>What one scanner (built-in rules, clamd, spamd) reports about one message.</summary>
 public sealed record ScanReport(string Scanner, IReadOnlyList<ScanFinding> Findings, SpamScore? Spam = null)
 {
+    /// <summary>The message holds HTML with something the HTML settings disarm (script, iframe, object, form).</summary>
+    public bool HasActiveHtml { get; init; }
+
     public static ScanReport Nothing(string scanner) => new(scanner, Array.Empty<ScanFinding>());
 }
 

@@ -31,7 +31,11 @@ public static class BuiltInRules
         if (sizes.MaxMessageBytes > 0 && message.Length > sizes.MaxMessageBytes)
             findings.Add(Dangerous($"size: message is {message.Length} bytes, more than the limit of {sizes.MaxMessageBytes}", null));
 
+        if (PlainTextMessage.BodyOffset(message.Span) is { } body)
+            return ScanPlainText(message.Span, body, settings, findings);
+
         var analysis = MessageAnalyzer.Analyze(message, settings.Limits);
+        var activeHtml = false;
         findings.AddRange(analysis.Findings);
 
         var eicarParts = new List<string>();
@@ -56,7 +60,11 @@ public static class BuiltInRules
                 findings.Add(Dangerous(filenameReason, part.PartName));
             if (settings.DenyExecutableFiletypes && FiletypeRule.Executable(part.Content.Span) is { } type)
                 findings.Add(Dangerous($"filetype: {type} content", part.PartName));
-            if (part.Html is { } html) Html(html, part.PartName, settings.Html, findings);
+            if (part.Html is { } html)
+            {
+                Html(html, part.PartName, settings.Html, findings);
+                activeHtml |= HtmlDisarm.Find(html).Count > 0;
+            }
         }
         if (sizes.MaxAttachments > 0 && attachments > sizes.MaxAttachments)
             findings.Add(Dangerous($"size: {attachments} attachments, more than the limit of {sizes.MaxAttachments}", null));
@@ -66,6 +74,20 @@ public static class BuiltInRules
         // The raw search also finds EICAR where no part holds it: a header, or MIME too broken to take apart.
         if (eicarParts.Count == 0 && ContainsEicar(message.Span))
             findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason));
+        return new ScanReport(ScannerName, findings) { HasActiveHtml = activeHtml };
+    }
+
+    /// <summary>
+    /// A message that is one literal text/plain part, with no file name, has nothing MIME could hide: the rules
+    /// that apply to it (EICAR, filetype of the body) read the raw bytes, and parsing it would cost more than
+    /// everything else the gateway does with it.
+    /// </summary>
+    private static ScanReport ScanPlainText(ReadOnlySpan<byte> message, int bodyOffset, RuleSettings settings, List<ScanFinding> findings)
+    {
+        const string body = "part 1";
+        if (ContainsEicar(message)) findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason, body));
+        if (settings.DenyExecutableFiletypes && FiletypeRule.Executable(message[bodyOffset..]) is { } type)
+            findings.Add(Dangerous($"filetype: {type} content", body));
         return new ScanReport(ScannerName, findings);
     }
 

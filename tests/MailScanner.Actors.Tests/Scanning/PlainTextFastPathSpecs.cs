@@ -1,0 +1,62 @@
+using System.Text;
+using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Scanning.Mime;
+using MailScanner.Actors.Scanning.Rules;
+using Xunit;
+
+namespace MailScanner.Actors.Tests.Scanning;
+
+/// <summary>Plain one-part text mail skips the MIME analysis; it must be judged exactly as the analysis would judge it.</summary>
+public sealed class PlainTextFastPathSpecs
+{
+    private const string Eicar = @"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+    [Theory]
+    [InlineData("From: a@example.org\r\nSubject: hi\r\n\r\n" + Eicar + "\r\n")]
+    [InlineData("From: a@example.org\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\nsee: " + Eicar + "\r\n")]
+    public void Should_name_the_same_part_as_the_mime_analysis_when_it_finds_eicar_in_plain_text(string raw)
+    {
+        var message = Encoding.ASCII.GetBytes(raw);
+        var finding = Assert.Single(BuiltInRules.Scan(message, RuleSettings.Default).Findings);
+        Assert.Equal(VerdictKind.Infected, finding.Kind);
+        Assert.Equal(MessageAnalyzer.Analyze(message, AnalysisLimits.Default).Parts[0].PartName, finding.PartName);
+    }
+
+    [Fact]
+    public void Should_find_an_executable_sent_as_a_plain_text_body()
+    {
+        var executable = new byte[128];
+        executable[0] = (byte)'M';
+        executable[1] = (byte)'Z';
+        executable[0x3C] = 64; // e_lfanew: the PE header follows the DOS header
+        "PE\0\0"u8.CopyTo(executable.AsSpan(64));
+        var message = Encoding.ASCII.GetBytes("From: a@example.org\r\n\r\n").Concat(executable).ToArray();
+        var expected = BuiltInRulesWithoutFastPath(message).ToList();
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, BuiltInRules.Scan(message, RuleSettings.Default).Findings.Select(f => f.Kind));
+    }
+
+    [Theory]
+    [InlineData("Content-Type: text/plain; name=\"invoice.exe\"\r\n")]
+    [InlineData("Content-Disposition: attachment; filename=\"invoice.exe\"\r\n")]
+    [InlineData("Content-Transfer-Encoding: base64\r\n")]
+    [InlineData("Content-Type: text/html\r\n")]
+    public void Should_leave_anything_but_literal_plain_text_to_the_mime_analysis(string header)
+    {
+        var message = Encoding.ASCII.GetBytes($"From: a@example.org\r\n{header}\r\nhello\r\n");
+        Assert.Null(PlainTextMessage.BodyOffset(message));
+    }
+
+    [Fact]
+    public void Should_still_deny_a_plain_text_part_that_carries_an_executable_name()
+    {
+        var message = Encoding.ASCII.GetBytes("From: a@example.org\r\nContent-Type: text/plain; name=\"invoice.exe\"\r\n\r\nhello\r\n");
+        Assert.Contains(BuiltInRules.Scan(message, RuleSettings.Default).Findings, f => f.Reason.StartsWith("filename:", StringComparison.Ordinal));
+    }
+
+    private static IEnumerable<VerdictKind> BuiltInRulesWithoutFastPath(byte[] message)
+    {
+        var analysis = MessageAnalyzer.Analyze(message, AnalysisLimits.Default);
+        return analysis.Parts.Where(p => FiletypeRule.Executable(p.Content.Span) is not null).Select(_ => VerdictKind.DangerousContent);
+    }
+}
