@@ -3,8 +3,9 @@ using System.Buffers.Text;
 namespace MailScanner.Actors.Bench;
 
 /// <summary>
-/// Exactly-once check: every sequence number 0..expected-1 must appear in exactly one outgoing file or quarantine
-/// entry. Missing ones are looked for in the other areas too, so "lost" means found nowhere at all.
+/// Exactly-once check: every sequence number 0..expected-1 must appear at most once in outgoing and at most once in
+/// quarantine, and in at least one of them (an infected message is delivered cleaned and its original quarantined).
+/// Missing ones are looked for in the other areas too, so "lost" means found nowhere at all.
 /// </summary>
 internal sealed record DeliveryCheck(int Expected, int OutgoingFiles, int Missing, int Duplicated, int Unrecognised, int Lost, int FoundElsewhere)
 {
@@ -15,6 +16,7 @@ internal sealed record DeliveryCheck(int Expected, int OutgoingFiles, int Missin
     public static DeliveryCheck Run(int expected, string outgoing, IEnumerable<string> elsewhere, string? quarantine = null)
     {
         var copies = new int[expected];
+        var quarantineCopies = new int[expected];
         int files = 0, unrecognised = 0, quarantined = 0;
         foreach (var path in QueueDirectory.QueueFiles(outgoing))
         {
@@ -27,19 +29,19 @@ internal sealed record DeliveryCheck(int Expected, int OutgoingFiles, int Missin
         {
             quarantined++;
             var seq = ReadSeq(path);
-            if (seq is { } s && s >= 0 && s < expected) copies[s]++;
+            if (seq is { } s && s >= 0 && s < expected) quarantineCopies[s]++;
             else unrecognised++;
         }
 
-        var missing = copies.Count(c => c == 0);
-        var duplicated = copies.Sum(c => Math.Max(0, c - 1));
+        var missing = Enumerable.Range(0, expected).Count(i => copies[i] == 0 && quarantineCopies[i] == 0);
+        var duplicated = copies.Sum(c => Math.Max(0, c - 1)) + quarantineCopies.Sum(c => Math.Max(0, c - 1));
         var foundElsewhere = 0;
         if (missing > 0)
         {
             var seen = new bool[expected];
             foreach (var path in elsewhere.SelectMany(QueueDirectory.AllFiles))
             {
-                if (ReadSeq(path) is { } s && s >= 0 && s < expected && copies[s] == 0 && !seen[s])
+                if (ReadSeq(path) is { } s && s >= 0 && s < expected && copies[s] == 0 && quarantineCopies[s] == 0 && !seen[s])
                 {
                     seen[s] = true;
                     foundElsewhere++;

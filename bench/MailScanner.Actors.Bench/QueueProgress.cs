@@ -73,7 +73,9 @@ internal static class QueueProgress
             onPoll?.Invoke();
 
             var now = Stopwatch.GetTimestamp();
-            // A message is through when it was delivered or quarantined (the built-in rules quarantine some corpus mail).
+            // A message is through when it was delivered or quarantined. Infected mail is both (delivered cleaned,
+            // original quarantined), so the drain is judged by incoming and work being empty, and the counts only
+            // show progress.
             var delivered = QueueDirectory.CountQueueFiles(directories.Outgoing) + QueueDirectory.QuarantinedFiles(directories.Quarantine).Count();
             if (delivered != lastDelivered)
             {
@@ -91,7 +93,8 @@ internal static class QueueProgress
                     lastQueued = queued;
                     lastProgress = now;
                 }
-                if (queued == 0 && delivered >= expected) return new DrainOutcome(now, delivered);
+                if (queued == 0 && delivered >= expected && !QueueDirectory.AllFiles(directories.Work).Any())
+                    return new DrainOutcome(now, delivered);
             }
 
             if (Stopwatch.GetElapsedTime(lastProgress, now) > stallTimeout)

@@ -60,11 +60,7 @@ public static class BuiltInRules
                 findings.Add(Dangerous(filenameReason, part.PartName));
             if (settings.DenyExecutableFiletypes && FiletypeRule.Executable(part.Content.Span) is { } type)
                 findings.Add(Dangerous($"filetype: {type} content", part.PartName));
-            if (part.Html is { } html)
-            {
-                Html(html, part.PartName, settings.Html, findings);
-                activeHtml |= HtmlDisarm.Find(html).Count > 0;
-            }
+            if (part.Html is { } html) activeHtml |= Html(html, part.PartName, settings.Html, findings);
         }
         if (sizes.MaxAttachments > 0 && attachments > sizes.MaxAttachments)
             findings.Add(Dangerous($"size: {attachments} attachments, more than the limit of {sizes.MaxAttachments}", null));
@@ -94,8 +90,11 @@ public static class BuiltInRules
     /// <summary>Whether <paramref name="content"/> holds the EICAR test string anywhere.</summary>
     public static bool ContainsEicar(ReadOnlySpan<byte> content) => content.IndexOf(EicarSignature) >= 0;
 
-    private static void Html(string html, string partName, HtmlSettings settings, List<ScanFinding> findings)
+    /// <summary>Applies the HTML rules to one HTML body; true when it holds anything the HTML settings do not allow.</summary>
+    private static bool Html(string html, string partName, HtmlSettings settings, List<ScanFinding> findings)
     {
+        // One tokenizing pass finds every active element; denied ones are findings, the rest only need disarming.
+        var active = HtmlDisarm.Find(html);
         var denied = new HashSet<HtmlThreat>();
         if (settings.Script == HtmlTagAction.Deny) denied.Add(HtmlThreat.Script);
         if (settings.Iframe == HtmlTagAction.Deny) denied.Add(HtmlThreat.Iframe);
@@ -103,7 +102,7 @@ public static class BuiltInRules
         if (settings.Form == HtmlTagAction.Deny) denied.Add(HtmlThreat.Form);
         if (denied.Count > 0)
         {
-            foreach (var change in HtmlDisarm.Find(html).Where(c => denied.Contains(c.Threat)).DistinctBy(c => c.Description))
+            foreach (var change in active.Where(c => denied.Contains(c.Threat)).DistinctBy(c => c.Description))
                 findings.Add(Dangerous($"html: {change.Description.Replace("removed ", "", StringComparison.Ordinal)} is not allowed", partName));
         }
         if (settings.PhishingNet)
@@ -111,7 +110,16 @@ public static class BuiltInRules
             foreach (var link in PhishingNet.Find(html))
                 findings.Add(Dangerous(link.Reason, partName));
         }
+        return active.Any(change => ActionFor(settings, change.Threat) != HtmlTagAction.Allow);
     }
+
+    private static HtmlTagAction ActionFor(HtmlSettings settings, HtmlThreat threat) => threat switch
+    {
+        HtmlThreat.Script => settings.Script,
+        HtmlThreat.Iframe => settings.Iframe,
+        HtmlThreat.Object => settings.Object,
+        _ => settings.Form,
+    };
 
     private static ScanFinding Dangerous(string reason, string? partName) => new(VerdictKind.DangerousContent, reason, partName);
 }
