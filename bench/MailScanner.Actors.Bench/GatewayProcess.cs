@@ -34,12 +34,12 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     /// <summary>Stopwatch timestamp taken just before the process was started.</summary>
     public long StartedAt { get; private init; }
 
-    public static GatewayProcess Start(string dll, GatewayDirectories directories, int? coordinators, string area)
+    public static GatewayProcess Start(string dll, GatewayDirectories directories, int? coordinators, string area, string? extraHocon = null)
     {
         if (!File.Exists(dll)) throw new BenchFailure($"gateway not found at {dll} (build src/Host, or pass --gateway)");
 
         var config = Path.Combine(area, "gateway.conf");
-        File.WriteAllText(config, Hocon(directories, coordinators));
+        File.WriteAllText(config, Hocon(directories, coordinators) + (extraHocon ?? "") + Environment.NewLine);
         var logPath = Path.Combine(area, "gateway.log");
         var log = new StreamWriter(logPath, append: false, Encoding.UTF8) { AutoFlush = false };
 

@@ -14,7 +14,7 @@ internal sealed record GatewayThroughputResult(int Messages, TimeSpan FromStart,
 /// every sequence number must be in outgoing exactly once.
 /// </summary>
 internal sealed class GatewayThroughputMeasurement(
-    BenchWorkspace workspace, Func<int, QueueMessage> messageFor, int count, string gatewayDll, BenchOptions options)
+    BenchWorkspace workspace, Func<int, QueueMessage> messageFor, int count, string gatewayDll, BenchOptions options, string? extraHocon = null)
 {
     public async Task<GatewayThroughputResult> RunAsync(CancellationToken cancel)
     {
@@ -28,7 +28,7 @@ internal sealed class GatewayThroughputMeasurement(
             using var firstClaim = new FirstClaimDetector(directories.Incoming, backlog.OldestFile);
             DrainOutcome drained;
             string stop;
-            await using (var gateway = GatewayProcess.Start(gatewayDll, directories, options.Coordinators, area))
+            await using (var gateway = GatewayProcess.Start(gatewayDll, directories, options.Coordinators, area, extraHocon))
             {
                 try
                 {

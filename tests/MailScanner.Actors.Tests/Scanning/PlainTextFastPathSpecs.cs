@@ -60,3 +60,29 @@ public sealed class PlainTextFastPathSpecs
         return analysis.Parts.Where(p => FiletypeRule.Executable(p.Content.Span) is not null).Select(_ => VerdictKind.DangerousContent);
     }
 }
+
+/// <summary>MailScanner's "Dangerous Content Scanning = no": only the EICAR check stays.</summary>
+public sealed class DangerousContentSwitchSpecs
+{
+    [Fact]
+    public void Should_only_look_for_eicar_when_dangerous_content_scanning_is_off()
+    {
+        var off = RuleSettings.Default with { Enabled = false };
+        var exe = Encoding.ASCII.GetBytes("From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" +
+                                          "Content-Type: application/octet-stream; name=\"run.exe\"\r\nContent-Transfer-Encoding: base64\r\n\r\nTVqQAA==\r\n--b--\r\n");
+        Assert.NotEmpty(BuiltInRules.Scan(exe, RuleSettings.Default).Findings);
+        Assert.Empty(BuiltInRules.Scan(exe, off).Findings);
+
+        var eicar = Encoding.ASCII.GetBytes("From: a@example.org\r\n\r\nX5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\r\n");
+        Assert.Equal(VerdictKind.Infected, Assert.Single(BuiltInRules.Scan(eicar, off).Findings).Kind);
+    }
+
+    [Fact]
+    public void Should_read_the_switch_from_the_configuration()
+    {
+        var config = Akka.Configuration.ConfigurationFactory.ParseString("mailscanner.rules.enabled = no")
+            .WithFallback(MailScanner.Actors.Configuration.GatewaySettingsLoader.Defaults());
+        Assert.False(RuleSettings.FromConfig(config).Enabled);
+        Assert.True(RuleSettings.Default.Enabled);
+    }
+}

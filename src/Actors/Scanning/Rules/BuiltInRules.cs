@@ -26,6 +26,13 @@ public static class BuiltInRules
     /// <summary>Scans one RFC 5322 message (without queue envelope). Never throws for bad input.</summary>
     public static ScanReport Scan(ReadOnlyMemory<byte> message, RuleSettings settings)
     {
+        if (!settings.Enabled)
+        {
+            var eicar = EicarCheck.Scan(message);
+            return new ScanReport(ScannerName, eicar.Kind == VerdictKind.Clean
+                ? Array.Empty<ScanFinding>()
+                : eicar.Reasons.Select(reason => new ScanFinding(VerdictKind.Infected, reason)).ToList());
+        }
         var findings = new List<ScanFinding>();
         var sizes = settings.Sizes;
         if (sizes.MaxMessageBytes > 0 && message.Length > sizes.MaxMessageBytes)

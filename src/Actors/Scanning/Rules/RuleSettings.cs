@@ -56,6 +56,12 @@ public sealed record RuleSettings(
     SizeLimits Sizes,
     HtmlSettings Html)
 {
+    /// <summary>
+    /// MailScanner's "Dangerous Content Scanning": when off, only the EICAR test string is looked for (in the raw
+    /// message and its encoded parts); filename, filetype, archive, size and HTML rules are skipped.
+    /// </summary>
+    public bool Enabled { get; init; } = true;
+
     public const string Section = "mailscanner.rules";
 
     private static readonly Lazy<RuleSettings> Defaults = new(() => FromConfig(GatewaySettingsLoader.Defaults()));
@@ -93,7 +99,10 @@ public sealed record RuleSettings(
             Form: ReadAction(config, Key("html.form")),
             PhishingNet: ReadBool(config, Key("html.phishing-net")));
         return new RuleSettings(filenames, ReadBool(config, Key("filetypes.deny-executables")), limits,
-            ReadBool(config, Key("archives.allow-encrypted")), sizes, html);
+            ReadBool(config, Key("archives.allow-encrypted")), sizes, html)
+        {
+            Enabled = ReadBool(config, Key("enabled")),
+        };
     }
 
     private static string Key(string relative) => $"{Section}.{relative}";
