@@ -102,15 +102,15 @@ public static class GatewaySettingsLoader
             Outgoing: ReadPath(config, OutgoingKey, workingDirectory),
             Work: ReadPath(config, WorkKey, workingDirectory),
             Bad: ReadPath(config, BadKey, workingDirectory),
-            ScanInterval: ReadPositiveDuration(config, ScanIntervalKey),
-            MaxInFlight: ReadPositiveInt(config, MaxInFlightKey));
+            ScanInterval: ConfigValues.PositiveDuration(config, ScanIntervalKey),
+            MaxInFlight: ConfigValues.PositiveInt(config, MaxInFlightKey));
         var quarantine = new QuarantineSettings(ReadPath(config, QuarantineKey, workingDirectory));
         var batch = new BatchSettings(
-            Coordinators: ReadPositiveInt(config, CoordinatorsKey),
-            MaxMessages: ReadPositiveInt(config, MaxMessagesKey),
+            Coordinators: ConfigValues.PositiveInt(config, CoordinatorsKey),
+            MaxMessages: ConfigValues.PositiveInt(config, MaxMessagesKey),
             MaxBytes: ReadPositiveSize(config, MaxBytesKey),
-            MaxWait: ReadPositiveDuration(config, MaxWaitKey),
-            DeleteRepeats: ReadPositiveInt(config, DeleteRepeatsKey));
+            MaxWait: ConfigValues.PositiveDuration(config, MaxWaitKey),
+            DeleteRepeats: ConfigValues.PositiveInt(config, DeleteRepeatsKey));
         return new GatewaySettings(queue, quarantine, batch, ReadPath(config, StateDirectoryKey, workingDirectory))
         {
             Rules = RuleSettings.FromConfig(config),
@@ -358,7 +358,7 @@ public static class GatewaySettingsLoader
 
     private static string ReadFormat(Config config)
     {
-        var format = ReadRaw(config, FormatKey);
+        var format = ConfigValues.Raw(config, FormatKey);
         if (format.Length == 0) throw new ConfigurationException(FormatKey, "must not be empty");
         if (format != ZMailerFormat)
             throw new ConfigurationException(FormatKey, $"unknown format '{format}' (supported: {ZMailerFormat})");
@@ -367,7 +367,7 @@ public static class GatewaySettingsLoader
 
     private static string ReadPath(Config config, string key, string workingDirectory)
     {
-        var raw = ReadRaw(config, key);
+        var raw = ConfigValues.Raw(config, key);
         if (string.IsNullOrWhiteSpace(raw)) throw new ConfigurationException(key, "must not be empty");
         try
         {
@@ -379,18 +379,9 @@ public static class GatewaySettingsLoader
         }
     }
 
-    private static int ReadPositiveInt(Config config, string key)
-    {
-        var raw = ReadRaw(config, key);
-        if (!int.TryParse(raw, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
-            throw new ConfigurationException(key, $"must be a whole number (got '{raw}')");
-        if (value < 1) throw new ConfigurationException(key, $"must be at least 1 (got {value})");
-        return value;
-    }
-
     private static long ReadPositiveSize(Config config, string key)
     {
-        var raw = ReadRaw(config, key);
+        var raw = ConfigValues.Raw(config, key);
         long? value;
         try
         {
@@ -402,31 +393,6 @@ public static class GatewaySettingsLoader
         }
         if (value is not > 0) throw new ConfigurationException(key, $"must be at least 1 byte (got '{raw}')");
         return value.Value;
-    }
-
-    private static TimeSpan ReadPositiveDuration(Config config, string key)
-    {
-        var raw = ReadRaw(config, key);
-        TimeSpan value;
-        try
-        {
-            value = config.GetTimeSpan(key, allowInfinite: false);
-        }
-        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
-        {
-            throw new ConfigurationException(key, $"must be a duration such as 1s or 20ms (got '{raw}')", e);
-        }
-        if (value <= TimeSpan.Zero) throw new ConfigurationException(key, $"must be longer than 0 (got '{raw}')");
-        return value;
-    }
-
-    private static string ReadRaw(Config config, string key)
-    {
-        if (!config.HasPath(key)) throw new ConfigurationException(key, "is missing");
-        var value = config.GetValue(key);
-        if (value.IsObject()) throw new ConfigurationException(key, "must be a single value, not a section { ... }");
-        if (value.IsArray()) throw new ConfigurationException(key, "must be a single value, not a list [ ... ]");
-        return (value.GetString() ?? "").Trim();
     }
 
     private static string Quote(string s)

@@ -79,8 +79,8 @@ public sealed record RuleSettings(
         var filenames = new FilenameSettings(
             DenyExtensions: ReadExtensions(config, Key("filenames.deny-extensions")),
             Allow: ReadPatterns(config, Key("filenames.allow")),
-            DenyDoubleExtensions: ReadBool(config, Key("filenames.deny-double-extensions")),
-            DenyControlCharacters: ReadBool(config, Key("filenames.deny-control-characters")));
+            DenyDoubleExtensions: ConfigValues.Boolean(config, Key("filenames.deny-double-extensions")),
+            DenyControlCharacters: ConfigValues.Boolean(config, Key("filenames.deny-control-characters")));
         var limits = new AnalysisLimits(
             MaxMimeParts: ReadInt(config, Key("mime.max-parts"), min: 1),
             MaxMimeDepth: ReadInt(config, Key("mime.max-depth"), min: 1, max: 200),
@@ -97,11 +97,11 @@ public sealed record RuleSettings(
             Iframe: ReadAction(config, Key("html.iframe")),
             Object: ReadAction(config, Key("html.object")),
             Form: ReadAction(config, Key("html.form")),
-            PhishingNet: ReadBool(config, Key("html.phishing-net")));
-        return new RuleSettings(filenames, ReadBool(config, Key("filetypes.deny-executables")), limits,
-            ReadBool(config, Key("archives.allow-encrypted")), sizes, html)
+            PhishingNet: ConfigValues.Boolean(config, Key("html.phishing-net")));
+        return new RuleSettings(filenames, ConfigValues.Boolean(config, Key("filetypes.deny-executables")), limits,
+            ConfigValues.Boolean(config, Key("archives.allow-encrypted")), sizes, html)
         {
-            Enabled = ReadBool(config, Key("enabled")),
+            Enabled = ConfigValues.Boolean(config, Key("enabled")),
         };
     }
 
@@ -161,13 +161,6 @@ public sealed record RuleSettings(
         }
         return patterns;
     }
-
-    private static bool ReadBool(Config config, string key) => ReadRaw(config, key).ToLowerInvariant() switch
-    {
-        "yes" or "on" or "true" => true,
-        "no" or "off" or "false" => false,
-        var raw => throw new ConfigurationException(key, $"must be yes or no (got '{raw}')"),
-    };
 
     private static HtmlTagAction ReadAction(Config config, string key) => ReadRaw(config, key).ToLowerInvariant() switch
     {
