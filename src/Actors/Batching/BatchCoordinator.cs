@@ -3,8 +3,6 @@ using Akka.Event;
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Metrics;
-using MailScanner.Actors.Policy;
-using MailScanner.Actors.Scanning;
 using static MailScanner.Actors.Messages.MessageCommands;
 using static MailScanner.Actors.Messages.MessageReplies;
 
@@ -65,10 +63,10 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
         Receive<NextStage>(next => { if (_batch is not null && _batch.Id == next.BatchId) RunStage(); });
         Receive<StageTimedOut>(timedOut => ResendPending(timedOut.BatchId));
 
-        Receive<Scanned>(reply => Answered(reply.Identity, Stage.Scan, m => m.Verdict = reply.Verdict));
-        Receive<Cleaned>(reply => Answered(reply.Identity, Stage.Clean, m => m.Action = reply.Action));
-        Receive<Delivered>(reply => Answered(reply.Identity, Stage.Deliver, _ => { }));
-        Receive<Deleted>(reply => Answered(reply.Identity, Stage.Delete, m => m.Deleted = true));
+        Receive<Scanned>(reply => Answered(reply.Identity, Stage.Scan));
+        Receive<Cleaned>(reply => Answered(reply.Identity, Stage.Clean));
+        Receive<Delivered>(reply => Answered(reply.Identity, Stage.Deliver));
+        Receive<Deleted>(reply => Answered(reply.Identity, Stage.Delete));
         Receive<Absorbed>(reply => Answered(reply.Identity, _batch?.Stage ?? Stage.Delete, m => m.Dropped |= reply.Command != nameof(Delete)));
         Receive<Failed>(reply => Answered(reply.Identity, _batch?.Stage ?? Stage.Delete, m => m.Dropped = m.HandedBack = true));
         Receive<NotReady>(reply => _log.Warning("Message {Identity} was not ready for {Command}: {Why}", reply.Identity, reply.Command, reply.Why));
@@ -141,12 +139,12 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
         _ => new Delete(identity),
     };
 
-    private void Answered(FileIdentity identity, Stage answeredStage, Action<BatchMember> record)
+    private void Answered(FileIdentity identity, Stage answeredStage, Action<BatchMember>? record = null)
     {
         var batch = _batch;
         if (batch is null || !batch.Messages.TryGetValue(identity, out var member)) return;
         if (Normalized(answeredStage) != Normalized(batch.Stage)) return; // a late answer to an earlier stage
-        record(member);
+        record?.Invoke(member);
         if (!batch.Pending.Remove(identity) || batch.Pending.Count > 0) return;
         Advance();
     }
@@ -186,9 +184,6 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
     private sealed class BatchMember(FileIdentity identity)
     {
         public FileIdentity Identity { get; } = identity;
-        public Verdict? Verdict { get; set; }
-        public MessageAction? Action { get; set; }
-        public bool Deleted { get; set; }
         /// <summary>Left the batch early: handed back, refused or gone. Never sent another command.</summary>
         public bool Dropped { get; set; }
         /// <summary>A stage failed and the message went back to the incoming queue, to be retried later.</summary>

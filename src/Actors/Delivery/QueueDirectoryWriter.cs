@@ -23,10 +23,9 @@ public sealed class QueueDirectoryWriter
     public string Directory => _directory;
 
     /// <param name="tempName">A name that is unique to this message (derived from its identity), never all digits.</param>
-    public async Task<WrittenFile> WriteAsync(ReadOnlyMemory<byte> content, string tempName, string? subdirectory = null)
+    public async Task<WrittenFile> WriteAsync(ReadOnlyMemory<byte> content, string tempName)
     {
-        var directory = subdirectory is null ? _directory : Path.Combine(_directory, subdirectory);
-        if (subdirectory is not null) System.IO.Directory.CreateDirectory(directory);
+        var directory = _directory;
         var tempPath = Path.Combine(directory, tempName);
         FileIdentity written;
         // A temp of this name can only be left over from an earlier, interrupted attempt for the same message.
