@@ -17,11 +17,49 @@ namespace MailScanner.Actors.Tests.Pipeline;
 public sealed class DaemonPipelineSpecs : TestKit
 {
     private static readonly ScannerEngineSettings Engine = new(Timeout: TimeSpan.FromSeconds(60), MaxConcurrent: 4,
-        UnhealthyAfterFailures: 3, ProbeMinBackoff: TimeSpan.FromMilliseconds(100), ProbeMaxBackoff: TimeSpan.FromSeconds(1));
+        UnhealthyAfterFailures: 2, ProbeMinBackoff: TimeSpan.FromMilliseconds(100), ProbeMaxBackoff: TimeSpan.FromSeconds(1));
 
     private readonly ITestOutputHelper _output;
 
     public DaemonPipelineSpecs(ITestOutputHelper output) : base("akka.loglevel = ERROR") => _output = output;
+
+    [Fact]
+    public async Task Should_lose_nothing_and_deliver_nothing_unscanned_when_clamd_dies_and_comes_back()
+    {
+        using var clamd = new ClamdDaemon();
+        await clamd.StartAsync();
+        using var bed = new GatewayTestbed();
+        var counters = StartGateway(bed, scanners => scanners with { Clamd = new ClamdScannerSettings(true, clamd.Address, Engine) });
+
+        // While clamd is up: infected mail goes to quarantine (clamd names no part that cleaning could replace),
+        // the rest is delivered with the verdict header.
+        for (var i = 0; i < 40; i++) bed.Enqueue(i % 4 == 0 ? $"infected {i}\r\n{ClamdDaemon.Eicar}" : $"clean {i}");
+        await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == 40), TimeSpan.FromMinutes(1));
+        var outgoing = GatewayTestbed.AllEntries(bed.Outgoing).Select(File.ReadAllText).ToList();
+        Assert.Equal(30, outgoing.Count);
+        Assert.All(outgoing, text => Assert.Contains("X-MailScanner-Actors: clean", text));
+        var quarantined = new QuarantineStore(bed.Quarantine).List();
+        Assert.Equal(10, quarantined.Count);
+        Assert.All(quarantined, entry => Assert.Equal(VerdictKind.Infected, entry.Metadata.Verdict));
+
+        // clamd dies: nothing more may be delivered, and nothing may be lost.
+        clamd.Kill();
+        for (var i = 0; i < 20; i++) bed.Enqueue($"while clamd is down {i}");
+        await AwaitConditionAsync(() => Task.FromResult(counters.Failed >= 20), TimeSpan.FromMinutes(1));
+        Assert.Equal(30, GatewayTestbed.AllEntries(bed.Outgoing).Count());
+        Assert.Equal(20, GatewayTestbed.AllEntries(bed.Incoming).Count() + GatewayTestbed.AllEntries(bed.Work).Count());
+
+        // clamd returns: every held-back message is scanned and delivered, exactly once.
+        await clamd.StartAsync();
+        await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == 60), TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(200));
+        var delivered = GatewayTestbed.AllEntries(bed.Outgoing).Select(File.ReadAllText).ToList();
+        Assert.Equal(50, delivered.Count);
+        for (var i = 0; i < 20; i++)
+            Assert.Single(delivered, text => text.Contains($"while clamd is down {i}\r\n", StringComparison.Ordinal));
+        Assert.Empty(GatewayTestbed.AllEntries(bed.Incoming));
+        Assert.Empty(GatewayTestbed.AllEntries(bed.Work));
+        _output.WriteLine($"clamd killed and restarted: {counters}");
+    }
 
     [Fact]
     public async Task Should_tag_gtube_as_spam_and_deliver_ham_as_clean_through_spamd()
@@ -29,12 +67,7 @@ public sealed class DaemonPipelineSpecs : TestKit
         using var spamd = new SpamdDaemon();
         await spamd.StartAsync();
         using var bed = new GatewayTestbed();
-        var counters = new PipelineCounters();
-        var defaults = bed.Settings();
-        Gateway.Start(Sys, defaults with
-        {
-            Scanners = defaults.Scanners with { Spamd = defaults.Scanners.Spamd with { Enabled = true, Address = spamd.Address, Engine = Engine } },
-        }, counters);
+        var counters = StartGateway(bed, scanners => scanners with { Spamd = scanners.Spamd with { Enabled = true, Address = spamd.Address, Engine = Engine } });
 
         bed.Enqueue($"This is the GTUBE test.\r\n{SpamdDaemon.Gtube}\r\n");
         bed.Enqueue("Hi Bob, the meeting moved to Thursday at ten. See you there, Alice.");
@@ -57,12 +90,7 @@ public sealed class DaemonPipelineSpecs : TestKit
         using var clamd = new ClamdDaemon();
         await clamd.StartAsync();
         using var bed = new GatewayTestbed();
-        var counters = new PipelineCounters();
-        var defaults = bed.Settings();
-        Gateway.Start(Sys, defaults with
-        {
-            Scanners = defaults.Scanners with { Clamd = new ClamdScannerSettings(true, clamd.Address, Engine) },
-        }, counters);
+        var counters = StartGateway(bed, scanners => scanners with { Clamd = new ClamdScannerSettings(true, clamd.Address, Engine) });
 
         var files = Directory.GetFiles(ClamdDaemon.TestFiles).Order().ToList();
         foreach (var file in files) bed.EnqueueRaw(WithEnvelope(MessageWithAttachment(file)));
@@ -85,6 +113,15 @@ public sealed class DaemonPipelineSpecs : TestKit
             Assert.Contains("removed the attachment", outgoing);
         }
         Assert.Equal(files.Count, byVerdict.GetValueOrDefault(VerdictKind.Infected) + GatewayTestbed.AllEntries(bed.Outgoing).Count());
+    }
+
+    /// <summary>The gateway on the testbed's directories with the scanners the test enables.</summary>
+    private PipelineCounters StartGateway(GatewayTestbed bed, Func<ScannerSettings, ScannerSettings> scanners)
+    {
+        var counters = new PipelineCounters();
+        var defaults = bed.Settings();
+        Gateway.Start(Sys, defaults with { Scanners = scanners(defaults.Scanners) }, counters);
+        return counters;
     }
 
     private static byte[] MessageWithAttachment(string file)
