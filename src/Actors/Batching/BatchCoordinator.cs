@@ -26,6 +26,12 @@ public static class BatchCoordinatorProtocol
     /// queue and are to be admitted again only after a back-off.
     /// </summary>
     public sealed record BatchFinished(IReadOnlyList<FileIdentity> Messages, IReadOnlyList<FileIdentity> HandedBack);
+
+    /// <summary>To the watcher: this coordinator restarted after an exception and lost its batches; send them again.</summary>
+    public sealed record CoordinatorRestarted
+    {
+        public static readonly CoordinatorRestarted Instance = new();
+    }
 }
 
 /// <summary>
@@ -74,6 +80,17 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
 
     public static Props PropsFor(BatchSettings settings, IActorRef messages, IActorRef watcher, PipelineCounters counters) =>
         Props.Create(() => new BatchCoordinator(settings, messages, watcher, counters));
+
+    /// <summary>
+    /// Batch state is not worth persisting: every message in it is still claimed by its MessageActor, which answers
+    /// every command again idempotently, so the watcher simply gives us the same messages once more.
+    /// </summary>
+    protected override void PostRestart(Exception reason)
+    {
+        base.PostRestart(reason);
+        _log.Error(reason, "Batch coordinator restarted after an exception; asking for its messages again");
+        _watcher.Tell(BatchCoordinatorProtocol.CoordinatorRestarted.Instance);
+    }
 
     private void Collect(BatchCoordinatorProtocol.Enqueue message)
     {

@@ -1,3 +1,4 @@
+using MailScanner.Actors.Journal;
 using MailScanner.Actors.Policy;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Rules;
@@ -14,6 +15,9 @@ public sealed record GatewaySettings(
     BatchSettings Batch,
     string StateDirectory)
 {
+    /// <summary>The message journal (<c>mailscanner.journal</c>, <c>mailscanner.max-processing-attempts</c>).</summary>
+    public JournalSettings Journal { get; init; } = JournalSettings.For(StateDirectory);
+
     /// <summary>The built-in content rules (<c>mailscanner.rules</c>).</summary>
     public RuleSettings Rules { get; init; } = RuleSettings.Default;
 
@@ -32,7 +36,7 @@ public sealed record GatewaySettings(
 
     public bool Equals(GatewaySettings? other) =>
         other is not null && Queue == other.Queue && Quarantine == other.Quarantine && Batch == other.Batch &&
-        StateDirectory == other.StateDirectory && Scanners == other.Scanners && ContentSections == other.ContentSections;
+        StateDirectory == other.StateDirectory && Journal == other.Journal && Scanners == other.Scanners && ContentSections == other.ContentSections;
 
     public override int GetHashCode() => HashCode.Combine(Queue, Quarantine, Batch, StateDirectory, ContentSections);
 }
@@ -44,6 +48,8 @@ public sealed record GatewaySettings(
 /// <param name="Bad">Where malformed entries are moved aside; must share the incoming file system.</param>
 /// <param name="ScanInterval">How often the incoming directory is listed even when no change notification came.</param>
 /// <param name="MaxInFlight">How many messages may be claimed and in process at once (a backlog stays on disk).</param>
+/// <param name="RetryBackoffMin">The wait before a message whose processing failed is admitted again; doubled each time ...</param>
+/// <param name="RetryBackoffMax">... up to this.</param>
 public sealed record QueueSettings(
     string Format,
     string Incoming,
@@ -51,7 +57,13 @@ public sealed record QueueSettings(
     string Work,
     string Bad,
     TimeSpan ScanInterval,
-    int MaxInFlight);
+    int MaxInFlight,
+    TimeSpan RetryBackoffMin = default,
+    TimeSpan RetryBackoffMax = default)
+{
+    public TimeSpan RetryBackoffMin { get; init; } = RetryBackoffMin == default ? TimeSpan.FromSeconds(1) : RetryBackoffMin;
+    public TimeSpan RetryBackoffMax { get; init; } = RetryBackoffMax == default ? TimeSpan.FromMinutes(5) : RetryBackoffMax;
+}
 
 public sealed record QuarantineSettings(string Directory);
 

@@ -3,6 +3,7 @@ using System.Text;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using MailScanner.Actors.Identity;
+using MailScanner.Actors.Journal;
 
 using MailScanner.Actors.Policy;
 using MailScanner.Actors.Scanning;
@@ -38,6 +39,11 @@ public static class GatewaySettingsLoader
     private const string MaxBytesKey = "mailscanner.batch.max-bytes";
     private const string MaxWaitKey = "mailscanner.batch.max-wait";
     private const string DeleteRepeatsKey = "mailscanner.batch.delete-repeats";
+    private const string RetryBackoffMinKey = "mailscanner.queue.retry-backoff-min";
+    private const string RetryBackoffMaxKey = "mailscanner.queue.retry-backoff-max";
+    private const string JournalEnabledKey = "mailscanner.journal.enabled";
+    private const string JournalSnapshotEveryKey = "mailscanner.journal.snapshot-every";
+    private const string MaxProcessingAttemptsKey = "mailscanner.max-processing-attempts";
 
     /// <summary>
     /// Top-level sections an operator file may hold besides <c>mailscanner</c>: <c>akka</c> tunes the actor
@@ -103,7 +109,11 @@ public static class GatewaySettingsLoader
             Work: ReadPath(config, WorkKey, workingDirectory),
             Bad: ReadPath(config, BadKey, workingDirectory),
             ScanInterval: ConfigValues.PositiveDuration(config, ScanIntervalKey),
-            MaxInFlight: ConfigValues.PositiveInt(config, MaxInFlightKey));
+            MaxInFlight: ConfigValues.PositiveInt(config, MaxInFlightKey),
+            RetryBackoffMin: ConfigValues.PositiveDuration(config, RetryBackoffMinKey),
+            RetryBackoffMax: ConfigValues.PositiveDuration(config, RetryBackoffMaxKey));
+        if (queue.RetryBackoffMax < queue.RetryBackoffMin)
+            throw new ConfigurationException(RetryBackoffMaxKey, $"must not be shorter than {RetryBackoffMinKey}");
         var quarantine = new QuarantineSettings(ReadPath(config, QuarantineKey, workingDirectory));
         var batch = new BatchSettings(
             Coordinators: ConfigValues.PositiveInt(config, CoordinatorsKey),
@@ -111,8 +121,13 @@ public static class GatewaySettingsLoader
             MaxBytes: ReadPositiveSize(config, MaxBytesKey),
             MaxWait: ConfigValues.PositiveDuration(config, MaxWaitKey),
             DeleteRepeats: ConfigValues.PositiveInt(config, DeleteRepeatsKey));
-        return new GatewaySettings(queue, quarantine, batch, ReadPath(config, StateDirectoryKey, workingDirectory))
+        var stateDirectory = ReadPath(config, StateDirectoryKey, workingDirectory);
+        return new GatewaySettings(queue, quarantine, batch, stateDirectory)
         {
+            Journal = JournalSettings.For(stateDirectory,
+                enabled: ConfigValues.Boolean(config, JournalEnabledKey),
+                maxProcessingAttempts: ConfigValues.PositiveInt(config, MaxProcessingAttemptsKey),
+                snapshotEvery: ConfigValues.PositiveInt(config, JournalSnapshotEveryKey)),
             Rules = RuleSettings.FromConfig(config),
             Scanners = ScannerSettings.FromConfig(config),
             Policy = Rulesets.FromConfig(config),
@@ -168,6 +183,12 @@ public static class GatewaySettingsLoader
         var b = new StringBuilder();
         b.AppendLine("mailscanner {");
         b.AppendLine($"  state-directory = {Quote(s.StateDirectory)}");
+        b.AppendLine($"  max-processing-attempts = {s.Journal.MaxProcessingAttempts.ToString(CultureInfo.InvariantCulture)}");
+        b.AppendLine("  journal {");
+        b.AppendLine($"    enabled = {(s.Journal.Enabled ? "yes" : "no")}");
+        b.AppendLine($"    snapshot-every = {s.Journal.SnapshotEvery.ToString(CultureInfo.InvariantCulture)}");
+        b.AppendLine($"    # the database: {s.Journal.DatabasePath}");
+        b.AppendLine("  }");
         b.AppendLine("  queue {");
         b.AppendLine($"    format = {s.Queue.Format}");
         b.AppendLine($"    incoming = {Quote(s.Queue.Incoming)}");
@@ -176,6 +197,8 @@ public static class GatewaySettingsLoader
         b.AppendLine($"    bad = {Quote(s.Queue.Bad)}");
         b.AppendLine($"    scan-interval = {Duration(s.Queue.ScanInterval)}");
         b.AppendLine($"    max-in-flight = {s.Queue.MaxInFlight.ToString(CultureInfo.InvariantCulture)}");
+        b.AppendLine($"    retry-backoff-min = {Duration(s.Queue.RetryBackoffMin)}");
+        b.AppendLine($"    retry-backoff-max = {Duration(s.Queue.RetryBackoffMax)}");
         b.AppendLine("  }");
         b.AppendLine("  quarantine {");
         b.AppendLine($"    directory = {Quote(s.Quarantine.Directory)}");

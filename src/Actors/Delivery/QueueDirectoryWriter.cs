@@ -1,35 +1,41 @@
 using MailScanner.Actors.Identity;
+using MailScanner.Actors.Journal;
 
 namespace MailScanner.Actors.Delivery;
 
 /// <summary>
-/// Writes a file into a queue directory the way MTAs do: a temp name the queue ignores, content made
-/// durable, then an atomic rename (never replacing anything) to the final name, made durable too.
-/// A reader of the directory therefore sees either nothing or the complete file.
+/// Writes a file into a queue directory the way MTAs do: a temp name the queue ignores, content made durable, then
+/// an atomic rename (never replacing anything) to the final name, made durable too. A reader of the directory
+/// therefore sees either nothing or the complete file.
 /// </summary>
+/// <remarks>
+/// The two halves are separate so that the caller can record the staged temp in the journal between them: that
+/// record is what makes a delivery exactly-once across crashes (see <see cref="PublishAsync"/>).
+/// </remarks>
 public sealed class QueueDirectoryWriter
 {
-    private readonly string _directory;
     private readonly DurabilityBarrier _barrier;
     private readonly Func<FileIdentity, string> _finalName;
 
     public QueueDirectoryWriter(string directory, DurabilityBarrier barrier, Func<FileIdentity, string> finalName)
     {
-        _directory = directory;
+        Directory = directory;
         _barrier = barrier;
         _finalName = finalName;
     }
 
-    public string Directory => _directory;
+    public string Directory { get; }
 
-    /// <param name="tempName">A name that is unique to this message (derived from its identity), never all digits.</param>
-    public async Task<WrittenFile> WriteAsync(ReadOnlyMemory<byte> content, string tempName)
+    /// <summary>
+    /// Writes <paramref name="content"/> durably under <paramref name="tempName"/> (unique to one message, never all
+    /// digits). A leftover of that name is from an attempt that never recorded it, so it was never published: it is
+    /// replaced.
+    /// </summary>
+    public async Task<StagedName> StageAsync(ReadOnlyMemory<byte> content, string tempName)
     {
-        var directory = _directory;
-        var tempPath = Path.Combine(directory, tempName);
+        var tempPath = Path.Combine(Directory, tempName);
+        DiscardUnrecorded(tempName);
         FileIdentity written;
-        // A temp of this name can only be left over from an earlier, interrupted attempt for the same message.
-        if (NativeFile.TryLStat(tempPath) is not null) File.Delete(tempPath);
         using (var handle = NativeFile.CreateExclusive(tempPath))
         {
             RandomAccess.Write(handle, content.Span, 0);
@@ -38,18 +44,40 @@ public sealed class QueueDirectoryWriter
         try
         {
             await _barrier.WhenDurableAsync().ConfigureAwait(false);
-            var finalPath = Path.Combine(directory, _finalName(written));
-            if (NativeFile.TryRenameNoReplace(tempPath, finalPath) != RenameOutcome.Renamed)
-                throw new IOException($"cannot publish {tempPath}: {finalPath} already exists or the temp vanished");
-            await _barrier.WhenDurableAsync().ConfigureAwait(false);
-            return new WrittenFile(finalPath, written);
         }
         catch
         {
-            if (NativeFile.TryLStat(tempPath) is not null) File.Delete(tempPath);
+            DiscardUnrecorded(tempName);
             throw;
         }
+        return new StagedName(tempPath, _finalName(written), written.Key);
+    }
+
+    /// <summary>Removes a temp of this name; only for one no journal entry names (it can never have been published).</summary>
+    public void DiscardUnrecorded(string tempName)
+    {
+        var tempPath = Path.Combine(Directory, tempName);
+        if (NativeFile.TryLStat(tempPath) is not null) File.Delete(tempPath);
+    }
+
+    /// <summary>
+    /// Renames a staged temp to its final name, unless an earlier attempt already did, and makes that durable.
+    /// Exactly once: once the journal names a temp, nothing but this rename removes it. So a temp that is still
+    /// there (with the recorded identity) was never published, and a temp that is gone was, even if the MTA has
+    /// since taken the final file away; which is why we look at the temp, not at the final name.
+    /// </summary>
+    public async Task<string> PublishAsync(StagedName staged)
+    {
+        var finalPath = Path.Combine(Directory, staged.FinalName);
+        if (NativeFile.TryGetIdentity(staged.Path) is { } present)
+        {
+            if (present.Key != staged.IdentityKey)
+                throw new IOException($"{staged.Path} is not the file that was staged for delivery (identity {present.Key}, recorded {staged.IdentityKey}); left alone");
+            if (NativeFile.TryRenameNoReplace(staged.Path, finalPath) == RenameOutcome.TargetExists)
+                throw new IOException($"cannot publish {staged.Path}: {finalPath} already exists");
+        }
+        // Also when the rename was an earlier attempt's: it may not have reached the disk before that attempt died.
+        await _barrier.WhenDurableAsync().ConfigureAwait(false);
+        return finalPath;
     }
 }
-
-public sealed record WrittenFile(string Path, FileIdentity Identity);

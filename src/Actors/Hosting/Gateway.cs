@@ -2,6 +2,7 @@ using Akka.Actor;
 using MailScanner.Actors.Batching;
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Delivery;
+using MailScanner.Actors.Journal;
 using MailScanner.Actors.Messages;
 using MailScanner.Actors.Metrics;
 using MailScanner.Actors.Quarantine;
@@ -52,7 +53,12 @@ public static class Gateway
             settings.Policy,
             StartScannerEngines(system, settings.Scanners),
             closer,
-            counters);
+            counters)
+        {
+            Journal = settings.Journal.Enabled
+                ? MessageJournalClient.For(MessageJournalHosting.Start(system, settings.Journal), settings.Journal)
+                : MessageJournalClient.Disabled(settings.Journal.MaxProcessingAttempts),
+        };
 
         var messages = system.ActorOf(MessageRegion.PropsFor(MessageActor.PropsFor(workspace)), "messages");
         var batch = settings.Batch;

@@ -4,6 +4,7 @@ using Akka.Cluster.Sharding;
 using Akka.Event;
 using MailScanner.Actors.Cleaning;
 using MailScanner.Actors.Identity;
+using MailScanner.Actors.Journal;
 using MailScanner.Actors.Policy;
 using MailScanner.Actors.Quarantine;
 using MailScanner.Actors.Queue;
@@ -19,10 +20,15 @@ namespace MailScanner.Actors.Messages;
 /// <summary>
 /// The whole life of one queue file, and the only code that touches it.
 ///
-///   unadmitted ──Admit──► claimed ──Scan──► scanning ──► claimed ──Clean, Deliver──► writing ──► safely written ──Delete──► gone
-///        │                                │ a scanner could not answer: handed back to the queue, retried later
-///        │                   (infected: the copy goes to quarantine instead of the outgoing queue)
+///   unadmitted ──Admit / Recover──► claimed ──Scan──► attempt recorded ──► scanning ──► claimed ──Clean, Deliver──►
+///        │                                 │            │ a scanner could not answer: handed back to the queue, retried later
+///        │                                 │            └ a delivery was already recorded: completed, not repeated
+///        │                                 └ attempts used up: quarantined as unprocessable
 ///        └── any other command: absorbed, nothing touched
+///   ──► copies staged ──► delivery recorded ──► copies published ──► safely written ──Delete──► gone
+///
+/// The journal (<see cref="MessageJournal"/>) records each attempt before scanning starts, so a crash counts as an
+/// attempt, and each delivery before its first rename, so a restart completes a delivery instead of repeating it.
 ///
 /// A Delete is honoured exactly once, and only after the message is safely written elsewhere; a Delete that
 /// comes early is refused, a Delete that comes late is absorbed. Commands carry the file's identity
@@ -60,6 +66,13 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     private readonly List<ScanReport> _reports = new();
     private int _awaitedEngines;
     private IActorRef _scanRequester = ActorRefs.Nobody;
+    /// <summary>An attempt is recorded in the journal and not yet ended: a clean hand-back must say it did not count.</summary>
+    private bool _attemptOpen;
+    /// <summary>A delivery an earlier attempt recorded; Deliver completes it instead of writing anew.</summary>
+    private DeliveryIntent? _recordedDelivery;
+    /// <summary>The command being handled and its sender, so that an exception can be answered to whoever sent it.</summary>
+    private string _currentCommand = "";
+    private IActorRef _currentRequester = ActorRefs.Nobody;
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
@@ -74,6 +87,9 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         {
             case Admit admit:
                 ClaimFile(admit);
+                break;
+            case Recover recover:
+                TakeOverClaim(recover);
                 break;
             case IWithFileIdentity command:
                 AbsorbAndStop(command, "no such message: its file is gone or was never admitted");
@@ -120,10 +136,56 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                 break;
         }
 
-        var problem = _workspace.Format.NameMatches(_queueId, _identity) ? null : $"its name is not its inode number {_identity.Inode}";
+        AcceptClaimed(nameMustMatch: true);
+    }
+
+    /// <summary>
+    /// A claim left in the work area: by an earlier run of the gateway, or still ours while the watcher restarted
+    /// (then we are not this fresh actor and answer from <see cref="Claimed"/>).
+    /// </summary>
+    private void TakeOverClaim(Recover recover)
+    {
+        _age.Start();
+        _identity = recover.Identity;
+        _incomingPath = recover.IncomingPath;
+        _queueId = Path.GetFileName(recover.IncomingPath);
+        _workPath = recover.WorkPath;
+        var opened = NativeFile.TryOpenRegularForReading(_workPath, out var handle);
+        if (opened != OpenOutcome.Opened)
+        {
+            AbsorbAndStop(recover, "nothing left in the work area to recover");
+            return;
+        }
+        if (NativeFile.GetIdentity(handle!) != _identity)
+        {
+            handle!.Dispose();
+            AbsorbAndStop(recover, "the work area entry is not this file");
+            return;
+        }
+        _original = handle;
+        _content = QueueFileOperations.ReadAll(handle!);
+        _size = _content.Length;
+        _log.Info("Message {QueueId} ({Identity}) was claimed by an earlier run and not finished; resuming it", _queueId, _identity);
+        AcceptClaimed(nameMustMatch: false);
+    }
+
+    /// <summary>The file is ours, in the work area: parse its envelope, or move it aside when it is not a queue file.</summary>
+    private void AcceptClaimed(bool nameMustMatch)
+    {
+        var problem = !nameMustMatch || _workspace.Format.NameMatches(_queueId, _identity) ? null : $"its name is not its inode number {_identity.Inode}";
         if (problem is null)
         {
-            switch (_workspace.Format.Parse(_content))
+            QueueFileParse parse;
+            try
+            {
+                parse = _workspace.Format.Parse(_content);
+            }
+            catch (Exception e)
+            {
+                // A parser bug must not turn into a crash loop: the same bytes would fail the same way every time.
+                parse = new QueueFileParse.Malformed($"the queue file parser failed: {e.GetType().Name}: {e.Message}");
+            }
+            switch (parse)
             {
                 case QueueFileParse.Parsed parsed:
                     _envelope = parsed.Envelope;
@@ -153,22 +215,24 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         else
             _log.Error("Queue file {QueueId} ({Identity}) is malformed and could not be moved aside; it stays at {WorkPath}: {Reason}", _queueId, _identity, _workPath, problem);
         _workspace.Counters.CountRefused();
+        _workspace.Journal.Finished(_identity);
         Sender.Tell(new Refused(_identity, _queueId, problem));
         Finish(Gone);
     }
 
     private void Claimed(object message)
     {
+        (_currentCommand, _currentRequester) = (message.GetType().Name, Sender);
         switch (message)
         {
-            case Admit:
+            case Admit or Recover:
                 Sender.Tell(new Admitted(_identity, _queueId, _size));
                 break;
             case Scan when _verdict is not null:
                 Sender.Tell(new Scanned(_identity, _verdict));
                 break;
             case Scan:
-                StartScan();
+                BeginAttempt();
                 break;
             case Clean when _verdict is null:
                 Sender.Tell(new NotReady(_identity, nameof(Clean), "not scanned yet"));
@@ -194,6 +258,62 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     }
 
     /// <summary>
+    /// Records the attempt before any scanning starts: if scanning brings the process down, the attempt still counts,
+    /// and a message that does so every time is quarantined instead of tried forever.
+    /// </summary>
+    private void BeginAttempt()
+    {
+        _scanRequester = Sender;
+        _workspace.Journal.BeginAttemptAsync(_identity, _queueId).PipeTo(Self,
+            failure: e => new JournalUnavailable(e.GetBaseException().Message));
+        Context.Become(BeginningAttempt);
+    }
+
+    private void BeginningAttempt(object message)
+    {
+        switch (message)
+        {
+            case MessageJournalProtocol.AttemptBegun begun when begun.PendingDelivery is { } recorded:
+                _attemptOpen = true;
+                _recordedDelivery = recorded;
+                _verdict = new Verdict(recorded.Verdict, recorded.Reasons);
+                _action = recorded.Action;
+                _log.Info("Message {QueueId} ({Identity}): an earlier attempt recorded its delivery ({Action}); completing it, not repeating it",
+                    _queueId, _identity, MessageActionNames.Name(recorded.Action));
+                ScanFinished();
+                break;
+            case MessageJournalProtocol.AttemptBegun begun when begun.Attempt > _workspace.Journal.MaxProcessingAttempts:
+                _attemptOpen = true;
+                _verdict = new Verdict(VerdictKind.Unprocessable,
+                    [$"processing was started {begun.Attempt - 1} times and never finished (max-processing-attempts = {_workspace.Journal.MaxProcessingAttempts})"]);
+                _action = MessageAction.Quarantine;
+                _log.Error("Message {QueueId} ({Identity}) from <{Sender}> could not be processed in {Attempts} attempts; it is quarantined as unprocessable",
+                    _queueId, _identity, _envelope.Sender, begun.Attempt - 1);
+                ScanFinished();
+                break;
+            case MessageJournalProtocol.AttemptBegun:
+                _attemptOpen = true;
+                Context.Become(Claimed);
+                StartScan();
+                break;
+            case JournalUnavailable unavailable:
+                HandBack(nameof(Scan), $"not scanned: the journal did not record the attempt ({unavailable.Reason})", _scanRequester);
+                break;
+            default:
+                Stash.Stash();
+                break;
+        }
+    }
+
+    /// <summary>Back to <see cref="Claimed"/> with a verdict; whatever arrived meanwhile is handled now.</summary>
+    private void ScanFinished()
+    {
+        Context.Become(Claimed);
+        _scanRequester.Tell(new Scanned(_identity, _verdict!));
+        Stash.UnstashAll();
+    }
+
+    /// <summary>
     /// The built-in rules run here; each enabled daemon engine gets the message too, and the verdict waits for all
     /// of them. A message is never judged on a partial scan.
     /// </summary>
@@ -201,8 +321,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         var message = _content.AsMemory(_messageOffset);
         _reports.Clear();
-        _reports.Add(BuiltInRules.Scan(message, _workspace.Rules));
-        _scanRequester = Sender;
+        _reports.Add(_workspace.ScanWithBuiltInRules(message, _workspace.Rules));
         _awaitedEngines = _workspace.ScannerEngines.Count;
         if (_awaitedEngines == 0)
         {
@@ -223,9 +342,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                 if (--_awaitedEngines == 0)
                 {
                     Timers.Cancel("scan-deadline");
-                    Context.Become(Claimed);
                     FinishScan();
-                    Stash.UnstashAll();
                 }
                 break;
             case ScannerEngine.Unavailable unavailable when unavailable.MessageKey == _identity.Key:
@@ -244,15 +361,18 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     private void FinishScan()
     {
         _verdict = Verdict.Of(_reports.SelectMany(r => r.Findings).ToList());
-        _scanRequester.Tell(new Scanned(_identity, _verdict));
+        ScanFinished();
     }
 
     /// <summary>
     /// Gives the file back to the incoming queue untouched, under its own name, and says why: the message will
-    /// be admitted again later (the watcher backs off). Used when a scan or a write could not complete.
+    /// be admitted again later (the watcher backs off). Used when a scan or a write could not complete; such an
+    /// attempt says nothing about the message, so it does not count towards the poison limit.
     /// </summary>
     private void HandBack(string command, string reason, IActorRef replyTo)
     {
+        if (_attemptOpen) _workspace.Journal.AttemptAbandoned(_identity);
+        _attemptOpen = false;
         _workspace.Counters.CountFailed();
         var released = QueueFileOperations.Release(_workPath, _incomingPath);
         _log.Warning("Message {QueueId} ({Identity}): {Reason}; {Outcome}", _queueId, _identity, reason,
@@ -319,7 +439,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         Task<(string?, string?)> writing;
         try
         {
-            writing = WriteCopiesAsync(action);
+            writing = DeliverAsync(_recordedDelivery, action);
         }
         catch (Exception e)
         {
@@ -331,24 +451,43 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         Context.Become(Writing);
     }
 
-    private async Task<(string? Outgoing, string? Quarantine)> WriteCopiesAsync(MessageAction action)
+    /// <summary>
+    /// Exactly-once delivery, whatever instant the process dies at:
+    /// <list type="number">
+    /// <item>stage every copy under a temp name that is this message's alone (its identity), durably;</item>
+    /// <item>record the staged names in the journal, durably — the decision point;</item>
+    /// <item>rename each copy into place (never replacing anything), durably; only then may the original go.</item>
+    /// </list>
+    /// A crash before 2 leaves temps no record names: the next attempt replaces them. After 2 the next attempt finds
+    /// the record and only completes step 3 — a temp still there is renamed now, a temp gone was renamed before — so
+    /// the message is never written a second time, and the original is deleted only after step 3 is durable.
+    /// </summary>
+    private async Task<(string? Outgoing, string? Quarantine)> DeliverAsync(DeliveryIntent? recorded, MessageAction action)
     {
-        var toOutgoing = action is MessageAction.Deliver or MessageAction.DeliverCleaned or MessageAction.Store;
-        var toQuarantine = action is MessageAction.DeliverCleaned or MessageAction.Quarantine or MessageAction.Store;
-        var outgoing = toOutgoing ? WriteOutgoingAsync() : Task.FromResult<string?>(null);
-        var quarantine = toQuarantine ? StoreInQuarantineAsync() : Task.FromResult<string?>(null);
+        var intent = recorded ?? await StageCopiesAsync(action).ConfigureAwait(false);
+        if (recorded is null && (intent.OutgoingTemp is not null || intent.QuarantineStaging is not null))
+            await _workspace.Journal.RecordDeliveryAsync(_identity, intent).ConfigureAwait(false);
+        var outgoing = intent.OutgoingTemp is { } temp ? _workspace.Outgoing.PublishAsync(temp) : Task.FromResult<string>(null!);
+        var quarantine = intent.QuarantineStaging is { } staging ? _workspace.Quarantine.PublishAsync(staging) : Task.FromResult<string>(null!);
         return (await outgoing.ConfigureAwait(false), await quarantine.ConfigureAwait(false));
     }
 
-    private async Task<string?> WriteOutgoingAsync() =>
-        (await _workspace.Outgoing.WriteAsync(_outgoing!, $"tf-{_identity.Key}").ConfigureAwait(false)).Path;
-
-    /// <summary>The original queue file, untouched, with what we know about it beside it.</summary>
-    private async Task<string?> StoreInQuarantineAsync()
+    private async Task<DeliveryIntent> StageCopiesAsync(MessageAction action)
     {
-        var metadata = QuarantineMetadata.For(DateTime.UtcNow, _queueId, _identity, _envelope, _verdict!);
-        return (await _workspace.Quarantine.StoreAsync(_content, metadata).ConfigureAwait(false)).Directory;
+        var toOutgoing = action is MessageAction.Deliver or MessageAction.DeliverCleaned or MessageAction.Store;
+        var toQuarantine = action is MessageAction.DeliverCleaned or MessageAction.Quarantine or MessageAction.Store;
+        var outgoing = toOutgoing ? _workspace.Outgoing.StageAsync(_outgoing!, OutgoingTempName) : Task.FromResult<StagedName>(null!);
+        // The quarantine keeps the original queue file, untouched, with what we know about it beside it.
+        var quarantine = toQuarantine
+            ? _workspace.Quarantine.StageAsync(_content, QuarantineMetadata.For(DateTime.UtcNow, _queueId, _identity, _envelope, _verdict!), _identity.Key)
+            : Task.FromResult<StagedName>(null!);
+        return new DeliveryIntent(_verdict!.Kind, _verdict.Reasons, action,
+            toOutgoing ? await outgoing.ConfigureAwait(false) : null,
+            toQuarantine ? await quarantine.ConfigureAwait(false) : null);
     }
+
+    /// <summary>Not all digits, so the MTA ignores it; derived from the identity, so it is this message's alone.</summary>
+    private string OutgoingTempName => $"tf-{_identity.Key}";
 
     private void Writing(object message)
     {
@@ -373,9 +512,10 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
 
     private void SafelyWritten(object message)
     {
+        (_currentCommand, _currentRequester) = (message.GetType().Name, Sender);
         switch (message)
         {
-            case Admit:
+            case Admit or Recover:
                 Sender.Tell(new Admitted(_identity, _queueId, _size));
                 break;
             case Scan:
@@ -412,6 +552,8 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         if (!removed)
             _log.Error("Message {QueueId} ({Identity}): the entry at {WorkPath} is no longer this file; nothing was deleted", _queueId, _identity, _workPath);
         _workspace.Counters.CountDeleted();
+        _attemptOpen = false;
+        _workspace.Journal.Finished(_identity);
         // One line per message outcome: what an operator greps for when a message is asked about.
         _log.Info(
             "Message {QueueId} {Identity} from <{Sender}> to {RecipientCount} recipient(s), {Size} bytes: {Verdict}, {Action} in {Milliseconds} ms",
@@ -462,6 +604,26 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
 
     protected override void PostStop() => _original?.Dispose();
 
+    /// <summary>
+    /// An exception escaped (a scanner library bug, a poison message), and the supervisor restarts us with empty
+    /// state. Before that, while we still know the file: the attempt is already counted in the journal, so the file
+    /// goes back to the queue untouched and the command that failed is answered. The message is retried after a
+    /// back-off — or, its attempts used up, quarantined as unprocessable — while the messages behind it go on.
+    /// </summary>
+    protected override void PreRestart(Exception reason, object message)
+    {
+        if (_original is not null && _workPath.Length > 0)
+        {
+            var released = NativeFile.TryGetIdentity(_workPath) == _identity && QueueFileOperations.Release(_workPath, _incomingPath);
+            _workspace.Counters.CountFailed();
+            _log.Error("Message {QueueId} ({Identity}) failed while handling {Command}: {Reason}; the attempt counts, and {Outcome}",
+                _queueId, _identity, _currentCommand, $"{reason.GetType().Name}: {reason.Message}",
+                released ? "it is back in the incoming queue to be retried" : $"it stays in the work area at {_workPath}");
+            _currentRequester.Tell(new Failed(_identity, _currentCommand, $"failed: {reason.Message}"));
+        }
+        base.PreRestart(reason, message);
+    }
+
     private sealed record ScanDeadlinePassed;
     private string Outcome() => _action switch
     {
@@ -474,4 +636,6 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
 
     private sealed record CopyWritten(string? OutgoingPath, string? QuarantinePath);
     private sealed record CopyFailed(string Reason);
+    private sealed record JournalUnavailable(string Reason);
+
 }

@@ -16,6 +16,12 @@ public static class MessageCommands
     /// <summary>From the QueueWatcher: this identity was seen under this name; claim it.</summary>
     public sealed record Admit(FileIdentity Identity, string IncomingPath) : IWithFileIdentity;
 
+    /// <summary>
+    /// From the QueueWatcher when it starts: this identity was found claimed in the work area (by an earlier run, or
+    /// while the watcher itself restarted). The MessageActor takes it over, or answers Admitted if it already holds it.
+    /// </summary>
+    public sealed record Recover(FileIdentity Identity, string WorkPath, string IncomingPath) : IWithFileIdentity;
+
     public sealed record Scan(FileIdentity Identity) : IWithFileIdentity;
 
     /// <summary>Act on the verdict: an infected message goes to quarantine, a clean one is marked for delivery.</summary>

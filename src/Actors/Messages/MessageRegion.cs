@@ -61,7 +61,11 @@ public sealed class MessageRegion : ReceiveActor
 
     private IActorRef Spawn(string id) => Context.Watch(Context.ActorOf(_entityProps, id));
 
-    /// <summary>A MessageActor that throws is stopped, never restarted blind: its file stays where it is for a fresh actor.</summary>
+    /// <summary>
+    /// A MessageActor that throws is restarted: before it loses its state it hands its file back to the queue (see
+    /// <see cref="MessageActor"/>'s PreRestart), and the journal already counts the attempt, so a message that throws
+    /// every time ends up quarantined as unprocessable rather than in a loop.
+    /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(_ => Directive.Stop);
+        new OneForOneStrategy(_ => Directive.Restart);
 }

@@ -1,9 +1,11 @@
 using Akka.Actor;
 using MailScanner.Actors.Delivery;
+using MailScanner.Actors.Journal;
 using MailScanner.Actors.Metrics;
 using MailScanner.Actors.Policy;
 using MailScanner.Actors.Quarantine;
 using MailScanner.Actors.Queue;
+using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Rules;
 
 namespace MailScanner.Actors.Messages;
@@ -20,4 +22,11 @@ public sealed record MessageWorkspace(
     Rulesets Policy,
     IReadOnlyList<IActorRef> ScannerEngines,
     DeferredCloser Closer,
-    PipelineCounters Counters);
+    PipelineCounters Counters)
+{
+    /// <summary>Where each message's attempts and recorded deliveries are kept; none (at-least-once) unless given.</summary>
+    public MessageJournalClient Journal { get; init; } = MessageJournalClient.Disabled();
+
+    /// <summary>The built-in rules; replaceable so that specs can make scanning throw, as a poison message would.</summary>
+    public Func<ReadOnlyMemory<byte>, RuleSettings, ScanReport> ScanWithBuiltInRules { get; init; } = BuiltInRules.Scan;
+}

@@ -77,7 +77,7 @@ internal static class QueueFileOperations
     private static bool IsStill(FileIdentity held, string path) =>
         NativeFile.TryLStat(path) is { Kind: FileKind.Regular } status && status.Device == held.Device && status.Inode == held.Inode;
 
-    private static byte[] ReadAll(SafeFileHandle handle)
+    public static byte[] ReadAll(SafeFileHandle handle)
     {
         var length = RandomAccess.GetLength(handle);
         var content = new byte[length];

@@ -143,10 +143,13 @@ public sealed class Rulesets
     /// <summary>HOCON verdict names: the operator-facing spelling with a dash (<c>high-spam</c>, <c>dangerous-content</c>).</summary>
     private static string VerdictKey(VerdictKind kind) => Verdict.Name(kind).Replace(' ', '-');
 
-    private static readonly string AllVerdicts = string.Join(", ", Enum.GetValues<VerdictKind>().Select(VerdictKey));
+    /// <summary>The verdicts a policy decides on; <see cref="VerdictKind.Unprocessable"/> is always quarantined.</summary>
+    private static readonly VerdictKind[] PolicyVerdicts = Enum.GetValues<VerdictKind>().Where(k => k != VerdictKind.Unprocessable).ToArray();
+
+    private static readonly string AllVerdicts = string.Join(", ", PolicyVerdicts.Select(VerdictKey));
 
     private static VerdictKind? ParseVerdict(string key) =>
-        Enum.GetValues<VerdictKind>().Select(k => (VerdictKind?)k).FirstOrDefault(k => VerdictKey(k!.Value) == key);
+        PolicyVerdicts.Select(k => (VerdictKind?)k).FirstOrDefault(k => VerdictKey(k!.Value) == key);
 
     private static Dictionary<VerdictKind, MessageAction> ReadActions(
         Config config, string path, bool requireAll, MessagePolicy? inherited, string? shownAs = null)
@@ -168,7 +171,7 @@ public sealed class Rulesets
         }
         if (requireAll)
         {
-            foreach (var kind in Enum.GetValues<VerdictKind>())
+            foreach (var kind in PolicyVerdicts)
             {
                 if (!actions.ContainsKey(kind)) throw new ConfigurationException($"{shown}.{VerdictKey(kind)}", "is missing");
             }
@@ -197,7 +200,7 @@ public sealed class Rulesets
         }
         if (requireAll)
         {
-            foreach (var name in Enum.GetValues<VerdictKind>().Select(VerdictKey).Append(FilenameTagKey))
+            foreach (var name in PolicyVerdicts.Select(VerdictKey).Append(FilenameTagKey))
             {
                 if (!section.Items.ContainsKey(name)) throw new ConfigurationException($"{shown}.{name}", "is missing (\"\" for no tag)");
             }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Identity;
+using MailScanner.Actors.Journal;
 using MailScanner.Actors.Scanning;
 using Microsoft.Win32.SafeHandles;
 
@@ -13,8 +14,8 @@ namespace MailScanner.Actors.Quarantine;
 /// is the most sensitive mail there is.
 /// </summary>
 /// <remarks>
-/// An entry is built under a temp name (<c>.tmp-&lt;id&gt;</c>) in its day directory, made durable, and renamed
-/// into place without replacing anything; so a reader sees a complete entry or none, also after a crash.
+/// An entry is built under a temp name (<c>.tmp-&lt;name&gt;</c>) in the quarantine directory, made durable, and renamed
+/// into its day directory without replacing anything; so a reader sees a complete entry or none, also after a crash.
 /// Ids are generated here (<see cref="QuarantineId"/>) and every id given to us is checked before a path is
 /// built from it. Release and delete hold an flock on the entry directory, so two operators cannot release
 /// the same message at once.
@@ -55,48 +56,94 @@ public sealed class QuarantineStore
     /// <summary>Stores a message durably under a new id and returns its entry.</summary>
     public Task<QuarantineEntry> StoreAsync(ReadOnlyMemory<byte> queueFile, QuarantineMetadata metadata)
     {
-        var time = metadata.TimeUtc.Kind switch
-        {
-            DateTimeKind.Local => metadata.TimeUtc.ToUniversalTime(),
-            DateTimeKind.Unspecified => DateTime.SpecifyKind(metadata.TimeUtc, DateTimeKind.Utc),
-            _ => metadata.TimeUtc,
-        };
-        metadata = metadata with { TimeUtc = time };
         // Without a barrier the fsyncs block: keep them off the caller's (an actor's) thread.
-        return _barrier is null ? Task.Run(() => StoreCoreAsync(queueFile, metadata)) : StoreCoreAsync(queueFile, metadata);
+        return _barrier is null ? Task.Run(StoreCoreAsync) : StoreCoreAsync();
+
+        async Task<QuarantineEntry> StoreCoreAsync()
+        {
+            var id = QuarantineId.New(UtcOf(metadata.TimeUtc));
+            var staged = await StageCoreAsync(queueFile, metadata, id, id).ConfigureAwait(false);
+            var path = await PublishAsync(staged).ConfigureAwait(false);
+            return new QuarantineEntry(id, path, metadata with { TimeUtc = UtcOf(metadata.TimeUtc) }, Release: null);
+        }
     }
 
-    private async Task<QuarantineEntry> StoreCoreAsync(ReadOnlyMemory<byte> queueFile, QuarantineMetadata metadata)
+    /// <summary>
+    /// Builds an entry durably under <c>.tmp-&lt;stagingName&gt;</c> in the quarantine directory, not yet listed. The
+    /// staging name belongs to one message (the gateway uses its identity), so a leftover of that name is an
+    /// earlier attempt's that no journal entry names, and is replaced.
+    /// </summary>
+    public Task<StagedName> StageAsync(ReadOnlyMemory<byte> queueFile, QuarantineMetadata metadata, string stagingName)
     {
-        var id = QuarantineId.New(metadata.TimeUtc);
-        var day = Path.Combine(Directory, QuarantineId.DayOf(id));
-        EnsureOwnerOnlyDirectory(Directory);
-        EnsureOwnerOnlyDirectory(day);
+        var id = QuarantineId.New(UtcOf(metadata.TimeUtc));
+        return _barrier is null
+            ? Task.Run(() => StageCoreAsync(queueFile, metadata, id, stagingName))
+            : StageCoreAsync(queueFile, metadata, id, stagingName);
+    }
 
-        var storing = Path.Combine(day, StoringPrefix + id);
+    /// <summary>
+    /// Moves a staged entry into its day directory under its id, unless an earlier attempt already did, and makes
+    /// that durable; returns the entry's directory. Like a queue delivery, exactly once: once recorded, a staging
+    /// directory is removed only by this rename, so one that is gone was published.
+    /// </summary>
+    public async Task<string> PublishAsync(StagedName staged)
+    {
+        var id = staged.FinalName;
+        if (!QuarantineId.IsValid(id)) throw new ArgumentException($"'{id}' is not a quarantine id", nameof(staged));
+        var day = Path.Combine(Directory, QuarantineId.DayOf(id));
         var final = Path.Combine(day, id);
+        if (System.IO.Directory.Exists(staged.Path))
+        {
+            EnsureOwnerOnlyDirectory(day);
+            if (NativeFile.TryRenameNoReplace(staged.Path, final) == RenameOutcome.TargetExists)
+                throw new IOException($"cannot publish quarantine entry {final}: the name is taken");
+        }
+        // Also when the rename was an earlier attempt's: it may not have reached the disk before that attempt died.
+        if (_barrier is null) await Task.Run(() => NativeFile.SyncDirectory(day)).ConfigureAwait(false);
+        else await _barrier.WhenDurableAsync().ConfigureAwait(false);
+        return final;
+    }
+
+    /// <summary>Removes a staging directory that no journal entry names (it can never have been published).</summary>
+    public void DiscardUnrecorded(string stagingName)
+    {
+        var storing = Path.Combine(Directory, StoringPrefix + stagingName);
+        if (System.IO.Directory.Exists(storing)) System.IO.Directory.Delete(storing, recursive: true);
+    }
+
+    private async Task<StagedName> StageCoreAsync(ReadOnlyMemory<byte> queueFile, QuarantineMetadata metadata, string id, string stagingName)
+    {
+        metadata = metadata with { TimeUtc = UtcOf(metadata.TimeUtc) };
+        EnsureOwnerOnlyDirectory(Directory);
+        DiscardUnrecorded(stagingName);
+        var storing = Path.Combine(Directory, StoringPrefix + stagingName);
         if (!NativeFile.TryCreateDirectoryExclusive(storing)) throw new IOException($"cannot create {storing}: the name is taken");
         try
         {
             var syncEach = _barrier is null;
             WriteNewFile(Path.Combine(storing, QueueFileName), queueFile.Span, syncEach);
             WriteNewFile(Path.Combine(storing, MetadataFileName), Serialize(QuarantineDocument.Of(id, metadata)), syncEach);
-            if (_barrier is null) NativeFile.SyncDirectory(storing);
+            if (_barrier is null)
+            {
+                NativeFile.SyncDirectory(storing);
+                NativeFile.SyncDirectory(Directory);
+            }
             else await _barrier.WhenDurableAsync().ConfigureAwait(false);
-
-            if (NativeFile.TryRenameNoReplace(storing, final) != RenameOutcome.Renamed)
-                throw new IOException($"cannot publish quarantine entry {final}: the name is taken or {storing} vanished");
         }
         catch
         {
             if (System.IO.Directory.Exists(storing)) System.IO.Directory.Delete(storing, recursive: true);
             throw;
         }
-
-        if (_barrier is null) NativeFile.SyncDirectory(day);
-        else await _barrier.WhenDurableAsync().ConfigureAwait(false);
-        return new QuarantineEntry(id, final, metadata, Release: null);
+        return new StagedName(storing, id, IdentityKey: null);
     }
+
+    private static DateTime UtcOf(DateTime time) => time.Kind switch
+    {
+        DateTimeKind.Local => time.ToUniversalTime(),
+        DateTimeKind.Unspecified => DateTime.SpecifyKind(time, DateTimeKind.Utc),
+        _ => time,
+    };
 
     /// <summary>
     /// The complete entries, oldest first, quarantined at or after <paramref name="sinceUtc"/> (if given) with

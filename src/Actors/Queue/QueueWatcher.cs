@@ -33,6 +33,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private readonly Dictionary<FileIdentity, string> _admitting = new();
     private readonly HashSet<string> _admittingNames = new();
     private readonly HashSet<FileIdentity> _inFlight = new();
+    /// <summary>Which coordinator drives each message in flight, so that a coordinator that restarts can be given them again.</summary>
+    private readonly Dictionary<FileIdentity, (IActorRef Coordinator, BatchCoordinatorProtocol.Enqueue Enqueued)> _assigned = new();
     /// <summary>Entries we could not process or move: reported once, then left alone.</summary>
     private readonly HashSet<(ulong Device, ulong Inode)> _leftInPlace = new();
     /// <summary>Messages handed back after a failed stage, and when each may be admitted again.</summary>
@@ -79,11 +81,13 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             foreach (var identity in finished.Messages)
             {
                 _inFlight.Remove(identity);
+                _assigned.Remove(identity);
                 if (!finished.HandedBack.Contains(identity)) _retries.Remove(identity);
             }
             foreach (var identity in finished.HandedBack) ScheduleRetry(identity);
             ScanAndAdmit();
         });
+        Receive<BatchCoordinatorProtocol.CoordinatorRestarted>(_ => GiveBackToRestartedCoordinator(Sender));
         Receive<QueueWatcherProtocol.GetStatus>(_ => Sender.Tell(new QueueWatcherProtocol.Status(
             _candidates.Count, _admitting.Count, _inFlight.Count)));
     }
@@ -95,7 +99,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _coordinators = _startCoordinators(Context);
-        ReleaseLeftoverClaims();
+        RecoverClaims();
         // inotify is only a hint that something changed; the periodic listing is what guarantees progress.
         var self = Self;
         _changeHint = new FileSystemWatcher(_settings.Incoming) { IncludeSubdirectories = false, InternalBufferSize = 64 * 1024 };
@@ -108,21 +112,35 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     protected override void PostStop() => _changeHint?.Dispose();
 
+    /// <summary>A coordinator that throws restarts empty; it tells us (PostRestart) and gets its messages again.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Restart);
+
     /// <summary>
-    /// Claims left in the work area by an earlier run are handed back to the queue, under their own name,
-    /// so they are processed again. (The lifecycle journal will let us resume instead of redo.)
+    /// Every claim in the work area goes to its MessageActor first, before anything new is admitted: at start-up
+    /// these are an earlier run's unfinished messages, which the MessageActor finishes from the journal (a recorded
+    /// delivery is completed, never repeated); after this watcher restarted they are messages still in process,
+    /// whose MessageActors simply answer Admitted so that new coordinators take them on.
     /// </summary>
-    private void ReleaseLeftoverClaims()
+    private void RecoverClaims()
     {
         foreach (var path in Directory.EnumerateFileSystemEntries(_settings.Work))
         {
-            if (!FileIdentity.TryParse(Path.GetFileName(path), out var identity)) continue;
-            var target = Path.Combine(_settings.Incoming, _format.FileNameFor(identity));
-            if (NativeFile.TryGetIdentity(path) == identity && NativeFile.TryRenameNoReplace(path, target) == RenameOutcome.Renamed)
-                _log.Warning("Message {Identity} was claimed by an earlier run and not finished; it is back in the queue as {Path}", identity, target);
-            else
-                _log.Error("Message {Identity} was claimed by an earlier run and could not be handed back; it stays at {Path}", identity, path);
+            if (!FileIdentity.TryParse(Path.GetFileName(path), out var identity) || _admitting.ContainsKey(identity)) continue;
+            var incomingPath = Path.Combine(_settings.Incoming, _format.FileNameFor(identity));
+            _admitting[identity] = incomingPath;
+            _admittingNames.Add(Path.GetFileName(incomingPath));
+            _messages.Tell(new MessageCommands.Recover(identity, path, incomingPath));
         }
+    }
+
+    /// <summary>A coordinator lost its batches when it restarted; the messages are still claimed, so it gets them again.</summary>
+    private void GiveBackToRestartedCoordinator(IActorRef coordinator)
+    {
+        var lost = _assigned.Values.Where(a => a.Coordinator.Equals(coordinator)).Select(a => a.Enqueued).ToList();
+        if (lost.Count == 0) return;
+        _log.Warning("Batch coordinator {Coordinator} restarted; its {Count} message(s) are given to it again", coordinator.Path.Name, lost.Count);
+        foreach (var enqueued in lost) coordinator.Tell(enqueued);
+        coordinator.Tell(BatchCoordinatorProtocol.Flush.Instance);
     }
 
     private int Capacity => _settings.MaxInFlight - _admitting.Count - _inFlight.Count;
@@ -183,15 +201,20 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     private void OnAdmitted(Admitted admitted)
     {
-        if (!ForgetAdmission(admitted.Identity)) return;
-        _inFlight.Add(admitted.Identity);
+        // An answer we no longer wait for still counts (it may be for an admission made before this watcher
+        // restarted); one for a message already in flight does not.
+        ForgetAdmission(admitted.Identity);
+        if (!_inFlight.Add(admitted.Identity)) return;
         if (_sentToCoordinator >= _batchSize)
         {
             _coordinatorIndex = (_coordinatorIndex + 1) % _coordinators.Count;
             _sentToCoordinator = 0;
         }
         _sentToCoordinator++;
-        _coordinators[_coordinatorIndex].Tell(new BatchCoordinatorProtocol.Enqueue(admitted.Identity, admitted.QueueId, admitted.Size));
+        var coordinator = _coordinators[_coordinatorIndex];
+        var enqueue = new BatchCoordinatorProtocol.Enqueue(admitted.Identity, admitted.QueueId, admitted.Size);
+        _assigned[admitted.Identity] = (coordinator, enqueue);
+        coordinator.Tell(enqueue);
         FlushIfNothingMoreIsComing();
     }
 
@@ -243,11 +266,15 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>1 s, 2 s, 4 s ... up to 5 minutes between attempts at a message whose processing keeps failing.</summary>
+    /// <summary>
+    /// 1 s, 2 s, 4 s ... up to 5 minutes (<c>retry-backoff-min</c>, <c>-max</c>) between attempts at a message whose
+    /// processing keeps failing.
+    /// </summary>
     private void ScheduleRetry(FileIdentity identity)
     {
         var attempts = _retries.TryGetValue(identity, out var previous) ? previous.Attempts + 1 : 1;
-        var wait = TimeSpan.FromSeconds(Math.Min(300, Math.Pow(2, Math.Min(attempts - 1, 9))));
+        var doubled = _settings.RetryBackoffMin.Ticks * Math.Pow(2, Math.Min(attempts - 1, 30));
+        var wait = TimeSpan.FromTicks((long)Math.Min(_settings.RetryBackoffMax.Ticks, doubled));
         _retries[identity] = new Retry(DateTime.UtcNow + wait, attempts);
     }
 

@@ -30,7 +30,16 @@ public sealed record Verdict(VerdictKind Kind, IReadOnlyList<string> Reasons)
 }
 
 /// <summary>Severity order matters: <see cref="Verdict.Of"/> takes the maximum.</summary>
-public enum VerdictKind { Clean, Spam, HighSpam, DangerousContent, Infected }
+public enum VerdictKind
+{
+    Clean, Spam, HighSpam, DangerousContent, Infected,
+
+    /// <summary>
+    /// Not a scanner's finding: the message's processing was started <c>mailscanner.max-processing-attempts</c> times
+    /// and never ended (a crash, an exception), so it is quarantined instead of being tried again. No policy applies.
+    /// </summary>
+    Unprocessable,
+}
 
 /// <summary>
 /// One thing a scanner found. <paramref name="PartName"/> names the MIME part or archive member it was found in

@@ -1,0 +1,68 @@
+using Akka.Configuration;
+using Akka.Persistence.Sql;
+using Microsoft.Data.Sqlite;
+
+namespace MailScanner.Actors.Journal;
+
+/// <summary>
+/// The actor-system configuration the journal needs: Akka.Persistence.Sql on an SQLite file, and our serializer for
+/// its rows. It must be part of the actor system's configuration from the start (Akka reads plugins at creation).
+/// </summary>
+public static class JournalConfig
+{
+    public static Config For(JournalSettings settings)
+    {
+        var connection = new SqliteConnectionStringBuilder
+        {
+            DataSource = settings.DatabasePath,
+            // A locked database (another process holding it) fails a write after this many seconds instead of
+            // hanging: the journal restarts with back-off and the messages waiting on it go back to the queue.
+            DefaultTimeout = 5,
+            Pooling = true,
+        }.ConnectionString;
+        var quoted = System.Text.Json.JsonSerializer.Serialize(connection);
+        return ConfigurationFactory.ParseString($$"""
+            akka.persistence {
+              journal.sql {
+                connection-string = {{quoted}}
+                provider-name = "SQLite.MS"
+                auto-initialize = true
+                # SQLite has one writer: more than one concurrent batch only makes them wait for each other.
+                parallelism = 1
+                batch-size = 500
+              }
+              snapshot-store.sql {
+                connection-string = {{quoted}}
+                provider-name = "SQLite.MS"
+                auto-initialize = true
+              }
+            }
+            akka.actor {
+              serializers.mailscanner-journal = "MailScanner.Actors.Journal.MessageJournalSerializer, MailScanner.Actors"
+              serialization-bindings {
+                "MailScanner.Actors.Journal.IMessageJournalEvent, MailScanner.Actors" = mailscanner-journal
+                "MailScanner.Actors.Journal.MessageJournalSnapshot, MailScanner.Actors" = mailscanner-journal
+              }
+              serialization-identifiers {
+                "MailScanner.Actors.Journal.MessageJournalSerializer, MailScanner.Actors" = {{MessageJournalSerializer.SerializerId}}
+              }
+            }
+            """).WithFallback(SqlPersistence.DefaultConfiguration);
+    }
+
+    /// <summary>
+    /// Creates the database's directory and puts the file in WAL mode (a property of the file, kept across opens):
+    /// commits then append to the log with one fsync instead of rewriting pages, and readers never block the writer.
+    /// SQLite's default synchronous=FULL stays, so a commit is on disk when it returns, even across a power cut.
+    /// </summary>
+    public static void PrepareDatabase(JournalSettings settings)
+    {
+        var directory = Path.GetDirectoryName(settings.DatabasePath)!;
+        Directory.CreateDirectory(directory);
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = settings.DatabasePath }.ConnectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL;";
+        command.ExecuteNonQuery();
+    }
+}

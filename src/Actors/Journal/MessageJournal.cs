@@ -1,0 +1,187 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using MailScanner.Actors.Identity;
+using static MailScanner.Actors.Journal.MessageJournalEvents;
+using static MailScanner.Actors.Journal.MessageJournalProtocol;
+
+namespace MailScanner.Actors.Journal;
+
+/// <summary>
+/// The durable memory of what was already done to each message: how many processing attempts it has had (a crash
+/// counts, because the attempt was recorded before it started) and which delivery was recorded before its first
+/// rename. MessageActors record their transitions here; a MessageActor that starts again for the same identity —
+/// after an exception, a crash or a restart of the whole gateway — resumes from what is recorded.
+/// </summary>
+/// <remarks>
+/// One persistent actor per gateway rather than one per message: every MessageActor's events then share the
+/// journal's write batches (PersistAsync keeps accepting commands while a write is in flight, and the next write
+/// carries everything that arrived meanwhile), and a restart replays one small stream instead of a query per
+/// message. The state is only the messages in progress, so it stays small: it is snapshotted every
+/// <see cref="JournalSettings.SnapshotEvery"/> events and everything before the snapshot is deleted.
+/// </remarks>
+public sealed class MessageJournal : UntypedPersistentActor
+{
+    /// <summary>A message that was handed back and never seen again (the MTA or an operator removed it) is forgotten after this.</summary>
+    private static readonly TimeSpan ForgetUntouchedAfter = TimeSpan.FromDays(7);
+
+    private readonly JournalSettings _settings;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, Remembered> _messages = new();
+    private int _eventsSinceSnapshot;
+    private bool _snapshotting;
+
+    public MessageJournal(JournalSettings settings)
+    {
+        _settings = settings;
+        JournalPluginId = settings.JournalPluginId;
+        SnapshotPluginId = settings.SnapshotPluginId;
+    }
+
+    public static Props PropsFor(JournalSettings settings) => Props.Create(() => new MessageJournal(settings));
+
+    public override string PersistenceId => _settings.PersistenceId;
+
+    protected override void OnRecover(object message)
+    {
+        switch (message)
+        {
+            case SnapshotOffer { Snapshot: MessageJournalSnapshot snapshot }:
+                _messages.Clear();
+                foreach (var m in snapshot.Messages)
+                    _messages[m.Key] = new Remembered(m.QueueId, m.Attempts, m.LastAttemptUtc, m.PendingDelivery);
+                break;
+            case IMessageJournalEvent recorded:
+                Apply(recorded);
+                _eventsSinceSnapshot++;
+                break;
+            case RecoveryCompleted:
+                _log.Info("Message journal recovered: {Count} message(s) in progress or handed back, sequence number {SequenceNr}",
+                    _messages.Count, LastSequenceNr);
+                break;
+        }
+    }
+
+    protected override void OnCommand(object message)
+    {
+        switch (message)
+        {
+            case BeginAttempt begin:
+            {
+                var replyTo = Sender;
+                PersistAsync(new AttemptStarted(begin.Identity.Key, begin.QueueId, DateTime.UtcNow), started =>
+                {
+                    var remembered = Apply(started)!;
+                    replyTo.Tell(new AttemptBegun(begin.Identity, remembered.Attempts, remembered.PendingDelivery));
+                    Recorded();
+                });
+                break;
+            }
+            case RecordDelivery record:
+            {
+                var replyTo = Sender;
+                PersistAsync(new DeliveryStarted(record.Identity.Key, record.Intent), started =>
+                {
+                    Apply(started);
+                    replyTo.Tell(new DeliveryRecorded(record.Identity));
+                    Recorded();
+                });
+                break;
+            }
+            case MessageJournalProtocol.AttemptAbandoned abandoned when _messages.ContainsKey(abandoned.Identity.Key):
+                PersistAsync(new MessageJournalEvents.AttemptAbandoned(abandoned.Identity.Key), e => { Apply(e); Recorded(); });
+                break;
+            case Finished finished when _messages.ContainsKey(finished.Identity.Key):
+                PersistAsync(new MessageFinished(finished.Identity.Key), e => { Apply(e); Recorded(); });
+                break;
+            case MessageJournalProtocol.AttemptAbandoned or Finished:
+                break; // nothing recorded about it: nothing to forget
+            case Lookup lookup:
+                Sender.Tell(_messages.TryGetValue(lookup.Identity.Key, out var entry)
+                    ? new Entry(lookup.Identity, entry.Attempts, entry.PendingDelivery)
+                    : new Entry(lookup.Identity, 0, null));
+                break;
+            case GetSize:
+                Sender.Tell(new Size(_messages.Count, LastSequenceNr));
+                break;
+            case SaveSnapshotSuccess saved:
+                _snapshotting = false;
+                // Everything up to the snapshot is in it: the rows behind it are no longer needed.
+                DeleteMessages(saved.Metadata.SequenceNr);
+                DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1));
+                break;
+            case SaveSnapshotFailure failed:
+                _snapshotting = false;
+                _log.Warning("Message journal snapshot failed, the journal keeps its rows until the next one: {Reason}", failed.Cause.Message);
+                break;
+            case DeleteMessagesFailure failed:
+                _log.Warning("Message journal could not prune rows up to {SequenceNr}: {Reason}", failed.ToSequenceNr, failed.Cause.Message);
+                break;
+            case DeleteMessagesSuccess or DeleteSnapshotsSuccess or DeleteSnapshotsFailure:
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private Remembered? Apply(IMessageJournalEvent recorded)
+    {
+        switch (recorded)
+        {
+            case AttemptStarted started:
+            {
+                var previous = _messages.GetValueOrDefault(started.Key);
+                var now = new Remembered(started.QueueId, (previous?.Attempts ?? 0) + 1, started.TimeUtc, previous?.PendingDelivery);
+                _messages[started.Key] = now;
+                return now;
+            }
+            case MessageJournalEvents.AttemptAbandoned abandoned when _messages.TryGetValue(abandoned.Key, out var entry):
+                return _messages[abandoned.Key] = entry with { Attempts = Math.Max(0, entry.Attempts - 1) };
+            case DeliveryStarted delivery:
+            {
+                var previous = _messages.GetValueOrDefault(delivery.Key);
+                return _messages[delivery.Key] = previous is null
+                    ? new Remembered("", 1, DateTime.UtcNow, delivery.Intent)
+                    : previous with { PendingDelivery = delivery.Intent };
+            }
+            case MessageFinished finished:
+                _messages.Remove(finished.Key);
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    private void Recorded()
+    {
+        if (++_eventsSinceSnapshot < _settings.SnapshotEvery || _snapshotting) return;
+        var forgetBefore = DateTime.UtcNow - ForgetUntouchedAfter;
+        foreach (var (key, stale) in _messages.Where(m => m.Value.LastAttemptUtc < forgetBefore && m.Value.PendingDelivery is null).ToList())
+        {
+            _log.Info("Message journal forgets {Key} (queue id {QueueId}): untouched since {Time:u}", key, stale.QueueId, stale.LastAttemptUtc);
+            _messages.Remove(key);
+        }
+        _snapshotting = true;
+        _eventsSinceSnapshot = 0;
+        SaveSnapshot(new MessageJournalSnapshot(_messages
+            .Select(m => new MessageJournalSnapshot.Message(m.Key, m.Value.QueueId, m.Value.Attempts, m.Value.LastAttemptUtc, m.Value.PendingDelivery))
+            .ToList()));
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        // The journal actor stops after this; its BackoffSupervisor starts it again, and the MessageActors whose
+        // requests went unanswered hand their messages back to the queue.
+        _log.Error(cause, "Message journal could not write ({Event}); restarting it with back-off", @event.GetType().Name);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        _log.Error(reason, "Message journal could not be read from {Database}; retrying with back-off", _settings.DatabasePath);
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    private sealed record Remembered(string QueueId, int Attempts, DateTime LastAttemptUtc, DeliveryIntent? PendingDelivery);
+}

@@ -1,0 +1,43 @@
+using Akka.Actor;
+using MailScanner.Actors.Identity;
+using static MailScanner.Actors.Journal.MessageJournalProtocol;
+
+namespace MailScanner.Actors.Journal;
+
+/// <summary>
+/// How a MessageActor talks to the <see cref="MessageJournal"/>. The two records that must be durable before the
+/// actor goes on are asked for and awaited; the others are told. With the journal disabled every record is
+/// accepted at once and nothing is remembered.
+/// </summary>
+public sealed class MessageJournalClient
+{
+    private readonly IActorRef? _journal;
+    private readonly TimeSpan _timeout;
+
+    private MessageJournalClient(IActorRef? journal, TimeSpan timeout, int maxProcessingAttempts)
+    {
+        _journal = journal;
+        _timeout = timeout;
+        MaxProcessingAttempts = maxProcessingAttempts;
+    }
+
+    public static MessageJournalClient For(IActorRef journal, JournalSettings settings) =>
+        new(journal, settings.AnswerTimeout, settings.MaxProcessingAttempts);
+
+    /// <summary>No journal: at-least-once delivery across crashes, and no attempt counting (attempt 1, always).</summary>
+    public static MessageJournalClient Disabled(int maxProcessingAttempts = 6) => new(null, TimeSpan.Zero, maxProcessingAttempts);
+
+    public int MaxProcessingAttempts { get; }
+
+    public Task<AttemptBegun> BeginAttemptAsync(FileIdentity identity, string queueId) =>
+        _journal is null
+            ? Task.FromResult(new AttemptBegun(identity, 1, null))
+            : _journal.Ask<AttemptBegun>(new BeginAttempt(identity, queueId), _timeout);
+
+    public Task RecordDeliveryAsync(FileIdentity identity, DeliveryIntent intent) =>
+        _journal is null ? Task.CompletedTask : _journal.Ask<DeliveryRecorded>(new RecordDelivery(identity, intent), _timeout);
+
+    public void AttemptAbandoned(FileIdentity identity) => _journal?.Tell(new MessageJournalProtocol.AttemptAbandoned(identity));
+
+    public void Finished(FileIdentity identity) => _journal?.Tell(new Finished(identity));
+}

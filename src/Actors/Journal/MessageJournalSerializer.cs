@@ -1,0 +1,58 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Akka.Actor;
+using Akka.Serialization;
+using static MailScanner.Actors.Journal.MessageJournalEvents;
+
+namespace MailScanner.Actors.Journal;
+
+/// <summary>
+/// Writes the journal's events and snapshots as compact JSON with a one-letter manifest: readable with
+/// <c>sqlite3</c> when an operator needs to look, and stable across refactorings (no CLR type names stored).
+/// </summary>
+public sealed class MessageJournalSerializer : SerializerWithStringManifest
+{
+    public const int SerializerId = 4711;
+
+    public MessageJournalSerializer(ExtendedActorSystem system) : base(system) { }
+
+    public override int Identifier => SerializerId;
+
+    public override string Manifest(object o) => o switch
+    {
+        AttemptStarted => "A",
+        MessageJournalEvents.AttemptAbandoned => "B",
+        DeliveryStarted => "D",
+        MessageFinished => "F",
+        MessageJournalSnapshot => "S",
+        _ => throw new ArgumentException($"not a message journal type: {o.GetType()}", nameof(o)),
+    };
+
+    public override byte[] ToBinary(object obj) => obj switch
+    {
+        AttemptStarted e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.AttemptStarted),
+        MessageJournalEvents.AttemptAbandoned e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.AttemptAbandoned),
+        DeliveryStarted e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.DeliveryStarted),
+        MessageFinished e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.MessageFinished),
+        MessageJournalSnapshot s => JsonSerializer.SerializeToUtf8Bytes(s, JournalJson.Default.MessageJournalSnapshot),
+        _ => throw new ArgumentException($"not a message journal type: {obj.GetType()}", nameof(obj)),
+    };
+
+    public override object FromBinary(byte[] bytes, string manifest) => manifest switch
+    {
+        "A" => (object?)JsonSerializer.Deserialize(bytes, JournalJson.Default.AttemptStarted),
+        "B" => JsonSerializer.Deserialize(bytes, JournalJson.Default.AttemptAbandoned),
+        "D" => JsonSerializer.Deserialize(bytes, JournalJson.Default.DeliveryStarted),
+        "F" => JsonSerializer.Deserialize(bytes, JournalJson.Default.MessageFinished),
+        "S" => JsonSerializer.Deserialize(bytes, JournalJson.Default.MessageJournalSnapshot),
+        _ => null,
+    } ?? throw new System.Runtime.Serialization.SerializationException($"message journal row with unknown manifest '{manifest}' or empty content");
+}
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(AttemptStarted))]
+[JsonSerializable(typeof(MessageJournalEvents.AttemptAbandoned))]
+[JsonSerializable(typeof(DeliveryStarted))]
+[JsonSerializable(typeof(MessageFinished))]
+[JsonSerializable(typeof(MessageJournalSnapshot))]
+internal sealed partial class JournalJson : JsonSerializerContext;
