@@ -10,6 +10,7 @@ using MailScanner.Actors.Queue;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Clamd;
 using MailScanner.Actors.Scanning.Engines;
+using MailScanner.Actors.Scanning.Rules;
 using MailScanner.Actors.Scanning.Spamd;
 
 namespace MailScanner.Actors.Hosting;
@@ -30,7 +31,9 @@ public static class Gateway
         _ => throw new ArgumentException($"unknown queue format '{name}'", nameof(name)),
     };
 
-    public static GatewayActors Start(ActorSystem system, GatewaySettings settings, PipelineCounters counters)
+    /// <param name="builtInRules">Replaces the built-in rules; specs use it to make scanning throw or stall, as a poison message would.</param>
+    public static GatewayActors Start(ActorSystem system, GatewaySettings settings, PipelineCounters counters,
+        Func<ReadOnlyMemory<byte>, RuleSettings, ScanReport>? builtInRules = null)
     {
         var format = FormatFor(settings.Queue.Format);
         var outgoingBarrier = new DurabilityBarrier(settings.Queue.Outgoing);
@@ -55,6 +58,7 @@ public static class Gateway
             closer,
             counters)
         {
+            ScanWithBuiltInRules = builtInRules ?? BuiltInRules.Scan,
             Journal = settings.Journal.Enabled
                 ? MessageJournalClient.For(MessageJournalHosting.Start(system, settings.Journal), settings.Journal)
                 : MessageJournalClient.Disabled(settings.Journal.MaxProcessingAttempts),
