@@ -66,11 +66,11 @@ public static class Gateway
 
         var messages = system.ActorOf(MessageRegion.PropsFor(MessageActor.PropsFor(workspace)), "messages");
         var batch = settings.Batch;
-        var watcher = system.ActorOf(QueueWatcher.PropsFor(settings.Queue, format, messages,
+        var watcher = system.ActorOf(RestartingSupervisor.PropsFor(QueueWatcher.PropsFor(settings.Queue, format, messages,
             context => Enumerable.Range(1, batch.Coordinators)
                 .Select(i => context.ActorOf(BatchCoordinator.PropsFor(batch, messages, context.Self, counters), $"coordinator-{i}"))
                 .ToList(),
-            batch.MaxMessages, counters), "queue-watcher");
+            batch.MaxMessages, counters), "watcher"), "queue-watcher");
         return new GatewayActors(messages, watcher);
     }
 

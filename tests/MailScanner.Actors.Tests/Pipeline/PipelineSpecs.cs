@@ -130,7 +130,7 @@ public sealed partial class PipelineSpecs : TestKit
     }
 
     [Fact]
-    public async Task Should_hand_claims_left_by_an_earlier_run_back_to_the_queue()
+    public async Task Should_finish_claims_left_by_an_earlier_run()
     {
         using var bed = new GatewayTestbed();
         var (path, identity) = bed.Enqueue("claimed before a crash");

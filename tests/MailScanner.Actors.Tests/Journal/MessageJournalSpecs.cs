@@ -1,0 +1,112 @@
+using Akka.Actor;
+using MailScanner.Actors.Identity;
+using MailScanner.Actors.Journal;
+using MailScanner.Actors.Policy;
+using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Tests.TestSupport;
+using Microsoft.Data.Sqlite;
+using Xunit;
+using static MailScanner.Actors.Journal.MessageJournalProtocol;
+
+namespace MailScanner.Actors.Tests.Journal;
+
+/// <summary>The message journal on a real SQLite file, across actor systems that end as a crashed process would.</summary>
+public sealed class MessageJournalSpecs : IDisposable
+{
+    private static readonly TimeSpan Answer = TimeSpan.FromSeconds(20);
+    private readonly TempDirectory _state = new();
+
+    public void Dispose() => _state.Dispose();
+
+    [Fact]
+    public async Task Should_remember_attempts_and_a_recorded_delivery_across_a_restart()
+    {
+        var settings = JournalSettings.For(_state.Path);
+        var message = new FileIdentity(0x801, 4242, 0xabc);
+        var intent = new DeliveryIntent(VerdictKind.Spam, ["spam score 7.1"], MessageAction.Deliver,
+            new StagedName("/queue/out/tf-801-4242-abc", "5555", "801-5555-def"), null);
+
+        await WithJournal(settings, async journal =>
+        {
+            Assert.Equal(1, (await journal.Ask<AttemptBegun>(new BeginAttempt(message, "4242"), Answer)).Attempt);
+            Assert.Equal(2, (await journal.Ask<AttemptBegun>(new BeginAttempt(message, "4242"), Answer)).Attempt);
+            await journal.Ask<DeliveryRecorded>(new RecordDelivery(message, intent), Answer);
+        });
+
+        await WithJournal(settings, async journal =>
+        {
+            var begun = await journal.Ask<AttemptBegun>(new BeginAttempt(message, "4242"), Answer);
+            Assert.Equal(3, begun.Attempt);
+            Assert.Equal(intent.OutgoingTemp, begun.PendingDelivery?.OutgoingTemp);
+            Assert.Equal(intent.Reasons, begun.PendingDelivery?.Reasons);
+        });
+    }
+
+    [Fact]
+    public async Task Should_not_count_an_attempt_that_was_abandoned_for_an_outside_reason()
+    {
+        var settings = JournalSettings.For(_state.Path);
+        var message = new FileIdentity(0x801, 77, 1);
+        await WithJournal(settings, async journal =>
+        {
+            await journal.Ask<AttemptBegun>(new BeginAttempt(message, "77"), Answer);
+            journal.Tell(new MessageJournalProtocol.AttemptAbandoned(message));
+            Assert.Equal(1, (await journal.Ask<AttemptBegun>(new BeginAttempt(message, "77"), Answer)).Attempt);
+        });
+    }
+
+    [Fact]
+    public async Task Should_forget_finished_messages_and_prune_its_rows()
+    {
+        var settings = JournalSettings.For(_state.Path, snapshotEvery: 20);
+        await WithJournal(settings, async journal =>
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                var message = new FileIdentity(0x801, (ulong)i, 7);
+                await journal.Ask<AttemptBegun>(new BeginAttempt(message, i.ToString()), Answer);
+                journal.Tell(new Finished(message));
+            }
+            // Finished is told, not asked: it is applied once written, a moment after the last BeginAttempt's answer.
+            var size = await journal.Ask<Size>(GetSize.Instance, Answer);
+            var deadline = DateTime.UtcNow + Answer;
+            while (size.Messages > 0 && DateTime.UtcNow < deadline)
+                size = await journal.Ask<Size>(GetSize.Instance, Answer);
+            Assert.Equal(0, size.Messages);
+            Assert.True(size.LastSequenceNr >= 600, $"sequence number {size.LastSequenceNr}");
+        });
+
+        // 600 events were written; only those after the last snapshot may remain (deletion runs behind a little).
+        var deadline = DateTime.UtcNow + Answer;
+        long rows;
+        while ((rows = CountRows(settings.DatabasePath, "journal")) > 60 && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.InRange(rows, 0, 60);
+        Assert.InRange(CountRows(settings.DatabasePath, "snapshot"), 1, 2);
+
+        await WithJournal(settings, async journal => Assert.Equal(0, (await journal.Ask<Size>(GetSize.Instance, Answer)).Messages));
+    }
+
+    /// <summary>Runs <paramref name="body"/> against a journal in a fresh actor system, then ends that system abruptly.</summary>
+    internal static async Task WithJournal(JournalSettings settings, Func<IActorRef, Task> body)
+    {
+        var system = ActorSystem.Create("journal-" + Guid.NewGuid().ToString("N")[..8],
+            "akka.loglevel = WARNING\nakka.coordinated-shutdown.run-by-actor-system-terminate = off");
+        try
+        {
+            await body(MessageJournalHosting.Start(system, settings));
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+
+    private static long CountRows(string database, string table)
+    {
+        using var connection = new SqliteConnection($"Data Source={database}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM {table}";
+        return (long)command.ExecuteScalar()!;
+    }
+}

@@ -1,0 +1,207 @@
+using System.Text;
+using Akka.Actor;
+using MailScanner.Actors.Delivery;
+using MailScanner.Actors.Hosting;
+using MailScanner.Actors.Identity;
+using MailScanner.Actors.Journal;
+using MailScanner.Actors.Metrics;
+using MailScanner.Actors.Policy;
+using MailScanner.Actors.Quarantine;
+using MailScanner.Actors.Queue;
+using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Scanning.Rules;
+using MailScanner.Actors.Tests.Journal;
+using Xunit;
+using static MailScanner.Actors.Journal.MessageJournalProtocol;
+
+namespace MailScanner.Actors.Tests.Pipeline;
+
+/// <summary>
+/// The gateway started on what a crash left behind at each step of a message's life, and actors of every kind
+/// failing under load: nothing is lost, nothing is delivered twice, nothing is left in the work area.
+/// </summary>
+public sealed class CrashRecoverySpecs : IDisposable
+{
+    private static readonly TimeSpan Answer = TimeSpan.FromSeconds(20);
+    private readonly GatewayTestbed _bed = new();
+    private readonly List<ActorSystem> _systems = new();
+
+    public void Dispose()
+    {
+        foreach (var system in _systems) system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        _bed.Dispose();
+    }
+
+    public enum CrashPoint
+    {
+        /// <summary>The outgoing copy was staged and its delivery recorded; the rename had not happened.</summary>
+        AfterRecordingTheDelivery,
+        /// <summary>The copy was renamed into the outgoing queue; the original was not deleted yet.</summary>
+        AfterPublishing,
+        /// <summary>As above, and the MTA has already sent the copy on and removed it.</summary>
+        AfterPublishingAndTheMtaTookIt,
+        /// <summary>The copy was staged but the delivery never recorded.</summary>
+        BeforeRecordingTheDelivery,
+    }
+
+    [Theory]
+    [InlineData(CrashPoint.AfterRecordingTheDelivery, 1)]
+    [InlineData(CrashPoint.AfterPublishing, 1)]
+    [InlineData(CrashPoint.AfterPublishingAndTheMtaTookIt, 0)]
+    [InlineData(CrashPoint.BeforeRecordingTheDelivery, 1)]
+    public async Task Should_deliver_exactly_once_whatever_step_a_crash_interrupted(CrashPoint crash, int copiesLeftInOutgoing)
+    {
+        var settings = _bed.Settings();
+        var (incomingPath, identity) = _bed.Enqueue("interrupted by a crash");
+        var workPath = Path.Combine(_bed.Work, identity.Key);
+        Assert.Equal(RenameOutcome.Renamed, NativeFile.TryRenameNoReplace(incomingPath, workPath));
+        var staged = await StageOutgoingCopy(File.ReadAllBytes(workPath), identity);
+        if (crash != CrashPoint.BeforeRecordingTheDelivery)
+        {
+            await MessageJournalSpecs.WithJournal(settings.Journal, async journal =>
+            {
+                await journal.Ask<AttemptBegun>(new BeginAttempt(identity, Path.GetFileName(incomingPath)), Answer);
+                await journal.Ask<DeliveryRecorded>(new RecordDelivery(identity,
+                    new DeliveryIntent(VerdictKind.Clean, [], MessageAction.Deliver, staged, null)), Answer);
+            });
+        }
+        if (crash is CrashPoint.AfterPublishing or CrashPoint.AfterPublishingAndTheMtaTookIt)
+            Assert.Equal(RenameOutcome.Renamed, NativeFile.TryRenameNoReplace(staged.Path, Path.Combine(_bed.Outgoing, staged.FinalName)));
+        if (crash == CrashPoint.AfterPublishingAndTheMtaTookIt) File.Delete(Path.Combine(_bed.Outgoing, staged.FinalName));
+
+        var counters = StartGateway(settings);
+
+        await AwaitAsync(() => counters.Deleted == 1, "the recovered message to be finished");
+        Assert.Empty(GatewayTestbed.AllEntries(_bed.Work));
+        Assert.Empty(GatewayTestbed.AllEntries(_bed.Incoming));
+        var outgoing = GatewayTestbed.AllEntries(_bed.Outgoing).ToList();
+        Assert.Equal(copiesLeftInOutgoing, outgoing.Count);
+        Assert.All(outgoing, file => Assert.Contains("interrupted by a crash", File.ReadAllText(file)));
+        Assert.DoesNotContain(outgoing, file => Path.GetFileName(file).StartsWith("tf-", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_count_a_crash_while_scanning_as_an_attempt_and_quarantine_after_the_last_one()
+    {
+        var settings = _bed.Settings() with { Journal = JournalSettings.For(_bed.State, maxProcessingAttempts: 2) };
+        var (incomingPath, identity) = _bed.Enqueue("brings the scanner down every time");
+        var workPath = Path.Combine(_bed.Work, identity.Key);
+        Assert.Equal(RenameOutcome.Renamed, NativeFile.TryRenameNoReplace(incomingPath, workPath));
+        // Two runs that recorded the attempt (the MessageActor does so before scanning starts) and then died.
+        for (var run = 1; run <= 2; run++)
+        {
+            await MessageJournalSpecs.WithJournal(settings.Journal, async journal =>
+                await journal.Ask<AttemptBegun>(new BeginAttempt(identity, Path.GetFileName(incomingPath)), Answer));
+        }
+
+        var counters = StartGateway(settings);
+
+        await AwaitAsync(() => counters.Deleted == 1, "the message to be quarantined");
+        var entry = Assert.Single(new QuarantineStore(_bed.Quarantine).List());
+        Assert.Equal(VerdictKind.Unprocessable, entry.Metadata.Verdict);
+        Assert.Contains(entry.Metadata.Reasons, reason => reason.Contains("started 2 times", StringComparison.Ordinal));
+        Assert.Empty(GatewayTestbed.AllEntries(_bed.Outgoing));
+        Assert.Empty(GatewayTestbed.AllEntries(_bed.Work));
+    }
+
+    [Fact]
+    public async Task Should_quarantine_a_message_that_crashes_scanning_every_time_without_blocking_the_others()
+    {
+        var settings = _bed.Settings() with
+        {
+            Queue = _bed.Settings().Queue with { RetryBackoffMin = TimeSpan.FromMilliseconds(50), RetryBackoffMax = TimeSpan.FromMilliseconds(200) },
+            Journal = JournalSettings.For(_bed.State, maxProcessingAttempts: 3),
+        };
+        _bed.Enqueue("POISON: the parser chokes on this one");
+        for (var i = 0; i < 20; i++) _bed.Enqueue($"ordinary message {i}");
+
+        var counters = StartGateway(settings, (message, rules) =>
+            Encoding.ASCII.GetString(message.Span).Contains("POISON", StringComparison.Ordinal)
+                ? throw new InvalidOperationException("simulated parser bug")
+                : BuiltInRules.Scan(message, rules));
+
+        await AwaitAsync(() => counters.Deleted == 21, "every message, the poison one included, to be finished");
+        Assert.Equal(20, GatewayTestbed.AllEntries(_bed.Outgoing).Count());
+        var entry = Assert.Single(new QuarantineStore(_bed.Quarantine).List());
+        Assert.Equal(VerdictKind.Unprocessable, entry.Metadata.Verdict);
+        Assert.Contains("POISON", File.ReadAllText(entry.QueueFilePath));
+        Assert.Equal(3, counters.Failed);
+        Assert.Empty(GatewayTestbed.AllEntries(_bed.Work));
+        Assert.Empty(GatewayTestbed.AllEntries(_bed.Incoming));
+    }
+
+    [Theory]
+    [InlineData("/user/queue-watcher/watcher")]
+    [InlineData("/user/queue-watcher/watcher/coordinator-2")]
+    [InlineData("/user/message-journal/journal")]
+    [InlineData("a message actor")]
+    public async Task Should_lose_and_duplicate_nothing_when_an_actor_is_killed_under_load(string victim)
+    {
+        const int messageCount = 1000;
+        var settings = _bed.Settings(maxMessages: 10) with
+        {
+            Queue = _bed.Settings().Queue with { RetryBackoffMin = TimeSpan.FromMilliseconds(50), RetryBackoffMax = TimeSpan.FromMilliseconds(200) },
+        };
+        var counters = StartGateway(settings);
+        var system = _systems[^1];
+        var producer = Task.Run(() =>
+        {
+            for (var seq = 0; seq < messageCount; seq++) _bed.Enqueue($"X-Seq: {seq}");
+        });
+
+        // Kill (an ActorKilledException inside the actor) three times while messages flow.
+        var kills = 0;
+        foreach (var after in new[] { messageCount / 5, messageCount / 2, messageCount * 4 / 5 })
+        {
+            await AwaitAsync(() => counters.Admitted >= after, () => $"{after} admissions ({counters})", TimeSpan.FromMinutes(1));
+            var path = victim == "a message actor"
+                ? $"/user/messages/{Path.GetFileName(Directory.EnumerateFiles(_bed.Work).FirstOrDefault() ?? "none")}"
+                : victim;
+            system.ActorSelection(path).Tell(Kill.Instance);
+            kills++;
+        }
+        await producer;
+
+        await AwaitAsync(() => counters.Deleted >= messageCount && !GatewayTestbed.AllEntries(_bed.Incoming).Any()
+            && !GatewayTestbed.AllEntries(_bed.Work).Any(),
+            () => $"every message to be delivered after {kills} kills ({counters}; incoming {GatewayTestbed.AllEntries(_bed.Incoming).Count()}, work {GatewayTestbed.AllEntries(_bed.Work).Count()})",
+            TimeSpan.FromMinutes(2));
+        var delivered = GatewayTestbed.AllEntries(_bed.Outgoing)
+            .Select(file => int.Parse(File.ReadAllText(file).Split("X-Seq: ")[1].Split('\r')[0]))
+            .GroupBy(seq => seq).ToDictionary(g => g.Key, g => g.Count());
+        var lost = Enumerable.Range(0, messageCount).Where(seq => !delivered.ContainsKey(seq)).ToList();
+        var duplicated = delivered.Where(d => d.Value > 1).Select(d => d.Key).ToList();
+        Assert.True(lost.Count == 0 && duplicated.Count == 0,
+            $"after {kills} kills: lost {string.Join(",", lost)}; duplicated {string.Join(",", duplicated)}");
+    }
+
+    private PipelineCounters StartGateway(MailScanner.Actors.Configuration.GatewaySettings settings,
+        Func<ReadOnlyMemory<byte>, RuleSettings, ScanReport>? builtInRules = null)
+    {
+        var system = ActorSystem.Create("gateway-" + _systems.Count,
+            "akka.loglevel = ERROR\nakka.coordinated-shutdown.run-by-actor-system-terminate = off");
+        _systems.Add(system);
+        var counters = new PipelineCounters();
+        Gateway.Start(system, settings, counters, builtInRules);
+        return counters;
+    }
+
+    private async Task<StagedName> StageOutgoingCopy(byte[] content, FileIdentity identity)
+    {
+        using var barrier = new DurabilityBarrier(_bed.Outgoing);
+        var writer = new QueueDirectoryWriter(_bed.Outgoing, barrier, ZMailerFormat.Instance.FileNameFor);
+        return await writer.StageAsync(content, $"tf-{identity.Key}");
+    }
+
+    private static Task AwaitAsync(Func<bool> condition, string what, TimeSpan? within = null) => AwaitAsync(condition, () => what, within);
+
+    private static async Task AwaitAsync(Func<bool> condition, Func<string> what, TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(30));
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"gave up waiting for {what()}");
+            await Task.Delay(20);
+        }
+    }
+}
