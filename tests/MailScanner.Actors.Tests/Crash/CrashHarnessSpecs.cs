@@ -1,0 +1,31 @@
+using MailScanner.Actors.CrashHarness;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MailScanner.Actors.Tests.Crash;
+
+/// <summary>
+/// The short form of issue 4's crash test (the long form: <c>dotnet run --project tests/MailScanner.Actors.CrashHarness
+/// -- --kills 100</c>). It runs alone, after the parallel specs: it keeps two gateway processes' worth of CPU busy,
+/// and other specs' timing should not depend on it, nor its kill moments on theirs.
+/// </summary>
+[Collection(nameof(CrashHarnessSpecs))]
+public sealed class CrashHarnessSpecs(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Should_lose_and_duplicate_nothing_across_20_kills()
+    {
+        using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+
+        var report = await CrashRunner.RunAsync(new CrashHarnessOptions { Kills = 20 }, output.WriteLine, patience.Token);
+
+        output.WriteLine(report.Line);
+        Console.WriteLine(report.Line);
+        // Lost and duplicated seqs, leftovers (incoming, work, bad, temp files) and gateway problems, all in one message.
+        Assert.True(report.Passed && report.Kills == 20, $"{report.Line}{Environment.NewLine}{report.Describe()}");
+        output.WriteLine(report.Describe());
+    }
+}
+
+[CollectionDefinition(nameof(CrashHarnessSpecs), DisableParallelization = true)]
+public sealed class CrashHarnessCollection;
