@@ -20,8 +20,10 @@ public sealed record CrashReport
     public required IReadOnlyList<string> Problems { get; init; }
     public required int OutgoingFiles { get; init; }
     public required int QuarantinedFiles { get; init; }
-    /// <summary>Kills timed from the first change to the outgoing queue in that life (the rest are timed from the start).</summary>
+    /// <summary>Kills meant to be timed from the first change to the outgoing queue in that life (the rest are timed from the start).</summary>
     public required int KillsAimedAtDeliveries { get; init; }
+    /// <summary>Of those, the ones whose life did change the outgoing queue within the timeout.</summary>
+    public required int KillsAfterDeliveryBegan { get; init; }
     /// <summary>Killed lives during which the outgoing queue grew: kills that landed while messages were being delivered.</summary>
     public required int KillsWhileDelivering { get; init; }
     public required TimeSpan KillPhase { get; init; }
@@ -43,7 +45,8 @@ public sealed record CrashReport
     {
         var text = new StringBuilder();
         text.AppendLine($"seed={Seed} (rerun: --seed {Seed}); {OutgoingFiles} outgoing files, {QuarantinedFiles} quarantined; " +
-                        $"{Kills} kills, {KillsAimedAtDeliveries} aimed at deliveries, {KillsWhileDelivering} in lives that delivered something");
+                        $"{Kills} kills, {KillsAfterDeliveryBegan} of {KillsAimedAtDeliveries} aimed at deliveries after one began, " +
+                        $"{KillsWhileDelivering} in lives that delivered something");
         text.AppendLine($"kill phase {KillPhase.TotalSeconds:F1} s, final drain {Drain.TotalSeconds:F1} s, total {Total.TotalSeconds:F1} s");
         if (Lost > 0)
         {

@@ -42,7 +42,7 @@ public static class CrashRunner
 
         var producer = new Producer(area.Incoming, options.MessagesPerSecond, options.InfectedEvery);
         producer.Start();
-        int kills = 0, deliveringKills = 0, killsWhileDelivering = 0, produced;
+        int kills = 0, aimedKills = 0, deliveringKills = 0, killsWhileDelivering = 0, produced;
         try
         {
             for (var life = 1; life <= options.Kills; life++)
@@ -58,6 +58,7 @@ public static class CrashRunner
                 using var gatewayLife = GatewayLife.Start(gateway, area, log, life);
                 if (whileDelivering)
                 {
+                    aimedKills++;
                     if (await AwaitOutgoingChangeAsync(area.Outgoing, outgoingChangedAt, gatewayLife, options.DeliveryStartTimeout, cancel))
                         deliveringKills++;
                     await Task.Delay(afterDelivery, cancel); // the random moment of the kill: the point of the harness
@@ -70,7 +71,7 @@ public static class CrashRunner
                 else problems.Add($"life {life}: the gateway exited by itself with code {gatewayLife.ExitCode} within {clock.ElapsedMilliseconds} ms:{Environment.NewLine}{log.Tail()}");
                 if (Census.CountEntries(area.Outgoing) > outgoingBefore) killsWhileDelivering++;
                 if (life % 10 == 0 || life == options.Kills)
-                    progress($"  {life} lives, {kills} kills ({deliveringKills} aimed at deliveries), {producer.Produced} produced, {Census.CountEntries(area.Outgoing)} in outgoing, {total.Elapsed.TotalSeconds:F1} s");
+                    progress($"  {life} lives, {kills} kills ({deliveringKills} of {aimedKills} aimed at deliveries after one began), {producer.Produced} produced, {Census.CountEntries(area.Outgoing)} in outgoing, {total.Elapsed.TotalSeconds:F1} s");
             }
         }
         finally
@@ -105,7 +106,8 @@ public static class CrashRunner
             Problems = [.. problems, .. census.Problems],
             OutgoingFiles = census.OutgoingFiles,
             QuarantinedFiles = census.QuarantinedFiles,
-            KillsAimedAtDeliveries = deliveringKills,
+            KillsAimedAtDeliveries = aimedKills,
+            KillsAfterDeliveryBegan = deliveringKills,
             KillsWhileDelivering = killsWhileDelivering,
             KillPhase = killPhase,
             Drain = drain,

@@ -45,7 +45,16 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     interrupt.Cancel();
 };
-var report = await CrashRunner.RunAsync(options, Console.Error.WriteLine, interrupt.Token);
+CrashReport report;
+try
+{
+    report = await CrashRunner.RunAsync(options, Console.Error.WriteLine, interrupt.Token);
+}
+catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
+{
+    Console.Error.WriteLine("mailscanner-crash-harness: interrupted");
+    return 130;
+}
 Console.Error.WriteLine(report.Describe());
 Console.WriteLine(report.Line);
 return report.Passed ? 0 : 1;
