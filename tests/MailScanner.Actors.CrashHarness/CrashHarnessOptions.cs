@@ -25,11 +25,11 @@ public sealed record CrashHarnessOptions
     public int InfectedEvery { get; init; } = 10;
 
     /// <summary>
-    /// The share of lives killed while delivering: a random time in [0, <see cref="DeliveringKillSpread"/>] after the
-    /// outgoing queue first changes in that life. The gateway needs about a second to start and the first delivery
-    /// comes later still, so kills timed from the start alone would nearly all land before any delivery.
+    /// Every n-th life is killed while delivering (0: none): a random time in [0, <see cref="DeliveringKillSpread"/>]
+    /// after the outgoing queue first changes in that life. The gateway needs about a second to start and the first
+    /// delivery comes later still, so kills timed from the start alone would nearly all land before any delivery.
     /// </summary>
-    public double DeliveringKillShare { get; init; } = 0.5;
+    public int DeliveringKillEvery { get; init; } = 2;
 
     public TimeSpan DeliveringKillSpread { get; init; } = TimeSpan.FromMilliseconds(300);
 

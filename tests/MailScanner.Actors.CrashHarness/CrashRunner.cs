@@ -47,8 +47,8 @@ public static class CrashRunner
         {
             for (var life = 1; life <= options.Kills; life++)
             {
-                // Drawn in the same order every life, so a seed always gives the same kinds and waits.
-                var whileDelivering = random.NextDouble() < options.DeliveringKillShare;
+                // Both waits are drawn every life, so a seed always gives the same waits.
+                var whileDelivering = options.DeliveringKillEvery > 0 && life % options.DeliveringKillEvery == 0;
                 var uptime = options.MinUptime + (options.MaxUptime - options.MinUptime) * random.NextDouble();
                 var afterDelivery = options.DeliveringKillSpread * random.NextDouble();
 
