@@ -21,6 +21,9 @@ public sealed record CrashHarnessOptions
     /// <summary>The producer's steady rate, kept up whether the gateway is running or not.</summary>
     public double MessagesPerSecond { get; init; } = 50;
 
+    /// <summary>The producer goes on after the last kill until it has queued at least this many (a run of 0 kills still checks something).</summary>
+    public int MinimumMessages { get; init; } = 100;
+
     /// <summary>Every n-th message carries the EICAR test file (delivered cleaned, original quarantined); 0: none.</summary>
     public int InfectedEvery { get; init; } = 10;
 

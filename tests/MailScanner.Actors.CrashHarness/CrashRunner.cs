@@ -41,7 +41,7 @@ public static class CrashRunner
         progress($"crash harness: {options.Kills} kills, seed {options.Seed}, {options.MessagesPerSecond} msg/s, gateway {gateway.Dll}, area {area.Root}");
 
         var producer = new Producer(area.Incoming, options.MessagesPerSecond, options.InfectedEvery);
-        producer.Start();
+        producer.Start(cancel);
         int kills = 0, aimedKills = 0, deliveringKills = 0, killsWhileDelivering = 0, produced;
         try
         {
@@ -76,7 +76,7 @@ public static class CrashRunner
         }
         finally
         {
-            produced = await producer.StopAsync();
+            produced = await producer.StopAsync(cancel.IsCancellationRequested ? 0 : options.MinimumMessages);
         }
         var killPhase = total.Elapsed;
 

@@ -10,45 +10,41 @@ namespace MailScanner.Actors.CrashHarness;
 /// </summary>
 internal sealed class Producer(string incoming, double messagesPerSecond, int infectedEvery)
 {
-    private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
     private int _produced;
+    private volatile int _stopAt = int.MaxValue;
 
     /// <summary>Messages completely queued so far: sequence numbers 0 .. Produced-1.</summary>
     public int Produced => Volatile.Read(ref _produced);
 
-    public void Start() => _loop = Task.Run(() => RunAsync(_stop.Token));
+    public void Start(CancellationToken cancel) => _loop = Task.Run(() => RunAsync(cancel), CancellationToken.None);
 
-    /// <summary>Stops after the message being written, if any; returns how many were queued in all.</summary>
-    public async Task<int> StopAsync()
+    /// <summary>
+    /// Stops after the message being written, but not before <paramref name="atLeast"/> messages are queued
+    /// (at the same rate); returns how many were queued in all.
+    /// </summary>
+    public async Task<int> StopAsync(int atLeast)
     {
-        await _stop.CancelAsync();
+        _stopAt = Math.Max(atLeast, 0);
         if (_loop is not null) await _loop; // rethrows a write failure: a run whose producer failed proves nothing
         return Produced;
     }
 
-    private async Task RunAsync(CancellationToken stop)
+    private async Task RunAsync(CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
         using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
-        try
+        do
         {
-            do
+            // Catch up to the schedule: a slow fsync delays messages but never lowers the rate.
+            var due = (long)(clock.Elapsed.TotalSeconds * messagesPerSecond) + 1;
+            while (Produced < due && Produced < _stopAt)
             {
-                // Catch up to the schedule: a slow fsync delays messages but never drops the rate.
-                var due = (long)(clock.Elapsed.TotalSeconds * messagesPerSecond) + 1;
-                while (Produced < due && !stop.IsCancellationRequested)
-                {
-                    Write(Produced);
-                    Volatile.Write(ref _produced, Produced + 1);
-                }
+                Write(Produced);
+                Volatile.Write(ref _produced, Produced + 1);
             }
-            while (await tick.WaitForNextTickAsync(stop));
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            // stopped
-        }
+        while (Produced < _stopAt && await tick.WaitForNextTickAsync(cancel));
     }
 
     private void Write(int seq)

@@ -2,12 +2,12 @@ using System.Globalization;
 using MailScanner.Actors.CrashHarness;
 
 // mailscanner-crash-harness [--kills N] [--seed S] [--keep] [--gateway DLL] [--rate MSG_PER_S] [--infected-every N]
-//                           [--min-uptime-ms MS] [--max-uptime-ms MS] [--dir PARENT]
+//                           [--delivering-every N] [--min-uptime-ms MS] [--max-uptime-ms MS] [--dir PARENT]
 // Progress and details go to stderr; stdout gets exactly one line: lost=N duplicated=N kills=N messages=M.
 // Exit code 0 when nothing was lost or duplicated and nothing was left behind, 1 otherwise, 2 on a usage error.
 
 const string Usage = "usage: mailscanner-crash-harness [--kills N] [--seed S] [--keep] [--gateway DLL] [--rate MSG_PER_S] " +
-                     "[--infected-every N] [--min-uptime-ms MS] [--max-uptime-ms MS] [--dir PARENT]";
+                     "[--infected-every N] [--delivering-every N] [--min-uptime-ms MS] [--max-uptime-ms MS] [--dir PARENT]";
 var options = new CrashHarnessOptions();
 try
 {
@@ -23,6 +23,7 @@ try
             "--gateway" => options with { Gateway = Value() },
             "--rate" => options with { MessagesPerSecond = double.Parse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture) },
             "--infected-every" => options with { InfectedEvery = Int() },
+            "--delivering-every" => options with { DeliveringKillEvery = Int() },
             "--min-uptime-ms" => options with { MinUptime = TimeSpan.FromMilliseconds(Int()) },
             "--max-uptime-ms" => options with { MaxUptime = TimeSpan.FromMilliseconds(Int()) },
             "--dir" => options with { Parent = Value() },
