@@ -41,6 +41,9 @@ internal sealed class Census
     /// <summary>Seqs that have no copy in outgoing nor in quarantine.</summary>
     public IReadOnlyList<int> Lost() => Enumerable.Range(0, Produced).Where(s => _outgoing[s].Count + _quarantine[s].Count == 0).ToList();
 
+    /// <summary>Seqs kept in the quarantine and not delivered at all (an infected message is delivered cleaned as well).</summary>
+    public IReadOnlyList<int> QuarantinedOnly() => Enumerable.Range(0, Produced).Where(s => _outgoing[s].Count == 0 && _quarantine[s].Count > 0).ToList();
+
     /// <summary>
     /// Seqs with more than one copy in the same place. An infected message is delivered cleaned and its original
     /// kept in the quarantine: one copy in each is the policy, not a duplicate.

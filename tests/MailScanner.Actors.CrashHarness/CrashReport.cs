@@ -14,6 +14,12 @@ public sealed record CrashReport
     /// <summary>Where a lost seq was found after all (bad, incoming, work), if anywhere.</summary>
     public required IReadOnlyDictionary<int, string> LostFoundIn { get; init; }
     public required IReadOnlyList<Duplicate> Duplicates { get; init; }
+    /// <summary>
+    /// Seqs only in the quarantine, not delivered. Allowed (issue 4: "delivered exactly once (or quarantined exactly
+    /// once)"), but worth a look: with the default policy an infected message is also delivered cleaned, so these were
+    /// quarantined for another reason (e.g. given up as unprocessable after repeated interruptions).
+    /// </summary>
+    public IReadOnlyList<int> QuarantinedOnly { get; init; } = [];
     /// <summary>Entries left in incoming, work and bad, temp files in outgoing, half-built quarantine entries.</summary>
     public required IReadOnlyList<string> Leftovers { get; init; }
     /// <summary>Gateway misbehaviour (exited by itself, failed to drain or to stop) and damaged or foreign files.</summary>
@@ -64,6 +70,8 @@ public sealed record CrashReport
                 text.AppendLine($"    e.g. seq {example.Seq}: {string.Join(", ", example.Files)}");
             }
         }
+        if (QuarantinedOnly.Count > 0)
+            text.AppendLine($"quarantined without any delivery (allowed, see gateway.log for why): {QuarantinedOnly.Count} messages, seqs {Ranges(QuarantinedOnly)}");
         if (Leftovers.Count > 0) text.AppendLine($"leftovers ({Leftovers.Count}): " + Limit(Leftovers));
         foreach (var problem in Problems.Take(ListLimit)) text.AppendLine($"problem: {problem}");
         if (Problems.Count > ListLimit) text.AppendLine($"... and {Problems.Count - ListLimit} more problems");

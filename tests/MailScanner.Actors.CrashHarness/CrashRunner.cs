@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace MailScanner.Actors.CrashHarness;
 
@@ -67,8 +68,13 @@ public static class CrashRunner
                 {
                     await Task.Delay(uptime, cancel);
                 }
+                var killedAt = clock.ElapsedMilliseconds;
                 if (await gatewayLife.KillAsync()) kills++;
                 else problems.Add($"life {life}: the gateway exited by itself with code {gatewayLife.ExitCode} within {clock.ElapsedMilliseconds} ms:{Environment.NewLine}{log.Tail()}");
+                var planned = whileDelivering
+                    ? string.Create(CultureInfo.InvariantCulture, $"{afterDelivery.TotalMilliseconds:F0} ms after the first delivery")
+                    : string.Create(CultureInfo.InvariantCulture, $"planned {uptime.TotalMilliseconds:F0} ms");
+                log.Write(life, $"--- harness: killed {killedAt} ms after the start ({planned}), gone after {clock.ElapsedMilliseconds} ms");
                 if (Census.CountEntries(area.Outgoing) > outgoingBefore) killsWhileDelivering++;
                 if (life % 10 == 0 || life == options.Kills)
                     progress($"  {life} lives, {kills} kills ({deliveringKills} of {aimedKills} aimed at deliveries after one began), {producer.Produced} produced, {Census.CountEntries(area.Outgoing)} in outgoing, {total.Elapsed.TotalSeconds:F1} s");
@@ -102,6 +108,7 @@ public static class CrashRunner
             LostSeqs = lost,
             LostFoundIn = lost.Where(census.SeenElsewhere.ContainsKey).ToDictionary(s => s, s => census.SeenElsewhere[s]),
             Duplicates = census.Duplicates(),
+            QuarantinedOnly = census.QuarantinedOnly(),
             Leftovers = census.Leftovers,
             Problems = [.. problems, .. census.Problems],
             OutgoingFiles = census.OutgoingFiles,

@@ -116,7 +116,9 @@ internal sealed class GatewayLog(string path) : IDisposable
     public void Write(int life, string? line)
     {
         if (line is null) return;
-        var entry = $"[{life}] {line}";
+        var entry = line.StartsWith("--- harness", StringComparison.Ordinal)
+            ? $"[{life}] {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss.fff} {line}"
+            : $"[{life}] {line}";
         lock (_lock)
         {
             if (_closed) return;

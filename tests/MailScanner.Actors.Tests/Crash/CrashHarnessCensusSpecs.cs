@@ -28,8 +28,20 @@ public sealed class CrashHarnessCensusSpecs : IDisposable
 
         Assert.Empty(census.Lost());
         Assert.Empty(census.Duplicates());
+        Assert.Empty(census.QuarantinedOnly());
         Assert.Empty(census.Leftovers);
         Assert.Empty(census.Problems);
+    }
+
+    [Fact]
+    public void Should_accept_but_name_a_message_that_was_only_quarantined()
+    {
+        Place(Path.Combine(_area.Quarantine, "20261130", "20261130-080000-0123456789abcdef"), "queue-file", 0);
+
+        var census = Census.Take(_area, produced: 1);
+
+        Assert.Empty(census.Lost());
+        Assert.Equal([0], census.QuarantinedOnly());
     }
 
     [Fact]
