@@ -44,8 +44,11 @@ public sealed record CrashHarnessOptions
     /// <summary>How long a life meant to be killed while delivering may take to start delivering (it is killed then anyway).</summary>
     public TimeSpan DeliveryStartTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>How long the final life may take to empty incoming and work.</summary>
-    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromMinutes(3);
+    /// <summary>How long the final life may take to empty incoming and work: 3 minutes, or 20 ms a message when more.</summary>
+    public TimeSpan? DrainTimeout { get; init; }
+
+    public TimeSpan DrainTimeoutFor(int messages) =>
+        DrainTimeout ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(3).Ticks, TimeSpan.FromMilliseconds(20).Ticks * messages));
 
     /// <summary>
     /// Once incoming and work are empty but messages are still missing, how long nothing may change before they

@@ -149,7 +149,8 @@ public static class CrashRunner
         var deadline = Stopwatch.StartNew();
         var lastAccountedFor = -1;
         var unchangedSince = TimeSpan.Zero;
-        while (deadline.Elapsed < options.DrainTimeout)
+        var timeout = options.DrainTimeoutFor(produced);
+        while (deadline.Elapsed < timeout)
         {
             if (life.HasExited) return $"the final gateway exited by itself with code {life.ExitCode} while draining";
             if (Census.IsEmpty(area.Incoming) && Census.IsEmpty(area.Work))
@@ -168,7 +169,7 @@ public static class CrashRunner
             }
             await Task.Delay(PollInterval, cancel);
         }
-        return $"incoming and work were not empty {options.DrainTimeout.TotalSeconds:F0} s after the final start " +
+        return $"incoming and work were not empty {timeout.TotalSeconds:F0} s after the final start " +
                $"({Census.CountEntries(area.Incoming)} in incoming, {Census.CountEntries(area.Work)} in work)";
     }
 }
