@@ -1,0 +1,61 @@
+using System.Globalization;
+using MailScanner.Actors.CrashHarness;
+
+// mailscanner-crash-harness [--kills N] [--seed S] [--keep] [--gateway DLL] [--rate MSG_PER_S] [--infected-every N]
+//                           [--delivering-every N] [--min-uptime-ms MS] [--max-uptime-ms MS] [--dir PARENT]
+// Progress and details go to stderr; stdout gets exactly one line: lost=N duplicated=N kills=N messages=M.
+// Exit code 0 when nothing was lost or duplicated and nothing was left behind, 1 otherwise, 2 on a usage error.
+
+const string Usage = "usage: mailscanner-crash-harness [--kills N] [--seed S] [--keep] [--gateway DLL] [--rate MSG_PER_S] " +
+                     "[--infected-every N] [--delivering-every N] [--min-uptime-ms MS] [--max-uptime-ms MS] [--dir PARENT]";
+var options = new CrashHarnessOptions();
+try
+{
+    for (var i = 0; i < args.Length; i++)
+    {
+        string Value() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
+        int Int() => int.Parse(Value(), NumberStyles.None, CultureInfo.InvariantCulture);
+        options = args[i] switch
+        {
+            "--kills" => options with { Kills = Int() },
+            "--seed" => options with { Seed = Int() },
+            "--keep" => options with { Keep = true },
+            "--gateway" => options with { Gateway = Value() },
+            "--rate" => options with { MessagesPerSecond = double.Parse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture) },
+            "--infected-every" => options with { InfectedEvery = Int() },
+            "--delivering-every" => options with { DeliveringKillEvery = Int() },
+            "--min-uptime-ms" => options with { MinUptime = TimeSpan.FromMilliseconds(Int()) },
+            "--max-uptime-ms" => options with { MaxUptime = TimeSpan.FromMilliseconds(Int()) },
+            "--dir" => options with { Parent = Value() },
+            "--help" or "-h" => throw new FormatException(""),
+            _ => throw new FormatException($"unknown option {args[i]}"),
+        };
+    }
+    if (options.MessagesPerSecond <= 0 || options.MaxUptime < options.MinUptime) throw new FormatException("rate must be positive, max uptime at least min uptime");
+}
+catch (FormatException e)
+{
+    if (e.Message.Length > 0) Console.Error.WriteLine($"mailscanner-crash-harness: {e.Message}");
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+
+using var interrupt = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    interrupt.Cancel();
+};
+CrashReport report;
+try
+{
+    report = await CrashRunner.RunAsync(options, Console.Error.WriteLine, interrupt.Token);
+}
+catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
+{
+    Console.Error.WriteLine("mailscanner-crash-harness: interrupted");
+    return 130;
+}
+Console.Error.WriteLine(report.Describe());
+Console.WriteLine(report.Line);
+return report.Passed ? 0 : 1;
