@@ -476,6 +476,10 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         var toOutgoing = action is MessageAction.Deliver or MessageAction.DeliverCleaned or MessageAction.Store;
         var toQuarantine = action is MessageAction.DeliverCleaned or MessageAction.Quarantine or MessageAction.Store;
+        // An earlier, unrecorded attempt may have staged a copy this action does not write (it was interrupted and
+        // this time the message is unprocessable, or the policy changed): nothing will ever publish it.
+        if (!toOutgoing) _workspace.Outgoing.DiscardUnrecorded(OutgoingTempName);
+        if (!toQuarantine) _workspace.Quarantine.DiscardUnrecorded(_identity.Key);
         var outgoing = toOutgoing ? _workspace.Outgoing.StageAsync(_outgoing!, OutgoingTempName) : Task.FromResult<StagedName>(null!);
         // The quarantine keeps the original queue file, untouched, with what we know about it beside it.
         var quarantine = toQuarantine
