@@ -144,7 +144,7 @@ public static class MessageAnalyzer
             string? html = null;
             if (type == "text/html" && part is TextPart text)
             {
-                try { html = text.Text; }
+                try { html = HtmlText(text, content); }
                 catch (Exception e) when (e is IOException or FormatException or NotSupportedException or ArgumentException) { }
             }
             var isAttachment = part.IsAttachment || fileName is not null;
@@ -305,6 +305,42 @@ public static class MessageAnalyzer
         private void AddMember(string memberName, string mimePath, string? fileName, long? declared, byte[] data, string? unscannable, int depth) =>
             _parts.Add(new AnalyzedPart(memberName, mimePath, fileName, "application/octet-stream", PartSource.ArchiveMember,
                 IsAttachment: true, declared, data.LongLength, data, unscannable, depth));
+    }
+
+    /// <summary>
+    /// What <see cref="TextPart.Text"/> returns, computed from the <paramref name="decoded"/> bytes instead of decoding
+    /// the part a second time (and converting them to UTF-8 and back through two stream filters): the charset of the
+    /// Content-Type, else a byte order mark, else a <c>&lt;meta&gt;</c> charset (<see cref="TextPart.TryDetectEncoding"/>);
+    /// failing those strict UTF-8, and ISO-8859-1 when that does not decode; CRLF read as LF; and, as there, an
+    /// <see cref="EncoderFallbackException"/> (an <see cref="ArgumentException"/>) when the text holds a lone surrogate.
+    /// </summary>
+    internal static string HtmlText(TextPart part, byte[] decoded)
+    {
+        if (FormatOptions.Default.NewLineFormat != NewLineFormat.Unix) return part.Text; // not Linux: MimeKit writes CRLF
+        if (!part.TryDetectEncoding(out var encoding, out _)) encoding = StrictUtf8;
+        string text;
+        try
+        {
+            text = encoding.GetString(decoded);
+        }
+        catch (DecoderFallbackException)
+        {
+            text = StrictLatin1.GetString(decoded);
+        }
+        // TextPart.Text writes the text out as strict UTF-8 on its way: an unpaired surrogate throws there.
+        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0) StrictUtf8.GetByteCount(text);
+        return UnixNewLines(text);
+    }
+
+    private static readonly Encoding StrictUtf8 = Encoding.GetEncoding(65001, new EncoderExceptionFallback(), new DecoderExceptionFallback());
+    private static readonly Encoding StrictLatin1 = Encoding.GetEncoding(28591, new EncoderExceptionFallback(), new DecoderExceptionFallback());
+
+    /// <summary>As MimeKit's Dos2UnixFilter: CR LF becomes LF, and a CR that ends the text is dropped.</summary>
+    private static string UnixNewLines(string text)
+    {
+        if (text.IndexOf('\r') < 0) return text;
+        var unix = text.Replace("\r\n", "\n", StringComparison.Ordinal);
+        return unix.EndsWith('\r') ? unix[..^1] : unix;
     }
 
     /// <summary>The file name a gzip header carries (FNAME, ISO 8859-1), if any.</summary>
