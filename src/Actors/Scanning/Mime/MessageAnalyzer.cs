@@ -132,9 +132,11 @@ public static class MessageAnalyzer
             byte[] content;
             try
             {
-                using var decoded = new MemoryStream();
+                // Decoding never makes content longer than its encoded form (7bit and 8bit keep the length exactly), so
+                // sized to that the buffer never grows, and for an unencoded part it is the content as it is.
+                using var decoded = new MemoryStream(EncodedLength(part.Content));
                 part.Content?.DecodeTo(decoded);
-                content = decoded.ToArray();
+                content = decoded.Length == decoded.Capacity ? decoded.GetBuffer() : decoded.ToArray();
             }
             catch (Exception e) when (e is IOException or FormatException or NotSupportedException)
             {
@@ -342,6 +344,9 @@ public static class MessageAnalyzer
         var unix = text.Replace("\r\n", "\n", StringComparison.Ordinal);
         return unix.EndsWith('\r') ? unix[..^1] : unix;
     }
+
+    private static int EncodedLength(IMimeContent? content) =>
+        content?.Stream is { CanSeek: true } stream ? (int)Math.Clamp(stream.Length, 0, Array.MaxLength) : 0;
 
     /// <summary>The file name a gzip header carries (FNAME, ISO 8859-1), if any.</summary>
     private static string? GzipOriginalName(ReadOnlySpan<byte> gz)

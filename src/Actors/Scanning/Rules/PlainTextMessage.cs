@@ -15,8 +15,8 @@ internal static class PlainTextMessage
     {
         var at = 0;
         string? contentType = null, encoding = null, disposition = null;
-        string? current = null;
-        var value = new StringBuilder();
+        var current = Field.None;
+        StringBuilder? value = null; // only the fields read here are collected: most header lines cost no allocation
         while (at < message.Length)
         {
             var end = message[at..].IndexOf((byte)'\n');
@@ -30,29 +30,49 @@ internal static class PlainTextMessage
             }
             if (line[0] is (byte)' ' or (byte)'\t')
             {
-                if (current is null) return null;
-                value.Append(Encoding.Latin1.GetString(line));
+                if (current == Field.None) return null;
+                if (current != Field.Other) value!.Append(Encoding.Latin1.GetString(line));
             }
             else
             {
                 Keep(current, value, ref contentType, ref encoding, ref disposition);
                 var colon = line.IndexOf((byte)':');
                 if (colon <= 0) return null;
-                current = Encoding.Latin1.GetString(line[..colon]).Trim();
-                value.Clear().Append(Encoding.Latin1.GetString(line[(colon + 1)..]));
+                current = FieldOf(TrimWhiteSpace(line[..colon]));
+                if (current != Field.Other) (value ??= new StringBuilder()).Clear().Append(Encoding.Latin1.GetString(line[(colon + 1)..]));
             }
             at = next;
         }
         return null;
     }
 
-    private static void Keep(string? name, StringBuilder value, ref string? contentType, ref string? encoding, ref string? disposition)
+    private enum Field { None, Other, ContentType, ContentTransferEncoding, ContentDisposition }
+
+    private static Field FieldOf(ReadOnlySpan<byte> name) =>
+        Ascii.EqualsIgnoreCase(name, "Content-Type"u8) ? Field.ContentType
+        : Ascii.EqualsIgnoreCase(name, "Content-Transfer-Encoding"u8) ? Field.ContentTransferEncoding
+        : Ascii.EqualsIgnoreCase(name, "Content-Disposition"u8) ? Field.ContentDisposition
+        : Field.Other;
+
+    /// <summary>As <see cref="string.Trim()"/> on the Latin-1 reading of the bytes (which also counts NEL and NBSP).</summary>
+    private static ReadOnlySpan<byte> TrimWhiteSpace(ReadOnlySpan<byte> bytes)
     {
-        if (name is null) return;
-        if (name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)) contentType = value.ToString().Trim();
-        else if (name.Equals("Content-Transfer-Encoding", StringComparison.OrdinalIgnoreCase)) encoding = value.ToString().Trim();
-        // A second one is beyond what this reader should guess about.
-        else if (name.Equals("Content-Disposition", StringComparison.OrdinalIgnoreCase)) disposition = disposition is null ? value.ToString().Trim() : "";
+        var start = 0;
+        while (start < bytes.Length && char.IsWhiteSpace((char)bytes[start])) start++;
+        var end = bytes.Length;
+        while (end > start && char.IsWhiteSpace((char)bytes[end - 1])) end--;
+        return bytes[start..end];
+    }
+
+    private static void Keep(Field field, StringBuilder? value, ref string? contentType, ref string? encoding, ref string? disposition)
+    {
+        switch (field)
+        {
+            case Field.ContentType: contentType = value!.ToString().Trim(); break;
+            case Field.ContentTransferEncoding: encoding = value!.ToString().Trim(); break;
+            // A second one is beyond what this reader should guess about.
+            case Field.ContentDisposition: disposition = disposition is null ? value!.ToString().Trim() : ""; break;
+        }
     }
 
     private static bool IsPlain(string? contentType, string? encoding, string? disposition)
