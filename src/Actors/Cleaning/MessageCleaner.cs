@@ -317,7 +317,10 @@ public static class MessageCleaner
         string original;
         try
         {
-            original = part.Text;
+            // As part.Text, without its second pass through stream filters (see MessageAnalyzer.HtmlText).
+            using var decoded = new MemoryStream();
+            part.Content?.DecodeTo(decoded);
+            original = MessageAnalyzer.HtmlText(part, decoded.ToArray());
         }
         catch (Exception e) when (e is IOException or FormatException or NotSupportedException or ArgumentException)
         {
