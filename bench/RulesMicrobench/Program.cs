@@ -63,6 +63,17 @@ static class Stages
             .Select(p => p.Html).OfType<string>().ToList();
         Console.WriteLine($"{htmls.Count} HTML parts");
         Time("analyze", () => { foreach (var m in messages) MailScanner.Actors.Scanning.Mime.MessageAnalyzer.Analyze(m, limits); });
+        // What the MessageActor adds for rules: a full MIME rewrite of each message with active HTML or a finding
+        // (the others get the header-only rewrite either way).
+        var rewritten = messages.Select(m => (Message: m, Report: BuiltInRules.Scan(m, RuleSettings.Default)))
+            .Where(x => x.Report.HasActiveHtml || x.Report.Findings.Count > 0)
+            .Select(x => (x.Message, Request: new MailScanner.Actors.Cleaning.CleaningRequest(
+                MailScanner.Actors.Scanning.Verdict.Of(x.Report.Findings.ToList()), x.Report.Findings, null,
+                ReplaceDangerousParts: x.Report.Findings.Count > 0, null, RuleSettings.Default.Html))).ToList();
+        Console.WriteLine($"{rewritten.Count} messages rewritten by the cleaner");
+        Time("cleaner rewrite", () => { foreach (var (m, r) in rewritten) MailScanner.Actors.Cleaning.MessageCleaner.Clean(m, r); });
+        if (Environment.GetEnvironmentVariable("RULES_STAGES_CLEANER") is { } repeat)
+            for (var i = 0; i < int.Parse(repeat); i++) foreach (var (m, r) in rewritten) MailScanner.Actors.Cleaning.MessageCleaner.Clean(m, r);
         Time("html disarm find", () => { foreach (var h in htmls) HtmlDisarm.Find(h); });
         Time("phishing find", () => { foreach (var h in htmls) PhishingNet.Find(h); });
         void Time(string label, Action pass)
