@@ -21,7 +21,16 @@ if (args.Length > 2)
     for (var i = 0; i < messages.Length; i++)
     {
         var report = BuiltInRules.Scan(messages[i], on);
-        writer.WriteLine($"{Path.GetRelativePath(corpus, files[i])}\t{report.HasActiveHtml}\t{string.Join(" | ", report.Findings)}");
+        var cleaned = "";
+        if (report.HasActiveHtml || report.Findings.Count > 0)
+        {
+            // What the gateway would deliver: the cleaner's rewrite, as a hash, and what it says it changed.
+            var result = MailScanner.Actors.Cleaning.MessageCleaner.Clean(messages[i], new MailScanner.Actors.Cleaning.CleaningRequest(
+                MailScanner.Actors.Scanning.Verdict.Of(report.Findings.ToList()), report.Findings, null,
+                ReplaceDangerousParts: report.Findings.Count > 0, "{Tag}", on.Html));
+            cleaned = $"{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(result.Message))[..16]} {string.Join(" | ", result.Changes)}";
+        }
+        writer.WriteLine($"{Path.GetRelativePath(corpus, files[i])}\t{report.HasActiveHtml}\t{string.Join(" | ", report.Findings)}\t{cleaned}");
     }
 }
 

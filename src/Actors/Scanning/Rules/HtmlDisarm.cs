@@ -163,7 +163,7 @@ public static class HtmlDisarm
             if (attribute.Value is null) continue;
             // The tokenizer hands attribute values over decoded; encode them again.
             output.Write('=');
-            output.Write(HtmlUtils.HtmlAttributeEncode(attribute.Value, '"'));
+            HtmlUtils.HtmlAttributeEncode(output, attribute.Value, '"');
         }
         output.Write(tag.IsEmptyElement ? " />" : ">");
     }
