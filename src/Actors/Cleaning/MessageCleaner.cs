@@ -35,10 +35,11 @@ public sealed record CleanedMessage(byte[] Message, IReadOnlyList<string> Change
 /// </summary>
 /// <remarks>
 /// <para>Which part a finding means: the finding's <see cref="ScanFinding.PartName"/> is looked up among the parts
-/// <see cref="MessageAnalyzer"/> reports, whose <see cref="AnalyzedPart.MimePath"/> says where the part is. A finding
+/// <see cref="MessageAnalyzer"/> reports, whose <see cref="AnalyzedPart.MimePath"/> says where the part is (a finding
+/// that carries its <see cref="ScanFinding.MimePath"/> says so itself, and only that part is replaced). A finding
 /// inside an archive replaces the MIME part holding the archive; a finding anywhere inside a forwarded message
 /// (<c>message/rfc822</c>) replaces the whole forwarded message, since its parts cannot be trusted one by one.</para>
-/// <para>A finding without a part name (clamd scans the message as a whole; a limit of the analysis) cannot say what
+/// <para>A finding without a part name (a virus clamd finds in the whole message but in no single part; a limit of the analysis) cannot say what
 /// to cut out, so the structure is left alone and the message is only tagged; the same goes for a part name that
 /// matches nothing. Each such case is listed in <see cref="CleanedMessage.Changes"/> as "not replaced: ...", so the
 /// caller can see that the dangerous content is still there (the original is in quarantine either way).</para>
@@ -130,7 +131,7 @@ public static class MessageCleaner
                 changes.Add($"not replaced: {finding} names no part; the message is only tagged");
                 continue;
             }
-            var paths = MimePathsOf(finding.PartName, parts);
+            var paths = finding.MimePath is { } exact ? [exact] : MimePathsOf(finding.PartName, parts);
             var entities = paths.Select(p => TargetAt(parsed, p)).OfType<MimeEntity>().Distinct().ToList();
             if (entities.Count == 0)
             {
@@ -316,7 +317,10 @@ public static class MessageCleaner
         string original;
         try
         {
-            original = part.Text;
+            // As part.Text, without its second pass through stream filters (see MessageAnalyzer.HtmlText).
+            using var decoded = new MemoryStream();
+            part.Content?.DecodeTo(decoded);
+            original = MessageAnalyzer.HtmlText(part, decoded.ToArray());
         }
         catch (Exception e) when (e is IOException or FormatException or NotSupportedException or ArgumentException)
         {

@@ -47,6 +47,13 @@ public enum VerdictKind
 /// </summary>
 public sealed record ScanFinding(VerdictKind Kind, string Reason, string? PartName = null)
 {
+    /// <summary>
+    /// The IMAP position (<see cref="Mime.AnalyzedPart.MimePath"/>) of the MIME part the finding is about, when the
+    /// scanner knows exactly which one it is: cleaning then replaces that part, and not every part that happens to
+    /// carry the same <see cref="PartName"/> (two attachments called "invoice.pdf"). Null: cleaning goes by the name.
+    /// </summary>
+    public string? MimePath { get; init; }
+
     public override string ToString() => PartName is null ? Reason : $"{Reason} in {PartName}";
 }
 

@@ -60,6 +60,23 @@ public sealed class MessageCleanerSpecs
     }
 
     [Fact]
+    public void Should_replace_only_the_part_at_the_findings_mime_path_when_two_parts_share_its_name()
+    {
+        var message = Message(Attachment("invoice.pdf", Text("the real invoice")), Attachment("invoice.pdf", Eicar));
+        var finding = new ScanFinding(VerdictKind.Infected, "virus Eicar-Test-Signature (clamd)", "invoice.pdf") { MimePath = "3" };
+
+        var cleaned = MessageCleaner.Clean(Bytes(message),
+            new CleaningRequest(Verdict.Of([finding]), [finding], null, ReplaceDangerousParts: true, null, null));
+
+        AssertNoEicar(cleaned.Message);
+        var parts = Parse(cleaned.Message).BodyParts.ToList();
+        Assert.Equal(3, parts.Count);
+        Assert.Equal("the real invoice", Encoding.UTF8.GetString(((MimePart)parts[1]).Content!.Open().ReadAllBytes()));
+        Assert.Equal("invoice.pdf.txt", Assert.IsType<TextPart>(parts[2]).FileName);
+        Assert.Single(cleaned.Changes, c => c.StartsWith("replaced invoice.pdf (", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Should_replace_the_whole_zip_part_when_a_member_is_infected()
     {
         var zip = Zip(("readme.txt", Text("fine")), ("eicar.com", Eicar));

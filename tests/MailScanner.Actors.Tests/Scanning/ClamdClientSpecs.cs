@@ -98,15 +98,72 @@ public sealed class ClamdClientSpecs : IClassFixture<ClamdDaemon>
         Assert.Equal(ClamdResult.Clean.Instance, await _clamd.Client().ScanAsync(Mail("small\r\n"), cts.Token));
     }
 
+    private static readonly string EicarFound = $"virus {ClamdDaemon.EicarSignature}{ClamdDaemon.Unofficial} (clamd)";
+
     [Fact]
-    public async Task Should_report_EICAR_as_infected_through_the_backend()
+    public async Task Should_report_EICAR_as_infected_through_the_backend_naming_the_body_of_a_single_part_message()
     {
         using var cts = new CancellationTokenSource(Deadline);
         var backend = new ClamdBackend(_clamd.Client());
         var report = await backend.ScanAsync(Mail(ClamdDaemon.Eicar), cts.Token);
         Assert.Equal("clamd", report.Scanner);
-        Assert.Equal(new ScanFinding(VerdictKind.Infected, $"virus {ClamdDaemon.EicarSignature}{ClamdDaemon.Unofficial} (clamd)"), Assert.Single(report.Findings));
+        Assert.Equal(new ScanFinding(VerdictKind.Infected, EicarFound, "part 1") { MimePath = "1" }, Assert.Single(report.Findings));
         Assert.Empty((await backend.ScanAsync(Mail("hello"), cts.Token)).Findings);
+    }
+
+    [Fact]
+    public async Task Should_name_the_infected_attachment_and_not_the_clean_text_beside_it()
+    {
+        using var cts = new CancellationTokenSource(Deadline);
+        var message = TestMail.Bytes(TestMail.Message(TestMail.Attachment("eicar.com", TestMail.Eicar)));
+
+        var report = await new ClamdBackend(_clamd.Client()).ScanAsync(message, cts.Token);
+
+        Assert.Equal(new ScanFinding(VerdictKind.Infected, EicarFound, "eicar.com") { MimePath = "2" }, Assert.Single(report.Findings));
+    }
+
+    [Fact]
+    public async Task Should_name_each_infected_part_of_a_message_with_several()
+    {
+        using var cts = new CancellationTokenSource(Deadline);
+        var clamExe = await File.ReadAllBytesAsync(Path.Combine(ClamdDaemon.TestFiles, "clam.exe"), cts.Token);
+        var message = TestMail.Bytes(TestMail.Message(TestMail.Attachment("eicar.com", TestMail.Eicar),
+            TestMail.Attachment("notes.txt", TestMail.Text("harmless"), "text/plain"), TestMail.Attachment("setup.exe", clamExe)));
+
+        var report = await new ClamdBackend(_clamd.Client()).ScanAsync(message, cts.Token);
+
+        Assert.Equal([
+            new ScanFinding(VerdictKind.Infected, EicarFound, "eicar.com") { MimePath = "2" },
+            new ScanFinding(VerdictKind.Infected, $"virus {ClamdDaemon.ClamExeSignature}{ClamdDaemon.Unofficial} (clamd)", "setup.exe") { MimePath = "4" },
+        ], report.Findings);
+    }
+
+    [Fact]
+    public async Task Should_name_no_part_when_the_virus_is_in_no_single_part()
+    {
+        using var cts = new CancellationTokenSource(Deadline);
+        // In a header: no MIME part holds it, so nothing can be cut out.
+        var inHeader = Encoding.ASCII.GetBytes($"From: a@example.org\r\nTo: b@example.net\r\nX-Note: {ClamdDaemon.Eicar}\r\nSubject: test\r\n\r\nhello\r\n");
+
+        var report = await new ClamdBackend(_clamd.Client()).ScanAsync(inHeader, cts.Token);
+
+        Assert.Equal(new ScanFinding(VerdictKind.Infected, EicarFound), Assert.Single(report.Findings));
+    }
+
+    [Fact]
+    public async Task Should_add_a_finding_for_the_whole_message_when_the_virus_is_also_outside_the_infected_part()
+    {
+        using var cts = new CancellationTokenSource(Deadline);
+        // The attachment holds it, and so does the multipart's epilogue, which replacing the attachment would deliver.
+        var attached = Encoding.ASCII.GetString(TestMail.Bytes(TestMail.Message(TestMail.Attachment("eicar.com", TestMail.Eicar))));
+        var message = Encoding.ASCII.GetBytes(attached + $"\r\n{ClamdDaemon.Eicar}\r\n");
+
+        var report = await new ClamdBackend(_clamd.Client()).ScanAsync(message, cts.Token);
+
+        Assert.Equal([
+            new ScanFinding(VerdictKind.Infected, EicarFound, "eicar.com") { MimePath = "2" },
+            new ScanFinding(VerdictKind.Infected, EicarFound),
+        ], report.Findings);
     }
 
     [Theory]

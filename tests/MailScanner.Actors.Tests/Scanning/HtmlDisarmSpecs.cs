@@ -118,4 +118,30 @@ public sealed class PhishingNetSpecs
     {
         Assert.Empty(PhishingNet.Find(html));
     }
+
+    [Theory]
+    [InlineData("""<a href="https://evil.example">bank&#46;example&period;com</a>""", "bank.example.com")] // named and numeric
+    [InlineData("""<a href="https://evil.example">https:&#x2F;&#x2F;bank.example.com</a>""", "bank.example.com")]
+    public void Should_read_character_references_in_link_text_as_a_browser_shows_them(string html, string shown)
+    {
+        Assert.Equal(new PhishingLink(shown, "evil.example"), Assert.Single(PhishingNet.Find(html)));
+    }
+
+    [Fact]
+    public void Should_find_active_content_and_phishing_links_in_one_pass_as_the_separate_finds_do()
+    {
+        const string html = """<body onload="go()"><a href="http://evil.example/">www.bank.example.com</a><script>var a = "<a href='http://x.example'>y.example.com</a>";</script>""" +
+                            """<object data="x.swf"><a href="http://other.example/">https://shop.example.com</a></object>""" +
+                            """<form action="javascript:send()"><a href="http://evil.example/">www.bank.example.com</a></form>""";
+
+        var (active, links) = HtmlDisarm.Inspect(html, phishingNet: true);
+
+        Assert.Equal(HtmlDisarm.Find(html), active);
+        Assert.Equal(PhishingNet.Find(html), links);
+        // A link inside a removed element is still judged; the same mismatch twice is reported once; script text is no link.
+        Assert.Equal([new PhishingLink("bank.example.com", "evil.example"), new PhishingLink("shop.example.com", "other.example")], links);
+        Assert.Equal(["removed onload handler in <body>", "removed <script> element", "removed <object> element", "removed <form> tag (its content kept)"],
+            active.Select(c => c.Description));
+        Assert.Empty(HtmlDisarm.Inspect(html, phishingNet: false).Links);
+    }
 }

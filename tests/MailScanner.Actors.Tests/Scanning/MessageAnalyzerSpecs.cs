@@ -191,4 +191,36 @@ public sealed class MessageAnalyzerSpecs
     {
         Assert.Equal(AnalysisLimits.Default, RuleSettings.Default.Limits);
     }
+
+    /// <summary>Raw HTML parts: a header block (without a blank line) and a body, as a sender may have written them.</summary>
+    public static TheoryData<string, string, byte[]> HtmlParts() => new()
+    {
+        { "utf-8 with CRLF", "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit", Encoding.UTF8.GetBytes("<p>caf\u00e9</p>\r\n<p>two\r\r\nthree\r</p>\r") },
+        { "latin-1 declared", "Content-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit", [.."<p>caf"u8, 0xE9, .."</p>"u8] },
+        { "no charset, valid utf-8", "Content-Type: text/html", Encoding.UTF8.GetBytes("<p>\u20ac 5</p>") },
+        { "no charset, not utf-8", "Content-Type: text/html", [.."<p>caf"u8, 0xE9, 0xFF, .."</p>"u8] },
+        { "meta charset", "Content-Type: text/html", [.."<html><head><meta charset=\"windows-1252\"></head><body>"u8, 0x80, .."</body></html>"u8] },
+        { "unknown charset", "Content-Type: text/html; charset=x-nonsense", [.."<p>caf"u8, 0xE9, .."</p>"u8] },
+        { "utf-16 with BOM", "Content-Type: text/html", [0xFF, 0xFE, .. Encoding.Unicode.GetBytes("<p>hi</p>\r\n")] },
+        { "utf-16 with a lone surrogate", "Content-Type: text/html; charset=utf-16le", [.. Encoding.Unicode.GetBytes("<p>"), 0x00, 0xD8, .. Encoding.Unicode.GetBytes("</p>")] },
+        { "quoted-printable", "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable", "<p style=3D\"x\">caf=C3=A9=\r\n more</p>\r\n"u8.ToArray() },
+        { "base64", "Content-Type: text/html; charset=iso-8859-15\r\nContent-Transfer-Encoding: base64", Encoding.ASCII.GetBytes(Convert.ToBase64String([.."<p>"u8, 0xA4, .."</p>\r\n"u8], Base64FormattingOptions.InsertLineBreaks)) },
+    };
+
+    [Theory]
+    [MemberData(nameof(HtmlParts))]
+    public void Should_read_the_text_of_an_html_part_exactly_as_MimeKit_does(string _, string headers, byte[] body)
+    {
+        var raw = Raw($"From: a@example.org\r\nTo: b@example.com\r\nSubject: html\r\nMIME-Version: 1.0\r\n{headers}\r\n\r\n").Concat(body).ToArray();
+        var part = Assert.IsType<MimeKit.TextPart>(MimeKit.MimeMessage.Load(new MemoryStream(raw)).Body);
+        using var decoded = new MemoryStream();
+        part.Content!.DecodeTo(decoded);
+
+        string? expected, actual;
+        try { expected = part.Text; } catch (ArgumentException) { expected = null; }
+        try { actual = MessageAnalyzer.HtmlText(part, decoded.ToArray()); } catch (ArgumentException) { actual = null; }
+
+        Assert.Equal(expected, actual);
+        Assert.Equal(expected, Assert.Single(Analyze(raw).Parts).Html);
+    }
 }

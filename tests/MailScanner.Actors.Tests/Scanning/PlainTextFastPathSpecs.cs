@@ -39,12 +39,32 @@ public sealed class PlainTextFastPathSpecs
     [Theory]
     [InlineData("Content-Type: text/plain; name=\"invoice.exe\"\r\n")]
     [InlineData("Content-Disposition: attachment; filename=\"invoice.exe\"\r\n")]
+    [InlineData("Content-Disposition: attachment\r\n")]
+    [InlineData("Content-Disposition: inline; filename=\"invoice.exe\"\r\n")]
+    [InlineData("Content-Disposition: inline;\r\n filename*=utf-8''invoice.exe\r\n")]
+    [InlineData("Content-Disposition: inline\r\nContent-Disposition: inline\r\n")]
     [InlineData("Content-Transfer-Encoding: base64\r\n")]
     [InlineData("Content-Type: text/html\r\n")]
     public void Should_leave_anything_but_literal_plain_text_to_the_mime_analysis(string header)
     {
         var message = Encoding.ASCII.GetBytes($"From: a@example.org\r\n{header}\r\nhello\r\n");
         Assert.Null(PlainTextMessage.BodyOffset(message));
+    }
+
+    [Theory]
+    [InlineData("Content-Disposition: inline\r\n")]
+    [InlineData("Content-Disposition: INLINE ; size=6\r\n")]
+    [InlineData("Content-Type: text/plain; charset=iso-8859-1\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: 8bit\r\n")]
+    public void Should_read_an_inline_plain_text_body_without_a_name_as_plain_text_and_judge_it_as_the_analysis_does(string header)
+    {
+        var message = Encoding.ASCII.GetBytes($"From: a@example.org\r\n{header}\r\nsee: {Eicar}\r\n");
+        Assert.NotNull(PlainTextMessage.BodyOffset(message));
+
+        var part = Assert.Single(MessageAnalyzer.Analyze(message, AnalysisLimits.Default).Parts);
+        Assert.False(part.IsAttachment);
+        Assert.Null(part.FileName);
+        var finding = Assert.Single(BuiltInRules.Scan(message, RuleSettings.Default).Findings);
+        Assert.Equal(new ScanFinding(VerdictKind.Infected, BuiltInRules.EicarReason, part.PartName), finding);
     }
 
     [Fact]

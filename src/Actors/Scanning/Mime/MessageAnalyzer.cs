@@ -132,9 +132,11 @@ public static class MessageAnalyzer
             byte[] content;
             try
             {
-                using var decoded = new MemoryStream();
+                // Decoding never makes content longer than its encoded form (7bit and 8bit keep the length exactly), so
+                // sized to that the buffer never grows, and for an unencoded part it is the content as it is.
+                using var decoded = new MemoryStream(EncodedLength(part.Content));
                 part.Content?.DecodeTo(decoded);
-                content = decoded.ToArray();
+                content = decoded.Length == decoded.Capacity ? decoded.GetBuffer() : decoded.ToArray();
             }
             catch (Exception e) when (e is IOException or FormatException or NotSupportedException)
             {
@@ -144,7 +146,7 @@ public static class MessageAnalyzer
             string? html = null;
             if (type == "text/html" && part is TextPart text)
             {
-                try { html = text.Text; }
+                try { html = HtmlText(text, content); }
                 catch (Exception e) when (e is IOException or FormatException or NotSupportedException or ArgumentException) { }
             }
             var isAttachment = part.IsAttachment || fileName is not null;
@@ -306,6 +308,45 @@ public static class MessageAnalyzer
             _parts.Add(new AnalyzedPart(memberName, mimePath, fileName, "application/octet-stream", PartSource.ArchiveMember,
                 IsAttachment: true, declared, data.LongLength, data, unscannable, depth));
     }
+
+    /// <summary>
+    /// What <see cref="TextPart.Text"/> returns, computed from the <paramref name="decoded"/> bytes instead of decoding
+    /// the part a second time (and converting them to UTF-8 and back through two stream filters): the charset of the
+    /// Content-Type, else a byte order mark, else a <c>&lt;meta&gt;</c> charset (<see cref="TextPart.TryDetectEncoding"/>);
+    /// failing those strict UTF-8, and ISO-8859-1 when that does not decode; CRLF read as LF; and, as there, an
+    /// <see cref="EncoderFallbackException"/> (an <see cref="ArgumentException"/>) when the text holds a lone surrogate.
+    /// </summary>
+    internal static string HtmlText(TextPart part, byte[] decoded)
+    {
+        if (FormatOptions.Default.NewLineFormat != NewLineFormat.Unix) return part.Text; // not Linux: MimeKit writes CRLF
+        if (!part.TryDetectEncoding(out var encoding, out _)) encoding = StrictUtf8;
+        string text;
+        try
+        {
+            text = encoding.GetString(decoded);
+        }
+        catch (DecoderFallbackException)
+        {
+            text = StrictLatin1.GetString(decoded);
+        }
+        // TextPart.Text writes the text out as strict UTF-8 on its way: an unpaired surrogate throws there.
+        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0) StrictUtf8.GetByteCount(text);
+        return UnixNewLines(text);
+    }
+
+    private static readonly Encoding StrictUtf8 = Encoding.GetEncoding(65001, new EncoderExceptionFallback(), new DecoderExceptionFallback());
+    private static readonly Encoding StrictLatin1 = Encoding.GetEncoding(28591, new EncoderExceptionFallback(), new DecoderExceptionFallback());
+
+    /// <summary>As MimeKit's Dos2UnixFilter: CR LF becomes LF, and a CR that ends the text is dropped.</summary>
+    private static string UnixNewLines(string text)
+    {
+        if (text.IndexOf('\r') < 0) return text;
+        var unix = text.Replace("\r\n", "\n", StringComparison.Ordinal);
+        return unix.EndsWith('\r') ? unix[..^1] : unix;
+    }
+
+    private static int EncodedLength(IMimeContent? content) =>
+        content?.Stream is { CanSeek: true } stream ? (int)Math.Clamp(stream.Length, 0, Array.MaxLength) : 0;
 
     /// <summary>The file name a gzip header carries (FNAME, ISO 8859-1), if any.</summary>
     private static string? GzipOriginalName(ReadOnlySpan<byte> gz)

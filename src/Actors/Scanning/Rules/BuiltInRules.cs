@@ -100,24 +100,24 @@ public static class BuiltInRules
     /// <summary>Applies the HTML rules to one HTML body; true when it holds anything the HTML settings do not allow.</summary>
     private static bool Html(string html, string partName, HtmlSettings settings, List<ScanFinding> findings)
     {
-        // One tokenizing pass finds every active element; denied ones are findings, the rest only need disarming.
-        var active = HtmlDisarm.Find(html);
-        var denied = new HashSet<HtmlThreat>();
-        if (settings.Script == HtmlTagAction.Deny) denied.Add(HtmlThreat.Script);
-        if (settings.Iframe == HtmlTagAction.Deny) denied.Add(HtmlThreat.Iframe);
-        if (settings.Object == HtmlTagAction.Deny) denied.Add(HtmlThreat.Object);
-        if (settings.Form == HtmlTagAction.Deny) denied.Add(HtmlThreat.Form);
-        if (denied.Count > 0)
+        // One tokenizing pass finds every active element and every phishing link; denied elements are findings,
+        // the rest only need disarming.
+        var (active, links) = HtmlDisarm.Inspect(html, settings.PhishingNet);
+        if (settings.Script == HtmlTagAction.Deny || settings.Iframe == HtmlTagAction.Deny ||
+            settings.Object == HtmlTagAction.Deny || settings.Form == HtmlTagAction.Deny)
         {
-            foreach (var change in active.Where(c => denied.Contains(c.Threat)).DistinctBy(c => c.Description))
+            HashSet<string>? reported = null;
+            foreach (var change in active)
+            {
+                if (ActionFor(settings, change.Threat) != HtmlTagAction.Deny || !(reported ??= []).Add(change.Description)) continue;
                 findings.Add(Dangerous($"html: {change.Description.Replace("removed ", "", StringComparison.Ordinal)} is not allowed", partName));
+            }
         }
-        if (settings.PhishingNet)
-        {
-            foreach (var link in PhishingNet.Find(html))
-                findings.Add(Dangerous(link.Reason, partName));
-        }
-        return active.Any(change => ActionFor(settings, change.Threat) != HtmlTagAction.Allow);
+        foreach (var link in links)
+            findings.Add(Dangerous(link.Reason, partName));
+        foreach (var change in active)
+            if (ActionFor(settings, change.Threat) != HtmlTagAction.Allow) return true;
+        return false;
     }
 
     private static HtmlTagAction ActionFor(HtmlSettings settings, HtmlThreat threat) => threat switch

@@ -54,22 +54,40 @@ public static class HtmlDisarm
     /// <see cref="HtmlTagAction.Deny"/> alike) and says what it removed.
     /// </summary>
     public static (string Html, IReadOnlyList<HtmlChange> Changes) Disarm(string html, HtmlSettings settings) =>
-        Run(html, settings, write: true);
+        Run(html, settings, new StringWriter(new StringBuilder(html.Length)), links: null);
 
     /// <summary>What <see cref="Disarm(string, HtmlSettings)"/> would remove, every kind included, without writing the result.</summary>
-    public static IReadOnlyList<HtmlChange> Find(string html) =>
-        Run(html, new HtmlSettings(HtmlTagAction.Deny, HtmlTagAction.Deny, HtmlTagAction.Deny, HtmlTagAction.Deny, false), write: false).Changes;
+    public static IReadOnlyList<HtmlChange> Find(string html) => Inspect(html, phishingNet: false).Active;
 
-    private static (string Html, IReadOnlyList<HtmlChange> Changes) Run(string html, HtmlSettings settings, bool write)
+    /// <summary>
+    /// Everything the rules ask of one HTML body, from one tokenizing pass: what <see cref="Find"/> reports and,
+    /// when <paramref name="phishingNet"/> is set, what <see cref="PhishingNet.Find"/> reports (empty otherwise).
+    /// </summary>
+    public static (IReadOnlyList<HtmlChange> Active, IReadOnlyList<PhishingLink> Links) Inspect(string html, bool phishingNet)
+    {
+        var links = phishingNet ? new PhishingNet.LinkCollector() : null;
+        var (_, active) = Run(html, FindAll, output: null, links);
+        return (active, links?.Finish() ?? (IReadOnlyList<PhishingLink>)Array.Empty<PhishingLink>());
+    }
+
+    private static readonly HtmlSettings FindAll =
+        new(HtmlTagAction.Deny, HtmlTagAction.Deny, HtmlTagAction.Deny, HtmlTagAction.Deny, false);
+
+    /// <summary>
+    /// The one tokenizing loop. With <paramref name="output"/> null nothing is written (only the changes are
+    /// collected); <paramref name="links"/>, when given, sees every token, those inside removed elements included.
+    /// </summary>
+    private static (string Html, IReadOnlyList<HtmlChange> Changes) Run(string html, HtmlSettings settings, StringWriter? output,
+        PhishingNet.LinkCollector? links)
     {
         var changes = new List<HtmlChange>();
-        var output = new StringWriter(new StringBuilder(html.Length));
         // Text is copied back as written (entities too); attribute values come decoded and are encoded again.
         var tokenizer = new HtmlTokenizer(new StringReader(html)) { DecodeCharacterReferences = false };
         string? suppressing = null; // the element whose content is being dropped, until its end tag
         var nested = 0;
         while (tokenizer.ReadNextToken(out var token))
         {
+            links?.Observe(token);
             if (suppressing is not null)
             {
                 if (token is HtmlTagToken inner && inner.Name.Equals(suppressing, StringComparison.OrdinalIgnoreCase))
@@ -81,7 +99,7 @@ public static class HtmlDisarm
             }
             if (token is not HtmlTagToken tag)
             {
-                if (write) WriteOther(token, output);
+                if (output is not null) WriteOther(token, output);
                 continue;
             }
             if (Elements.TryGetValue(tag.Name, out var threat) && Removes(settings, threat))
@@ -102,10 +120,10 @@ public static class HtmlDisarm
                 if (!tag.IsEndTag) changes.Add(new HtmlChange(HtmlThreat.Form, "removed <form> tag (its content kept)"));
                 continue;
             }
-            if (write) WriteTag(tag, settings, changes, output);
-            else WriteTag(tag, settings, changes, TextWriter.Null);
+            if (output is not null) WriteTag(tag, settings, changes, output);
+            else FindInTag(tag, settings, changes);
         }
-        return (write ? output.ToString() : "", changes);
+        return (output?.ToString() ?? "", changes);
     }
 
     private static bool Removes(HtmlSettings settings, HtmlThreat threat) => threat switch
@@ -133,12 +151,11 @@ public static class HtmlDisarm
     {
         output.Write(tag.IsEndTag ? "</" : "<");
         output.Write(tag.Name);
-        var name = tag.Name.ToLowerInvariant();
         foreach (var attribute in tag.Attributes)
         {
             if (!tag.IsEndTag && Removes(settings, HtmlThreat.Script) && IsScript(attribute, out var what))
             {
-                changes.Add(new HtmlChange(HtmlThreat.Script, $"removed {what} in <{name}>"));
+                changes.Add(new HtmlChange(HtmlThreat.Script, $"removed {what} in <{tag.Name.ToLowerInvariant()}>"));
                 continue;
             }
             output.Write(' ');
@@ -146,9 +163,20 @@ public static class HtmlDisarm
             if (attribute.Value is null) continue;
             // The tokenizer hands attribute values over decoded; encode them again.
             output.Write('=');
-            output.Write(HtmlUtils.HtmlAttributeEncode(attribute.Value, '"'));
+            HtmlUtils.HtmlAttributeEncode(output, attribute.Value, '"');
         }
         output.Write(tag.IsEmptyElement ? " />" : ">");
+    }
+
+    /// <summary>What <see cref="WriteTag"/> would remove from a kept tag's attributes, without writing anything.</summary>
+    private static void FindInTag(HtmlTagToken tag, HtmlSettings settings, List<HtmlChange> changes)
+    {
+        if (tag.IsEndTag || !Removes(settings, HtmlThreat.Script)) return;
+        foreach (var attribute in tag.Attributes)
+        {
+            if (IsScript(attribute, out var what))
+                changes.Add(new HtmlChange(HtmlThreat.Script, $"removed {what} in <{tag.Name.ToLowerInvariant()}>"));
+        }
     }
 
     /// <summary>An event handler, a script URL, or a CSS expression: script by another name.</summary>
@@ -163,7 +191,8 @@ public static class HtmlDisarm
         if (attribute.Value is null) return false;
         if (UrlAttributes.Contains(attribute.Name))
         {
-            var url = Normalized(attribute.Value);
+            Span<char> buffer = stackalloc char[NormalizedLength];
+            var url = Normalized(attribute.Value, buffer);
             foreach (var scheme in (ReadOnlySpan<string>)["javascript:", "vbscript:", "livescript:", "data:text/html"])
             {
                 if (!url.StartsWith(scheme, StringComparison.Ordinal)) continue;
@@ -174,7 +203,8 @@ public static class HtmlDisarm
         }
         if (attribute.Name.Equals("style", StringComparison.OrdinalIgnoreCase))
         {
-            var css = Normalized(attribute.Value);
+            Span<char> buffer = stackalloc char[NormalizedLength];
+            var css = Normalized(attribute.Value, buffer);
             if (css.Contains("expression(", StringComparison.Ordinal) || css.Contains("javascript:", StringComparison.Ordinal))
             {
                 what = "script in style";
@@ -184,19 +214,21 @@ public static class HtmlDisarm
         return false;
     }
 
+    private const int NormalizedLength = 64;
+
     /// <summary>
     /// The (already entity-decoded) value as a browser reads it for scheme detection: whitespace and control
     /// characters dropped (browsers ignore them inside "java&#9;script:").
     /// </summary>
-    private static string Normalized(string value)
+    private static ReadOnlySpan<char> Normalized(string value, Span<char> buffer)
     {
-        var b = new StringBuilder(Math.Min(value.Length, 64));
+        var length = 0;
         foreach (var c in value)
         {
             if (c <= ' ' || char.IsControl(c)) continue;
-            b.Append(char.ToLowerInvariant(c));
-            if (b.Length >= 64) break;
+            buffer[length++] = char.ToLowerInvariant(c);
+            if (length >= buffer.Length) break;
         }
-        return b.ToString();
+        return buffer[..length];
     }
 }

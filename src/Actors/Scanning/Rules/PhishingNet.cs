@@ -31,31 +31,70 @@ public static class PhishingNet
     private const int MaxTextLength = 2048;
 
     /// <summary>Every distinct mismatching link in <paramref name="html"/>, in document order.</summary>
+    /// <remarks><see cref="HtmlDisarm.Inspect"/> finds the same links in the pass that looks for active content.</remarks>
     public static IReadOnlyList<PhishingLink> Find(string html)
     {
-        var found = new List<PhishingLink>();
-        var tokenizer = new HtmlTokenizer(new StringReader(html)) { DecodeCharacterReferences = true };
-        string? href = null;
-        var text = new StringBuilder();
-        var links = 0;
-        while (tokenizer.ReadNextToken(out var token))
+        var links = new LinkCollector();
+        var tokenizer = new HtmlTokenizer(new StringReader(html)) { DecodeCharacterReferences = false };
+        while (tokenizer.ReadNextToken(out var token)) links.Observe(token);
+        return links.Finish();
+    }
+
+    /// <summary>
+    /// Judges the links of one document as its tokens go by, so that the tokenizing pass can be shared. The tokens
+    /// must come from a tokenizer that leaves character references in text alone (<c>DecodeCharacterReferences =
+    /// false</c>, as <see cref="HtmlDisarm"/> needs them): the text of a link is decoded here, and only when it
+    /// holds a reference at all.
+    /// </summary>
+    internal sealed class LinkCollector
+    {
+        private readonly List<PhishingLink> _found = [];
+        private readonly StringBuilder _text = new();
+        private string? _href;
+        private int _links;
+
+        public void Observe(HtmlToken token)
         {
             switch (token)
             {
-                case HtmlTagToken tag when tag.Name.Equals("a", StringComparison.OrdinalIgnoreCase):
-                    if (href is not null) Judge(href, text.ToString(), found);
-                    href = null;
-                    text.Clear();
-                    if (!tag.IsEndTag && ++links <= MaxLinks)
-                        href = tag.Attributes.FirstOrDefault(a => a.Name.Equals("href", StringComparison.OrdinalIgnoreCase))?.Value;
+                case HtmlTagToken tag when tag.Name.Length == 1 && (tag.Name[0] is 'a' or 'A'):
+                    if (_href is not null) Judge(_href, _text.ToString(), _found);
+                    _href = null;
+                    _text.Clear();
+                    if (!tag.IsEndTag && ++_links <= MaxLinks) _href = Href(tag);
                     break;
-                case HtmlDataToken { Kind: HtmlTokenKind.Data } data when href is not null && text.Length < MaxTextLength:
-                    text.Append(data.Data);
+                case HtmlDataToken { Kind: HtmlTokenKind.Data } data when _href is not null && _text.Length < MaxTextLength:
+                    _text.Append(Decoded(data.Data));
                     break;
             }
         }
-        if (href is not null) Judge(href, text.ToString(), found);
-        return found;
+
+        /// <summary>The distinct mismatching links seen, in document order (a link left open at the end included).</summary>
+        public IReadOnlyList<PhishingLink> Finish()
+        {
+            if (_href is not null) Judge(_href, _text.ToString(), _found);
+            _href = null;
+            _text.Clear();
+            return _found;
+        }
+
+        private static string? Href(HtmlTagToken tag)
+        {
+            foreach (var attribute in tag.Attributes)
+                if (attribute.Name.Equals("href", StringComparison.OrdinalIgnoreCase)) return attribute.Value;
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Text as a tokenizer that decodes character references hands it over. A data token ends where a tag starts,
+    /// so the text is decoded with a '&lt;' after it, exactly as the reference was ended in the document.
+    /// </summary>
+    private static string Decoded(string raw)
+    {
+        if (!raw.Contains('&', StringComparison.Ordinal)) return raw;
+        var tokenizer = new HtmlTokenizer(new StringReader(raw + "<")) { DecodeCharacterReferences = true };
+        return tokenizer.ReadNextToken(out var token) && token is HtmlDataToken data ? data.Data : raw;
     }
 
     private static void Judge(string href, string text, List<PhishingLink> found)
