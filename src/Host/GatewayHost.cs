@@ -18,6 +18,9 @@ internal static class GatewayHost
         new HostBuilder()
             .UseConsoleLifetime(options => options.SuppressStatusMessages = true)
             .UseSerilog()
+            // The host must not give up on the actor system's stop before the grace period (and what follows it) is over.
+            .ConfigureServices(services => services.Configure<HostOptions>(options =>
+                options.ShutdownTimeout = GatewayShutdown.PhaseTimeoutFor(settings.Shutdown) + TimeSpan.FromSeconds(30)))
             .ConfigureServices(services => services.AddAkka(ActorSystemName, (builder, _) =>
             {
                 builder.AddHocon(config, HoconAddMode.Prepend);
