@@ -41,7 +41,8 @@ public static class GatewayShutdown
         var (grace, allowance) = Budget(settings.GracePeriod, shutdown.Timeout(Phase));
         if (grace < settings.GracePeriod)
         {
-            Logging.GetLogger(system, typeof(GatewayShutdown)).Warning(
+            // Only an actor system the Host did not configure (tests, tools): the Host sets the phase timeout to fit.
+            Logging.GetLogger(system, typeof(GatewayShutdown)).Info(
                 "The grace period for stopping is cut from {GracePeriod} to {Cut}: akka.coordinated-shutdown.phases.{Phase}.timeout is only {PhaseTimeout}",
                 settings.GracePeriod, grace, Phase, shutdown.Timeout(Phase));
         }
