@@ -189,7 +189,6 @@ internal static class CommandLine
                 "mailscanner-actors starting: format {Format}, incoming {Incoming}, outgoing {Outgoing}, work {Work}, bad {Bad}, quarantine {Quarantine}, state {StateDirectory}, {Coordinators} coordinators",
                 settings.Queue.Format, settings.Queue.Incoming, settings.Queue.Outgoing, settings.Queue.Work,
                 settings.Queue.Bad, settings.Quarantine.Directory, settings.StateDirectory, settings.Batch.Coordinators);
-            using var signals = new StopSignals();
             using var host = GatewayHost.Build(config, settings);
             host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(
                 () => Log.Information("mailscanner-actors started; stop with SIGINT or SIGTERM (a second one stops at once)"));
