@@ -191,7 +191,7 @@ internal static class CommandLine
                 settings.Queue.Bad, settings.Quarantine.Directory, settings.StateDirectory, settings.Batch.Coordinators);
             using var host = GatewayHost.Build(config, settings);
             host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(
-                () => Log.Information("mailscanner-actors started; stop with SIGINT or SIGTERM"));
+                () => Log.Information("mailscanner-actors started; stop with SIGINT or SIGTERM (a second one stops at once)"));
             await host.RunAsync();
             Log.Information("mailscanner-actors stopped");
             return 0;

@@ -24,6 +24,9 @@ public sealed record GatewaySettings(
     /// <summary>What is done with each verdict, per recipient domain, address or sender (<c>mailscanner.policy</c>).</summary>
     public Rulesets Policy { get; init; } = Rulesets.Default;
 
+    /// <summary>How the gateway stops on SIGTERM or SIGINT (<c>mailscanner.shutdown</c>).</summary>
+    public ShutdownSettings Shutdown { get; init; } = new(TimeSpan.FromSeconds(30));
+
     /// <summary>The external scanner daemons (<c>mailscanner.scanners</c>); both are off unless enabled.</summary>
     public ScannerSettings Scanners { get; init; } = ScannerSettings.FromConfig(Akka.Configuration.Config.Empty);
 
@@ -36,7 +39,7 @@ public sealed record GatewaySettings(
 
     public bool Equals(GatewaySettings? other) =>
         other is not null && Queue == other.Queue && Quarantine == other.Quarantine && Batch == other.Batch &&
-        StateDirectory == other.StateDirectory && Journal == other.Journal && Scanners == other.Scanners && ContentSections == other.ContentSections;
+        StateDirectory == other.StateDirectory && Journal == other.Journal && Shutdown == other.Shutdown && Scanners == other.Scanners && ContentSections == other.ContentSections;
 
     public override int GetHashCode() => HashCode.Combine(Queue, Quarantine, Batch, StateDirectory, ContentSections);
 }
@@ -66,6 +69,12 @@ public sealed record QueueSettings(
 }
 
 public sealed record QuarantineSettings(string Directory);
+
+/// <param name="GracePeriod">
+/// On the first SIGTERM or SIGINT no new message is admitted and the messages in flight get this long to finish;
+/// those still unfinished then go back to the incoming queue untouched (or, already written, are finished).
+/// </param>
+public sealed record ShutdownSettings(TimeSpan GracePeriod);
 
 /// <param name="Coordinators">How many batch coordinators run at once (MailScanner's children).</param>
 /// <param name="MaxMessages">A batch is sent on when it holds this many messages ...</param>

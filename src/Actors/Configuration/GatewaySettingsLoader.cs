@@ -44,6 +44,10 @@ public static class GatewaySettingsLoader
     private const string JournalEnabledKey = "mailscanner.journal.enabled";
     private const string JournalSnapshotEveryKey = "mailscanner.journal.snapshot-every";
     private const string MaxProcessingAttemptsKey = "mailscanner.max-processing-attempts";
+    private const string GracePeriodKey = "mailscanner.shutdown.grace-period";
+
+    /// <summary>A stop that waits longer than this is almost certainly a typo (30m for 30s), and a supervisor kills it first.</summary>
+    private static readonly TimeSpan MaxGracePeriod = TimeSpan.FromHours(1);
 
     /// <summary>
     /// Top-level sections an operator file may hold besides <c>mailscanner</c>: <c>akka</c> tunes the actor
@@ -128,6 +132,7 @@ public static class GatewaySettingsLoader
                 enabled: ConfigValues.Boolean(config, JournalEnabledKey),
                 maxProcessingAttempts: ConfigValues.PositiveInt(config, MaxProcessingAttemptsKey),
                 snapshotEvery: ConfigValues.PositiveInt(config, JournalSnapshotEveryKey)),
+            Shutdown = new ShutdownSettings(ReadGracePeriod(config)),
             Rules = RuleSettings.FromConfig(config),
             Scanners = ScannerSettings.FromConfig(config),
             Policy = Rulesets.FromConfig(config),
@@ -202,6 +207,9 @@ public static class GatewaySettingsLoader
         b.AppendLine("  }");
         b.AppendLine("  quarantine {");
         b.AppendLine($"    directory = {Quote(s.Quarantine.Directory)}");
+        b.AppendLine("  }");
+        b.AppendLine("  shutdown {");
+        b.AppendLine($"    grace-period = {Duration(s.Shutdown.GracePeriod)}");
         b.AppendLine("  }");
         b.AppendLine("  batch {");
         b.AppendLine($"    coordinators = {s.Batch.Coordinators.ToString(CultureInfo.InvariantCulture)}");
@@ -400,6 +408,14 @@ public static class GatewaySettingsLoader
         {
             throw new ConfigurationException(key, $"is not a usable path ({e.Message})", e);
         }
+    }
+
+    private static TimeSpan ReadGracePeriod(Config config)
+    {
+        var grace = ConfigValues.PositiveDuration(config, GracePeriodKey);
+        if (grace > MaxGracePeriod)
+            throw new ConfigurationException(GracePeriodKey, $"must be at most {Duration(MaxGracePeriod)} (got '{ConfigValues.Raw(config, GracePeriodKey)}')");
+        return grace;
     }
 
     private static long ReadPositiveSize(Config config, string key)

@@ -36,18 +36,26 @@ public sealed class QueueDirectoryWriter
         var tempPath = Path.Combine(Directory, tempName);
         DiscardUnrecorded(tempName);
         FileIdentity written;
-        using (var handle = NativeFile.CreateExclusive(tempPath))
-        {
-            RandomAccess.Write(handle, content.Span, 0);
-            written = NativeFile.GetIdentity(handle);
-        }
         try
         {
+            using (var handle = NativeFile.CreateExclusive(tempPath))
+            {
+                RandomAccess.Write(handle, content.Span, 0);
+                written = NativeFile.GetIdentity(handle);
+            }
             await _barrier.WhenDurableAsync().ConfigureAwait(false);
         }
         catch
         {
-            DiscardUnrecorded(tempName);
+            // A disk that filled up mid-write leaves a partial temp: no record names it, so it goes, and its space with it.
+            // Should that fail too, the next attempt replaces it; the write's own error is the one to report.
+            try
+            {
+                DiscardUnrecorded(tempName);
+            }
+            catch (IOException)
+            {
+            }
             throw;
         }
         return new StagedName(tempPath, _finalName(written), written.Key);

@@ -32,8 +32,9 @@ public static class Gateway
     };
 
     /// <param name="builtInRules">Replaces the built-in rules; specs use it to make scanning throw or stall, as a poison message would.</param>
+    /// <param name="adjustWorkspace">Test aid: replaces other parts of what the MessageActors work with (a slow scanner engine).</param>
     public static GatewayActors Start(ActorSystem system, GatewaySettings settings, PipelineCounters counters,
-        Func<ReadOnlyMemory<byte>, RuleSettings, ScanReport>? builtInRules = null)
+        Func<ReadOnlyMemory<byte>, RuleSettings, ScanReport>? builtInRules = null, Func<MessageWorkspace, MessageWorkspace>? adjustWorkspace = null)
     {
         var format = FormatFor(settings.Queue.Format);
         var outgoingBarrier = new DurabilityBarrier(settings.Queue.Outgoing);
@@ -62,7 +63,9 @@ public static class Gateway
             Journal = settings.Journal.Enabled
                 ? MessageJournalClient.For(MessageJournalHosting.Start(system, settings.Journal), settings.Journal)
                 : MessageJournalClient.Disabled(settings.Journal.MaxProcessingAttempts),
+            WriteFailures = new WriteFailureEpisodes(Akka.Event.Logging.GetLogger(system, typeof(WriteFailureEpisodes))),
         };
+        if (adjustWorkspace is not null) workspace = adjustWorkspace(workspace);
 
         var messages = system.ActorOf(MessageRegion.PropsFor(MessageActor.PropsFor(workspace)), "messages");
         var batch = settings.Batch;
@@ -71,6 +74,7 @@ public static class Gateway
                 .Select(i => context.ActorOf(BatchCoordinator.PropsFor(batch, messages, context.Self, counters), $"coordinator-{i}"))
                 .ToList(),
             batch.MaxMessages, counters), "watcher"), "queue-watcher");
+        GatewayShutdown.Register(system, watcher, settings.Shutdown);
         return new GatewayActors(messages, watcher);
     }
 

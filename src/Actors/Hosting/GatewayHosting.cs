@@ -11,6 +11,8 @@ public static class GatewayHosting
         GatewaySettings settings, PipelineCounters? counters = null)
     {
         var pipelineCounters = counters ?? new PipelineCounters();
+        // Before the actor system starts: its stop phase must have room for the grace period (GatewayShutdown).
+        builder.AddHocon(GatewayShutdown.PhaseTimeoutHocon(settings.Shutdown), HoconAddMode.Prepend);
         return builder.WithActors((system, registry) =>
         {
             var actors = Gateway.Start(system, settings, pipelineCounters);

@@ -14,20 +14,24 @@ public sealed class MessageJournalClient
     private readonly IActorRef? _journal;
     private readonly TimeSpan _timeout;
 
-    private MessageJournalClient(IActorRef? journal, TimeSpan timeout, int maxProcessingAttempts)
+    private MessageJournalClient(IActorRef? journal, TimeSpan timeout, int maxProcessingAttempts, string location)
     {
         _journal = journal;
+        Location = location;
         _timeout = timeout;
         MaxProcessingAttempts = maxProcessingAttempts;
     }
 
     public static MessageJournalClient For(IActorRef journal, JournalSettings settings) =>
-        new(journal, settings.AnswerTimeout, settings.MaxProcessingAttempts);
+        new(journal, settings.AnswerTimeout, settings.MaxProcessingAttempts, settings.DatabasePath);
 
     /// <summary>No journal: at-least-once delivery across crashes, and no attempt counting (attempt 1, always).</summary>
-    public static MessageJournalClient Disabled(int maxProcessingAttempts = 6) => new(null, TimeSpan.Zero, maxProcessingAttempts);
+    public static MessageJournalClient Disabled(int maxProcessingAttempts = 6) => new(null, TimeSpan.Zero, maxProcessingAttempts, "disabled");
 
     public int MaxProcessingAttempts { get; }
+
+    /// <summary>The journal's database file: where a journal that cannot write is reported to be.</summary>
+    public string Location { get; }
 
     public Task<AttemptBegun> BeginAttemptAsync(FileIdentity identity, string queueId) =>
         _journal is null

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
 using MailScanner.Actors.Cleaning;
+using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
 using MailScanner.Actors.Policy;
@@ -33,6 +34,10 @@ namespace MailScanner.Actors.Messages;
 /// A Delete is honoured exactly once, and only after the message is safely written elsewhere; a Delete that
 /// comes early is refused, a Delete that comes late is absorbed. Commands carry the file's identity
 /// (device, inode, generation), so a command can never reach a newer file that was given the same name.
+///
+/// When the gateway stops and its grace period has passed, LetGo hands a message that is not yet being written back
+/// to the incoming queue untouched; one being written finishes its write first and, written, is deleted as usual.
+/// A message whose copies may already be out is therefore never handed back, journal or not.
 /// </summary>
 /// <remarks>
 /// An <see cref="UntypedActor"/> with plain switches: one of these is created per message, and building
@@ -251,6 +256,9 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
             case Delete:
                 Sender.Tell(new NotReady(_identity, nameof(Delete), "not delivered yet; the original is kept"));
                 break;
+            case LetGo:
+                LetGoUnwritten(awaitingScan: false);
+                break;
             default:
                 Unhandled(message);
                 break;
@@ -271,6 +279,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
 
     private void BeginningAttempt(object message)
     {
+        if (message is MessageJournalProtocol.AttemptBegun) _workspace.WriteFailures.Succeeded(_workspace.Journal.Location);
         switch (message)
         {
             case MessageJournalProtocol.AttemptBegun begun when begun.PendingDelivery is { } recorded:
@@ -297,7 +306,13 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                 StartScan();
                 break;
             case JournalUnavailable unavailable:
-                HandBack(nameof(Scan), $"not scanned: the journal did not record the attempt ({unavailable.Reason})", _scanRequester);
+                HandBack(nameof(Scan), $"not scanned: the journal did not record the attempt ({unavailable.Reason})", _scanRequester,
+                    WriteFailure.OfJournal(_workspace.Journal.Location, unavailable.Reason));
+                break;
+            case LetGo:
+                // The attempt may be recorded by now: abandoning it keeps a stop from counting against the message.
+                _attemptOpen = true;
+                LetGoUnwritten(awaitingScan: true);
                 break;
             default:
                 Stash.Stash();
@@ -352,6 +367,10 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
             case ScanDeadlinePassed:
                 HandBack(nameof(Scan), $"not scanned: no answer from the scanners within {ScanDeadline}", _scanRequester);
                 break;
+            case LetGo:
+                Timers.Cancel("scan-deadline");
+                LetGoUnwritten(awaitingScan: true);
+                break;
             default:
                 Stash.Stash();
                 break;
@@ -367,19 +386,50 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     /// <summary>
     /// Gives the file back to the incoming queue untouched, under its own name, and says why: the message will
     /// be admitted again later (the watcher backs off). Used when a scan or a write could not complete; such an
-    /// attempt says nothing about the message, so it does not count towards the poison limit.
+    /// attempt says nothing about the message, so it does not count towards the poison limit. A write that failed
+    /// because a disk is full or failing (<paramref name="writeFailure"/>) is logged once per episode by
+    /// <see cref="WriteFailureEpisodes"/>, not once per message: each message's own line is then a debug line.
     /// </summary>
-    private void HandBack(string command, string reason, IActorRef replyTo)
+    private void HandBack(string command, string reason, IActorRef replyTo, WriteFailure? writeFailure = null)
     {
-        if (_attemptOpen) _workspace.Journal.AttemptAbandoned(_identity);
-        _attemptOpen = false;
         _workspace.Counters.CountFailed();
-        var released = QueueFileOperations.Release(_workPath, _incomingPath);
-        _log.Warning("Message {QueueId} ({Identity}): {Reason}; {Outcome}", _queueId, _identity, reason,
-            released ? "it is back in the incoming queue and will be retried" : $"it stays in the work area at {_workPath}");
+        var released = GiveBackToQueue();
+        var outcome = released ? "it is back in the incoming queue and will be retried" : $"it stays in the work area at {_workPath}";
+        if (writeFailure is null)
+        {
+            _log.Warning("Message {QueueId} ({Identity}): {Reason}; {Outcome}", _queueId, _identity, reason, outcome);
+        }
+        else
+        {
+            _workspace.WriteFailures.HandedBack(writeFailure);
+            _log.Debug("Message {QueueId} ({Identity}): {Reason}; {Outcome}", _queueId, _identity, reason, outcome);
+        }
         replyTo.Tell(new Failed(_identity, command, reason));
         Finish(Released);
         Stash.UnstashAll();
+    }
+
+    /// <summary>
+    /// The gateway is stopping and its grace period has passed: nothing of this message is written yet, so its file goes
+    /// back to the incoming queue untouched, for the next start (or another node) to take up. Not a failure.
+    /// </summary>
+    private void LetGoUnwritten(bool awaitingScan)
+    {
+        var released = GiveBackToQueue();
+        _log.Debug("Message {QueueId} ({Identity}): the gateway is stopping; {Outcome}", _queueId, _identity,
+            released ? "it is back in the incoming queue, untouched" : $"it stays claimed in the work area at {_workPath}, resumed at the next start");
+        if (awaitingScan) _scanRequester.Tell(new Failed(_identity, nameof(Scan), "handed back: the gateway is stopping"));
+        Sender.Tell(new HandedBack(_identity, released));
+        Finish(Released);
+        Stash.UnstashAll();
+    }
+
+    /// <summary>Ends the attempt without counting it and renames the file back to its name in the incoming queue.</summary>
+    private bool GiveBackToQueue()
+    {
+        if (_attemptOpen) _workspace.Journal.AttemptAbandoned(_identity);
+        _attemptOpen = false;
+        return QueueFileOperations.Release(_workPath, _incomingPath);
     }
 
     /// <summary>
@@ -447,7 +497,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         }
         writing.PipeTo(Self, Sender,
             success: paths => new CopyWritten(paths.Item1, paths.Item2),
-            failure: e => new CopyFailed(e.GetBaseException().Message));
+            failure: CopyFailed.Of);
         Context.Become(Writing);
     }
 
@@ -466,9 +516,18 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         var intent = recorded ?? await StageCopiesAsync(action).ConfigureAwait(false);
         if (recorded is null && (intent.OutgoingTemp is not null || intent.QuarantineStaging is not null))
-            await _workspace.Journal.RecordDeliveryAsync(_identity, intent).ConfigureAwait(false);
-        var outgoing = intent.OutgoingTemp is { } temp ? _workspace.Outgoing.PublishAsync(temp) : Task.FromResult<string>(null!);
-        var quarantine = intent.QuarantineStaging is { } staging ? _workspace.Quarantine.PublishAsync(staging) : Task.FromResult<string>(null!);
+        {
+            try
+            {
+                await _workspace.Journal.RecordDeliveryAsync(_identity, intent).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                throw new WriteFailedException(WriteFailure.OfJournal(_workspace.Journal.Location, e.GetBaseException().Message), e);
+            }
+        }
+        var outgoing = intent.OutgoingTemp is { } temp ? WritingTo(_workspace.Outgoing.Directory, _workspace.Outgoing.PublishAsync(temp)) : Task.FromResult<string>(null!);
+        var quarantine = intent.QuarantineStaging is { } staging ? WritingTo(_workspace.Quarantine.Directory, _workspace.Quarantine.PublishAsync(staging)) : Task.FromResult<string>(null!);
         return (await outgoing.ConfigureAwait(false), await quarantine.ConfigureAwait(false));
     }
 
@@ -480,14 +539,28 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         // this time the message is unprocessable, or the policy changed): nothing will ever publish it.
         if (!toOutgoing) _workspace.Outgoing.DiscardUnrecorded(OutgoingTempName);
         if (!toQuarantine) _workspace.Quarantine.DiscardUnrecorded(_identity.Key);
-        var outgoing = toOutgoing ? _workspace.Outgoing.StageAsync(_outgoing!, OutgoingTempName) : Task.FromResult<StagedName>(null!);
+        var outgoing = toOutgoing ? WritingTo(_workspace.Outgoing.Directory, _workspace.Outgoing.StageAsync(_outgoing!, OutgoingTempName)) : Task.FromResult<StagedName>(null!);
         // The quarantine keeps the original queue file, untouched, with what we know about it beside it.
         var quarantine = toQuarantine
-            ? _workspace.Quarantine.StageAsync(_content, QuarantineMetadata.For(DateTime.UtcNow, _queueId, _identity, _envelope, _verdict!), _identity.Key)
+            ? WritingTo(_workspace.Quarantine.Directory,
+                _workspace.Quarantine.StageAsync(_content, QuarantineMetadata.For(DateTime.UtcNow, _queueId, _identity, _envelope, _verdict!), _identity.Key))
             : Task.FromResult<StagedName>(null!);
         return new DeliveryIntent(_verdict!.Kind, _verdict.Reasons, action,
             toOutgoing ? await outgoing.ConfigureAwait(false) : null,
             toQuarantine ? await quarantine.ConfigureAwait(false) : null);
+    }
+
+    /// <summary>A write into <paramref name="directory"/>; a full or failing disk there is named as such (<see cref="WriteFailure"/>).</summary>
+    private static async Task<T> WritingTo<T>(string directory, Task<T> writing)
+    {
+        try
+        {
+            return await writing.ConfigureAwait(false);
+        }
+        catch (Exception e) when (WriteFailure.InDirectory(e, directory) is { } failure)
+        {
+            throw new WriteFailedException(failure, e);
+        }
     }
 
     /// <summary>Not all digits, so the MTA ignores it; derived from the identity, so it is this message's alone.</summary>
@@ -499,14 +572,24 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         {
             case CopyWritten written:
                 (_outgoingPath, _quarantinePath) = (written.OutgoingPath, written.QuarantinePath);
-                if (_outgoingPath is not null) _workspace.Counters.CountDelivered();
-                if (_quarantinePath is not null) _workspace.Counters.CountQuarantined();
+                if (_outgoingPath is not null)
+                {
+                    _workspace.Counters.CountDelivered();
+                    _workspace.WriteFailures.Succeeded(_workspace.Outgoing.Directory);
+                }
+                if (_quarantinePath is not null)
+                {
+                    _workspace.Counters.CountQuarantined();
+                    _workspace.WriteFailures.Succeeded(_workspace.Quarantine.Directory);
+                }
+                if (_recordedDelivery is null && (_outgoingPath ?? _quarantinePath) is not null)
+                    _workspace.WriteFailures.Succeeded(_workspace.Journal.Location);
                 Sender.Tell(new Delivered(_identity, _action!.Value, _outgoingPath, _quarantinePath));
                 Context.Become(SafelyWritten);
                 Stash.UnstashAll();
                 break;
             case CopyFailed failed:
-                HandBack(nameof(Deliver), $"could not be written ({failed.Reason})", Sender);
+                HandBack(nameof(Deliver), $"could not be written ({failed.Reason})", Sender, failed.Failure);
                 break;
             default:
                 Stash.Stash();
@@ -531,7 +614,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
             case Deliver:
                 Sender.Tell(new Delivered(_identity, _action!.Value, _outgoingPath, _quarantinePath));
                 break;
-            case Delete:
+            case Delete or LetGo:
                 DeleteOriginal();
                 break;
             default:
@@ -639,7 +722,16 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     };
 
     private sealed record CopyWritten(string? OutgoingPath, string? QuarantinePath);
-    private sealed record CopyFailed(string Reason);
+    private sealed record CopyFailed(string Reason, WriteFailure? Failure)
+    {
+        public static CopyFailed Of(Exception e)
+        {
+            var cause = e is AggregateException { InnerExceptions.Count: > 0 } aggregate ? aggregate.Flatten().InnerExceptions[0] : e;
+            return cause is WriteFailedException failed
+                ? new CopyFailed(failed.Message, failed.Failure)
+                : new CopyFailed(e.GetBaseException().Message, null);
+        }
+    }
     private sealed record JournalUnavailable(string Reason);
 
 }

@@ -31,6 +31,14 @@ public static class MessageCommands
 
     /// <summary>Remove the original. Honoured once, only after the message is safely delivered or quarantined.</summary>
     public sealed record Delete(FileIdentity Identity) : IWithFileIdentity;
+
+    /// <summary>
+    /// From the QueueWatcher when the gateway stops and the grace period has passed: let go of the file now. Not yet
+    /// being written, it goes back to the incoming queue untouched (answered <see cref="MessageReplies.HandedBack"/>);
+    /// being written, the write is awaited; written, the original is deleted as a Delete would (answered
+    /// <see cref="MessageReplies.Deleted"/>). A message is never handed back once its copies may be out.
+    /// </summary>
+    public sealed record LetGo(FileIdentity Identity) : IWithFileIdentity;
 }
 
 /// <summary>What a MessageActor answers. Every reply names the identity it speaks for.</summary>
@@ -59,6 +67,13 @@ public static class MessageReplies
 
     /// <summary>Refused for now: the step it depends on has not happened (a Delete before delivery). Nothing was touched.</summary>
     public sealed record NotReady(FileIdentity Identity, string Command, string Why) : IWithFileIdentity;
+
+    /// <summary>
+    /// Answer to LetGo: the message was not written; its file is back in the incoming queue untouched, or, when
+    /// that rename failed, still claimed in the work area (<paramref name="InIncomingQueue"/> false), where the next
+    /// start resumes it.
+    /// </summary>
+    public sealed record HandedBack(FileIdentity Identity, bool InIncomingQueue) : IWithFileIdentity;
 
     /// <summary>The step failed (I/O error); the original was handed back to the incoming queue to be retried.</summary>
     public sealed record Failed(FileIdentity Identity, string Command, string Reason) : IWithFileIdentity;

@@ -27,6 +27,9 @@ public sealed record MessageWorkspace(
     /// <summary>Where each message's attempts and recorded deliveries are kept; none (at-least-once) unless given.</summary>
     public MessageJournalClient Journal { get; init; } = MessageJournalClient.Disabled();
 
+    /// <summary>Reports disk-full, I/O and journal failures once per episode instead of once per message.</summary>
+    public WriteFailureEpisodes WriteFailures { get; init; } = WriteFailureEpisodes.Silent();
+
     /// <summary>The built-in rules; replaceable so that specs can make scanning throw, as a poison message would.</summary>
     public Func<ReadOnlyMemory<byte>, RuleSettings, ScanReport> ScanWithBuiltInRules { get; init; } = BuiltInRules.Scan;
 }

@@ -14,6 +14,10 @@ namespace MailScanner.Actors.Queue;
 /// identity and hands it to the MessageActor of that identity; it never renames or deletes a queue file.
 /// A name that comes back with another identity is simply another message. At most
 /// <see cref="QueueSettings.MaxInFlight"/> messages are in process at once: a backlog stays on disk, not in memory.
+///
+/// When the gateway stops (<see cref="QueueWatcherProtocol.Stop"/>) nothing more is admitted and the messages in
+/// flight get the grace period to finish; then each unfinished one is told to let go (<see cref="MessageCommands.LetGo"/>):
+/// back to the incoming queue untouched, or, if its copies are being written, finished.
 /// </summary>
 public sealed class QueueWatcher : ReceiveActor, IWithTimers
 {
@@ -40,6 +44,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     /// <summary>Messages handed back after a failed stage, and when each may be admitted again.</summary>
     private readonly Dictionary<FileIdentity, Retry> _retries = new();
     private bool _changedSinceListing = true;
+    /// <summary>Set once the gateway has begun to stop: nothing more is admitted.</summary>
+    private Stopping? _stopping;
     private bool _scanQueued;
     private FileSystemWatcher? _changeHint;
 
@@ -75,18 +81,32 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         });
         Receive<Admitted>(OnAdmitted);
         Receive<Refused>(refused => AdmissionEnded(refused.Identity, leaveAlone: true));
+        // Also the answer to a LetGo for a message that had already finished or been handed back: its batch reports it.
         Receive<Absorbed>(absorbed => AdmissionEnded(absorbed.Identity, leaveAlone: false));
         Receive<BatchCoordinatorProtocol.BatchFinished>(finished =>
         {
             foreach (var identity in finished.Messages)
             {
-                _inFlight.Remove(identity);
+                var wasInFlight = _inFlight.Remove(identity);
                 _assigned.Remove(identity);
-                if (!finished.HandedBack.Contains(identity)) _retries.Remove(identity);
+                var handedBack = finished.HandedBack.Contains(identity);
+                if (!handedBack) _retries.Remove(identity);
+                if (wasInFlight && _stopping is not null)
+                {
+                    if (handedBack) _stopping.HandedBack++;
+                    else _stopping.Finished++;
+                }
             }
             foreach (var identity in finished.HandedBack) ScheduleRetry(identity);
             ScanAndAdmit();
+            StopIfDrained();
         });
+        Receive<QueueWatcherProtocol.Stop>(BeginStopping);
+        Receive<GracePeriodPassed>(_ => LetGoOfUnfinished());
+        Receive<LetGoDeadlinePassed>(_ => EndStopping());
+        Receive<HandedBack>(handedBack => LetGoAnswered(handedBack.Identity, handedBack.InIncomingQueue ? Outcome.HandedBack : Outcome.LeftClaimed));
+        Receive<Deleted>(deleted => LetGoAnswered(deleted.Identity, Outcome.Finished));
+        Receive<Failed>(failed => LetGoAnswered(failed.Identity, Outcome.LeftClaimed));
         Receive<BatchCoordinatorProtocol.CoordinatorRestarted>(_ => GiveBackToRestartedCoordinator(Sender));
         Receive<QueueWatcherProtocol.GetStatus>(_ => Sender.Tell(new QueueWatcherProtocol.Status(
             _candidates.Count, _admitting.Count, _inFlight.Count)));
@@ -147,6 +167,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     private void ScanAndAdmit()
     {
+        if (_stopping is not null) return;
         if (_candidates.Count == 0 && _changedSinceListing && Capacity > 0) ListCandidates();
         AdmitCandidates();
     }
@@ -170,6 +191,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     private void AdmitCandidates()
     {
+        if (_stopping is not null) return;
         while (Capacity > 0 && _candidates.TryDequeue(out var path))
         {
             var opened = NativeFile.TryOpenRegularForReading(path, out var handle);
@@ -205,6 +227,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         // restarted); one for a message already in flight does not.
         ForgetAdmission(admitted.Identity);
         if (!_inFlight.Add(admitted.Identity)) return;
+        // Told to let go already (the LetGo followed the Admit): its answer to that accounts for it.
+        if (_stopping is { LettingGo: true }) return;
         if (_sentToCoordinator >= _batchSize)
         {
             _coordinatorIndex = (_coordinatorIndex + 1) % _coordinators.Count;
@@ -224,6 +248,83 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         if (leaveAlone) _leftInPlace.Add((identity.Device, identity.Inode));
         FlushIfNothingMoreIsComing();
         AdmitCandidates();
+        StopIfDrained();
+    }
+
+    /// <summary>
+    /// The first step of a stop: nothing more is admitted (the listing timer ends, change hints are ignored), and the
+    /// messages in flight — admitted, or being admitted — get the grace period to finish.
+    /// </summary>
+    private void BeginStopping(QueueWatcherProtocol.Stop stop)
+    {
+        if (_stopping is not null)
+        {
+            if (_stopping.Outcome is { } stopped) Sender.Tell(stopped);
+            else _stopping.Requesters.Add(Sender);
+            return;
+        }
+        _stopping = new Stopping(stop.GracePeriod, _admitting.Count + _inFlight.Count);
+        _stopping.Requesters.Add(Sender);
+        Timers.Cancel("scan");
+        _candidates.Clear();
+        _log.Info("Stopping: no more messages are admitted; the {InFlight} message(s) in flight get up to {GracePeriod} to finish",
+            _stopping.InFlightAtStart, stop.GracePeriod);
+        if (StopIfDrained()) return;
+        Timers.StartSingleTimer("grace-period", GracePeriodPassed.Instance, stop.GracePeriod);
+        Timers.StartSingleTimer("let-go-deadline", LetGoDeadlinePassed.Instance, stop.GracePeriod + stop.LetGoAllowance);
+    }
+
+    /// <summary>
+    /// The grace period has passed: every message still in flight lets go of its file. Those not yet being written
+    /// go back to the incoming queue untouched; those being written finish their write and are deleted as usual.
+    /// </summary>
+    private void LetGoOfUnfinished()
+    {
+        if (_stopping is null || _stopping.Outcome is not null) return;
+        _stopping.LettingGo = true;
+        _log.Info("Stopping: the grace period of {GracePeriod} has passed; the {Count} message(s) still in flight are handed back",
+            _stopping.GracePeriod, _admitting.Count + _inFlight.Count);
+        foreach (var identity in _admitting.Keys.Concat(_inFlight)) _messages.Tell(new MessageCommands.LetGo(identity));
+    }
+
+    private void LetGoAnswered(FileIdentity identity, Outcome outcome)
+    {
+        if (_stopping is null) return;
+        if (!ForgetAdmission(identity) && !_inFlight.Remove(identity)) return;
+        _assigned.Remove(identity);
+        switch (outcome)
+        {
+            case Outcome.Finished: _stopping.Finished++; break;
+            case Outcome.HandedBack: _stopping.HandedBack++; break;
+            default: _stopping.LeftClaimed++; break;
+        }
+        StopIfDrained();
+    }
+
+    private bool StopIfDrained()
+    {
+        if (_stopping is null || _stopping.Outcome is not null || _admitting.Count > 0 || _inFlight.Count > 0) return false;
+        EndStopping();
+        return true;
+    }
+
+    /// <summary>Answers the stop; whatever has not answered by now stays claimed in the work area, where the next start resumes it.</summary>
+    private void EndStopping()
+    {
+        if (_stopping is null || _stopping.Outcome is not null) return;
+        Timers.Cancel("grace-period");
+        Timers.Cancel("let-go-deadline");
+        var stopping = _stopping;
+        stopping.LeftClaimed += _admitting.Count + _inFlight.Count;
+        stopping.Outcome = new QueueWatcherProtocol.Stopped(stopping.Finished, stopping.HandedBack, stopping.LeftClaimed);
+        if (stopping.LeftClaimed == 0)
+            _log.Info("Stopped: {Finished} message(s) finished, {HandedBack} handed back to the incoming queue untouched",
+                stopping.Finished, stopping.HandedBack);
+        else
+            _log.Warning("Stopped: {Finished} message(s) finished, {HandedBack} handed back to the incoming queue untouched, " +
+                         "{LeftClaimed} left claimed in the work area (the next start resumes them)",
+                stopping.Finished, stopping.HandedBack, stopping.LeftClaimed);
+        foreach (var requester in stopping.Requesters) requester.Tell(stopping.Outcome);
     }
 
     private bool ForgetAdmission(FileIdentity identity)
@@ -280,6 +381,30 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     private sealed record Retry(DateTime NotBefore, int Attempts);
 
+    private enum Outcome { Finished, HandedBack, LeftClaimed }
+
+    private sealed class Stopping(TimeSpan gracePeriod, int inFlightAtStart)
+    {
+        public TimeSpan GracePeriod { get; } = gracePeriod;
+        public int InFlightAtStart { get; } = inFlightAtStart;
+        public List<IActorRef> Requesters { get; } = new();
+        public bool LettingGo { get; set; }
+        public int Finished { get; set; }
+        public int HandedBack { get; set; }
+        public int LeftClaimed { get; set; }
+        public QueueWatcherProtocol.Stopped? Outcome { get; set; }
+    }
+
+    private sealed record GracePeriodPassed
+    {
+        public static readonly GracePeriodPassed Instance = new();
+    }
+
+    private sealed record LetGoDeadlinePassed
+    {
+        public static readonly LetGoDeadlinePassed Instance = new();
+    }
+
     private sealed record PeriodicScan
     {
         public static readonly PeriodicScan Instance = new();
@@ -305,4 +430,16 @@ public static class QueueWatcherProtocol
     }
 
     public sealed record Status(int Candidates, int Admitting, int InFlight);
+
+    /// <summary>
+    /// The gateway is stopping (sent by its coordinated-shutdown task): admit nothing more, give the messages in flight
+    /// <paramref name="GracePeriod"/> to finish, then have the rest let go of their files, and answer
+    /// <see cref="Stopped"/> by <paramref name="GracePeriod"/> + <paramref name="LetGoAllowance"/> at the latest.
+    /// </summary>
+    public sealed record Stop(TimeSpan GracePeriod, TimeSpan LetGoAllowance);
+
+    /// <param name="Finished">Delivered, quarantined or deleted during the stop (or refused as malformed).</param>
+    /// <param name="HandedBack">Back in the incoming queue, untouched, to be processed again.</param>
+    /// <param name="LeftClaimed">Still in the work area when the stop ended: the next start resumes them.</param>
+    public sealed record Stopped(int Finished, int HandedBack, int LeftClaimed);
 }

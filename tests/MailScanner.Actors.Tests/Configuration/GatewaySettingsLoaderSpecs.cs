@@ -42,6 +42,17 @@ public sealed class GatewaySettingsLoaderSpecs : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(1), s.Queue.ScanInterval);
         Assert.Equal(2000, s.Queue.MaxInFlight);
         Assert.Equal(new BatchSettings(5, 30, 50L * 1024 * 1024, TimeSpan.FromMilliseconds(20), 1), s.Batch);
+        Assert.Equal(new ShutdownSettings(TimeSpan.FromSeconds(30)), s.Shutdown);
+    }
+
+    [Fact]
+    public void Should_read_the_grace_period_and_describe_it_so_that_it_loads_back()
+    {
+        var s = GatewaySettingsLoader.Load(WriteConfig("mailscanner.shutdown.grace-period = 90s"), Cwd);
+
+        Assert.Equal(TimeSpan.FromSeconds(90), s.Shutdown.GracePeriod);
+        Assert.Contains("grace-period = 90s", GatewaySettingsLoader.Describe(s));
+        Assert.Equal(s, GatewaySettingsLoader.Load(WriteConfig(GatewaySettingsLoader.Describe(s), "described.conf"), "/"));
     }
 
     [Fact]
@@ -117,6 +128,9 @@ public sealed class GatewaySettingsLoaderSpecs : IDisposable
     [InlineData("mailscanner.queue.work = [a, b]", "mailscanner.queue.work", "not a list")]
     [InlineData("mailscanner.queue = router", "mailscanner.queue", "must be a section")]
     [InlineData("mailscanner.queue.bad { x = 1 }", "mailscanner.queue.bad", "must be a single value, not a section")]
+    [InlineData("mailscanner.shutdown.grace-period = 0s", "mailscanner.shutdown.grace-period", "must be longer than 0")]
+    [InlineData("mailscanner.shutdown.grace-period = soon", "mailscanner.shutdown.grace-period", "must be a duration")]
+    [InlineData("mailscanner.shutdown.grace-period = 2h", "mailscanner.shutdown.grace-period", "must be at most 3600s (got '2h')")]
     public void Should_name_the_key_of_each_invalid_value(string hocon, string key, string problem)
     {
         var e = LoadFails(hocon);
