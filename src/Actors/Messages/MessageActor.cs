@@ -443,8 +443,9 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         var spam = _reports.Select(r => r.Spam).FirstOrDefault(score => score is not null);
         _verdict = VerdictUnder(policy, findings, spam);
         var action = policy.ActionFor(_verdict.Kind);
-        // Cleaning replaces the parts a finding names. A daemon that names no part (clamd scans the message as a
-        // whole) leaves nothing to replace, and such a message must not be delivered "cleaned" with its virus.
+        // Cleaning replaces the parts a finding names. A finding that names no part (a virus clamd finds in the
+        // message but in no single part, or a limit of the analysis) leaves nothing to replace, and such a message
+        // must not be delivered "cleaned" with its virus.
         if (action == MessageAction.DeliverCleaned &&
             findings.Any(f => f.Kind is VerdictKind.Infected or VerdictKind.DangerousContent && f.PartName is null))
         {
