@@ -70,6 +70,15 @@ if ((total == 0)); then
     echo "no tests ran" >&2
 fi
 
+# The corpus spec's report (timing and confusion matrix) is test output, which dotnet test shows only for failures;
+# print it from the .trx so every run shows it.
+for trx in "$results"/*.trx; do
+    awk '/<UnitTestResult [^>]*CorpusPipelineSpecs/ { inside = 1 }
+         inside && /<StdOut>/ { printing = 1; sub(/.*<StdOut>/, "") }
+         printing { done = sub(/<\/StdOut>.*/, ""); print; if (done) printing = 0 }
+         /<\/UnitTestResult>/ { inside = 0 }' "$trx" | sed 's/&lt;/</g; s/&gt;/>/g; s/&quot;/"/g; s/&apos;/'"'"'/g; s/&amp;/\&/g'
+done
+
 summary="$passed passed, $failed failed"
 ((skipped > 0)) && summary+=", $skipped skipped"
 echo "$summary"

@@ -154,7 +154,7 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
         await Measure("gateway-spamd", $"(f) gateway with clamd, spamd and the built-in rules vs spamd's own ceiling: {count} corpus messages spread over the corpus, {children} spamd children and calls at a time", async () =>
         {
             using var clamd = new ClamdDaemon();
-            using var spamd = new SpamdDaemon(children);
+            using var spamd = SpamdDaemon.WithChildren(children);
             await Task.WhenAll(clamd.StartAsync(), spamd.StartAsync());
             Console.WriteLine($"  clamd ready in {clamd.StartupTime.TotalSeconds:F1} s, spamd in {spamd.StartupTime.TotalSeconds:F1} s (local tests only, no network rules)");
 

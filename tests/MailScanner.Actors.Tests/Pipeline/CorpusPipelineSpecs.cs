@@ -56,7 +56,7 @@ public sealed class CorpusPipelineSpecs : TestKit
         Assert.Equal(SpamAssassinCorpus.ExpectedCount, corpus.Count);
         Assert.Equal(corpus.Count, corpus.Select(message => message.Key).Distinct().Count());
 
-        using var spamd = new SpamdDaemon(SpamdChildren);
+        using var spamd = SpamdDaemon.WithChildren(SpamdChildren);
         await spamd.StartAsync();
         using var bed = new GatewayTestbed();
         // Each message is known by its envelope recipient, so the message itself reaches spamd untouched.

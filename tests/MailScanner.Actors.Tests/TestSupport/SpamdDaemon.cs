@@ -16,17 +16,19 @@ public class SpamdDaemon : ScannerDaemon
 {
     public const string Gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
 
-    /// <summary>The parameterless constructor is the one xunit uses for a class fixture.</summary>
+    /// <summary>Two children. The only public constructor: xunit allows no other on a class fixture.</summary>
     public SpamdDaemon() : this(children: 2) { }
 
-    /// <param name="children">spamd's --max-children; with --min-children equal, all are forked before the first scan
-    /// (spamd scans one message per child at a time, so this is its concurrency).</param>
-    public SpamdDaemon(int children) : base("spamd")
+    private SpamdDaemon(int children) : base("spamd")
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(children, 1);
         Children = children;
         Port = FreePort();
     }
+
+    /// <param name="children">spamd's --max-children; with --min-children equal, all are forked before the first scan
+    /// (spamd scans one message per child at a time, so this is its concurrency).</param>
+    public static SpamdDaemon WithChildren(int children) => new(children);
 
     public int Children { get; }
     public int Port { get; }
