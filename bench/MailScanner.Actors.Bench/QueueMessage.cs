@@ -17,6 +17,16 @@ internal sealed record QueueMessage(int Seq, string Sender, IReadOnlyList<string
         return new QueueMessage(seq, message.Sender, [message.Recipient], message.Content);
     }
 
+    /// <summary>
+    /// For runs shorter than the corpus: <paramref name="count"/> messages picked evenly across the whole corpus (every
+    /// group, ham and spam alike, rather than its first, all-ham, files), numbered 0..count-1.
+    /// </summary>
+    public static QueueMessage FromCorpusSpread(Corpus corpus, int seq, int count)
+    {
+        var message = corpus.ForSequence((int)((long)seq * corpus.Count / Math.Max(count, 1)));
+        return new QueueMessage(seq, message.Sender, [message.Recipient], message.Content);
+    }
+
     /// <summary>A few hundred bytes of plain mail, for the runs that are about file counts rather than content.</summary>
     public static QueueMessage Small(int seq)
     {
@@ -33,6 +43,13 @@ internal sealed record QueueMessage(int Seq, string Sender, IReadOnlyList<string
 
             """).ReplaceLineEndings("\n");
         return new QueueMessage(seq, "sender@bench.example", [$"rcpt{seq % 100}@bench.example"], Encoding.ASCII.GetBytes(text));
+    }
+
+    /// <summary>The RFC 5322 message as queued (the bench's header, then the content): what the gateway hands its scanners.</summary>
+    public byte[] Rfc5322()
+    {
+        var header = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{SeqHeader}: {Seq}\n"));
+        return [.. header, .. Content.Span];
     }
 
     /// <summary>

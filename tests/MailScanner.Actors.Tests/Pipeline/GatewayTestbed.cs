@@ -50,6 +50,31 @@ public sealed class GatewayTestbed : IDisposable
     /// <summary>Puts arbitrary bytes into the incoming queue under the file's own inode number.</summary>
     public (string Path, FileIdentity Identity) EnqueueRaw(byte[] content) => ZMailerQueueWriter.WriteDurably(Incoming, content);
 
+    /// <summary>
+    /// A backlog queued before the gateway starts: each file complete under a temp name, then renamed to its inode
+    /// number, as ZMailer does, but without the fsyncs (thousands of them would only time the disk; no crash is
+    /// simulated here). Returns the path of each file, in order.
+    /// </summary>
+    public IReadOnlyList<string> EnqueueBacklog(IEnumerable<byte[]> queueFiles)
+    {
+        var paths = new List<string>();
+        var temp = Path.Combine(Incoming, $"tf-backlog-{Environment.ProcessId}");
+        foreach (var content in queueFiles)
+        {
+            FileIdentity identity;
+            using (var handle = NativeFile.CreateExclusive(temp))
+            {
+                RandomAccess.Write(handle, content, fileOffset: 0);
+                identity = NativeFile.GetIdentity(handle);
+            }
+            var path = Path.Combine(Incoming, identity.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (NativeFile.TryRenameNoReplace(temp, path) != RenameOutcome.Renamed)
+                throw new IOException($"cannot rename {temp} to {path}");
+            paths.Add(path);
+        }
+        return paths;
+    }
+
     public static IEnumerable<string> QueueFiles(string directory) =>
         Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
             .Where(path => ZMailerQueueFile.IsQueueFileName(Path.GetFileName(path)) || FileIdentity.TryParse(Path.GetFileName(path), out _));

@@ -1,25 +1,18 @@
 using System.Diagnostics;
 using System.Text;
-using Xunit;
 
 namespace MailScanner.Actors.Tests.TestSupport;
-
-/// <summary>
-/// Specs that run a scanner daemon run alone, not beside the queue specs: a daemon's work (temporary files, CPU on a
-/// small machine) must not disturb the specs that reproduce inode reuse.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ScannerDaemonCollection
-{
-    public const string Name = "scanner daemons";
-}
 
 /// <summary>
 /// A real scanner daemon (clamd, spamd) run privately for the tests: its own files in a temp directory, started in
 /// the foreground, ready when it answers PING (polled, with a deadline), killed with everything it forked at
 /// dispose. Its output is kept (the last lines) to explain a failed start.
 /// </summary>
-public abstract class ScannerDaemon : IAsyncLifetime, IDisposable
+/// <remarks>
+/// The bench starts its daemons with these same classes (bench/MailScanner.Actors.Bench links this file, ClamdDaemon.cs,
+/// SpamdDaemon.cs and TempDirectory.cs), so nothing here may use xunit: what xunit needs is in ScannerDaemon.Xunit.cs.
+/// </remarks>
+public abstract partial class ScannerDaemon : IDisposable
 {
     private static readonly TimeSpan ReadyDeadline = TimeSpan.FromSeconds(90);
     private readonly Queue<string> _output = new();
@@ -44,8 +37,6 @@ public abstract class ScannerDaemon : IAsyncLifetime, IDisposable
 
     protected abstract ProcessStartInfo StartInfo();
     protected abstract Task PingAsync(CancellationToken cancellationToken);
-
-    public Task InitializeAsync() => StartAsync();
 
     public async Task StartAsync()
     {
@@ -115,12 +106,6 @@ public abstract class ScannerDaemon : IAsyncLifetime, IDisposable
             _output.Enqueue(line);
             while (_output.Count > 200) _output.Dequeue();
         }
-    }
-
-    public Task DisposeAsync()
-    {
-        Dispose();
-        return Task.CompletedTask;
     }
 
     public void Dispose()

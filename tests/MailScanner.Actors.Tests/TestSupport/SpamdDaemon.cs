@@ -9,15 +9,28 @@ namespace MailScanner.Actors.Tests.TestSupport;
 
 /// <summary>
 /// A private spamd (Debian spamd, with the rules spamassassin ships) on a free loopback port: local tests only
-/// (-L, no DNS or network rules), no per-user preferences (-x), two children, logging to stderr; as root it runs
-/// its children as nobody (spamd refuses to scan as root).
+/// (-L, no DNS or network rules), no per-user preferences (-x), <see cref="Children"/> children (two unless told),
+/// logging to stderr; as root it runs its children as nobody (spamd refuses to scan as root).
 /// </summary>
 public class SpamdDaemon : ScannerDaemon
 {
     public const string Gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
 
-    public SpamdDaemon() : base("spamd") => Port = FreePort();
+    /// <summary>Two children. The only public constructor: xunit allows no other on a class fixture.</summary>
+    public SpamdDaemon() : this(children: 2) { }
 
+    private SpamdDaemon(int children) : base("spamd")
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(children, 1);
+        Children = children;
+        Port = FreePort();
+    }
+
+    /// <param name="children">spamd's --max-children; with --min-children equal, all are forked before the first scan
+    /// (spamd scans one message per child at a time, so this is its concurrency).</param>
+    public static SpamdDaemon WithChildren(int children) => new(children);
+
+    public int Children { get; }
     public int Port { get; }
     public ScannerAddress Address => new ScannerAddress.Tcp("127.0.0.1", Port);
     public SpamdClient Client(string? user = null) => new(Address, user);
@@ -27,7 +40,8 @@ public class SpamdDaemon : ScannerDaemon
         var info = new ProcessStartInfo("spamd", [
             "--listen", $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}",
             "--local", "--nouser-config",
-            "--max-children", "2", "--min-children", "1",
+            "--max-children", Children.ToString(CultureInfo.InvariantCulture),
+            "--min-children", Children.ToString(CultureInfo.InvariantCulture),
             "--syslog", "stderr",
             "--pidfile", Path.Combine(Directory, "spamd.pid"),
         ]);
