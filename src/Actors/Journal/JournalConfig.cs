@@ -30,6 +30,9 @@ public static class JournalConfig
                 # SQLite has one writer: more than one concurrent batch only makes them wait for each other.
                 parallelism = 1
                 batch-size = 500
+                # Our events carry no tags. The default tag table makes every insert a row of its own (to learn the
+                # row's id for its tags); without it a write batch is one multi-row insert.
+                tag-write-mode = Csv
               }
               snapshot-store.sql {
                 connection-string = {{quoted}}
