@@ -30,6 +30,9 @@ public sealed class MessageJournal : UntypedPersistentActor
     private readonly Dictionary<string, Remembered> _messages = new();
     private int _eventsSinceSnapshot;
     private bool _snapshotting;
+    /// <summary>Requests that arrived while a write was on its way; they go together in the next one.</summary>
+    private readonly List<(object Request, IActorRef ReplyTo)> _waiting = new();
+    private bool _writing;
 
     public MessageJournal(JournalSettings settings)
     {
@@ -53,7 +56,7 @@ public sealed class MessageJournal : UntypedPersistentActor
                 break;
             case IMessageJournalEvent recorded:
                 Apply(recorded);
-                _eventsSinceSnapshot++;
+                _eventsSinceSnapshot += recorded is Batch batch ? batch.Count : 1;
                 break;
             case RecoveryCompleted:
                 _log.Info("Message journal recovered: {Count} message(s) in progress or handed back, sequence number {SequenceNr}",
@@ -66,36 +69,10 @@ public sealed class MessageJournal : UntypedPersistentActor
     {
         switch (message)
         {
-            case BeginAttempt begin:
-            {
-                var replyTo = Sender;
-                PersistAsync(new AttemptStarted(begin.Identity.Key, begin.QueueId, DateTime.UtcNow), started =>
-                {
-                    var remembered = Apply(started)!;
-                    replyTo.Tell(new AttemptBegun(begin.Identity, remembered.Attempts, remembered.PendingDelivery));
-                    Recorded();
-                });
+            case BeginAttempt or RecordDelivery or MessageJournalProtocol.AttemptAbandoned or Finished:
+                _waiting.Add((message, Sender));
+                WriteIfIdle();
                 break;
-            }
-            case RecordDelivery record:
-            {
-                var replyTo = Sender;
-                PersistAsync(new DeliveryStarted(record.Identity.Key, record.Intent), started =>
-                {
-                    Apply(started);
-                    replyTo.Tell(new DeliveryRecorded(record.Identity));
-                    Recorded();
-                });
-                break;
-            }
-            case MessageJournalProtocol.AttemptAbandoned abandoned when _messages.ContainsKey(abandoned.Identity.Key):
-                PersistAsync(new MessageJournalEvents.AttemptAbandoned(abandoned.Identity.Key), e => { Apply(e); Recorded(); });
-                break;
-            case Finished finished when _messages.ContainsKey(finished.Identity.Key):
-                PersistAsync(new MessageFinished(finished.Identity.Key), e => { Apply(e); Recorded(); });
-                break;
-            case MessageJournalProtocol.AttemptAbandoned or Finished:
-                break; // nothing recorded about it: nothing to forget
             case Lookup lookup:
                 Sender.Tell(_messages.TryGetValue(lookup.Identity.Key, out var entry)
                     ? new Entry(lookup.Identity, entry.Attempts, entry.PendingDelivery)
@@ -125,10 +102,54 @@ public sealed class MessageJournal : UntypedPersistentActor
         }
     }
 
+    /// <summary>
+    /// Group commit: one write at a time, carrying every request that arrived while the previous one was on its way.
+    /// Each request is answered only once the write that holds it is durable.
+    /// </summary>
+    private void WriteIfIdle()
+    {
+        if (_writing || _waiting.Count == 0) return;
+        var requests = _waiting.ToList();
+        _waiting.Clear();
+        var now = DateTime.UtcNow;
+        var batch = new Batch(
+            requests.Select(r => r.Request).OfType<BeginAttempt>().Select(b => new AttemptStarted(b.Identity.Key, b.QueueId, now)).ToList(),
+            requests.Select(r => r.Request).OfType<MessageJournalProtocol.AttemptAbandoned>().Select(a => a.Identity.Key).ToList(),
+            requests.Select(r => r.Request).OfType<RecordDelivery>().Select(d => new DeliveryStarted(d.Identity.Key, d.Intent)).ToList(),
+            requests.Select(r => r.Request).OfType<Finished>().Select(f => f.Identity.Key).ToList());
+        _writing = true;
+        PersistAsync(batch, written =>
+        {
+            Apply(written);
+            foreach (var (request, replyTo) in requests)
+            {
+                switch (request)
+                {
+                    case BeginAttempt begin:
+                        var remembered = _messages.GetValueOrDefault(begin.Identity.Key);
+                        replyTo.Tell(new AttemptBegun(begin.Identity, remembered?.Attempts ?? 1, remembered?.PendingDelivery));
+                        break;
+                    case RecordDelivery record:
+                        replyTo.Tell(new DeliveryRecorded(record.Identity));
+                        break;
+                }
+            }
+            _writing = false;
+            Recorded(written.Count);
+            WriteIfIdle();
+        });
+    }
+
     private Remembered? Apply(IMessageJournalEvent recorded)
     {
         switch (recorded)
         {
+            case Batch batch:
+                foreach (var e in batch.Attempts) Apply(e);
+                foreach (var key in batch.Abandoned) Apply(new MessageJournalEvents.AttemptAbandoned(key));
+                foreach (var e in batch.Deliveries) Apply(e);
+                foreach (var key in batch.Finished) Apply(new MessageFinished(key));
+                return null;
             case AttemptStarted started:
             {
                 var previous = _messages.GetValueOrDefault(started.Key);
@@ -153,9 +174,10 @@ public sealed class MessageJournal : UntypedPersistentActor
         }
     }
 
-    private void Recorded()
+    private void Recorded(int events)
     {
-        if (++_eventsSinceSnapshot < _settings.SnapshotEvery || _snapshotting) return;
+        _eventsSinceSnapshot += events;
+        if (_eventsSinceSnapshot < _settings.SnapshotEvery || _snapshotting) return;
         var forgetBefore = DateTime.UtcNow - ForgetUntouchedAfter;
         foreach (var (key, stale) in _messages.Where(m => m.Value.LastAttemptUtc < forgetBefore && m.Value.PendingDelivery is null).ToList())
         {
@@ -175,6 +197,16 @@ public sealed class MessageJournal : UntypedPersistentActor
         // requests went unanswered hand their messages back to the queue.
         _log.Error(cause, "Message journal could not write ({Event}); restarting it with back-off", @event.GetType().Name);
         base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        // The database refused this write but the journal goes on; its requests go unanswered and time out, so their
+        // messages are handed back and retried.
+        _log.Error(cause, "Message journal write rejected ({Event}); its messages will be retried", @event.GetType().Name);
+        _writing = false;
+        base.OnPersistRejected(cause, @event, sequenceNr);
+        WriteIfIdle();
     }
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)

@@ -1,13 +1,9 @@
 namespace MailScanner.Actors.Journal;
 
 /// <summary>
-/// The events the <see cref="MessageJournal"/> persists, one row each. Messages are named by their
-/// <see cref="Identity.FileIdentity.Key"/>; events stay small because a busy gateway writes thousands a second.
+/// What the <see cref="MessageJournal"/> persists. Messages are named by their <see cref="Identity.FileIdentity.Key"/>.
 /// </summary>
-public interface IMessageJournalEvent
-{
-    string Key { get; }
-}
+public interface IMessageJournalEvent;
 
 public static class MessageJournalEvents
 {
@@ -18,6 +14,20 @@ public static class MessageJournalEvents
     public sealed record DeliveryStarted(string Key, DeliveryIntent Intent) : IMessageJournalEvent;
 
     public sealed record MessageFinished(string Key) : IMessageJournalEvent;
+
+    /// <summary>
+    /// Everything that was asked of the journal while its previous write was on its way, in one row: a busy gateway
+    /// records three transitions per message, thousands a second, and a row each would make the journal the
+    /// bottleneck. Applied in this order, which is the order they can happen in for one message.
+    /// </summary>
+    public sealed record Batch(
+        IReadOnlyList<AttemptStarted> Attempts,
+        IReadOnlyList<string> Abandoned,
+        IReadOnlyList<DeliveryStarted> Deliveries,
+        IReadOnlyList<string> Finished) : IMessageJournalEvent
+    {
+        public int Count => Attempts.Count + Abandoned.Count + Deliveries.Count + Finished.Count;
+    }
 }
 
 /// <summary>The state a snapshot holds: every message the journal still has to remember.</summary>

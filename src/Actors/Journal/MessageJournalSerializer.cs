@@ -24,6 +24,7 @@ public sealed class MessageJournalSerializer : SerializerWithStringManifest
         MessageJournalEvents.AttemptAbandoned => "B",
         DeliveryStarted => "D",
         MessageFinished => "F",
+        Batch => "W",
         MessageJournalSnapshot => "S",
         _ => throw new ArgumentException($"not a message journal type: {o.GetType()}", nameof(o)),
     };
@@ -34,6 +35,7 @@ public sealed class MessageJournalSerializer : SerializerWithStringManifest
         MessageJournalEvents.AttemptAbandoned e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.AttemptAbandoned),
         DeliveryStarted e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.DeliveryStarted),
         MessageFinished e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.MessageFinished),
+        Batch e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.Batch),
         MessageJournalSnapshot s => JsonSerializer.SerializeToUtf8Bytes(s, JournalJson.Default.MessageJournalSnapshot),
         _ => throw new ArgumentException($"not a message journal type: {obj.GetType()}", nameof(obj)),
     };
@@ -44,6 +46,7 @@ public sealed class MessageJournalSerializer : SerializerWithStringManifest
         "B" => JsonSerializer.Deserialize(bytes, JournalJson.Default.AttemptAbandoned),
         "D" => JsonSerializer.Deserialize(bytes, JournalJson.Default.DeliveryStarted),
         "F" => JsonSerializer.Deserialize(bytes, JournalJson.Default.MessageFinished),
+        "W" => JsonSerializer.Deserialize(bytes, JournalJson.Default.Batch),
         "S" => JsonSerializer.Deserialize(bytes, JournalJson.Default.MessageJournalSnapshot),
         _ => null,
     } ?? throw new System.Runtime.Serialization.SerializationException($"message journal row with unknown manifest '{manifest}' or empty content");
@@ -54,5 +57,6 @@ public sealed class MessageJournalSerializer : SerializerWithStringManifest
 [JsonSerializable(typeof(MessageJournalEvents.AttemptAbandoned))]
 [JsonSerializable(typeof(DeliveryStarted))]
 [JsonSerializable(typeof(MessageFinished))]
+[JsonSerializable(typeof(Batch))]
 [JsonSerializable(typeof(MessageJournalSnapshot))]
 internal sealed partial class JournalJson : JsonSerializerContext;
