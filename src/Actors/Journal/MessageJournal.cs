@@ -14,10 +14,9 @@ namespace MailScanner.Actors.Journal;
 /// after an exception, a crash or a restart of the whole gateway — resumes from what is recorded.
 /// </summary>
 /// <remarks>
-/// One persistent actor per gateway rather than one per message: every MessageActor's events then share the
-/// journal's write batches (PersistAsync keeps accepting commands while a write is in flight, and the next write
-/// carries everything that arrived meanwhile), and a restart replays one small stream instead of a query per
-/// message. The state is only the messages in progress, so it stays small: it is snapshotted every
+/// One persistent actor per gateway rather than one per message: every MessageActor's transitions then share the
+/// journal's writes (one at a time, each carrying everything that arrived while the previous one was on its way), and a
+/// restart replays one small stream instead of a query per message. The state is only the messages in progress, so it stays small: it is snapshotted every
 /// <see cref="JournalSettings.SnapshotEvery"/> events and everything before the snapshot is deleted.
 /// </remarks>
 public sealed class MessageJournal : UntypedPersistentActor
@@ -54,9 +53,9 @@ public sealed class MessageJournal : UntypedPersistentActor
                 foreach (var m in snapshot.Messages)
                     _messages[m.Key] = new Remembered(m.QueueId, m.Attempts, m.LastAttemptUtc, m.PendingDelivery);
                 break;
-            case IMessageJournalEvent recorded:
-                Apply(recorded);
-                _eventsSinceSnapshot += recorded is Batch batch ? batch.Count : 1;
+            case Batch batch:
+                Apply(batch);
+                _eventsSinceSnapshot += batch.Count;
                 break;
             case RecoveryCompleted:
                 _log.Info("Message journal recovered: {Count} message(s) in progress or handed back, sequence number {SequenceNr}",
@@ -140,38 +139,24 @@ public sealed class MessageJournal : UntypedPersistentActor
         });
     }
 
-    private Remembered? Apply(IMessageJournalEvent recorded)
+    private void Apply(Batch batch)
     {
-        switch (recorded)
+        foreach (var started in batch.Attempts)
         {
-            case Batch batch:
-                foreach (var e in batch.Attempts) Apply(e);
-                foreach (var key in batch.Abandoned) Apply(new MessageJournalEvents.AttemptAbandoned(key));
-                foreach (var e in batch.Deliveries) Apply(e);
-                foreach (var key in batch.Finished) Apply(new MessageFinished(key));
-                return null;
-            case AttemptStarted started:
-            {
-                var previous = _messages.GetValueOrDefault(started.Key);
-                var now = new Remembered(started.QueueId, (previous?.Attempts ?? 0) + 1, started.TimeUtc, previous?.PendingDelivery);
-                _messages[started.Key] = now;
-                return now;
-            }
-            case MessageJournalEvents.AttemptAbandoned abandoned when _messages.TryGetValue(abandoned.Key, out var entry):
-                return _messages[abandoned.Key] = entry with { Attempts = Math.Max(0, entry.Attempts - 1) };
-            case DeliveryStarted delivery:
-            {
-                var previous = _messages.GetValueOrDefault(delivery.Key);
-                return _messages[delivery.Key] = previous is null
-                    ? new Remembered("", 1, DateTime.UtcNow, delivery.Intent)
-                    : previous with { PendingDelivery = delivery.Intent };
-            }
-            case MessageFinished finished:
-                _messages.Remove(finished.Key);
-                return null;
-            default:
-                return null;
+            var previous = _messages.GetValueOrDefault(started.Key);
+            _messages[started.Key] = new Remembered(started.QueueId, (previous?.Attempts ?? 0) + 1, started.TimeUtc, previous?.PendingDelivery);
         }
+        foreach (var key in batch.Abandoned)
+        {
+            if (_messages.TryGetValue(key, out var entry)) _messages[key] = entry with { Attempts = Math.Max(0, entry.Attempts - 1) };
+        }
+        foreach (var delivery in batch.Deliveries)
+        {
+            _messages[delivery.Key] = _messages.GetValueOrDefault(delivery.Key) is { } previous
+                ? previous with { PendingDelivery = delivery.Intent }
+                : new Remembered("", 1, DateTime.UtcNow, delivery.Intent);
+        }
+        foreach (var key in batch.Finished) _messages.Remove(key);
     }
 
     private void Recorded(int events)

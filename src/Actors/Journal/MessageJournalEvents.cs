@@ -7,18 +7,15 @@ public interface IMessageJournalEvent;
 
 public static class MessageJournalEvents
 {
-    public sealed record AttemptStarted(string Key, string QueueId, DateTime TimeUtc) : IMessageJournalEvent;
+    public sealed record AttemptStarted(string Key, string QueueId, DateTime TimeUtc);
 
-    public sealed record AttemptAbandoned(string Key) : IMessageJournalEvent;
-
-    public sealed record DeliveryStarted(string Key, DeliveryIntent Intent) : IMessageJournalEvent;
-
-    public sealed record MessageFinished(string Key) : IMessageJournalEvent;
+    public sealed record DeliveryStarted(string Key, DeliveryIntent Intent);
 
     /// <summary>
-    /// Everything that was asked of the journal while its previous write was on its way, in one row: a busy gateway
-    /// records three transitions per message, thousands a second, and a row each would make the journal the
-    /// bottleneck. Applied in this order, which is the order they can happen in for one message.
+    /// The one event persisted: everything that was asked of the journal while its previous write was on its way, in
+    /// one row, so a busy gateway (three transitions per message) writes one row per commit rather than one per
+    /// transition. Applied in this order, which is the order they can happen in for one message; abandoned and
+    /// finished messages are named by their key.
     /// </summary>
     public sealed record Batch(
         IReadOnlyList<AttemptStarted> Attempts,

@@ -20,10 +20,6 @@ public sealed class MessageJournalSerializer : SerializerWithStringManifest
 
     public override string Manifest(object o) => o switch
     {
-        AttemptStarted => "A",
-        MessageJournalEvents.AttemptAbandoned => "B",
-        DeliveryStarted => "D",
-        MessageFinished => "F",
         Batch => "W",
         MessageJournalSnapshot => "S",
         _ => throw new ArgumentException($"not a message journal type: {o.GetType()}", nameof(o)),
@@ -31,10 +27,6 @@ public sealed class MessageJournalSerializer : SerializerWithStringManifest
 
     public override byte[] ToBinary(object obj) => obj switch
     {
-        AttemptStarted e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.AttemptStarted),
-        MessageJournalEvents.AttemptAbandoned e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.AttemptAbandoned),
-        DeliveryStarted e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.DeliveryStarted),
-        MessageFinished e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.MessageFinished),
         Batch e => JsonSerializer.SerializeToUtf8Bytes(e, JournalJson.Default.Batch),
         MessageJournalSnapshot s => JsonSerializer.SerializeToUtf8Bytes(s, JournalJson.Default.MessageJournalSnapshot),
         _ => throw new ArgumentException($"not a message journal type: {obj.GetType()}", nameof(obj)),
@@ -42,21 +34,13 @@ public sealed class MessageJournalSerializer : SerializerWithStringManifest
 
     public override object FromBinary(byte[] bytes, string manifest) => manifest switch
     {
-        "A" => (object?)JsonSerializer.Deserialize(bytes, JournalJson.Default.AttemptStarted),
-        "B" => JsonSerializer.Deserialize(bytes, JournalJson.Default.AttemptAbandoned),
-        "D" => JsonSerializer.Deserialize(bytes, JournalJson.Default.DeliveryStarted),
-        "F" => JsonSerializer.Deserialize(bytes, JournalJson.Default.MessageFinished),
-        "W" => JsonSerializer.Deserialize(bytes, JournalJson.Default.Batch),
+        "W" => (object?)JsonSerializer.Deserialize(bytes, JournalJson.Default.Batch),
         "S" => JsonSerializer.Deserialize(bytes, JournalJson.Default.MessageJournalSnapshot),
         _ => null,
     } ?? throw new System.Runtime.Serialization.SerializationException($"message journal row with unknown manifest '{manifest}' or empty content");
 }
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UseStringEnumConverter = true)]
-[JsonSerializable(typeof(AttemptStarted))]
-[JsonSerializable(typeof(MessageJournalEvents.AttemptAbandoned))]
-[JsonSerializable(typeof(DeliveryStarted))]
-[JsonSerializable(typeof(MessageFinished))]
 [JsonSerializable(typeof(Batch))]
 [JsonSerializable(typeof(MessageJournalSnapshot))]
 internal sealed partial class JournalJson : JsonSerializerContext;

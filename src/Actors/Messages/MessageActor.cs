@@ -453,7 +453,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                 _queueId, _identity, _verdict);
             action = MessageAction.Quarantine;
         }
-        if (action is MessageAction.Deliver or MessageAction.DeliverCleaned or MessageAction.Store)
+        if (action.Delivers())
         {
             // Parsing and re-writing MIME costs more than the rest of a message's handling: most mail needs only
             // its headers changed; only replacing parts or disarming active HTML needs the full rewrite.
@@ -534,8 +534,8 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
 
     private async Task<DeliveryIntent> StageCopiesAsync(MessageAction action)
     {
-        var toOutgoing = action is MessageAction.Deliver or MessageAction.DeliverCleaned or MessageAction.Store;
-        var toQuarantine = action is MessageAction.DeliverCleaned or MessageAction.Quarantine or MessageAction.Store;
+        var toOutgoing = action.Delivers();
+        var toQuarantine = action.KeepsOriginalInQuarantine();
         // An earlier, unrecorded attempt may have staged a copy this action does not write (it was interrupted and
         // this time the message is unprocessable, or the policy changed): nothing will ever publish it.
         if (!toOutgoing) _workspace.Outgoing.DiscardUnrecorded(OutgoingTempName);
@@ -734,5 +734,4 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         }
     }
     private sealed record JournalUnavailable(string Reason);
-
 }

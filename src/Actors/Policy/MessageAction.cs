@@ -30,6 +30,18 @@ public enum MessageAction
     Store,
 }
 
+/// <summary>What each action writes.</summary>
+public static class MessageActions
+{
+    /// <summary>A (tagged, maybe cleaned) copy goes to the outgoing queue.</summary>
+    public static bool Delivers(this MessageAction action) =>
+        action is MessageAction.Deliver or MessageAction.DeliverCleaned or MessageAction.Store;
+
+    /// <summary>The untouched original goes to the quarantine.</summary>
+    public static bool KeepsOriginalInQuarantine(this MessageAction action) =>
+        action is MessageAction.DeliverCleaned or MessageAction.Quarantine or MessageAction.Store;
+}
+
 /// <summary>The HOCON spelling of <see cref="MessageAction"/>.</summary>
 public static class MessageActionNames
 {
