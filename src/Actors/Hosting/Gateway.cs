@@ -73,7 +73,7 @@ public static class Gateway
             context => Enumerable.Range(1, batch.Coordinators)
                 .Select(i => context.ActorOf(BatchCoordinator.PropsFor(batch, messages, context.Self, counters), $"coordinator-{i}"))
                 .ToList(),
-            batch.MaxMessages, counters), "watcher"), "queue-watcher");
+            batch.MaxMessages, counters, workspace.Journal), "watcher"), "queue-watcher");
         GatewayShutdown.Register(system, watcher, settings.Shutdown);
         return new GatewayActors(messages, watcher);
     }

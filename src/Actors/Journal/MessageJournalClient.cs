@@ -33,6 +33,9 @@ public sealed class MessageJournalClient
     /// <summary>The journal's database file: where a journal that cannot write is reported to be.</summary>
     public string Location { get; }
 
+    /// <summary>Completes once the journal has recovered and answers requests (at once when there is no journal).</summary>
+    public Task ReadyAsync() => _journal is null ? Task.CompletedTask : _journal.Ask<Size>(GetSize.Instance, _timeout);
+
     public Task<AttemptBegun> BeginAttemptAsync(FileIdentity identity, string queueId) =>
         _journal is null
             ? Task.FromResult(new AttemptBegun(identity, 1, null))

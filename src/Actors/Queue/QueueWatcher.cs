@@ -3,6 +3,7 @@ using Akka.Event;
 using MailScanner.Actors.Batching;
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Identity;
+using MailScanner.Actors.Journal;
 using MailScanner.Actors.Messages;
 using MailScanner.Actors.Metrics;
 using static MailScanner.Actors.Messages.MessageReplies;
@@ -18,6 +19,9 @@ namespace MailScanner.Actors.Queue;
 /// When the gateway stops (<see cref="QueueWatcherProtocol.Stop"/>) nothing more is admitted and the messages in
 /// flight get the grace period to finish; then each unfinished one is told to let go (<see cref="MessageCommands.LetGo"/>):
 /// back to the incoming queue untouched, or, if its copies are being written, finished.
+///
+/// Nothing is claimed before the message journal has recovered and answers: a claimed message could only wait for
+/// it, and a first recovery takes seconds.
 /// </summary>
 public sealed class QueueWatcher : ReceiveActor, IWithTimers
 {
@@ -27,7 +31,10 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private readonly Func<IActorContext, IReadOnlyList<IActorRef>> _startCoordinators;
     private readonly int _batchSize;
     private readonly PipelineCounters _counters;
+    private readonly MessageJournalClient _journal;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private bool _watching;
+    private bool _waitingForJournalReported;
 
     private IReadOnlyList<IActorRef> _coordinators = Array.Empty<IActorRef>();
     private int _coordinatorIndex;
@@ -52,9 +59,11 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public QueueWatcher(QueueSettings settings, IQueueFormat format, IActorRef messages,
-        Func<IActorContext, IReadOnlyList<IActorRef>> startCoordinators, int batchSize, PipelineCounters counters)
+        Func<IActorContext, IReadOnlyList<IActorRef>> startCoordinators, int batchSize, PipelineCounters counters,
+        MessageJournalClient? journal = null)
     {
         _settings = settings;
+        _journal = journal ?? MessageJournalClient.Disabled();
         _format = format;
         _messages = messages;
         _startCoordinators = startCoordinators;
@@ -79,6 +88,15 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             _scanQueued = true;
             Self.Tell(QueueWatcherProtocol.ScanQueue.Instance);
         });
+        Receive<JournalReady>(_ => StartWatching());
+        Receive<JournalNotReady>(notReady =>
+        {
+            if (!_waitingForJournalReported)
+                _log.Warning("Waiting for the message journal ({Location}) before claiming any message: {Reason}", _journal.Location, notReady.Reason);
+            _waitingForJournalReported = true;
+            Timers.StartSingleTimer("journal-ready", AskJournal.Instance, TimeSpan.FromSeconds(1));
+        });
+        Receive<AskJournal>(_ => AwaitJournal());
         Receive<Admitted>(OnAdmitted);
         Receive<Refused>(refused => AdmissionEnded(refused.Identity, leaveAlone: true));
         // Also the answer to a LetGo for a message that had already finished or been handed back: its batch reports it.
@@ -113,12 +131,25 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     }
 
     public static Props PropsFor(QueueSettings settings, IQueueFormat format, IActorRef messages,
-        Func<IActorContext, IReadOnlyList<IActorRef>> startCoordinators, int batchSize, PipelineCounters counters) =>
-        Props.Create(() => new QueueWatcher(settings, format, messages, startCoordinators, batchSize, counters));
+        Func<IActorContext, IReadOnlyList<IActorRef>> startCoordinators, int batchSize, PipelineCounters counters,
+        MessageJournalClient? journal = null) =>
+        Props.Create(() => new QueueWatcher(settings, format, messages, startCoordinators, batchSize, counters, journal));
 
     protected override void PreStart()
     {
         _coordinators = _startCoordinators(Context);
+        AwaitJournal();
+    }
+
+    private void AwaitJournal() =>
+        _journal.ReadyAsync().PipeTo(Self, success: () => JournalReady.Instance, failure: e => new JournalNotReady(e.Message));
+
+    private void StartWatching()
+    {
+        // A gateway told to stop while it waited claims nothing at all.
+        if (_watching || _stopping is not null) return;
+        _watching = true;
+        if (_waitingForJournalReported) _log.Info("The message journal answers: claiming messages");
         RecoverClaims();
         // inotify is only a hint that something changed; the periodic listing is what guarantees progress.
         var self = Self;
@@ -403,6 +434,18 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private sealed record LetGoDeadlinePassed
     {
         public static readonly LetGoDeadlinePassed Instance = new();
+    }
+
+    private sealed record JournalReady
+    {
+        public static readonly JournalReady Instance = new();
+    }
+
+    private sealed record JournalNotReady(string Reason);
+
+    private sealed record AskJournal
+    {
+        public static readonly AskJournal Instance = new();
     }
 
     private sealed record PeriodicScan
