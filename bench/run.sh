@@ -16,7 +16,7 @@ fi
 
 # The clamd and spamd runs start private daemons as the specs do (Debian 12 packages); installed only when missing.
 missing=()
-for package in clamav-daemon clamav-testfiles spamassassin spamd; do
+for package in clamav-daemon clamav-testfiles spamassassin spamd sa-compile; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if ((${#missing[@]} > 0)); then
