@@ -8,7 +8,7 @@ namespace MailScanner.Actors.Journal;
 /// The actor-system configuration the journal needs: Akka.Persistence.Sql on an SQLite file, and our serializer for
 /// its rows. It must be part of the actor system's configuration from the start (Akka reads plugins at creation).
 /// </summary>
-public static class JournalConfig
+public static partial class JournalConfig
 {
     public static Config For(JournalSettings settings)
     {
@@ -68,4 +68,50 @@ public static class JournalConfig
         command.CommandText = "PRAGMA journal_mode=WAL;";
         command.ExecuteNonQuery();
     }
+
+    /// <summary>
+    /// The tables and indexes Akka.Persistence.Sql created in the database, as statements that create them where they
+    /// are missing: what <see cref="Recreate"/> needs to give a new file the plugin's own schema.
+    /// </summary>
+    public static IReadOnlyList<string> ReadSchema(JournalSettings settings)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = settings.DatabasePath, Pooling = false }.ConnectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC";
+        using var reader = command.ExecuteReader();
+        var statements = new List<string>();
+        while (reader.Read())
+            statements.Add(CreateStatement().Replace(reader.GetString(0), "CREATE $1$2 IF NOT EXISTS ", 1));
+        return statements;
+    }
+
+    /// <summary>
+    /// Makes the database again after it was deleted or replaced under the running journal: the connections still
+    /// open on the old file are let go (SQLite removes that file's WAL with its last connection), and the file at the
+    /// path gets WAL mode and every table and index of <paramref name="schema"/> it lacks.
+    /// </summary>
+    public static void Recreate(JournalSettings settings, IReadOnlyList<string> schema)
+    {
+        SqliteConnection.ClearAllPools();
+        if (!File.Exists(settings.DatabasePath))
+        {
+            // A log or shared-memory file left without its database belongs to the deleted one; SQLite would replay it
+            // into the new file.
+            File.Delete(settings.DatabasePath + "-wal");
+            File.Delete(settings.DatabasePath + "-shm");
+        }
+        PrepareDatabase(settings);
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = settings.DatabasePath, Pooling = false }.ConnectionString);
+        connection.Open();
+        foreach (var statement in schema)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = statement;
+            command.ExecuteNonQuery();
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^CREATE (UNIQUE )?(TABLE|INDEX) (?!IF NOT EXISTS)", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex CreateStatement();
 }

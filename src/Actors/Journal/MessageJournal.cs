@@ -19,8 +19,11 @@ namespace MailScanner.Actors.Journal;
 /// restart replays one small stream instead of a query per message. The state is only the messages in progress, so it stays small: it is snapshotted every
 /// <see cref="JournalSettings.SnapshotEvery"/> events and everything before the snapshot is deleted.
 /// </remarks>
-public sealed class MessageJournal : UntypedPersistentActor
+public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
 {
+    /// <summary>How often an idle journal checks that its database file is still the one it writes to.</summary>
+    private static readonly TimeSpan DatabaseCheckInterval = TimeSpan.FromSeconds(2);
+
     /// <summary>A message that was handed back and never seen again (the MTA or an operator removed it) is forgotten after this.</summary>
     private static readonly TimeSpan ForgetUntouchedAfter = TimeSpan.FromDays(7);
 
@@ -32,6 +35,11 @@ public sealed class MessageJournal : UntypedPersistentActor
     /// <summary>Requests that arrived while a write was on its way; they go together in the next one.</summary>
     private readonly List<(object Request, IActorRef ReplyTo)> _waiting = new();
     private bool _writing;
+    /// <summary>The database file as recovered from, and its schema: see <see cref="EnsureDatabase"/>.</summary>
+    private FileIdentity? _database;
+    private IReadOnlyList<string> _schema = [];
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public MessageJournal(JournalSettings settings)
     {
@@ -58,6 +66,9 @@ public sealed class MessageJournal : UntypedPersistentActor
                 _eventsSinceSnapshot += batch.Count;
                 break;
             case RecoveryCompleted:
+                _database = NativeFile.TryGetIdentity(_settings.DatabasePath);
+                _schema = JournalConfig.ReadSchema(_settings);
+                Timers.StartPeriodicTimer("database-check", CheckDatabase.Instance, DatabaseCheckInterval);
                 _log.Info("Message journal recovered: {Count} message(s) in progress or handed back, sequence number {SequenceNr}",
                     _messages.Count, LastSequenceNr);
                 break;
@@ -76,6 +87,9 @@ public sealed class MessageJournal : UntypedPersistentActor
                 Sender.Tell(_messages.TryGetValue(lookup.Identity.Key, out var entry)
                     ? new Entry(lookup.Identity, entry.Attempts, entry.PendingDelivery)
                     : new Entry(lookup.Identity, 0, null));
+                break;
+            case CheckDatabase:
+                if (!_writing) EnsureDatabase();
                 break;
             case GetSize:
                 Sender.Tell(new Size(_messages.Count, LastSequenceNr));
@@ -108,6 +122,7 @@ public sealed class MessageJournal : UntypedPersistentActor
     private void WriteIfIdle()
     {
         if (_writing || _waiting.Count == 0) return;
+        EnsureDatabase();
         var requests = _waiting.ToList();
         _waiting.Clear();
         var now = DateTime.UtcNow;
@@ -159,6 +174,22 @@ public sealed class MessageJournal : UntypedPersistentActor
         foreach (var key in batch.Finished) _messages.Remove(key);
     }
 
+    /// <summary>
+    /// A database file deleted (or replaced) under the running journal would take every later write with it: the
+    /// pooled connections go on writing to the unlinked file, and the next start would find nothing. So the file is
+    /// checked before every write and every few seconds; when it is not the one recovered from, it is made again with
+    /// the plugin's own schema and everything the journal remembers goes into it at once, as a snapshot.
+    /// </summary>
+    private void EnsureDatabase()
+    {
+        if (_database is null || NativeFile.TryGetIdentity(_settings.DatabasePath) == _database) return;
+        _log.Error("Message journal database {Path} was deleted or replaced while the gateway runs; making it again and writing the {Count} message(s) the journal remembers into it",
+            _settings.DatabasePath, _messages.Count);
+        JournalConfig.Recreate(_settings, _schema);
+        _database = NativeFile.TryGetIdentity(_settings.DatabasePath);
+        SaveSnapshotOfMemory();
+    }
+
     private void Recorded(int events)
     {
         _eventsSinceSnapshot += events;
@@ -169,6 +200,11 @@ public sealed class MessageJournal : UntypedPersistentActor
             _log.Info("Message journal forgets {Key} (queue id {QueueId}): untouched since {Time:u}", key, stale.QueueId, stale.LastAttemptUtc);
             _messages.Remove(key);
         }
+        SaveSnapshotOfMemory();
+    }
+
+    private void SaveSnapshotOfMemory()
+    {
         _snapshotting = true;
         _eventsSinceSnapshot = 0;
         SaveSnapshot(new MessageJournalSnapshot(_messages
@@ -198,6 +234,11 @@ public sealed class MessageJournal : UntypedPersistentActor
     {
         _log.Error(reason, "Message journal could not be read from {Database}; retrying with back-off", _settings.DatabasePath);
         base.OnRecoveryFailure(reason, message);
+    }
+
+    private sealed record CheckDatabase
+    {
+        public static readonly CheckDatabase Instance = new();
     }
 
     private sealed record Remembered(string QueueId, int Attempts, DateTime LastAttemptUtc, DeliveryIntent? PendingDelivery);

@@ -59,6 +59,7 @@ public sealed class MessageJournalSpecs : IDisposable
     public async Task Should_forget_finished_messages_and_prune_its_rows()
     {
         var settings = JournalSettings.For(_state.Path, snapshotEvery: 20);
+        long rows = 0, newestSnapshot = 0, newestEvent = 0;
         await WithJournal(settings, async journal =>
         {
             for (var i = 0; i < 300; i++)
@@ -73,19 +74,21 @@ public sealed class MessageJournalSpecs : IDisposable
             while (size.Messages > 0 && DateTime.UtcNow < deadline)
                 size = await journal.Ask<Size>(GetSize.Instance, Answer);
             Assert.Equal(0, size.Messages);
+
+            // 600 transitions were written; only the rows after the newest snapshot may remain. Pruning follows the
+            // snapshot store's answer, which can come seconds later on a loaded machine (its first use initializes it),
+            // so this waits while the journal still runs.
+            deadline = DateTime.UtcNow + Answer;
+            while (true)
+            {
+                rows = Scalar(settings.DatabasePath, "SELECT COUNT(*) FROM journal");
+                newestSnapshot = Scalar(settings.DatabasePath, "SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot");
+                newestEvent = Scalar(settings.DatabasePath, "SELECT COALESCE(MAX(sequence_number), 0) FROM journal");
+                if ((newestSnapshot > 0 && rows <= newestEvent - newestSnapshot + 1) || DateTime.UtcNow > deadline) break;
+                await Task.Delay(50);
+            }
         });
 
-        // 600 transitions were written; only the rows after the newest snapshot may remain (pruning runs a little behind).
-        var deadline = DateTime.UtcNow + Answer;
-        long rows, newestSnapshot, newestEvent;
-        while (true)
-        {
-            rows = Scalar(settings.DatabasePath, "SELECT COUNT(*) FROM journal");
-            newestSnapshot = Scalar(settings.DatabasePath, "SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot");
-            newestEvent = Scalar(settings.DatabasePath, "SELECT COALESCE(MAX(sequence_number), 0) FROM journal");
-            if (rows <= newestEvent - newestSnapshot + 1 || DateTime.UtcNow > deadline) break;
-            await Task.Delay(50);
-        }
         Assert.True(newestSnapshot > 0, "no snapshot was taken");
         Assert.InRange(rows, 0, newestEvent - newestSnapshot + 1);
         Assert.InRange(Scalar(settings.DatabasePath, "SELECT COUNT(*) FROM snapshot"), 1, 2);
@@ -94,6 +97,40 @@ public sealed class MessageJournalSpecs : IDisposable
     }
 
     /// <summary>Runs <paramref name="body"/> against a journal in a fresh actor system, then ends that system abruptly.</summary>
+    [Fact]
+    public async Task Should_write_everything_it_remembers_into_a_new_database_when_the_file_is_deleted_while_running()
+    {
+        var settings = JournalSettings.For(_state.Path);
+        var crashedTwice = new FileIdentity(0x801, 1, 7);
+        var delivering = new FileIdentity(0x801, 2, 7);
+        var afterwards = new FileIdentity(0x801, 3, 7);
+        var intent = new DeliveryIntent(VerdictKind.Clean, [], MessageAction.Deliver, new StagedName("/queue/out/tf-801-2-7", "99", "801-99-1"), null);
+
+        await WithJournal(settings, async journal =>
+        {
+            await journal.Ask<AttemptBegun>(new BeginAttempt(crashedTwice, "1"), Answer);
+            await journal.Ask<AttemptBegun>(new BeginAttempt(crashedTwice, "1"), Answer);
+            await journal.Ask<AttemptBegun>(new BeginAttempt(delivering, "2"), Answer);
+            await journal.Ask<DeliveryRecorded>(new RecordDelivery(delivering, intent), Answer);
+
+            foreach (var file in Directory.GetFiles(_state.Path, JournalSettings.DatabaseFileName + "*")) File.Delete(file);
+            await journal.Ask<AttemptBegun>(new BeginAttempt(afterwards, "3"), Answer);
+
+            // The snapshot of what it remembered goes into the new file beside that write.
+            var deadline = DateTime.UtcNow + Answer;
+            while (!(File.Exists(settings.DatabasePath) && Scalar(settings.DatabasePath, "SELECT COUNT(*) FROM snapshot") > 0) && DateTime.UtcNow < deadline)
+                await Task.Delay(50);
+        });
+
+        await WithJournal(settings, async journal =>
+        {
+            Assert.Equal(2, (await journal.Ask<Entry>(new Lookup(crashedTwice), Answer)).Attempts);
+            var delivery = await journal.Ask<Entry>(new Lookup(delivering), Answer);
+            Assert.Equal(intent.OutgoingTemp, delivery.PendingDelivery?.OutgoingTemp);
+            Assert.Equal(1, (await journal.Ask<Entry>(new Lookup(afterwards), Answer)).Attempts);
+        });
+    }
+
     internal static async Task WithJournal(JournalSettings settings, Func<IActorRef, Task> body)
     {
         var system = ActorSystem.Create("journal-" + Guid.NewGuid().ToString("N")[..8],
@@ -105,12 +142,15 @@ public sealed class MessageJournalSpecs : IDisposable
         finally
         {
             await system.Terminate();
+            // As when the process ends: no pooled connection outlives it (one still open on a deleted file would
+            // otherwise let the next journal read what is gone).
+            SqliteConnection.ClearAllPools();
         }
     }
 
     private static long Scalar(string database, string query)
     {
-        using var connection = new SqliteConnection($"Data Source={database}");
+        using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = query;

@@ -1,0 +1,124 @@
+using System.Text.RegularExpressions;
+using Akka.Event;
+using Akka.TestKit.Xunit2;
+using MailScanner.Actors.Hosting;
+using MailScanner.Actors.Metrics;
+using MailScanner.Actors.Tests.Pipeline;
+using MailScanner.Actors.Tests.TestSupport;
+using Microsoft.Data.Sqlite;
+using Xunit;
+
+namespace MailScanner.Actors.Tests.Stopping;
+
+/// <summary>
+/// The message journal's database taken away from a running gateway: locked by another process, or deleted. No
+/// message is lost or delivered twice, none is delivered without its attempt being recorded, and the log says why.
+/// </summary>
+public sealed partial class JournalFaultSpecs : TestKit
+{
+    private readonly GatewayTestbed _bed = new();
+    private readonly PipelineCounters _counters = new();
+
+    public JournalFaultSpecs() : base("akka.loglevel = INFO", output: null) { }
+
+    private string Database => _bed.Settings().Journal.DatabasePath;
+
+    [Fact]
+    public async Task Should_keep_messages_queued_while_the_journal_database_is_locked_then_deliver_each_exactly_once()
+    {
+        var log = LogCapture.Of(Sys);
+        StartGateway();
+        await DeliverAsync(0..1);
+
+        using (var locker = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Database, Pooling = false }.ConnectionString))
+        {
+            // Another process holds the write lock: every journal write waits out SQLite's busy timeout and fails.
+            locker.Open();
+            Execute(locker, "BEGIN EXCLUSIVE");
+            for (var seq = 1; seq <= 10; seq++) _bed.Enqueue($"X-Seq: {seq}\r\nwhile the journal is locked");
+            await AwaitConditionAsync(() => Task.FromResult(_counters.Failed >= 10), TimeSpan.FromSeconds(90), TimeSpan.FromMilliseconds(50));
+
+            Assert.Equal(1, _counters.Delivered);
+            Assert.Equal([0], DeliveredSeqs());
+            Assert.Equal(Enumerable.Range(1, 10), QueuedSeqs());
+            // Once for the episode, not once per message and retry.
+            Assert.Single(log.Lines(LogLevel.WarningLevel), line => line.StartsWith($"The message journal ({Database}) is unavailable", StringComparison.Ordinal));
+            Execute(locker, "ROLLBACK");
+        }
+
+        await AwaitConditionAsync(() => Task.FromResult(_counters.Deleted == 11), TimeSpan.FromSeconds(90), TimeSpan.FromMilliseconds(50));
+        Assert.Equal(Enumerable.Range(0, 11), DeliveredSeqs());
+        Assert.Empty(GatewayTestbed.AllEntries(_bed.Incoming));
+        Assert.Empty(GatewayTestbed.AllEntries(_bed.Work));
+    }
+
+    [Fact]
+    public async Task Should_make_the_journal_database_again_when_it_is_deleted_while_running_and_lose_nothing()
+    {
+        var log = LogCapture.Of(Sys);
+        StartGateway();
+        await DeliverAsync(0..5);
+
+        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(Database)!, Path.GetFileName(Database) + "*")) File.Delete(file);
+        await DeliverAsync(5..10);
+
+        var error = Assert.Single(log.Lines(LogLevel.ErrorLevel));
+        Assert.StartsWith($"Message journal database {Database} was deleted or replaced while the gateway runs", error);
+        Assert.Equal(Enumerable.Range(0, 10), DeliveredSeqs());
+        // The new file is a working journal: what was remembered went into it as a snapshot, and writes went on.
+        Assert.True(File.Exists(Database));
+        Assert.True(Scalar("SELECT COUNT(*) FROM journal") >= 1, "the journal did not go on writing into the new database");
+        await AwaitConditionAsync(() => Task.FromResult(Scalar("SELECT COUNT(*) FROM snapshot") >= 1), TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(50),
+            "what the journal remembered was not written into the new database");
+    }
+
+    private void StartGateway()
+    {
+        var settings = _bed.Settings();
+        Gateway.Start(Sys, settings with
+        {
+            Queue = settings.Queue with { RetryBackoffMin = TimeSpan.FromMilliseconds(50), RetryBackoffMax = TimeSpan.FromMilliseconds(500) },
+            // A journal that cannot write hands its messages back soon.
+            Journal = settings.Journal with { AnswerTimeout = TimeSpan.FromSeconds(2) },
+        }, _counters);
+    }
+
+    private async Task DeliverAsync(Range seqs)
+    {
+        var before = _counters.Deleted;
+        for (var seq = seqs.Start.Value; seq < seqs.End.Value; seq++) _bed.Enqueue($"X-Seq: {seq}\r\nmessage {seq}");
+        var expected = before + (seqs.End.Value - seqs.Start.Value);
+        await AwaitConditionAsync(() => Task.FromResult(_counters.Deleted == expected), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(20));
+    }
+
+    private List<int> DeliveredSeqs() => GatewayTestbed.AllEntries(_bed.Outgoing).Select(SeqOf).Order().ToList();
+
+    private List<int> QueuedSeqs() => GatewayTestbed.AllEntries(_bed.Incoming).Concat(GatewayTestbed.AllEntries(_bed.Work)).Select(SeqOf).Order().ToList();
+
+    private static int SeqOf(string path) => int.Parse(SeqHeader().Match(File.ReadAllText(path)).Groups[1].Value);
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private long Scalar(string query)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Database, Pooling = false }.ConnectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = query;
+        return (long)command.ExecuteScalar()!;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing) _bed.Dispose();
+    }
+
+    [GeneratedRegex(@"X-Seq: (\d+)")]
+    private static partial Regex SeqHeader();
+}
