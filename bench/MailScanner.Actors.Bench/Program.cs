@@ -102,28 +102,40 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
                 summary.Add("ratio b/a", $"{ratio:F2}", ">= 1.5", ratio >= 1.5);
             }
         });
-        GatewayThroughputResult? withRules = null;
-        await Measure("gateway-rules", $"(b2) gateway with the built-in content rules: backlog of {options.Messages} corpus messages", async () =>
+        // (b2) adds the built-in rules; (b3) is (b2) without the message journal (at-least-once across crashes): what
+        // the journal costs. They run in pairs, alternately, and the median pair's cost is the figure: one pair alone
+        // follows whatever else the shared machine is doing.
+        var journalCosts = new List<double>();
+        for (var pair = 1; pair <= options.JournalPairs; pair++)
         {
-            withRules = await RunGateway("(b2)", null);
-            if (pipeline is not null)
+            var suffix = options.JournalPairs == 1 ? "" : $" #{pair}";
+            GatewayThroughputResult? withRules = null;
+            await Measure("gateway-rules", $"(b2){suffix} gateway with the built-in content rules: backlog of {options.Messages} corpus messages", async () =>
             {
-                var cost = 1 - (withRules.PerSecondFromFirstClaim / pipeline.PerSecondFromFirstClaim);
-                Console.WriteLine($"  built-in rules cost: {cost:P0} of the pipeline's throughput");
-                summary.Add("built-in rules cost (1 - b2/b)", $"{cost:P0}", "< 20%", cost < 0.20);
-            }
-        });
-        // (b3) is (b2) without the message journal (at-least-once across crashes): what the journal costs.
-        await Measure("gateway-no-journal", $"(b3) gateway with the built-in rules and without the journal: backlog of {options.Messages} corpus messages", async () =>
-        {
-            var withoutJournal = await RunGateway("(b3)", "mailscanner.journal.enabled = no");
-            if (withRules is not null)
+                withRules = await RunGateway($"(b2){suffix}", null);
+                if (pipeline is not null && pair == 1)
+                {
+                    var cost = 1 - (withRules.PerSecondFromFirstClaim / pipeline.PerSecondFromFirstClaim);
+                    Console.WriteLine($"  built-in rules cost: {cost:P0} of the pipeline's throughput");
+                    summary.Add("built-in rules cost (1 - b2/b)", $"{cost:P0}", "< 20%", cost < 0.20);
+                }
+            });
+            await Measure("gateway-no-journal", $"(b3){suffix} gateway with the built-in rules and without the journal: backlog of {options.Messages} corpus messages", async () =>
             {
+                var withoutJournal = await RunGateway($"(b3){suffix}", "mailscanner.journal.enabled = no");
+                if (withRules is null) return;
                 var cost = 1 - (withRules.PerSecondFromFirstClaim / withoutJournal.PerSecondFromFirstClaim);
-                Console.WriteLine($"  journal cost: {cost:P0} of the throughput without it");
-                summary.Add("journal cost (1 - b2/b3)", $"{cost:P0}", "<= 30%", cost <= 0.30);
-            }
-        });
+                journalCosts.Add(cost);
+                Console.WriteLine($"  journal cost in this pair: {cost:P0} of the throughput without it");
+            });
+        }
+        if (journalCosts.Count > 0)
+        {
+            var median = journalCosts.Order().ElementAt(journalCosts.Count / 2);
+            var each = string.Join(", ", journalCosts.Select(c => c.ToString("P0", CultureInfo.InvariantCulture)));
+            Console.WriteLine($"journal cost (1 - b2/b3), median of {journalCosts.Count} pair(s): {median:P0} (each: {each})");
+            summary.Add($"journal cost (1 - b2/b3), median of {journalCosts.Count}", $"{median:P0} ({each})", "<= 30%", median <= 0.30);
+        }
 
         Task<GatewayThroughputResult> RunGateway(string label, string? extraHocon) => RunGatewayOn(label, Realistic, options.Messages, extraHocon);
     }
