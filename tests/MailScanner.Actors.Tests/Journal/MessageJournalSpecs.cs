@@ -148,12 +148,5 @@ public sealed class MessageJournalSpecs : IDisposable
         }
     }
 
-    private static long Scalar(string database, string query)
-    {
-        using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = query;
-        return (long)command.ExecuteScalar()!;
-    }
+    private static long Scalar(string database, string query) => JournalDatabase.Scalar(database, query);
 }

@@ -5,7 +5,6 @@ using MailScanner.Actors.Hosting;
 using MailScanner.Actors.Metrics;
 using MailScanner.Actors.Tests.Pipeline;
 using MailScanner.Actors.Tests.TestSupport;
-using Microsoft.Data.Sqlite;
 using Xunit;
 
 namespace MailScanner.Actors.Tests.Stopping;
@@ -30,11 +29,10 @@ public sealed partial class JournalFaultSpecs : TestKit
         StartGateway();
         await DeliverAsync(0..1);
 
-        using (var locker = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Database, Pooling = false }.ConnectionString))
+        using (var locker = JournalDatabase.Open(Database))
         {
             // Another process holds the write lock: every journal write waits out SQLite's busy timeout and fails.
-            locker.Open();
-            Execute(locker, "BEGIN EXCLUSIVE");
+            JournalDatabase.Execute(locker, "BEGIN EXCLUSIVE");
             for (var seq = 1; seq <= 10; seq++) _bed.Enqueue($"X-Seq: {seq}\r\nwhile the journal is locked");
             await AwaitConditionAsync(() => Task.FromResult(_counters.Failed >= 10), TimeSpan.FromSeconds(90), TimeSpan.FromMilliseconds(50));
 
@@ -43,7 +41,7 @@ public sealed partial class JournalFaultSpecs : TestKit
             Assert.Equal(Enumerable.Range(1, 10), QueuedSeqs());
             // Once for the episode, not once per message and retry.
             Assert.Single(log.Lines(LogLevel.WarningLevel), line => line.StartsWith($"The message journal ({Database}) is unavailable", StringComparison.Ordinal));
-            Execute(locker, "ROLLBACK");
+            JournalDatabase.Execute(locker, "ROLLBACK");
         }
 
         await AwaitConditionAsync(() => Task.FromResult(_counters.Deleted == 11), TimeSpan.FromSeconds(90), TimeSpan.FromMilliseconds(50));
@@ -97,21 +95,7 @@ public sealed partial class JournalFaultSpecs : TestKit
 
     private static int SeqOf(string path) => int.Parse(SeqHeader().Match(File.ReadAllText(path)).Groups[1].Value);
 
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private long Scalar(string query)
-    {
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Database, Pooling = false }.ConnectionString);
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = query;
-        return (long)command.ExecuteScalar()!;
-    }
+    private long Scalar(string query) => JournalDatabase.Scalar(Database, query);
 
     protected override void Dispose(bool disposing)
     {
