@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using System.Text.RegularExpressions;
 using MailScanner.Actors.Queue.ZMailer;
+using MailScanner.Actors.Tests.TestSupport;
 using Xunit;
 
 namespace MailScanner.Actors.Tests.Host;
@@ -131,7 +131,7 @@ public sealed partial class CommandLineSpecs
         foreach (var path in Directory.EnumerateFiles(Spool("outgoing")).Concat(Directory.EnumerateFiles(Spool("router"))))
         {
             var content = File.ReadAllBytes(path);
-            var seq = int.Parse(SeqHeader().Match(Encoding.UTF8.GetString(content)).Groups[1].Value);
+            var seq = SeqHeader.Of(content);
             if (Path.GetDirectoryName(path) == Spool("router")) Assert.Equal(originals[seq], content);
             seen[seq] = seen.GetValueOrDefault(seq) + 1;
         }
@@ -153,8 +153,6 @@ public sealed partial class CommandLineSpecs
         }
     }
 
-    [GeneratedRegex(@"X-Seq: (\d+)")]
-    private static partial Regex SeqHeader();
 
     /// <summary>A spamd that accepts connections and never answers: every scan stays in flight until its timeout.</summary>
     private sealed class SilentDaemon : IDisposable

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using MailScanner.Actors.Hosting;
@@ -13,7 +12,7 @@ using Xunit.Abstractions;
 namespace MailScanner.Actors.Tests.Pipeline;
 
 /// <summary>The whole pipeline — watcher, coordinators, message actors — on real queue directories.</summary>
-public sealed partial class PipelineSpecs : TestKit
+public sealed class PipelineSpecs : TestKit
 {
     private readonly ITestOutputHelper _output;
 
@@ -50,7 +49,7 @@ public sealed partial class PipelineSpecs : TestKit
         var delivered = new Dictionary<int, int>();
         foreach (var file in GatewayTestbed.AllEntries(bed.Outgoing))
         {
-            var seq = int.Parse(SeqHeader().Match(File.ReadAllText(file)).Groups[1].Value);
+            var seq = SeqHeader.OfFile(file);
             delivered[seq] = delivered.GetValueOrDefault(seq) + 1;
         }
         var lost = Enumerable.Range(0, messageCount).Count(seq => !delivered.ContainsKey(seq));
@@ -149,7 +148,4 @@ public sealed partial class PipelineSpecs : TestKit
         mkfifo.WaitForExit();
         Assert.Equal(0, mkfifo.ExitCode);
     }
-
-    [GeneratedRegex(@"X-Seq: (\d+)")]
-    private static partial Regex SeqHeader();
 }

@@ -66,7 +66,7 @@ public sealed partial class DiskFullSpecs : TestKit
         File.Delete(filler);
         await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == MessageCount), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(20));
 
-        var delivered = OutgoingEntries().Select(name => SeqOf(File.ReadAllText(Path.Combine(_bed.Outgoing, name)))).Order().ToList();
+        var delivered = OutgoingEntries().Select(name => SeqHeader.OfFile(Path.Combine(_bed.Outgoing, name))).Order().ToList();
         Assert.Equal(Enumerable.Range(0, MessageCount), delivered);
         Assert.Empty(GatewayTestbed.AllEntries(_bed.Incoming));
         Assert.Empty(GatewayTestbed.AllEntries(_bed.Work));
@@ -104,12 +104,10 @@ public sealed partial class DiskFullSpecs : TestKit
         foreach (var path in GatewayTestbed.AllEntries(_bed.Incoming).Concat(GatewayTestbed.AllEntries(_bed.Work)))
         {
             var content = File.ReadAllBytes(path);
-            Assert.True(found.TryAdd(SeqOf(System.Text.Encoding.UTF8.GetString(content)), content), $"{path} is a second copy");
+            Assert.True(found.TryAdd(SeqHeader.Of(content), content), $"{path} is a second copy");
         }
         return found;
     }
-
-    private static int SeqOf(string content) => int.Parse(SeqHeader().Match(content).Groups[1].Value);
 
     protected override void Dispose(bool disposing)
     {
@@ -129,9 +127,6 @@ public sealed partial class DiskFullSpecs : TestKit
         process.WaitForExit();
         return (process.ExitCode, output);
     }
-
-    [GeneratedRegex(@"X-Seq: (\d+)")]
-    private static partial Regex SeqHeader();
 
     [GeneratedRegex(@"(\d+) message\(s\) were handed back")]
     private static partial Regex HandedBackCount();

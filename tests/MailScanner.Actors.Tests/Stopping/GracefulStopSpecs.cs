@@ -52,7 +52,7 @@ public sealed partial class GracefulStopSpecs : TestKit
         foreach (var path in GatewayTestbed.QueueFiles(bed.Incoming))
         {
             var content = await File.ReadAllBytesAsync(path);
-            var seq = SeqOf(content);
+            var seq = SeqHeader.Of(content);
             Assert.Equal(originals[seq], content); // untouched
             stillQueued[seq] = stillQueued.GetValueOrDefault(seq) + 1;
         }
@@ -105,13 +105,12 @@ public sealed partial class GracefulStopSpecs : TestKit
         var delivered = new Dictionary<int, int>();
         foreach (var path in GatewayTestbed.QueueFiles(bed.Outgoing))
         {
-            var seq = SeqOf(File.ReadAllBytes(path));
+            var seq = SeqHeader.OfFile(path);
             delivered[seq] = delivered.GetValueOrDefault(seq) + 1;
         }
         return delivered;
     }
 
-    private static int SeqOf(byte[] content) => int.Parse(SeqHeader().Match(System.Text.Encoding.UTF8.GetString(content)).Groups[1].Value);
 
     private static (int Finished, int HandedBack) StoppedCounts(string line)
     {
@@ -119,9 +118,6 @@ public sealed partial class GracefulStopSpecs : TestKit
         Assert.True(match.Success, line);
         return (int.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value));
     }
-
-    [GeneratedRegex(@"X-Seq: (\d+)")]
-    private static partial Regex SeqHeader();
 
     [GeneratedRegex(@"Stopped: (\d+) message\(s\) finished, (\d+) handed back")]
     private static partial Regex StoppedLine();

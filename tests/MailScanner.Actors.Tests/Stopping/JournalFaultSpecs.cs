@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Akka.Event;
 using Akka.TestKit.Xunit2;
 using MailScanner.Actors.Hosting;
@@ -13,7 +12,7 @@ namespace MailScanner.Actors.Tests.Stopping;
 /// The message journal's database taken away from a running gateway: locked by another process, or deleted. No
 /// message is lost or delivered twice, none is delivered without its attempt being recorded, and the log says why.
 /// </summary>
-public sealed partial class JournalFaultSpecs : TestKit
+public sealed class JournalFaultSpecs : TestKit
 {
     private readonly GatewayTestbed _bed = new();
     private readonly PipelineCounters _counters = new();
@@ -89,11 +88,9 @@ public sealed partial class JournalFaultSpecs : TestKit
         await AwaitConditionAsync(() => Task.FromResult(_counters.Deleted == expected), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(20));
     }
 
-    private List<int> DeliveredSeqs() => GatewayTestbed.AllEntries(_bed.Outgoing).Select(SeqOf).Order().ToList();
+    private List<int> DeliveredSeqs() => GatewayTestbed.AllEntries(_bed.Outgoing).Select(SeqHeader.OfFile).Order().ToList();
 
-    private List<int> QueuedSeqs() => GatewayTestbed.AllEntries(_bed.Incoming).Concat(GatewayTestbed.AllEntries(_bed.Work)).Select(SeqOf).Order().ToList();
-
-    private static int SeqOf(string path) => int.Parse(SeqHeader().Match(File.ReadAllText(path)).Groups[1].Value);
+    private List<int> QueuedSeqs() => GatewayTestbed.AllEntries(_bed.Incoming).Concat(GatewayTestbed.AllEntries(_bed.Work)).Select(SeqHeader.OfFile).Order().ToList();
 
     private long Scalar(string query) => JournalDatabase.Scalar(Database, query);
 
@@ -102,7 +99,4 @@ public sealed partial class JournalFaultSpecs : TestKit
         base.Dispose(disposing);
         if (disposing) _bed.Dispose();
     }
-
-    [GeneratedRegex(@"X-Seq: (\d+)")]
-    private static partial Regex SeqHeader();
 }
