@@ -15,15 +15,7 @@ if [ ! -d "$corpus" ]; then
 fi
 
 # The clamd and spamd runs start private daemons as the specs do (Debian 12 packages); installed only when missing.
-missing=()
-for package in clamav-daemon clamav-testfiles spamassassin spamd sa-compile; do
-  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-done
-if ((${#missing[@]} > 0)); then
-  echo "installing: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+bash "$repo/tests/install-missing.sh" clamav-daemon clamav-testfiles spamassassin spamd sa-compile
 
 echo "building Release"
 dotnet build "$repo/src/Host/MailScanner.Actors.Host.csproj" -c Release -nologo -v quiet

