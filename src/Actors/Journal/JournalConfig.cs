@@ -58,16 +58,7 @@ public static partial class JournalConfig
     /// commits then append to the log with one fsync instead of rewriting pages, and readers never block the writer.
     /// SQLite's default synchronous=FULL stays, so a commit is on disk when it returns, even across a power cut.
     /// </summary>
-    public static void PrepareDatabase(JournalSettings settings)
-    {
-        var directory = Path.GetDirectoryName(settings.DatabasePath)!;
-        Directory.CreateDirectory(directory);
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = settings.DatabasePath }.ConnectionString);
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode=WAL;";
-        command.ExecuteNonQuery();
-    }
+    public static void PrepareDatabase(JournalSettings settings) => Prepare(settings, []);
 
     /// <summary>
     /// The tables and indexes Akka.Persistence.Sql created in the database, as statements that create them where they
@@ -75,8 +66,7 @@ public static partial class JournalConfig
     /// </summary>
     public static IReadOnlyList<string> ReadSchema(JournalSettings settings)
     {
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = settings.DatabasePath, Pooling = false }.ConnectionString);
-        connection.Open();
+        using var connection = OpenUnpooled(settings);
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC";
         using var reader = command.ExecuteReader();
@@ -101,15 +91,27 @@ public static partial class JournalConfig
             File.Delete(settings.DatabasePath + "-wal");
             File.Delete(settings.DatabasePath + "-shm");
         }
-        PrepareDatabase(settings);
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = settings.DatabasePath, Pooling = false }.ConnectionString);
-        connection.Open();
-        foreach (var statement in schema)
+        Prepare(settings, schema);
+    }
+
+    private static void Prepare(JournalSettings settings, IEnumerable<string> statements)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(settings.DatabasePath)!);
+        using var connection = OpenUnpooled(settings);
+        foreach (var statement in statements.Prepend("PRAGMA journal_mode=WAL;"))
         {
             using var command = connection.CreateCommand();
             command.CommandText = statement;
             command.ExecuteNonQuery();
         }
+    }
+
+    /// <summary>A connection of our own, closed for good when disposed: none is left in a pool holding the file open.</summary>
+    private static SqliteConnection OpenUnpooled(JournalSettings settings)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = settings.DatabasePath, Pooling = false }.ConnectionString);
+        connection.Open();
+        return connection;
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^CREATE (UNIQUE )?(TABLE|INDEX) (?!IF NOT EXISTS)", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
