@@ -6,7 +6,7 @@ using MailScanner.Actors.Journal;
 using MailScanner.Actors.Policy;
 using MailScanner.Actors.Scanning;
 
-// journal-microbench [messages] [in-flight] [state-dir]
+// journal-microbench [messages] [in-flight] [state-dir] [rounds] [snapshot-every]
 // Each simulated message does what a MessageActor asks of the journal: BeginAttempt (awaited), RecordDelivery
 // (awaited), Finished (told). Prints messages per second and the process's CPU time per message.
 var messages = args.Length > 0 ? int.Parse(args[0]) : 20000;
@@ -16,7 +16,8 @@ Directory.CreateDirectory(state);
 try
 {
     using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
-    var settings = JournalSettings.For(state);
+    var snapshotEvery = args.Length > 4 ? int.Parse(args[4]) : 2000;
+    var settings = JournalSettings.For(state, snapshotEvery: snapshotEvery);
     var client = MessageJournalClient.For(MessageJournalHosting.Start(system, settings), settings);
     var identity = (int i) => new FileIdentity(0xfe00, (ulong)i + 1, 7);
     await client.BeginAttemptAsync(identity(-1), "warm-up");

@@ -19,8 +19,9 @@ public sealed record JournalSettings(bool Enabled, string DatabasePath, int Snap
     public const string DatabaseFileName = "journal.db";
 
     public string PersistenceId => "mailscanner-messages";
-    public string JournalPluginId => "akka.persistence.journal.sql";
-    public string SnapshotPluginId => "akka.persistence.snapshot-store.sql";
+    /// <summary>Akka.Persistence.Sql's plugins; another pair only in specs that watch what reaches the database.</summary>
+    public string JournalPluginId { get; init; } = "akka.persistence.journal.sql";
+    public string SnapshotPluginId { get; init; } = "akka.persistence.snapshot-store.sql";
 
     /// <summary>
     /// Short enough that a request the journal cannot answer (database locked, disk full) hands the message back soon;

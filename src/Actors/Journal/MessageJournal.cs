@@ -18,6 +18,11 @@ namespace MailScanner.Actors.Journal;
 /// journal's writes (one at a time, each carrying everything that arrived while the previous one was on its way), and a
 /// restart replays one small stream instead of a query per message. The state is only the messages in progress, so it stays small: it is snapshotted every
 /// <see cref="JournalSettings.SnapshotEvery"/> events and everything before the snapshot is deleted.
+/// <para>
+/// Only one thing touches the database at a time — a write, a snapshot or a deletion — because SQLite has one writer:
+/// a write that finds the database busy is retried by Microsoft.Data.Sqlite only after sleeping 150 ms, and measured
+/// here, writes colliding with the pruning made the journal three to seven times slower.
+/// </para>
 /// </remarks>
 public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
 {
@@ -31,10 +36,15 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, Remembered> _messages = new();
     private int _eventsSinceSnapshot;
+    /// <summary>A snapshot is queued or on its way: the next one waits until it is done.</summary>
     private bool _snapshotting;
-    /// <summary>Requests that arrived while a write was on its way; they go together in the next one.</summary>
+    /// <summary>Requests that arrived while the database was busy; they go together in the next write.</summary>
     private readonly List<(object Request, IActorRef ReplyTo)> _waiting = new();
-    private bool _writing;
+    /// <summary>Snapshots and deletions waiting for the database; they take turns with the writes.</summary>
+    private readonly Queue<Action> _housekeeping = new();
+    /// <summary>What the database is doing for the journal now: one thing at a time.</summary>
+    private DatabaseWork _busy = DatabaseWork.None;
+    private int _writesSinceHousekeeping;
     /// <summary>The database file as recovered from, and its schema: see <see cref="EnsureDatabase"/>.</summary>
     private FileIdentity? _database;
     private IReadOnlyList<string> _schema = [];
@@ -81,7 +91,7 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         {
             case BeginAttempt or RecordDelivery or MessageJournalProtocol.AttemptAbandoned or Finished:
                 _waiting.Add((message, Sender));
-                WriteIfIdle();
+                Proceed();
                 break;
             case Lookup lookup:
                 Sender.Tell(_messages.TryGetValue(lookup.Identity.Key, out var entry)
@@ -89,7 +99,8 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
                     : new Entry(lookup.Identity, 0, null));
                 break;
             case CheckDatabase:
-                if (!_writing) EnsureDatabase();
+                if (_busy == DatabaseWork.None) EnsureDatabase();
+                Proceed();
                 break;
             case GetSize:
                 Sender.Tell(new Size(_messages.Count, LastSequenceNr));
@@ -97,17 +108,21 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
             case SaveSnapshotSuccess saved:
                 _snapshotting = false;
                 // Everything up to the snapshot is in it: the rows behind it are no longer needed.
-                DeleteMessages(saved.Metadata.SequenceNr);
-                DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1));
+                _housekeeping.Enqueue(() => DeleteMessages(saved.Metadata.SequenceNr));
+                _housekeeping.Enqueue(() => DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1)));
+                HousekeepingDone();
                 break;
             case SaveSnapshotFailure failed:
                 _snapshotting = false;
                 _log.Warning("Message journal snapshot failed, the journal keeps its rows until the next one: {Reason}", failed.Cause.Message);
+                HousekeepingDone();
                 break;
             case DeleteMessagesFailure failed:
                 _log.Warning("Message journal could not prune rows up to {SequenceNr}: {Reason}", failed.ToSequenceNr, failed.Cause.Message);
+                HousekeepingDone();
                 break;
             case DeleteMessagesSuccess or DeleteSnapshotsSuccess or DeleteSnapshotsFailure:
+                HousekeepingDone();
                 break;
             default:
                 Unhandled(message);
@@ -116,12 +131,36 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     }
 
     /// <summary>
-    /// Group commit: one write at a time, carrying every request that arrived while the previous one was on its way.
-    /// Each request is answered only once the write that holds it is durable.
+    /// Gives the database its next piece of work when it has none: the waiting requests as one write, or the next
+    /// snapshot or deletion. The two take turns, so pruning never holds the writes back by more than one step.
     /// </summary>
-    private void WriteIfIdle()
+    private void Proceed()
     {
-        if (_writing || _waiting.Count == 0) return;
+        if (_busy != DatabaseWork.None) return;
+        if (_housekeeping.Count > 0 && (_waiting.Count == 0 || _writesSinceHousekeeping > 0))
+        {
+            _busy = DatabaseWork.Housekeeping;
+            _writesSinceHousekeeping = 0;
+            _housekeeping.Dequeue()();
+        }
+        else if (_waiting.Count > 0)
+        {
+            Write();
+        }
+    }
+
+    private void HousekeepingDone()
+    {
+        if (_busy == DatabaseWork.Housekeeping) _busy = DatabaseWork.None;
+        Proceed();
+    }
+
+    /// <summary>
+    /// Group commit: one write carrying every request that arrived while the database was busy. Each request is
+    /// answered only once the write that holds it is durable.
+    /// </summary>
+    private void Write()
+    {
         EnsureDatabase();
         var requests = _waiting.ToList();
         _waiting.Clear();
@@ -131,7 +170,8 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
             requests.Select(r => r.Request).OfType<MessageJournalProtocol.AttemptAbandoned>().Select(a => a.Identity.Key).ToList(),
             requests.Select(r => r.Request).OfType<RecordDelivery>().Select(d => new DeliveryStarted(d.Identity.Key, d.Intent)).ToList(),
             requests.Select(r => r.Request).OfType<Finished>().Select(f => f.Identity.Key).ToList());
-        _writing = true;
+        _busy = DatabaseWork.Writing;
+        _writesSinceHousekeeping++;
         PersistAsync(batch, written =>
         {
             Apply(written);
@@ -148,9 +188,9 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
                         break;
                 }
             }
-            _writing = false;
+            _busy = DatabaseWork.None;
             Recorded(written.Count);
-            WriteIfIdle();
+            Proceed();
         });
     }
 
@@ -187,25 +227,31 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
             _settings.DatabasePath, _messages.Count);
         JournalConfig.Recreate(_settings, _schema);
         _database = NativeFile.TryGetIdentity(_settings.DatabasePath);
-        SaveSnapshotOfMemory();
+        QueueSnapshot();
     }
 
     private void Recorded(int events)
     {
         _eventsSinceSnapshot += events;
-        if (_eventsSinceSnapshot < _settings.SnapshotEvery || _snapshotting) return;
+        if (_eventsSinceSnapshot >= _settings.SnapshotEvery) QueueSnapshot();
+    }
+
+    private void QueueSnapshot()
+    {
+        if (_snapshotting) return;
+        _snapshotting = true;
+        _housekeeping.Enqueue(SaveSnapshotOfMemory);
+    }
+
+    /// <summary>Runs with nothing else on its way to the database, so the memory is exactly what the journal holds up to <see cref="Eventsourced.LastSequenceNr"/>.</summary>
+    private void SaveSnapshotOfMemory()
+    {
         var forgetBefore = DateTime.UtcNow - ForgetUntouchedAfter;
         foreach (var (key, stale) in _messages.Where(m => m.Value.LastAttemptUtc < forgetBefore && m.Value.PendingDelivery is null).ToList())
         {
             _log.Info("Message journal forgets {Key} (queue id {QueueId}): untouched since {Time:u}", key, stale.QueueId, stale.LastAttemptUtc);
             _messages.Remove(key);
         }
-        SaveSnapshotOfMemory();
-    }
-
-    private void SaveSnapshotOfMemory()
-    {
-        _snapshotting = true;
         _eventsSinceSnapshot = 0;
         SaveSnapshot(new MessageJournalSnapshot(_messages
             .Select(m => new MessageJournalSnapshot.Message(m.Key, m.Value.QueueId, m.Value.Attempts, m.Value.LastAttemptUtc, m.Value.PendingDelivery))
@@ -225,9 +271,9 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         // The database refused this write but the journal goes on; its requests go unanswered and time out, so their
         // messages are handed back and retried.
         _log.Error(cause, "Message journal write rejected ({Event}); its messages will be retried", @event.GetType().Name);
-        _writing = false;
+        _busy = DatabaseWork.None;
         base.OnPersistRejected(cause, @event, sequenceNr);
-        WriteIfIdle();
+        Proceed();
     }
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
@@ -239,6 +285,13 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     private sealed record CheckDatabase
     {
         public static readonly CheckDatabase Instance = new();
+    }
+
+    private enum DatabaseWork
+    {
+        None,
+        Writing,
+        Housekeeping,
     }
 
     private sealed record Remembered(string QueueId, int Attempts, DateTime LastAttemptUtc, DeliveryIntent? PendingDelivery);
