@@ -224,6 +224,9 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
             var result = await new IdleLatencyMeasurement(workspace, messageFor, options.LatencySamples, Gateway(), options).RunAsync(cancel.Token);
             var figures = $"p50 {result.Percentile(0.50):F1}, p90 {result.Percentile(0.90):F1}, p99 {result.Percentile(0.99):F1}, max {result.Max:F1} ms";
             Console.WriteLine($"  {figures}");
+            // The same samples are slow run after run when their content is what costs (a first-time code path, say).
+            Console.WriteLine("  slowest samples: " + string.Join(", ", result.SamplesMs.Select((ms, i) => (ms, i)).OrderByDescending(x => x.ms).Take(3)
+                .Select(x => string.Create(CultureInfo.InvariantCulture, $"#{x.i} {x.ms:F1} ms"))));
             if (result.WatcherMisses > 0) Console.WriteLine($"  {result.WatcherMisses} arrivals found by the fallback poll (timed at the poll)");
             Console.WriteLine($"  {result.Stop}");
             summary.Add("idle latency (d)", figures, "p99 < 50 ms", result.Percentile(0.99) < 50);

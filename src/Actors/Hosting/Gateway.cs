@@ -66,6 +66,8 @@ public static class Gateway
             WriteFailures = new WriteFailureEpisodes(Akka.Event.Logging.GetLogger(system, typeof(WriteFailureEpisodes))),
         };
         if (adjustWorkspace is not null) workspace = adjustWorkspace(workspace);
+        if (builtInRules is null && settings.Rules.Enabled)
+            _ = RulesWarmUp.StartInBackground(settings.Rules, Akka.Event.Logging.GetLogger(system, typeof(RulesWarmUp)));
 
         var messages = system.ActorOf(MessageRegion.PropsFor(MessageActor.PropsFor(workspace)), "messages");
         var batch = settings.Batch;
