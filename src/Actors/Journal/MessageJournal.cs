@@ -45,7 +45,7 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     /// <summary>What the database is doing for the journal now: one thing at a time.</summary>
     private DatabaseWork _busy = DatabaseWork.None;
     private int _writesSinceHousekeeping;
-    /// <summary>The database file as recovered from, and its schema: see <see cref="EnsureDatabase"/>.</summary>
+    /// <summary>The database file as recovered from, and its schema: see <see cref="DatabaseRecreated"/>.</summary>
     private FileIdentity? _database;
     private IReadOnlyList<string> _schema = [];
 
@@ -99,7 +99,6 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
                     : new Entry(lookup.Identity, 0, null));
                 break;
             case CheckDatabase:
-                if (_busy == DatabaseWork.None) EnsureDatabase();
                 Proceed();
                 break;
             case GetSize:
@@ -137,16 +136,27 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     private void Proceed()
     {
         if (_busy != DatabaseWork.None) return;
-        if (_housekeeping.Count > 0 && (_waiting.Count == 0 || _writesSinceHousekeeping > 0))
+        if (DatabaseRecreated())
         {
-            _busy = DatabaseWork.Housekeeping;
-            _writesSinceHousekeeping = 0;
-            _housekeeping.Dequeue()();
+            // Everything remembered goes into the new file before any write that builds on it.
+            _snapshotting = true;
+            StartHousekeeping(SaveSnapshotOfMemory);
+        }
+        else if (_housekeeping.Count > 0 && (_waiting.Count == 0 || _writesSinceHousekeeping > 0))
+        {
+            StartHousekeeping(_housekeeping.Dequeue());
         }
         else if (_waiting.Count > 0)
         {
             Write();
         }
+    }
+
+    private void StartHousekeeping(Action step)
+    {
+        _busy = DatabaseWork.Housekeeping;
+        _writesSinceHousekeeping = 0;
+        step();
     }
 
     private void HousekeepingDone()
@@ -161,7 +171,6 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     /// </summary>
     private void Write()
     {
-        EnsureDatabase();
         var requests = _waiting.ToList();
         _waiting.Clear();
         var now = DateTime.UtcNow;
@@ -218,27 +227,22 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     /// A database file deleted (or replaced) under the running journal would take every later write with it: the
     /// pooled connections go on writing to the unlinked file, and the next start would find nothing. So the file is
     /// checked before every write and every few seconds; when it is not the one recovered from, it is made again with
-    /// the plugin's own schema and everything the journal remembers goes into it at once, as a snapshot.
+    /// the plugin's own schema, and the caller writes everything the journal remembers into it at once, as a snapshot.
     /// </summary>
-    private void EnsureDatabase()
+    private bool DatabaseRecreated()
     {
-        if (_database is null || NativeFile.TryGetIdentity(_settings.DatabasePath) == _database) return;
+        if (_database is null || NativeFile.TryGetIdentity(_settings.DatabasePath) == _database) return false;
         _log.Error("Message journal database {Path} was deleted or replaced while the gateway runs; making it again and writing the {Count} message(s) the journal remembers into it",
             _settings.DatabasePath, _messages.Count);
         JournalConfig.Recreate(_settings, _schema);
         _database = NativeFile.TryGetIdentity(_settings.DatabasePath);
-        QueueSnapshot();
+        return true;
     }
 
     private void Recorded(int events)
     {
         _eventsSinceSnapshot += events;
-        if (_eventsSinceSnapshot >= _settings.SnapshotEvery) QueueSnapshot();
-    }
-
-    private void QueueSnapshot()
-    {
-        if (_snapshotting) return;
+        if (_eventsSinceSnapshot < _settings.SnapshotEvery || _snapshotting) return;
         _snapshotting = true;
         _housekeeping.Enqueue(SaveSnapshotOfMemory);
     }
