@@ -69,10 +69,10 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
             case SnapshotOffer { Snapshot: MessageJournalSnapshot snapshot }:
                 _messages.Clear();
                 foreach (var m in snapshot.Messages)
-                    _messages[m.Key] = new Remembered(m.QueueId, m.Attempts, m.LastAttemptUtc, m.PendingDelivery);
+                    _messages[m.Key] = new Remembered(m.QueueId, m.Attempts, m.LastAttemptUtc, m.PendingDelivery, BegunThisRun: false);
                 break;
             case Batch batch:
-                Apply(batch);
+                Apply(batch, thisRun: false);
                 _eventsSinceSnapshot += batch.Count;
                 break;
             case RecoveryCompleted:
@@ -100,6 +100,11 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
                 break;
             case CheckDatabase:
                 Proceed();
+                break;
+            case GetInterrupted:
+                Sender.Tell(new Interrupted(_messages
+                    .Where(m => m.Value is { Attempts: > 0, PendingDelivery: null, BegunThisRun: false })
+                    .ToDictionary(m => m.Key, m => m.Value.Attempts)));
                 break;
             case GetSize:
                 Sender.Tell(new Size(_messages.Count, LastSequenceNr));
@@ -183,7 +188,7 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         _writesSinceHousekeeping++;
         PersistAsync(batch, written =>
         {
-            Apply(written);
+            Apply(written, thisRun: true);
             foreach (var (request, replyTo) in requests)
             {
                 switch (request)
@@ -203,12 +208,13 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         });
     }
 
-    private void Apply(Batch batch)
+    /// <param name="thisRun">False while recovering: what was begun then was begun by an earlier run of the gateway.</param>
+    private void Apply(Batch batch, bool thisRun)
     {
         foreach (var started in batch.Attempts)
         {
             var previous = _messages.GetValueOrDefault(started.Key);
-            _messages[started.Key] = new Remembered(started.QueueId, (previous?.Attempts ?? 0) + 1, started.TimeUtc, previous?.PendingDelivery);
+            _messages[started.Key] = new Remembered(started.QueueId, (previous?.Attempts ?? 0) + 1, started.TimeUtc, previous?.PendingDelivery, thisRun);
         }
         foreach (var key in batch.Abandoned)
         {
@@ -218,7 +224,7 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         {
             _messages[delivery.Key] = _messages.GetValueOrDefault(delivery.Key) is { } previous
                 ? previous with { PendingDelivery = delivery.Intent }
-                : new Remembered("", 1, DateTime.UtcNow, delivery.Intent);
+                : new Remembered("", 1, DateTime.UtcNow, delivery.Intent, thisRun);
         }
         foreach (var key in batch.Finished) _messages.Remove(key);
     }
@@ -298,5 +304,6 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         Housekeeping,
     }
 
-    private sealed record Remembered(string QueueId, int Attempts, DateTime LastAttemptUtc, DeliveryIntent? PendingDelivery);
+    /// <param name="BegunThisRun">Its latest attempt was begun by this run of the gateway, not one that ended before it.</param>
+    private sealed record Remembered(string QueueId, int Attempts, DateTime LastAttemptUtc, DeliveryIntent? PendingDelivery, bool BegunThisRun);
 }

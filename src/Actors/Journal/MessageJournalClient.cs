@@ -33,8 +33,14 @@ public sealed class MessageJournalClient
     /// <summary>The journal's database file: where a journal that cannot write is reported to be.</summary>
     public string Location { get; }
 
-    /// <summary>Completes once the journal has recovered and answers requests (at once when there is no journal).</summary>
-    public Task ReadyAsync() => _journal is null ? Task.CompletedTask : _journal.Ask<Size>(GetSize.Instance, _timeout);
+    /// <summary>
+    /// Completes once the journal has recovered and answers requests (at once when there is no journal), with the
+    /// messages whose scanning an earlier run began and never finished (<see cref="GetInterrupted"/>).
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, int>> RecoveredAsync() =>
+        _journal is null
+            ? new Dictionary<string, int>()
+            : (await _journal.Ask<Interrupted>(GetInterrupted.Instance, _timeout).ConfigureAwait(false)).AttemptsByKey;
 
     public Task<AttemptBegun> BeginAttemptAsync(FileIdentity identity, string queueId) =>
         _journal is null

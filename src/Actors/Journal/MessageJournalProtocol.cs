@@ -55,6 +55,18 @@ public static class MessageJournalProtocol
 
     public sealed record Entry(FileIdentity Identity, int Attempts, DeliveryIntent? PendingDelivery);
 
+    /// <summary>
+    /// Asked once the journal has recovered: which messages an earlier run of the gateway began to scan and never
+    /// finished. Such an attempt ended because the process died — possibly because of that very message.
+    /// </summary>
+    public sealed record GetInterrupted
+    {
+        public static readonly GetInterrupted Instance = new();
+    }
+
+    /// <param name="AttemptsByKey">Each such message's <see cref="FileIdentity.Key"/> and how many attempts it has had.</param>
+    public sealed record Interrupted(IReadOnlyDictionary<string, int> AttemptsByKey);
+
     /// <summary>How many messages the journal remembers (tests: pruning keeps this bounded).</summary>
     public sealed record GetSize
     {

@@ -22,6 +22,9 @@ namespace MailScanner.Actors.Queue;
 ///
 /// Nothing is claimed before the message journal has recovered and answers: a claimed message could only wait for
 /// it, and a first recovery takes seconds.
+///
+/// Messages an earlier run was scanning when it died are scanned first, one at a time and alone (see
+/// <see cref="RecoverClaims"/>): a message that brings the whole gateway down then takes no other message with it.
 /// </summary>
 public sealed class QueueWatcher : ReceiveActor, IWithTimers
 {
@@ -55,6 +58,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private Stopping? _stopping;
     private bool _scanQueued;
     private FileSystemWatcher? _changeHint;
+    /// <summary>Set while the messages an earlier run was scanning when it died are taken one at a time; nothing else is admitted.</summary>
+    private Isolation? _isolation;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -88,7 +93,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             _scanQueued = true;
             Self.Tell(QueueWatcherProtocol.ScanQueue.Instance);
         });
-        Receive<JournalReady>(_ => StartWatching());
+        Receive<JournalReady>(ready => StartWatching(ready.Interrupted));
         Receive<JournalNotReady>(notReady =>
         {
             if (!_waitingForJournalReported)
@@ -116,6 +121,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
                 }
             }
             foreach (var identity in finished.HandedBack) ScheduleRetry(identity);
+            ContinueIsolation();
             ScanAndAdmit();
             StopIfDrained();
         });
@@ -142,15 +148,15 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     }
 
     private void AwaitJournal() =>
-        _journal.ReadyAsync().PipeTo(Self, success: () => JournalReady.Instance, failure: e => new JournalNotReady(e.Message));
+        _journal.RecoveredAsync().PipeTo(Self, success: interrupted => new JournalReady(interrupted), failure: e => new JournalNotReady(e.Message));
 
-    private void StartWatching()
+    private void StartWatching(IReadOnlyDictionary<string, int> interrupted)
     {
         // A gateway told to stop while it waited claims nothing at all.
         if (_watching || _stopping is not null) return;
         _watching = true;
         if (_waitingForJournalReported) _log.Info("The message journal answers: claiming messages");
-        RecoverClaims();
+        RecoverClaims(interrupted);
         // inotify is only a hint that something changed; the periodic listing is what guarantees progress.
         var self = Self;
         _changeHint = new FileSystemWatcher(_settings.Incoming) { IncludeSubdirectories = false, InternalBufferSize = 64 * 1024 };
@@ -172,16 +178,62 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     /// delivery is completed, never repeated); after this watcher restarted they are messages still in process,
     /// whose MessageActors simply answer Admitted so that new coordinators take them on.
     /// </summary>
-    private void RecoverClaims()
+    /// <remarks>
+    /// The claims whose scanning was interrupted by more than one crash (<paramref name="interrupted"/>) come first,
+    /// one at a time with nothing else in process, fewest attempts first. The process died while they were being
+    /// scanned, perhaps because of one of them; a crash counts an attempt against every message in process, so
+    /// scanned together again they would all be counted again at each crash, and after
+    /// <c>max-processing-attempts</c> crashes every message that happened to be in process beside the culprit would be
+    /// quarantined with it. Alone, each innocent one is scanned and delivered, and only the culprit's count grows.
+    /// After a single crash (a kill, a power cut) nothing is held back: processing one at a time is slow.
+    /// </remarks>
+    private void RecoverClaims(IReadOnlyDictionary<string, int> interrupted)
     {
+        var claims = new List<Claim>();
         foreach (var path in Directory.EnumerateFileSystemEntries(_settings.Work))
         {
             if (!FileIdentity.TryParse(Path.GetFileName(path), out var identity) || _admitting.ContainsKey(identity)) continue;
-            var incomingPath = Path.Combine(_settings.Incoming, _format.FileNameFor(identity));
-            _admitting[identity] = incomingPath;
-            _admittingNames.Add(Path.GetFileName(incomingPath));
-            _messages.Tell(new MessageCommands.Recover(identity, path, incomingPath));
+            claims.Add(new Claim(identity, path, Path.Combine(_settings.Incoming, _format.FileNameFor(identity))));
         }
+        var suspects = claims
+            .Where(c => interrupted.GetValueOrDefault(c.Identity.Key) >= IsolateFromAttempt)
+            .OrderBy(c => interrupted[c.Identity.Key]).ToList();
+        if (suspects.Count == 0)
+        {
+            foreach (var claim in claims) Recover(claim);
+            return;
+        }
+        _log.Warning("{Count} message(s) were being scanned when the gateway last ended without finishing them (a crash or a kill); " +
+                     "they are scanned one at a time, alone, before anything else, so that a message that brings the gateway down is the only one it counts against",
+            suspects.Count);
+        _isolation = new Isolation(new Queue<Claim>(suspects), claims.Except(suspects).ToList());
+        ContinueIsolation();
+    }
+
+    /// <summary>From the second interrupted attempt on; from the first when a second would already use up the attempts.</summary>
+    private int IsolateFromAttempt => Math.Max(1, Math.Min(2, _journal.MaxProcessingAttempts - 1));
+
+    /// <summary>Once nothing is in process: the next interrupted message, or, when none is left, everything else.</summary>
+    private void ContinueIsolation()
+    {
+        if (_isolation is null || _stopping is not null || _admitting.Count > 0 || _inFlight.Count > 0) return;
+        if (_isolation.Interrupted.TryDequeue(out var next))
+        {
+            Recover(next);
+            return;
+        }
+        var heldBack = _isolation.HeldBack;
+        _isolation = null;
+        _log.Info("The messages interrupted by the last ending are done; claiming as usual");
+        foreach (var claim in heldBack) Recover(claim);
+        ScanAndAdmit();
+    }
+
+    private void Recover(Claim claim)
+    {
+        _admitting[claim.Identity] = claim.IncomingPath;
+        _admittingNames.Add(Path.GetFileName(claim.IncomingPath));
+        _messages.Tell(new MessageCommands.Recover(claim.Identity, claim.WorkPath, claim.IncomingPath));
     }
 
     /// <summary>A coordinator lost its batches when it restarted; the messages are still claimed, so it gets them again.</summary>
@@ -198,7 +250,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     private void ScanAndAdmit()
     {
-        if (_stopping is not null) return;
+        if (_stopping is not null || _isolation is not null) return;
         if (_candidates.Count == 0 && _changedSinceListing && Capacity > 0) ListCandidates();
         AdmitCandidates();
     }
@@ -222,7 +274,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     private void AdmitCandidates()
     {
-        if (_stopping is not null) return;
+        if (_stopping is not null || _isolation is not null) return;
         while (Capacity > 0 && _candidates.TryDequeue(out var path))
         {
             var opened = NativeFile.TryOpenRegularForReading(path, out var handle);
@@ -278,6 +330,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         if (!ForgetAdmission(identity)) return;
         if (leaveAlone) _leftInPlace.Add((identity.Device, identity.Inode));
         FlushIfNothingMoreIsComing();
+        ContinueIsolation();
         AdmitCandidates();
         StopIfDrained();
     }
@@ -346,7 +399,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         Timers.Cancel("grace-period");
         Timers.Cancel("let-go-deadline");
         var stopping = _stopping;
-        stopping.LeftClaimed += _admitting.Count + _inFlight.Count;
+        stopping.LeftClaimed += _admitting.Count + _inFlight.Count + (_isolation is { } held ? held.Interrupted.Count + held.HeldBack.Count : 0);
         stopping.Outcome = new QueueWatcherProtocol.Stopped(stopping.Finished, stopping.HandedBack, stopping.LeftClaimed);
         if (stopping.LeftClaimed == 0)
             _log.Info("Stopped: {Finished} message(s) finished, {HandedBack} handed back to the incoming queue untouched",
@@ -436,10 +489,12 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         public static readonly LetGoDeadlinePassed Instance = new();
     }
 
-    private sealed record JournalReady
-    {
-        public static readonly JournalReady Instance = new();
-    }
+    private sealed record JournalReady(IReadOnlyDictionary<string, int> Interrupted);
+
+    /// <summary>A file in the work area found at start-up, and where it goes back to if handed back.</summary>
+    private sealed record Claim(FileIdentity Identity, string WorkPath, string IncomingPath);
+
+    private sealed record Isolation(Queue<Claim> Interrupted, IReadOnlyList<Claim> HeldBack);
 
     private sealed record JournalNotReady(string Reason);
 

@@ -132,6 +132,39 @@ public sealed class MessageJournalSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Should_name_the_messages_an_earlier_run_was_scanning_when_it_died()
+    {
+        var settings = JournalSettings.For(_state.Path);
+        var scanning = new FileIdentity(0x801, 11, 1);
+        var delivering = new FileIdentity(0x801, 12, 1);
+        var finished = new FileIdentity(0x801, 13, 1);
+        var intent = new DeliveryIntent(VerdictKind.Clean, [], MessageAction.Deliver, new StagedName("/queue/out/tf-801-12-1", "77", "801-77-1"), null);
+
+        await WithJournal(settings, async journal =>
+        {
+            await journal.Ask<AttemptBegun>(new BeginAttempt(scanning, "11"), Answer);
+            await journal.Ask<AttemptBegun>(new BeginAttempt(delivering, "12"), Answer);
+            await journal.Ask<DeliveryRecorded>(new RecordDelivery(delivering, intent), Answer);
+            await journal.Ask<AttemptBegun>(new BeginAttempt(finished, "13"), Answer);
+            journal.Tell(new Finished(finished));
+            // Finished is told, not asked: it is applied once written.
+            var deadline = DateTime.UtcNow + Answer;
+            while ((await journal.Ask<Entry>(new Lookup(finished), Answer)).Attempts > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+            // Its own attempts are not interrupted ones: this run is still at them.
+            Assert.Empty((await journal.Ask<Interrupted>(GetInterrupted.Instance, Answer)).AttemptsByKey);
+        });
+
+        await WithJournal(settings, async journal =>
+        {
+            // Only the scan: a recorded delivery is completed without scanning, and a finished message is forgotten.
+            var interrupted = await journal.Ask<Interrupted>(GetInterrupted.Instance, Answer);
+            Assert.Equal(new Dictionary<string, int> { [scanning.Key] = 1 }, interrupted.AttemptsByKey);
+            await journal.Ask<AttemptBegun>(new BeginAttempt(scanning, "11"), Answer);
+            Assert.Empty((await journal.Ask<Interrupted>(GetInterrupted.Instance, Answer)).AttemptsByKey);
+        });
+    }
+
+    [Fact]
     public async Task Should_give_the_database_one_thing_at_a_time_while_writing_snapshotting_and_pruning()
     {
         // SQLite has one writer, and Microsoft.Data.Sqlite retries a busy database only after 150 ms: a write that

@@ -130,6 +130,51 @@ public sealed class CrashRecoverySpecs : IDisposable
         Assert.Empty(GatewayTestbed.AllEntries(_bed.Incoming));
     }
 
+    [Fact]
+    public async Task Should_scan_messages_interrupted_by_two_crashes_alone_and_before_the_rest()
+    {
+        var settings = _bed.Settings();
+        var suspects = new List<FileIdentity>();
+        for (var i = 0; i < 8; i++)
+        {
+            var (incomingPath, identity) = _bed.Enqueue($"SUSPECT {i}: was being scanned at two crashes");
+            Assert.Equal(RenameOutcome.Renamed, NativeFile.TryRenameNoReplace(incomingPath, Path.Combine(_bed.Work, identity.Key)));
+            suspects.Add(identity);
+        }
+        // Two runs that began scanning them and died.
+        for (var run = 0; run < 2; run++)
+        {
+            await MessageJournalSpecs.WithJournal(settings.Journal, async journal =>
+            {
+                foreach (var identity in suspects) await journal.Ask<AttemptBegun>(new BeginAttempt(identity, identity.Inode.ToString()), Answer);
+            });
+        }
+        for (var i = 0; i < 8; i++) _bed.Enqueue($"ordinary message {i}");
+
+        var scanned = new List<string>();
+        int scanning = 0, mostAtOnceWhileSuspects = 0;
+        var counters = StartGateway(settings, (message, rules) =>
+        {
+            var text = Encoding.ASCII.GetString(message.Span);
+            var now = Interlocked.Increment(ref scanning);
+            lock (scanned)
+            {
+                if (scanned.Count(s => s.StartsWith("SUSPECT", StringComparison.Ordinal)) < suspects.Count)
+                    mostAtOnceWhileSuspects = Math.Max(mostAtOnceWhileSuspects, now);
+                scanned.Add(text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..].Trim());
+            }
+            Thread.Sleep(20); // a scan that takes a while, so that any two scans allowed at once would overlap
+            Interlocked.Decrement(ref scanning);
+            return BuiltInRules.Scan(message, rules);
+        });
+
+        await AwaitAsync(() => counters.Deleted == 16, "every message to be delivered");
+        Assert.Equal(1, mostAtOnceWhileSuspects);
+        Assert.All(scanned.Take(suspects.Count), text => Assert.StartsWith("SUSPECT", text));
+        Assert.Equal(16, GatewayTestbed.AllEntries(_bed.Outgoing).Count());
+        Assert.Empty(new QuarantineStore(_bed.Quarantine).List());
+    }
+
     [Theory]
     [InlineData("/user/queue-watcher/watcher")]
     [InlineData("/user/queue-watcher/watcher/coordinator-2")]

@@ -4,7 +4,10 @@ using MailScanner.Actors.Metrics;
 using MailScanner.Actors.Queue;
 using MailScanner.Actors.Tests.Pipeline;
 using Xunit;
+using MailScanner.Actors.Batching;
+using MailScanner.Actors.Identity;
 using static MailScanner.Actors.Messages.MessageCommands;
+using static MailScanner.Actors.Messages.MessageReplies;
 
 namespace MailScanner.Actors.Tests.Queue;
 
@@ -27,12 +30,78 @@ public sealed class QueueWatcherSpecs : TestKit
 
         EventFilter.Warning(contains: "Waiting for the message journal").ExpectOne(() =>
         {
-            journal.ExpectMsg<MessageJournalProtocol.GetSize>();
+            journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>();
             messages.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
-            journal.ExpectMsg<MessageJournalProtocol.GetSize>(TimeSpan.FromSeconds(5));
+            journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>(TimeSpan.FromSeconds(5));
         });
-        journal.Reply(new MessageJournalProtocol.Size(0, 0));
+        journal.Reply(new MessageJournalProtocol.Interrupted(new Dictionary<string, int>()));
 
         Assert.Equal(identity, messages.ExpectMsg<Admit>().Identity);
+    }
+
+    [Fact]
+    public void Should_take_the_messages_repeated_crashes_interrupted_one_at_a_time_and_alone_before_anything_else()
+    {
+        using var bed = new GatewayTestbed();
+        var onceInterrupted = Claimed(bed, "interrupted once: a single crash holds nothing back");
+        var twiceInterrupted = Claimed(bed, "interrupted twice");
+        var thriceInterrupted = Claimed(bed, "interrupted three times: perhaps the culprit");
+        var neverScanned = Claimed(bed, "claimed, not yet scanned");
+        var (_, waiting) = bed.Enqueue("waiting in the incoming queue");
+        var journal = CreateTestProbe();
+        var messages = CreateTestProbe();
+        var coordinator = CreateTestProbe();
+        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings().Queue, ZMailerFormat.Instance, messages.Ref, _ => [coordinator.Ref], 30,
+            new PipelineCounters(), MessageJournalClient.For(journal.Ref, JournalSettings.For(bed.State, maxProcessingAttempts: 6))));
+
+        journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>();
+        EventFilter.Warning(contains: "2 message(s) were being scanned when the gateway last ended").ExpectOne(() =>
+            journal.Reply(new MessageJournalProtocol.Interrupted(new Dictionary<string, int>
+            {
+                [thriceInterrupted.Key] = 3,
+                [onceInterrupted.Key] = 1,
+                [twiceInterrupted.Key] = 2,
+            })));
+
+        // Fewest attempts first; each alone: nothing else is claimed or admitted until its batch has finished.
+        foreach (var suspect in new[] { twiceInterrupted, thriceInterrupted })
+        {
+            Assert.Equal(suspect, messages.ExpectMsg<Recover>().Identity);
+            messages.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+            watcher.Tell(new Admitted(suspect, suspect.Inode.ToString(), 100), messages.Ref);
+            Assert.Equal(suspect, coordinator.FishForMessage<BatchCoordinatorProtocol.Enqueue>(_ => true).Identity);
+            messages.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+            watcher.Tell(new BatchCoordinatorProtocol.BatchFinished([suspect], []), coordinator.Ref);
+        }
+
+        Assert.Equal(new[] { onceInterrupted, neverScanned }.OrderBy(i => i.Key),
+            new[] { messages.ExpectMsg<Recover>().Identity, messages.ExpectMsg<Recover>().Identity }.OrderBy(i => i.Key));
+        Assert.Equal(waiting, messages.ExpectMsg<Admit>().Identity);
+    }
+
+    [Fact]
+    public void Should_hold_nothing_back_after_a_single_crash()
+    {
+        using var bed = new GatewayTestbed();
+        var interrupted = Claimed(bed, "interrupted once");
+        var neverScanned = Claimed(bed, "claimed, not yet scanned");
+        var journal = CreateTestProbe();
+        var messages = CreateTestProbe();
+        Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings().Queue, ZMailerFormat.Instance, messages.Ref, _ => [CreateTestProbe().Ref], 30,
+            new PipelineCounters(), MessageJournalClient.For(journal.Ref, JournalSettings.For(bed.State, maxProcessingAttempts: 6))));
+
+        journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>();
+        journal.Reply(new MessageJournalProtocol.Interrupted(new Dictionary<string, int> { [interrupted.Key] = 1 }));
+
+        Assert.Equal(new[] { interrupted, neverScanned }.OrderBy(i => i.Key),
+            new[] { messages.ExpectMsg<Recover>().Identity, messages.ExpectMsg<Recover>().Identity }.OrderBy(i => i.Key));
+    }
+
+    /// <summary>A message in the work area, as a run that died left it.</summary>
+    private static FileIdentity Claimed(GatewayTestbed bed, string body)
+    {
+        var (incomingPath, identity) = bed.Enqueue(body);
+        Assert.Equal(RenameOutcome.Renamed, NativeFile.TryRenameNoReplace(incomingPath, Path.Combine(bed.Work, identity.Key)));
+        return identity;
     }
 }
