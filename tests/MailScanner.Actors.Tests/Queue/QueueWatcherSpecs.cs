@@ -1,3 +1,5 @@
+using Akka.Actor;
+using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using MailScanner.Actors.Journal;
 using MailScanner.Actors.Metrics;
@@ -21,12 +23,8 @@ public sealed class QueueWatcherSpecs : TestKit
     {
         using var bed = new GatewayTestbed();
         var (_, identity) = bed.Enqueue("waits for the journal");
-        var journal = CreateTestProbe();
-        var messages = CreateTestProbe();
         // A journal that is still recovering (or restarting after a failure) does not answer in time.
-        var client = MessageJournalClient.For(journal.Ref, JournalSettings.For(bed.State) with { AnswerTimeout = TimeSpan.FromMilliseconds(300) });
-
-        Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings().Queue, ZMailerFormat.Instance, messages.Ref, _ => [], 30, new PipelineCounters(), client));
+        var (_, journal, messages, _) = StartWatcher(bed, journalAnswerTimeout: TimeSpan.FromMilliseconds(300));
 
         EventFilter.Warning(contains: "Waiting for the message journal").ExpectOne(() =>
         {
@@ -48,11 +46,7 @@ public sealed class QueueWatcherSpecs : TestKit
         var thriceInterrupted = Claimed(bed, "interrupted three times: perhaps the culprit");
         var neverScanned = Claimed(bed, "claimed, not yet scanned");
         var (_, waiting) = bed.Enqueue("waiting in the incoming queue");
-        var journal = CreateTestProbe();
-        var messages = CreateTestProbe();
-        var coordinator = CreateTestProbe();
-        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings().Queue, ZMailerFormat.Instance, messages.Ref, _ => [coordinator.Ref], 30,
-            new PipelineCounters(), MessageJournalClient.For(journal.Ref, JournalSettings.For(bed.State, maxProcessingAttempts: 6))));
+        var (watcher, journal, messages, coordinator) = StartWatcher(bed);
 
         journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>();
         EventFilter.Warning(contains: "2 message(s) were being scanned when the gateway last ended").ExpectOne(() =>
@@ -85,16 +79,24 @@ public sealed class QueueWatcherSpecs : TestKit
         using var bed = new GatewayTestbed();
         var interrupted = Claimed(bed, "interrupted once");
         var neverScanned = Claimed(bed, "claimed, not yet scanned");
-        var journal = CreateTestProbe();
-        var messages = CreateTestProbe();
-        Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings().Queue, ZMailerFormat.Instance, messages.Ref, _ => [CreateTestProbe().Ref], 30,
-            new PipelineCounters(), MessageJournalClient.For(journal.Ref, JournalSettings.For(bed.State, maxProcessingAttempts: 6))));
+        var (_, journal, messages, _) = StartWatcher(bed);
 
         journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>();
         journal.Reply(new MessageJournalProtocol.Interrupted(new Dictionary<string, int> { [interrupted.Key] = 1 }));
 
         Assert.Equal(new[] { interrupted, neverScanned }.OrderBy(i => i.Key),
             new[] { messages.ExpectMsg<Recover>().Identity, messages.ExpectMsg<Recover>().Identity }.OrderBy(i => i.Key));
+    }
+
+    /// <summary>A watcher on <paramref name="bed"/>'s queue with probes for the journal, the MessageActors and one coordinator; max-processing-attempts 6.</summary>
+    private (IActorRef Watcher, TestProbe Journal, TestProbe Messages, TestProbe Coordinator) StartWatcher(GatewayTestbed bed, TimeSpan? journalAnswerTimeout = null)
+    {
+        var (journal, messages, coordinator) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe());
+        var settings = JournalSettings.For(bed.State, maxProcessingAttempts: 6);
+        if (journalAnswerTimeout is { } timeout) settings = settings with { AnswerTimeout = timeout };
+        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings().Queue, ZMailerFormat.Instance, messages.Ref, _ => [coordinator.Ref], 30,
+            new PipelineCounters(), MessageJournalClient.For(journal.Ref, settings)));
+        return (watcher, journal, messages, coordinator);
     }
 
     /// <summary>A message in the work area, as a run that died left it.</summary>
