@@ -59,6 +59,16 @@ public static class MessageCleaner
     /// <summary>Reason prefixes of findings that disarming answers; the part holding them is not replaced.</summary>
     private static readonly string[] HtmlReasons = ["html:", "phishing:"];
 
+    /// <summary>
+    /// The message to deliver: <see cref="Clean"/> when parts must be replaced or active HTML disarmed, otherwise only
+    /// the headers rewritten. Parsing and re-writing MIME costs more than the rest of a message's handling, and most
+    /// mail needs only its headers changed.
+    /// </summary>
+    public static CleanedMessage CleanAsNeeded(ReadOnlyMemory<byte> message, CleaningRequest request, bool hasActiveHtml) =>
+        request.ReplaceDangerousParts || hasActiveHtml
+            ? Clean(message, request)
+            : CleanRaw(message, request, "nothing to rewrite but headers");
+
     /// <summary>Cleans <paramref name="message"/> (the RFC 5322 message, without any queue-file envelope).</summary>
     public static CleanedMessage Clean(ReadOnlyMemory<byte> message, CleaningRequest request)
     {

@@ -455,14 +455,9 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         }
         if (action.Delivers())
         {
-            // Parsing and re-writing MIME costs more than the rest of a message's handling: most mail needs only
-            // its headers changed; only replacing parts or disarming active HTML needs the full rewrite.
             var request = new CleaningRequest(_verdict, findings, spam, ReplaceDangerousParts: action == MessageAction.DeliverCleaned,
                 policy.SubjectTagFor(_verdict), _workspace.Rules.Html);
-            var message = _content.AsMemory(_messageOffset);
-            var cleaned = request.ReplaceDangerousParts || _reports.Any(r => r.HasActiveHtml)
-                ? MessageCleaner.Clean(message, request)
-                : MessageCleaner.CleanRaw(message, request, "nothing to rewrite but headers");
+            var cleaned = MessageCleaner.CleanAsNeeded(_content.AsMemory(_messageOffset), request, _reports.Any(r => r.HasActiveHtml));
             _outgoing = new byte[_messageOffset + cleaned.Message.Length];
             _content.AsSpan(0, _messageOffset).CopyTo(_outgoing);
             cleaned.Message.CopyTo(_outgoing.AsSpan(_messageOffset));

@@ -47,9 +47,7 @@ public static class RulesWarmUp
         var verdict = Verdict.Of(report.Findings);
         var request = new CleaningRequest(verdict, report.Findings, null, ReplaceDangerousParts: verdict.Kind != VerdictKind.Clean,
             "{Warm-up}", settings.Html);
-        return request.ReplaceDangerousParts || report.HasActiveHtml
-            ? MessageCleaner.Clean(message, request)
-            : MessageCleaner.CleanRaw(message, request, "nothing to rewrite but headers");
+        return MessageCleaner.CleanAsNeeded(message, request, report.HasActiveHtml);
     }
 
     /// <summary>Plain, alternative, signed, dangerous: in that order.</summary>
