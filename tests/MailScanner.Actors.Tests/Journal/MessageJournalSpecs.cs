@@ -112,7 +112,7 @@ public sealed class MessageJournalSpecs : IDisposable
             await journal.Ask<AttemptBegun>(new BeginAttempt(delivering, "2"), Answer);
             await journal.Ask<DeliveryRecorded>(new RecordDelivery(delivering, intent), Answer);
 
-            foreach (var file in Directory.GetFiles(_state.Path, JournalSettings.DatabaseFileName + "*")) File.Delete(file);
+            JournalDatabase.Delete(settings.DatabasePath);
             await journal.Ask<AttemptBegun>(new BeginAttempt(afterwards, "3"), Answer);
 
             // What it remembered went into the new file first, as a snapshot, and that write after it: a crash between

@@ -52,15 +52,13 @@ public sealed class CrashRecoverySpecs : IDisposable
     public async Task Should_deliver_exactly_once_whatever_step_a_crash_interrupted(CrashPoint crash, int copiesLeftInOutgoing)
     {
         var settings = _bed.Settings();
-        var (incomingPath, identity) = _bed.Enqueue("interrupted by a crash");
-        var workPath = Path.Combine(_bed.Work, identity.Key);
-        Assert.Equal(RenameOutcome.Renamed, NativeFile.TryRenameNoReplace(incomingPath, workPath));
+        var (workPath, identity) = _bed.EnqueueClaimed("interrupted by a crash");
         var staged = await StageOutgoingCopy(File.ReadAllBytes(workPath), identity);
         if (crash != CrashPoint.BeforeRecordingTheDelivery)
         {
             await MessageJournalSpecs.WithJournal(settings.Journal, async journal =>
             {
-                await journal.Ask<AttemptBegun>(new BeginAttempt(identity, Path.GetFileName(incomingPath)), Answer);
+                await journal.Ask<AttemptBegun>(new BeginAttempt(identity, ZMailerFormat.Instance.FileNameFor(identity)), Answer);
                 await journal.Ask<DeliveryRecorded>(new RecordDelivery(identity,
                     new DeliveryIntent(VerdictKind.Clean, [], MessageAction.Deliver, staged, null)), Answer);
             });
@@ -84,14 +82,12 @@ public sealed class CrashRecoverySpecs : IDisposable
     public async Task Should_count_a_crash_while_scanning_as_an_attempt_and_quarantine_after_the_last_one()
     {
         var settings = _bed.Settings() with { Journal = JournalSettings.For(_bed.State, maxProcessingAttempts: 2) };
-        var (incomingPath, identity) = _bed.Enqueue("brings the scanner down every time");
-        var workPath = Path.Combine(_bed.Work, identity.Key);
-        Assert.Equal(RenameOutcome.Renamed, NativeFile.TryRenameNoReplace(incomingPath, workPath));
+        var (workPath, identity) = _bed.EnqueueClaimed("brings the scanner down every time");
         // Two runs that recorded the attempt (the MessageActor does so before scanning starts) and then died.
         for (var run = 1; run <= 2; run++)
         {
             await MessageJournalSpecs.WithJournal(settings.Journal, async journal =>
-                await journal.Ask<AttemptBegun>(new BeginAttempt(identity, Path.GetFileName(incomingPath)), Answer));
+                await journal.Ask<AttemptBegun>(new BeginAttempt(identity, ZMailerFormat.Instance.FileNameFor(identity)), Answer));
         }
 
         var counters = StartGateway(settings);
@@ -137,16 +133,14 @@ public sealed class CrashRecoverySpecs : IDisposable
         var suspects = new List<FileIdentity>();
         for (var i = 0; i < 8; i++)
         {
-            var (incomingPath, identity) = _bed.Enqueue($"SUSPECT {i}: was being scanned at two crashes");
-            Assert.Equal(RenameOutcome.Renamed, NativeFile.TryRenameNoReplace(incomingPath, Path.Combine(_bed.Work, identity.Key)));
-            suspects.Add(identity);
+            suspects.Add(_bed.EnqueueClaimed($"SUSPECT {i}: was being scanned at two crashes").Identity);
         }
         // Two runs that began scanning them and died.
         for (var run = 0; run < 2; run++)
         {
             await MessageJournalSpecs.WithJournal(settings.Journal, async journal =>
             {
-                foreach (var identity in suspects) await journal.Ask<AttemptBegun>(new BeginAttempt(identity, identity.Inode.ToString()), Answer);
+                foreach (var identity in suspects) await journal.Ask<AttemptBegun>(new BeginAttempt(identity, ZMailerFormat.Instance.FileNameFor(identity)), Answer);
             });
         }
         for (var i = 0; i < 8; i++) _bed.Enqueue($"ordinary message {i}");

@@ -47,6 +47,16 @@ public sealed class GatewayTestbed : IDisposable
         return ZMailerQueueWriter.WriteDurably(Incoming, ZMailerQueueFile.Format(envelope, message));
     }
 
+    /// <summary>A message already claimed into the work area, as a run that died left it.</summary>
+    public (string WorkPath, FileIdentity Identity) EnqueueClaimed(string body)
+    {
+        var (incomingPath, identity) = Enqueue(body);
+        var workPath = Path.Combine(Work, identity.Key);
+        if (NativeFile.TryRenameNoReplace(incomingPath, workPath) != RenameOutcome.Renamed)
+            throw new InvalidOperationException($"could not claim {incomingPath} into {workPath}");
+        return (workPath, identity);
+    }
+
     /// <summary>Puts arbitrary bytes into the incoming queue under the file's own inode number.</summary>
     public (string Path, FileIdentity Identity) EnqueueRaw(byte[] content) => ZMailerQueueWriter.WriteDurably(Incoming, content);
 

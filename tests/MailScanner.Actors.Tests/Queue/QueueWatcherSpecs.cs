@@ -1,13 +1,12 @@
 using Akka.Actor;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
+using MailScanner.Actors.Batching;
 using MailScanner.Actors.Journal;
 using MailScanner.Actors.Metrics;
 using MailScanner.Actors.Queue;
 using MailScanner.Actors.Tests.Pipeline;
 using Xunit;
-using MailScanner.Actors.Batching;
-using MailScanner.Actors.Identity;
 using static MailScanner.Actors.Messages.MessageCommands;
 using static MailScanner.Actors.Messages.MessageReplies;
 
@@ -41,10 +40,10 @@ public sealed class QueueWatcherSpecs : TestKit
     public void Should_take_the_messages_repeated_crashes_interrupted_one_at_a_time_and_alone_before_anything_else()
     {
         using var bed = new GatewayTestbed();
-        var onceInterrupted = Claimed(bed, "interrupted once: a single crash holds nothing back");
-        var twiceInterrupted = Claimed(bed, "interrupted twice");
-        var thriceInterrupted = Claimed(bed, "interrupted three times: perhaps the culprit");
-        var neverScanned = Claimed(bed, "claimed, not yet scanned");
+        var onceInterrupted = bed.EnqueueClaimed("interrupted once: a single crash holds nothing back").Identity;
+        var twiceInterrupted = bed.EnqueueClaimed("interrupted twice").Identity;
+        var thriceInterrupted = bed.EnqueueClaimed("interrupted three times: perhaps the culprit").Identity;
+        var neverScanned = bed.EnqueueClaimed("claimed, not yet scanned").Identity;
         var (_, waiting) = bed.Enqueue("waiting in the incoming queue");
         var (watcher, journal, messages, coordinator) = StartWatcher(bed);
 
@@ -77,8 +76,8 @@ public sealed class QueueWatcherSpecs : TestKit
     public void Should_hold_nothing_back_after_a_single_crash()
     {
         using var bed = new GatewayTestbed();
-        var interrupted = Claimed(bed, "interrupted once");
-        var neverScanned = Claimed(bed, "claimed, not yet scanned");
+        var interrupted = bed.EnqueueClaimed("interrupted once").Identity;
+        var neverScanned = bed.EnqueueClaimed("claimed, not yet scanned").Identity;
         var (_, journal, messages, _) = StartWatcher(bed);
 
         journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>();
@@ -97,13 +96,5 @@ public sealed class QueueWatcherSpecs : TestKit
         var watcher = Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings().Queue, ZMailerFormat.Instance, messages.Ref, _ => [coordinator.Ref], 30,
             new PipelineCounters(), MessageJournalClient.For(journal.Ref, settings)));
         return (watcher, journal, messages, coordinator);
-    }
-
-    /// <summary>A message in the work area, as a run that died left it.</summary>
-    private static FileIdentity Claimed(GatewayTestbed bed, string body)
-    {
-        var (incomingPath, identity) = bed.Enqueue(body);
-        Assert.Equal(RenameOutcome.Renamed, NativeFile.TryRenameNoReplace(incomingPath, Path.Combine(bed.Work, identity.Key)));
-        return identity;
     }
 }

@@ -56,7 +56,7 @@ public sealed class JournalFaultSpecs : TestKit
         StartGateway();
         await DeliverAsync(0..5);
 
-        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(Database)!, Path.GetFileName(Database) + "*")) File.Delete(file);
+        JournalDatabase.Delete(Database);
         await DeliverAsync(5..10);
 
         var error = Assert.Single(log.Lines(LogLevel.ErrorLevel));

@@ -20,6 +20,12 @@ public static class JournalDatabase
         return (long)command.ExecuteScalar()!;
     }
 
+    /// <summary>Deletes the database with its log and shared-memory files, as an operator's <c>rm journal.db*</c> would.</summary>
+    public static void Delete(string database)
+    {
+        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(database)!, Path.GetFileName(database) + "*")) File.Delete(file);
+    }
+
     public static void Execute(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
