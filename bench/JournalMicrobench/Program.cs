@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using Akka.Actor;
-using Akka.Configuration;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
 using MailScanner.Actors.Policy;
@@ -15,10 +16,18 @@ var state = args.Length > 2 && args[2] != "" ? args[2] : Path.Combine(Path.GetTe
 Directory.CreateDirectory(state);
 try
 {
-    using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
     var snapshotEvery = args.Length > 4 ? int.Parse(args[4]) : 2000;
     var settings = JournalSettings.For(state, snapshotEvery: snapshotEvery);
-    var client = MessageJournalClient.For(MessageJournalHosting.Start(system, settings), settings);
+    // The journal as the gateway starts it: through Akka.Hosting, its plugin and serializer in the configuration from the start.
+    using var host = new HostBuilder()
+        .ConfigureServices(services => services.AddAkka("bench", (builder, _) =>
+        {
+            builder.AddHocon("akka.loglevel = WARNING", HoconAddMode.Prepend);
+            builder.AddMessageJournal(settings);
+        }))
+        .Build();
+    await host.StartAsync();
+    var client = MessageJournalHosting.ClientFor(host.Services.GetRequiredService<ActorRegistry>(), settings);
     var identity = (int i) => new FileIdentity(0xfe00, (ulong)i + 1, 7);
     await client.BeginAttemptAsync(identity(-1), "warm-up");
 
@@ -48,7 +57,7 @@ try
         Console.WriteLine($"round {round + 1}: {messages} messages, {inFlight} in flight: {messages / clock.Elapsed.TotalSeconds:F0} messages/s, " +
                           $"{cpu.TotalMilliseconds * 1000 / messages:F0} µs CPU per message ({cpu.TotalSeconds / clock.Elapsed.TotalSeconds:F2} cores)");
     }
-    await system.Terminate();
+    await host.StopAsync();
 }
 finally
 {

@@ -1,23 +1,33 @@
+using Akka.Actor;
 using Akka.Hosting;
 using MailScanner.Actors.Configuration;
+using MailScanner.Actors.Journal;
+using MailScanner.Actors.Messages;
 using MailScanner.Actors.Metrics;
+using MailScanner.Actors.Queue;
+using MailScanner.Actors.Scanning.Engines;
 
 namespace MailScanner.Actors.Hosting;
 
 public static class GatewayHosting
 {
-    /// <summary>Wires the whole queue pipeline into an Akka.Hosting actor system.</summary>
+    /// <summary>
+    /// Wires the whole gateway into the actor system being built: the journal, the scanner engines, the MessageActors
+    /// and the queue watcher, each by its own <c>Add…</c> extension and in that order (each looks up the ones before it
+    /// in the registry), then the graceful stop. The executable, the specs and the bench all start the gateway here.
+    /// </summary>
+    /// <param name="adjustWorkspace">Specs only: replaces parts of what the MessageActors work with (a slow scanner engine, throwing rules).</param>
     public static AkkaConfigurationBuilder AddMailScannerGateway(this AkkaConfigurationBuilder builder,
-        GatewaySettings settings, PipelineCounters? counters = null)
+        GatewaySettings settings, PipelineCounters? counters = null, Func<ActorSystem, MessageWorkspace, MessageWorkspace>? adjustWorkspace = null)
     {
         var pipelineCounters = counters ?? new PipelineCounters();
         // Before the actor system starts: its stop phase must have room for the grace period (GatewayShutdown).
         builder.AddHocon(GatewayShutdown.PhaseTimeoutHocon(settings.Shutdown), HoconAddMode.Prepend);
-        return builder.WithActors((system, registry) =>
-        {
-            var actors = Gateway.Start(system, settings, pipelineCounters);
-            registry.Register<MessageRegionKey>(actors.Messages);
-            registry.Register<QueueWatcherKey>(actors.QueueWatcher);
-        });
+        if (settings.Journal.Enabled) builder.AddMessageJournal(settings.Journal);
+        return builder
+            .AddScannerEngines(settings.Scanners)
+            .AddMessageActors(settings, pipelineCounters, adjustWorkspace)
+            .AddQueueWatcher(settings, pipelineCounters)
+            .WithActors((system, registry) => GatewayShutdown.Register(system, registry.Get<QueueWatcher>(), settings.Shutdown));
     }
 }

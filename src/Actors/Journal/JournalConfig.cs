@@ -5,8 +5,9 @@ using Microsoft.Data.Sqlite;
 namespace MailScanner.Actors.Journal;
 
 /// <summary>
-/// The actor-system configuration the journal needs: Akka.Persistence.Sql on an SQLite file, and our serializer for
-/// its rows. It must be part of the actor system's configuration from the start (Akka reads plugins at creation).
+/// The actor-system configuration the journal needs: Akka.Persistence.Sql on an SQLite file. It must be part of the
+/// actor system's configuration from the start (Akka reads plugins at creation); <see cref="MessageJournalHosting"/>
+/// adds it, with the serializer for the journal's rows, to the builder of the actor system.
 /// </summary>
 public static partial class JournalConfig
 {
@@ -38,16 +39,6 @@ public static partial class JournalConfig
                 connection-string = {{quoted}}
                 provider-name = "SQLite.MS"
                 auto-initialize = true
-              }
-            }
-            akka.actor {
-              serializers.mailscanner-journal = "MailScanner.Actors.Journal.MessageJournalSerializer, MailScanner.Actors"
-              serialization-bindings {
-                "MailScanner.Actors.Journal.IMessageJournalEvent, MailScanner.Actors" = mailscanner-journal
-                "MailScanner.Actors.Journal.MessageJournalSnapshot, MailScanner.Actors" = mailscanner-journal
-              }
-              serialization-identifiers {
-                "MailScanner.Actors.Journal.MessageJournalSerializer, MailScanner.Actors" = {{MessageJournalSerializer.SerializerId}}
               }
             }
             """).WithFallback(SqlPersistence.DefaultConfiguration);

@@ -1,25 +1,34 @@
 using Akka.Actor;
+using Akka.Hosting;
 
 namespace MailScanner.Actors.Journal;
 
 public static class MessageJournalHosting
 {
     /// <summary>
-    /// Starts the journal of one gateway under a back-off supervisor: when the database cannot be written (locked,
-    /// deleted, the disk full) the journal stops, the MessageActors waiting on it hand their messages back, and it is
-    /// started again after 1 s, 2 s ... up to 30 s. Works on a running actor system: the plugin configuration and the
-    /// serializer are added now, before anything asks for the plugin.
+    /// Adds the message journal to the actor system being built: its plugin configuration and its serializer go into the
+    /// configuration the system is created with (Akka reads plugins and serializers at creation), and the journal is
+    /// started under a back-off supervisor and registered as <see cref="MessageJournal"/>. When the database cannot be
+    /// written (locked, deleted, the disk full) the journal stops, the MessageActors waiting on it hand their messages
+    /// back, and it is started again after 1 s, 2 s ... up to 30 s.
     /// </summary>
-    public static IActorRef Start(ActorSystem system, JournalSettings settings, string name = "message-journal")
+    public static AkkaConfigurationBuilder AddMessageJournal(this AkkaConfigurationBuilder builder, JournalSettings settings,
+        string name = "message-journal")
     {
-        system.Settings.InjectTopLevelFallback(JournalConfig.For(settings));
-        var serializer = new MessageJournalSerializer((ExtendedActorSystem)system);
-        system.Serialization.AddSerializer("mailscanner-journal", serializer);
-        system.Serialization.AddSerializationMap(typeof(IMessageJournalEvent), serializer);
-        system.Serialization.AddSerializationMap(typeof(MessageJournalSnapshot), serializer);
-        JournalConfig.PrepareDatabase(settings);
-        return system.ActorOf(Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
-            MessageJournal.PropsFor(settings), "journal", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)), name);
+        builder.AddHocon(JournalConfig.For(settings), HoconAddMode.Prepend);
+        builder.WithCustomSerializer(MessageJournalSerializer.Name, [typeof(IMessageJournalEvent), typeof(MessageJournalSnapshot)],
+            system => new MessageJournalSerializer(system));
+        return builder.WithActors((system, registry) =>
+        {
+            JournalConfig.PrepareDatabase(settings);
+            registry.Register<MessageJournal>(system.ActorOf(Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
+                MessageJournal.PropsFor(settings), "journal", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)), name));
+        });
     }
 
+    /// <summary>How MessageActors and the watcher reach the journal registered by <see cref="AddMessageJournal"/>, or none.</summary>
+    public static MessageJournalClient ClientFor(IActorRegistry registry, JournalSettings settings) =>
+        settings.Enabled && registry.TryGet<MessageJournal>(out var journal)
+            ? MessageJournalClient.For(journal, settings)
+            : MessageJournalClient.Disabled(settings.MaxProcessingAttempts);
 }

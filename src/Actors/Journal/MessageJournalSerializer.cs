@@ -14,6 +14,9 @@ public sealed class MessageJournalSerializer : SerializerWithStringManifest
 {
     public const int SerializerId = 4711;
 
+    /// <summary>The name it is registered under in the actor system's configuration.</summary>
+    public const string Name = "mailscanner-journal";
+
     public MessageJournalSerializer(ExtendedActorSystem system) : base(system) { }
 
     public override int Identifier => SerializerId;

@@ -2,17 +2,12 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
-using MailScanner.Actors.Cleaning;
 using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
 using MailScanner.Actors.Policy;
-using MailScanner.Actors.Quarantine;
-using MailScanner.Actors.Queue;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Engines;
-using MailScanner.Actors.Scanning.Rules;
-using Microsoft.Win32.SafeHandles;
 using static MailScanner.Actors.Messages.MessageCommands;
 using static MailScanner.Actors.Messages.MessageReplies;
 
@@ -38,8 +33,16 @@ namespace MailScanner.Actors.Messages;
 /// When the gateway stops and its grace period has passed, LetGo hands a message that is not yet being written back
 /// to the incoming queue untouched; one being written finishes its write first and, written, is deleted as usual.
 /// A message whose copies may already be out is therefore never handed back, journal or not.
+///
+/// This file is the lifecycle only. The work each step does lives beside it: claiming and parsing the file
+/// (<see cref="MessageClaim"/>, giving an immutable <see cref="ClaimedMessage"/>), the decision
+/// (<see cref="MessageDecision.Decide"/>, pure) and the exactly-once write (<see cref="ExactlyOnceDelivery"/>, which
+/// runs off this actor's thread on an immutable <see cref="DeliveryPlan"/>).
 /// </summary>
 /// <remarks>
+/// Longer than our other files on purpose: one file tells a message's whole life, every state and every way out of
+/// it, and splitting the states apart would hide the transitions that keep the promise.
+///
 /// An <see cref="UntypedActor"/> with plain switches: one of these is created per message, and building
 /// ReceiveActor handler tables for every one of them cost more CPU than the message's own file work.
 /// </remarks>
@@ -52,29 +55,17 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Stopwatch _age = new();
 
-    private FileIdentity _identity;
-    private string _queueId = "";
-    private string _incomingPath = "";
-    private string _workPath = "";
-    private SafeFileHandle? _original;
-    private QueueEnvelope _envelope = new("", Array.Empty<string>());
-    private byte[] _content = Array.Empty<byte>();
-    private int _messageOffset;
-    private long _size;
+    /// <summary>The file while we hold it; null before the claim and once it is deleted or handed back.</summary>
+    private ClaimedMessage? _message;
+    private ScanRound? _scan;
     private Verdict? _verdict;
-    private MessageAction? _action;
-    /// <summary>The queue file to deliver: the original envelope and the cleaned, tagged message.</summary>
-    private byte[]? _outgoing;
-    private string? _outgoingPath;
-    private string? _quarantinePath;
-
-    private readonly List<ScanReport> _reports = new();
-    private int _awaitedEngines;
-    private IActorRef _scanRequester = ActorRefs.Nobody;
-    /// <summary>An attempt is recorded in the journal and not yet ended: a clean hand-back must say it did not count.</summary>
-    private bool _attemptOpen;
+    private MessageDecision? _decision;
+    private DeliveryResult? _delivered;
     /// <summary>A delivery an earlier attempt recorded; Deliver completes it instead of writing anew.</summary>
     private DeliveryIntent? _recordedDelivery;
+    /// <summary>An attempt is recorded in the journal and not yet ended: a clean hand-back must say it did not count.</summary>
+    private bool _attemptOpen;
+    private IActorRef _scanRequester = ActorRefs.Nobody;
     /// <summary>The command being handled and its sender, so that an exception can be answered to whoever sent it.</summary>
     private string _currentCommand = "";
     private IActorRef _currentRequester = ActorRefs.Nobody;
@@ -86,15 +77,19 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
 
     public static Props PropsFor(MessageWorkspace workspace) => Props.Create(() => new MessageActor(workspace));
 
+    private FileIdentity Identity => _message!.Identity;
+    private string QueueId => _message!.QueueId;
+
     protected override void OnReceive(object message)
     {
+        _age.Start();
         switch (message)
         {
             case Admit admit:
-                ClaimFile(admit);
+                TakeOn(admit, MessageClaim.Claim(admit, _workspace.WorkDirectory, _workspace.Format), Path.GetFileName(admit.IncomingPath));
                 break;
             case Recover recover:
-                TakeOverClaim(recover);
+                TakeOn(recover, MessageClaim.TakeOver(recover, _workspace.Format), Path.GetFileName(recover.IncomingPath));
                 break;
             case IWithFileIdentity command:
                 AbsorbAndStop(command, "no such message: its file is gone or was never admitted");
@@ -105,123 +100,45 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         }
     }
 
-    private void ClaimFile(Admit admit)
+    private void TakeOn(IWithFileIdentity command, ClaimResult result, string queueId)
     {
-        _age.Start();
-        _identity = admit.Identity;
-        _incomingPath = admit.IncomingPath;
-        _queueId = Path.GetFileName(admit.IncomingPath);
-        _workPath = Path.Combine(_workspace.WorkDirectory, _identity.Key);
-
-        ClaimOutcome outcome;
-        try
+        switch (result)
         {
-            outcome = QueueFileOperations.Claim(_identity, _incomingPath, _workPath);
-        }
-        catch (IOException e)
-        {
-            outcome = new ClaimOutcome.Unreadable(e.Message);
-        }
-
-        switch (outcome)
-        {
-            case ClaimOutcome.Gone gone:
-                AbsorbAndStop(admit, gone.Why);
-                return;
-            case ClaimOutcome.Unreadable unreadable:
-                _log.Warning("Queue file {QueueId} ({Identity}) cannot be read and is left in place: {Reason}", _queueId, _identity, unreadable.Why);
+            case ClaimResult.Gone gone:
+                AbsorbAndStop(command, gone.Why);
+                break;
+            case ClaimResult.Unreadable unreadable:
+                _log.Warning("Queue file {QueueId} ({Identity}) cannot be read and is left in place: {Reason}", queueId, command.Identity, unreadable.Why);
                 _workspace.Counters.CountRefused();
-                Sender.Tell(new Refused(_identity, _queueId, unreadable.Why));
+                Sender.Tell(new Refused(command.Identity, queueId, unreadable.Why));
                 Finish(Gone);
-                return;
-            case ClaimOutcome.Claimed claimed:
-                _original = claimed.Handle;
-                _content = claimed.Content;
-                _size = _content.Length;
+                break;
+            case ClaimResult.Malformed malformed:
+                _message = malformed.File;
+                RefuseClaimed(malformed.Reason);
+                break;
+            case ClaimResult.Claimed claimed:
+                _message = claimed.Message;
+                if (command is Recover)
+                    _log.Info("Message {QueueId} ({Identity}) was claimed by an earlier run and not finished; resuming it", QueueId, Identity);
+                _workspace.Counters.CountAdmitted();
+                Sender.Tell(new Admitted(Identity, QueueId, _message.Size));
+                Context.Become(Claimed);
                 break;
         }
-
-        AcceptClaimed(nameMustMatch: true);
     }
 
-    /// <summary>
-    /// A claim left in the work area: by an earlier run of the gateway, or still ours while the watcher restarted
-    /// (then we are not this fresh actor and answer from <see cref="Claimed"/>).
-    /// </summary>
-    private void TakeOverClaim(Recover recover)
-    {
-        _age.Start();
-        _identity = recover.Identity;
-        _incomingPath = recover.IncomingPath;
-        _queueId = Path.GetFileName(recover.IncomingPath);
-        _workPath = recover.WorkPath;
-        var opened = NativeFile.TryOpenRegularForReading(_workPath, out var handle);
-        if (opened != OpenOutcome.Opened)
-        {
-            AbsorbAndStop(recover, "nothing left in the work area to recover");
-            return;
-        }
-        if (NativeFile.GetIdentity(handle!) != _identity)
-        {
-            handle!.Dispose();
-            AbsorbAndStop(recover, "the work area entry is not this file");
-            return;
-        }
-        _original = handle;
-        _content = QueueFileOperations.ReadAll(handle!);
-        _size = _content.Length;
-        _log.Info("Message {QueueId} ({Identity}) was claimed by an earlier run and not finished; resuming it", _queueId, _identity);
-        AcceptClaimed(nameMustMatch: false);
-    }
-
-    /// <summary>The file is ours, in the work area: parse its envelope, or move it aside when it is not a queue file.</summary>
-    private void AcceptClaimed(bool nameMustMatch)
-    {
-        var problem = !nameMustMatch || _workspace.Format.NameMatches(_queueId, _identity) ? null : $"its name is not its inode number {_identity.Inode}";
-        if (problem is null)
-        {
-            QueueFileParse parse;
-            try
-            {
-                parse = _workspace.Format.Parse(_content);
-            }
-            catch (Exception e)
-            {
-                // A parser bug must not turn into a crash loop: the same bytes would fail the same way every time.
-                parse = new QueueFileParse.Malformed($"the queue file parser failed: {e.GetType().Name}: {e.Message}");
-            }
-            switch (parse)
-            {
-                case QueueFileParse.Parsed parsed:
-                    _envelope = parsed.Envelope;
-                    _messageOffset = parsed.MessageOffset;
-                    break;
-                case QueueFileParse.Malformed malformed:
-                    problem = malformed.Reason;
-                    break;
-            }
-        }
-        if (problem is not null)
-        {
-            RefuseClaimed(problem);
-            return;
-        }
-
-        _workspace.Counters.CountAdmitted();
-        Sender.Tell(new Admitted(_identity, _queueId, _size));
-        Context.Become(Claimed);
-    }
-
+    /// <summary>Ours but not a queue file: moved aside into the bad directory (or, failing that, left in the work area) and logged.</summary>
     private void RefuseClaimed(string problem)
     {
-        var movedTo = QueueFileOperations.MoveAside(_workPath, _workspace.BadDirectory, $"{_queueId}.{_identity.Key}");
+        var movedTo = QueueFileOperations.MoveAside(_message!.WorkPath, _workspace.BadDirectory, $"{QueueId}.{Identity.Key}");
         if (movedTo is not null)
-            _log.Warning("Queue file {QueueId} ({Identity}) is malformed and was moved to {BadPath}: {Reason}", _queueId, _identity, movedTo, problem);
+            _log.Warning("Queue file {QueueId} ({Identity}) is malformed and was moved to {BadPath}: {Reason}", QueueId, Identity, movedTo, problem);
         else
-            _log.Error("Queue file {QueueId} ({Identity}) is malformed and could not be moved aside; it stays at {WorkPath}: {Reason}", _queueId, _identity, _workPath, problem);
+            _log.Error("Queue file {QueueId} ({Identity}) is malformed and could not be moved aside; it stays at {WorkPath}: {Reason}", QueueId, Identity, _message.WorkPath, problem);
         _workspace.Counters.CountRefused();
-        _workspace.Journal.Finished(_identity);
-        Sender.Tell(new Refused(_identity, _queueId, problem));
+        _workspace.Journal.Finished(Identity);
+        Sender.Tell(new Refused(Identity, QueueId, problem));
         Finish(Gone);
     }
 
@@ -231,30 +148,29 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         switch (message)
         {
             case Admit or Recover:
-                Sender.Tell(new Admitted(_identity, _queueId, _size));
+                Sender.Tell(new Admitted(Identity, QueueId, _message!.Size));
                 break;
             case Scan when _verdict is not null:
-                Sender.Tell(new Scanned(_identity, _verdict));
+                Sender.Tell(new Scanned(Identity, _verdict));
                 break;
             case Scan:
                 BeginAttempt();
                 break;
             case Clean when _verdict is null:
-                Sender.Tell(new NotReady(_identity, nameof(Clean), "not scanned yet"));
+                Sender.Tell(new NotReady(Identity, nameof(Clean), "not scanned yet"));
                 break;
             case Clean:
-                // Until per-verdict actions exist: infected or dangerous mail goes to quarantine, spam is delivered.
-                _action ??= DecideAndClean();
-                Sender.Tell(new Cleaned(_identity, _action.Value));
+                Decide();
+                Sender.Tell(new Cleaned(Identity, _decision!.Action));
                 break;
-            case Deliver when _action is null:
-                Sender.Tell(new NotReady(_identity, nameof(Deliver), "not cleaned yet"));
+            case Deliver when _decision is null:
+                Sender.Tell(new NotReady(Identity, nameof(Deliver), "not cleaned yet"));
                 break;
             case Deliver:
-                WriteCopies(_action.Value);
+                WriteCopies();
                 break;
             case Delete:
-                Sender.Tell(new NotReady(_identity, nameof(Delete), "not delivered yet; the original is kept"));
+                Sender.Tell(new NotReady(Identity, nameof(Delete), "not delivered yet; the original is kept"));
                 break;
             case LetGo:
                 LetGoUnwritten(awaitingScan: false);
@@ -272,7 +188,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     private void BeginAttempt()
     {
         _scanRequester = Sender;
-        _workspace.Journal.BeginAttemptAsync(_identity, _queueId).PipeTo(Self,
+        _workspace.Journal.BeginAttemptAsync(Identity, QueueId).PipeTo(Self,
             failure: e => new JournalUnavailable(e.GetBaseException().Message));
         Context.Become(BeginningAttempt);
     }
@@ -285,20 +201,19 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
             case MessageJournalProtocol.AttemptBegun begun when begun.PendingDelivery is { } recorded:
                 _attemptOpen = true;
                 _recordedDelivery = recorded;
-                _verdict = new Verdict(recorded.Verdict, recorded.Reasons);
-                _action = recorded.Action;
+                _decision = MessageDecision.Already(new Verdict(recorded.Verdict, recorded.Reasons), recorded.Action);
                 _log.Info("Message {QueueId} ({Identity}): an earlier attempt recorded its delivery ({Action}); completing it, not repeating it",
-                    _queueId, _identity, MessageActionNames.Name(recorded.Action));
-                ScanFinished();
+                    QueueId, Identity, MessageActionNames.Name(recorded.Action));
+                ScanFinished(_decision.Verdict);
                 break;
             case MessageJournalProtocol.AttemptBegun begun when begun.Attempt > _workspace.Journal.MaxProcessingAttempts:
                 _attemptOpen = true;
-                _verdict = new Verdict(VerdictKind.Unprocessable,
-                    [$"processing was started {begun.Attempt - 1} times and never finished (max-processing-attempts = {_workspace.Journal.MaxProcessingAttempts})"]);
-                _action = MessageAction.Quarantine;
+                _decision = MessageDecision.Already(new Verdict(VerdictKind.Unprocessable,
+                    [$"processing was started {begun.Attempt - 1} times and never finished (max-processing-attempts = {_workspace.Journal.MaxProcessingAttempts})"]),
+                    MessageAction.Quarantine);
                 _log.Error("Message {QueueId} ({Identity}) from <{Sender}> could not be processed in {Attempts} attempts; it is quarantined as unprocessable",
-                    _queueId, _identity, _envelope.Sender, begun.Attempt - 1);
-                ScanFinished();
+                    QueueId, Identity, _message!.Envelope.Sender, begun.Attempt - 1);
+                ScanFinished(_decision.Verdict);
                 break;
             case MessageJournalProtocol.AttemptBegun:
                 _attemptOpen = true;
@@ -320,30 +235,20 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         }
     }
 
-    /// <summary>Back to <see cref="Claimed"/> with a verdict; whatever arrived meanwhile is handled now.</summary>
-    private void ScanFinished()
-    {
-        Context.Become(Claimed);
-        _scanRequester.Tell(new Scanned(_identity, _verdict!));
-        Stash.UnstashAll();
-    }
-
     /// <summary>
     /// The built-in rules run here; each enabled daemon engine gets the message too, and the verdict waits for all
     /// of them. A message is never judged on a partial scan.
     /// </summary>
     private void StartScan()
     {
-        var message = _content.AsMemory(_messageOffset);
-        _reports.Clear();
-        _reports.Add(_workspace.ScanWithBuiltInRules(message, _workspace.Rules));
-        _awaitedEngines = _workspace.ScannerEngines.Count;
-        if (_awaitedEngines == 0)
+        var message = _message!.Message;
+        _scan = new ScanRound([_workspace.ScanWithBuiltInRules(message, _workspace.Rules)], _workspace.ScannerEngines.Count);
+        if (_scan.Complete)
         {
-            FinishScan();
+            ScanFinished(_scan.Verdict);
             return;
         }
-        foreach (var engine in _workspace.ScannerEngines) engine.Tell(new ScannerEngine.Scan(_identity.Key, message));
+        foreach (var engine in _workspace.ScannerEngines) engine.Tell(new ScannerEngine.Scan(Identity.Key, message));
         Timers.StartSingleTimer("scan-deadline", new ScanDeadlinePassed(), ScanDeadline);
         Context.Become(Scanning);
     }
@@ -352,15 +257,15 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         switch (message)
         {
-            case ScannerEngine.Scanned scanned when scanned.MessageKey == _identity.Key:
-                _reports.Add(scanned.Report);
-                if (--_awaitedEngines == 0)
+            case ScannerEngine.Scanned scanned when scanned.MessageKey == Identity.Key:
+                _scan = _scan!.With(scanned.Report);
+                if (_scan.Complete)
                 {
                     Timers.Cancel("scan-deadline");
-                    FinishScan();
+                    ScanFinished(_scan.Verdict);
                 }
                 break;
-            case ScannerEngine.Unavailable unavailable when unavailable.MessageKey == _identity.Key:
+            case ScannerEngine.Unavailable unavailable when unavailable.MessageKey == Identity.Key:
                 Timers.Cancel("scan-deadline");
                 HandBack(nameof(Scan), $"not scanned: {unavailable.Reason}", _scanRequester);
                 break;
@@ -377,10 +282,137 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         }
     }
 
-    private void FinishScan()
+    /// <summary>Back to <see cref="Claimed"/> with a verdict; whatever arrived meanwhile is handled now.</summary>
+    private void ScanFinished(Verdict verdict)
     {
-        _verdict = Verdict.Of(_reports.SelectMany(r => r.Findings).ToList());
-        ScanFinished();
+        _verdict = verdict;
+        Context.Become(Claimed);
+        _scanRequester.Tell(new Scanned(Identity, verdict));
+        Stash.UnstashAll();
+    }
+
+    /// <summary>
+    /// The message's policy turns the verdict into an action; a message that will be delivered is cleaned and tagged
+    /// now, so that Deliver only has to write it. Decided once: a repeated Clean gets the same answer.
+    /// </summary>
+    private void Decide()
+    {
+        if (_decision is not null) return;
+        _decision = MessageDecision.Decide(_message!.Envelope, _message.Content, _message.MessageOffset, _scan!.Reports,
+            _workspace.Policy, _workspace.Rules.Html);
+        _verdict = _decision.Verdict;
+        if (_decision.QuarantinedInsteadOfCleaned)
+            _log.Warning("Message {QueueId} ({Identity}) is {Verdict} in no particular part; it is quarantined instead of cleaned",
+                QueueId, Identity, _decision.Verdict);
+    }
+
+    /// <summary>Writes what the decision asks for, off this thread; the original stays untouched until every copy is durable.</summary>
+    private void WriteCopies()
+    {
+        var plan = new DeliveryPlan(Identity, QueueId, _message!.Envelope, _decision!.Verdict, _decision.Action, _message.Content,
+            _decision.OutgoingQueueFile, _recordedDelivery);
+        Task<DeliveryResult> writing;
+        try
+        {
+            writing = _workspace.Delivery.DeliverAsync(plan);
+        }
+        catch (Exception e)
+        {
+            writing = Task.FromException<DeliveryResult>(e);
+        }
+        writing.PipeTo(Self, Sender, success: written => written, failure: CopyFailed.Of);
+        Context.Become(Writing);
+    }
+
+    private void Writing(object message)
+    {
+        switch (message)
+        {
+            case DeliveryResult written:
+                _delivered = written;
+                if (written.OutgoingPath is not null)
+                {
+                    _workspace.Counters.CountDelivered();
+                    _workspace.WriteFailures.Succeeded(_workspace.Outgoing.Directory);
+                }
+                if (written.QuarantinePath is not null)
+                {
+                    _workspace.Counters.CountQuarantined();
+                    _workspace.WriteFailures.Succeeded(_workspace.Quarantine.Directory);
+                }
+                if (_recordedDelivery is null && (written.OutgoingPath ?? written.QuarantinePath) is not null)
+                    _workspace.WriteFailures.Succeeded(_workspace.Journal.Location);
+                Sender.Tell(DeliveredReply);
+                Context.Become(SafelyWritten);
+                Stash.UnstashAll();
+                break;
+            case CopyFailed failed:
+                HandBack(nameof(Deliver), $"could not be written ({failed.Reason})", Sender, failed.Failure);
+                break;
+            default:
+                Stash.Stash();
+                break;
+        }
+    }
+
+    private Delivered DeliveredReply => new(Identity, _decision!.Action, _delivered!.OutgoingPath, _delivered.QuarantinePath);
+
+    private void SafelyWritten(object message)
+    {
+        (_currentCommand, _currentRequester) = (message.GetType().Name, Sender);
+        switch (message)
+        {
+            case Admit or Recover:
+                Sender.Tell(new Admitted(Identity, QueueId, _message!.Size));
+                break;
+            case Scan:
+                Sender.Tell(new Scanned(Identity, _decision!.Verdict));
+                break;
+            case Clean:
+                Sender.Tell(new Cleaned(Identity, _decision!.Action));
+                break;
+            case Deliver:
+                Sender.Tell(DeliveredReply);
+                break;
+            case Delete or LetGo:
+                DeleteOriginal();
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void DeleteOriginal()
+    {
+        var message = _message!;
+        bool removed;
+        try
+        {
+            removed = QueueFileOperations.DeleteIfStill(message.Identity, message.WorkPath);
+        }
+        catch (IOException e)
+        {
+            _log.Warning("Message {QueueId} ({Identity}) was delivered but its original could not be removed yet: {Reason}", QueueId, Identity, e.Message);
+            Sender.Tell(new Failed(Identity, nameof(Delete), e.Message));
+            return;
+        }
+        if (!removed)
+            _log.Error("Message {QueueId} ({Identity}): the entry at {WorkPath} is no longer this file; nothing was deleted", QueueId, Identity, message.WorkPath);
+        _workspace.Counters.CountDeleted();
+        _attemptOpen = false;
+        _workspace.Journal.Finished(Identity);
+        // One line per message outcome: what an operator greps for when a message is asked about.
+        _log.Info(
+            "Message {QueueId} {Identity} from <{Sender}> to {RecipientCount} recipient(s), {Size} bytes: {Verdict}, {Action} in {Milliseconds} ms",
+            new object[]
+            {
+                message.QueueId, message.Identity, message.Envelope.Sender, message.Envelope.Recipients.Count, message.Size, _decision!.Verdict,
+                _delivered!.Describe(_decision.Action),
+                _age.ElapsedMilliseconds,
+            });
+        Sender.Tell(new Deleted(message.Identity));
+        Finish(Gone);
     }
 
     /// <summary>
@@ -394,17 +426,17 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         _workspace.Counters.CountFailed();
         var released = GiveBackToQueue();
-        var outcome = released ? "it is back in the incoming queue and will be retried" : $"it stays in the work area at {_workPath}";
+        var outcome = released ? "it is back in the incoming queue and will be retried" : $"it stays in the work area at {_message!.WorkPath}";
         if (writeFailure is null)
         {
-            _log.Warning("Message {QueueId} ({Identity}): {Reason}; {Outcome}", _queueId, _identity, reason, outcome);
+            _log.Warning("Message {QueueId} ({Identity}): {Reason}; {Outcome}", QueueId, Identity, reason, outcome);
         }
         else
         {
             _workspace.WriteFailures.HandedBack(writeFailure);
-            _log.Debug("Message {QueueId} ({Identity}): {Reason}; {Outcome}", _queueId, _identity, reason, outcome);
+            _log.Debug("Message {QueueId} ({Identity}): {Reason}; {Outcome}", QueueId, Identity, reason, outcome);
         }
-        replyTo.Tell(new Failed(_identity, command, reason));
+        replyTo.Tell(new Failed(Identity, command, reason));
         Finish(Released);
         Stash.UnstashAll();
     }
@@ -416,10 +448,10 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     private void LetGoUnwritten(bool awaitingScan)
     {
         var released = GiveBackToQueue();
-        _log.Debug("Message {QueueId} ({Identity}): the gateway is stopping; {Outcome}", _queueId, _identity,
-            released ? "it is back in the incoming queue, untouched" : $"it stays claimed in the work area at {_workPath}, resumed at the next start");
-        if (awaitingScan) _scanRequester.Tell(new Failed(_identity, nameof(Scan), "handed back: the gateway is stopping"));
-        Sender.Tell(new HandedBack(_identity, released));
+        _log.Debug("Message {QueueId} ({Identity}): the gateway is stopping; {Outcome}", QueueId, Identity,
+            released ? "it is back in the incoming queue, untouched" : $"it stays claimed in the work area at {_message!.WorkPath}, resumed at the next start");
+        if (awaitingScan) _scanRequester.Tell(new Failed(Identity, nameof(Scan), "handed back: the gateway is stopping"));
+        Sender.Tell(new HandedBack(Identity, released));
         Finish(Released);
         Stash.UnstashAll();
     }
@@ -427,227 +459,9 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     /// <summary>Ends the attempt without counting it and renames the file back to its name in the incoming queue.</summary>
     private bool GiveBackToQueue()
     {
-        if (_attemptOpen) _workspace.Journal.AttemptAbandoned(_identity);
+        if (_attemptOpen) _workspace.Journal.AttemptAbandoned(Identity);
         _attemptOpen = false;
-        return QueueFileOperations.Release(_workPath, _incomingPath);
-    }
-
-    /// <summary>
-    /// The message's policy (first matching ruleset) turns the verdict into an action; a message that will be
-    /// delivered is cleaned and tagged now, so that Deliver only has to write it.
-    /// </summary>
-    private MessageAction DecideAndClean()
-    {
-        var policy = _workspace.Policy.Resolve(_envelope);
-        var findings = _reports.SelectMany(r => r.Findings).ToList();
-        var spam = _reports.Select(r => r.Spam).FirstOrDefault(score => score is not null);
-        _verdict = VerdictUnder(policy, findings, spam);
-        var action = policy.ActionFor(_verdict.Kind);
-        // Cleaning replaces the parts a finding names. A finding that names no part (a virus clamd finds in the
-        // message but in no single part, or a limit of the analysis) leaves nothing to replace, and such a message
-        // must not be delivered "cleaned" with its virus.
-        if (action == MessageAction.DeliverCleaned &&
-            findings.Any(f => f.Kind is VerdictKind.Infected or VerdictKind.DangerousContent && f.PartName is null))
-        {
-            _log.Warning("Message {QueueId} ({Identity}) is {Verdict} in no particular part; it is quarantined instead of cleaned",
-                _queueId, _identity, _verdict);
-            action = MessageAction.Quarantine;
-        }
-        if (action.Delivers())
-        {
-            var request = new CleaningRequest(_verdict, findings, spam, ReplaceDangerousParts: action == MessageAction.DeliverCleaned,
-                policy.SubjectTagFor(_verdict), _workspace.Rules.Html);
-            var cleaned = MessageCleaner.CleanAsNeeded(_content.AsMemory(_messageOffset), request, _reports.Any(r => r.HasActiveHtml));
-            _outgoing = new byte[_messageOffset + cleaned.Message.Length];
-            _content.AsSpan(0, _messageOffset).CopyTo(_outgoing);
-            cleaned.Message.CopyTo(_outgoing.AsSpan(_messageOffset));
-        }
-        return action;
-    }
-
-    /// <summary>A ruleset may set its own spam thresholds; they replace the spam scanner's.</summary>
-    private static Verdict VerdictUnder(MessagePolicy policy, List<ScanFinding> findings, SpamScore? spam)
-    {
-        if (spam is null || (policy.SpamThreshold is null && policy.HighSpamThreshold is null)) return Verdict.Of(findings);
-        var engineSaidHigh = findings.Any(f => f.Kind == VerdictKind.HighSpam);
-        var judged = findings.Where(f => f.Kind is not (VerdictKind.Spam or VerdictKind.HighSpam)).ToList();
-        var threshold = policy.SpamThreshold ?? spam.Threshold;
-        if (policy.HighSpamThreshold is { } high ? spam.Score >= high : engineSaidHigh)
-            judged.Add(new ScanFinding(VerdictKind.HighSpam, $"high spam score {spam.Score:F1} ({policy.RulesetName})"));
-        else if (spam.Score >= threshold)
-            judged.Add(new ScanFinding(VerdictKind.Spam, $"spam score {spam.Score:F1} >= {threshold:F1} ({policy.RulesetName})"));
-        return Verdict.Of(judged);
-    }
-
-    /// <summary>Writes what the action asks for; the original stays untouched until every copy is durable.</summary>
-    private void WriteCopies(MessageAction action)
-    {
-        Task<(string?, string?)> writing;
-        try
-        {
-            writing = DeliverAsync(_recordedDelivery, action);
-        }
-        catch (Exception e)
-        {
-            writing = Task.FromException<(string?, string?)>(e);
-        }
-        writing.PipeTo(Self, Sender,
-            success: paths => new CopyWritten(paths.Item1, paths.Item2),
-            failure: CopyFailed.Of);
-        Context.Become(Writing);
-    }
-
-    /// <summary>
-    /// Exactly-once delivery, whatever instant the process dies at:
-    /// <list type="number">
-    /// <item>stage every copy under a temp name that is this message's alone (its identity), durably;</item>
-    /// <item>record the staged names in the journal, durably — the decision point;</item>
-    /// <item>rename each copy into place (never replacing anything), durably; only then may the original go.</item>
-    /// </list>
-    /// A crash before 2 leaves temps no record names: the next attempt replaces them. After 2 the next attempt finds
-    /// the record and only completes step 3 — a temp still there is renamed now, a temp gone was renamed before — so
-    /// the message is never written a second time, and the original is deleted only after step 3 is durable.
-    /// </summary>
-    private async Task<(string? Outgoing, string? Quarantine)> DeliverAsync(DeliveryIntent? recorded, MessageAction action)
-    {
-        var intent = recorded ?? await StageCopiesAsync(action).ConfigureAwait(false);
-        if (recorded is null && (intent.OutgoingTemp is not null || intent.QuarantineStaging is not null))
-        {
-            try
-            {
-                await _workspace.Journal.RecordDeliveryAsync(_identity, intent).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                throw new WriteFailedException(WriteFailure.OfJournal(_workspace.Journal.Location, e.GetBaseException().Message), e);
-            }
-        }
-        var outgoing = intent.OutgoingTemp is { } temp ? WritingTo(_workspace.Outgoing.Directory, _workspace.Outgoing.PublishAsync(temp)) : Task.FromResult<string>(null!);
-        var quarantine = intent.QuarantineStaging is { } staging ? WritingTo(_workspace.Quarantine.Directory, _workspace.Quarantine.PublishAsync(staging)) : Task.FromResult<string>(null!);
-        return (await outgoing.ConfigureAwait(false), await quarantine.ConfigureAwait(false));
-    }
-
-    private async Task<DeliveryIntent> StageCopiesAsync(MessageAction action)
-    {
-        var toOutgoing = action.Delivers();
-        var toQuarantine = action.KeepsOriginalInQuarantine();
-        // An earlier, unrecorded attempt may have staged a copy this action does not write (it was interrupted and
-        // this time the message is unprocessable, or the policy changed): nothing will ever publish it.
-        if (!toOutgoing) _workspace.Outgoing.DiscardUnrecorded(OutgoingTempName);
-        if (!toQuarantine) _workspace.Quarantine.DiscardUnrecorded(_identity.Key);
-        var outgoing = toOutgoing ? WritingTo(_workspace.Outgoing.Directory, _workspace.Outgoing.StageAsync(_outgoing!, OutgoingTempName)) : Task.FromResult<StagedName>(null!);
-        // The quarantine keeps the original queue file, untouched, with what we know about it beside it.
-        var quarantine = toQuarantine
-            ? WritingTo(_workspace.Quarantine.Directory,
-                _workspace.Quarantine.StageAsync(_content, QuarantineMetadata.For(DateTime.UtcNow, _queueId, _identity, _envelope, _verdict!), _identity.Key))
-            : Task.FromResult<StagedName>(null!);
-        return new DeliveryIntent(_verdict!.Kind, _verdict.Reasons, action,
-            toOutgoing ? await outgoing.ConfigureAwait(false) : null,
-            toQuarantine ? await quarantine.ConfigureAwait(false) : null);
-    }
-
-    /// <summary>A write into <paramref name="directory"/>; a full or failing disk there is named as such (<see cref="WriteFailure"/>).</summary>
-    private static async Task<T> WritingTo<T>(string directory, Task<T> writing)
-    {
-        try
-        {
-            return await writing.ConfigureAwait(false);
-        }
-        catch (Exception e) when (WriteFailure.InDirectory(e, directory) is { } failure)
-        {
-            throw new WriteFailedException(failure, e);
-        }
-    }
-
-    /// <summary>Not all digits, so the MTA ignores it; derived from the identity, so it is this message's alone.</summary>
-    private string OutgoingTempName => $"tf-{_identity.Key}";
-
-    private void Writing(object message)
-    {
-        switch (message)
-        {
-            case CopyWritten written:
-                (_outgoingPath, _quarantinePath) = (written.OutgoingPath, written.QuarantinePath);
-                if (_outgoingPath is not null)
-                {
-                    _workspace.Counters.CountDelivered();
-                    _workspace.WriteFailures.Succeeded(_workspace.Outgoing.Directory);
-                }
-                if (_quarantinePath is not null)
-                {
-                    _workspace.Counters.CountQuarantined();
-                    _workspace.WriteFailures.Succeeded(_workspace.Quarantine.Directory);
-                }
-                if (_recordedDelivery is null && (_outgoingPath ?? _quarantinePath) is not null)
-                    _workspace.WriteFailures.Succeeded(_workspace.Journal.Location);
-                Sender.Tell(new Delivered(_identity, _action!.Value, _outgoingPath, _quarantinePath));
-                Context.Become(SafelyWritten);
-                Stash.UnstashAll();
-                break;
-            case CopyFailed failed:
-                HandBack(nameof(Deliver), $"could not be written ({failed.Reason})", Sender, failed.Failure);
-                break;
-            default:
-                Stash.Stash();
-                break;
-        }
-    }
-
-    private void SafelyWritten(object message)
-    {
-        (_currentCommand, _currentRequester) = (message.GetType().Name, Sender);
-        switch (message)
-        {
-            case Admit or Recover:
-                Sender.Tell(new Admitted(_identity, _queueId, _size));
-                break;
-            case Scan:
-                Sender.Tell(new Scanned(_identity, _verdict!));
-                break;
-            case Clean:
-                Sender.Tell(new Cleaned(_identity, _action!.Value));
-                break;
-            case Deliver:
-                Sender.Tell(new Delivered(_identity, _action!.Value, _outgoingPath, _quarantinePath));
-                break;
-            case Delete or LetGo:
-                DeleteOriginal();
-                break;
-            default:
-                Unhandled(message);
-                break;
-        }
-    }
-
-    private void DeleteOriginal()
-    {
-        bool removed;
-        try
-        {
-            removed = QueueFileOperations.DeleteIfStill(_identity, _workPath);
-        }
-        catch (IOException e)
-        {
-            _log.Warning("Message {QueueId} ({Identity}) was delivered but its original could not be removed yet: {Reason}", _queueId, _identity, e.Message);
-            Sender.Tell(new Failed(_identity, nameof(Delete), e.Message));
-            return;
-        }
-        if (!removed)
-            _log.Error("Message {QueueId} ({Identity}): the entry at {WorkPath} is no longer this file; nothing was deleted", _queueId, _identity, _workPath);
-        _workspace.Counters.CountDeleted();
-        _attemptOpen = false;
-        _workspace.Journal.Finished(_identity);
-        // One line per message outcome: what an operator greps for when a message is asked about.
-        _log.Info(
-            "Message {QueueId} {Identity} from <{Sender}> to {RecipientCount} recipient(s), {Size} bytes: {Verdict}, {Action} in {Milliseconds} ms",
-            new object[]
-            {
-                _queueId, _identity, _envelope.Sender, _envelope.Recipients.Count, _size, _verdict!,
-                Outcome(),
-                _age.ElapsedMilliseconds,
-            });
-        Sender.Tell(new Deleted(_identity));
-        Finish(Gone);
+        return QueueFileOperations.Release(_message!.WorkPath, _message.IncomingPath);
     }
 
     /// <summary>After deletion every command is acknowledged and counted, and touches nothing.</summary>
@@ -678,14 +492,13 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     /// </summary>
     private void Finish(UntypedReceive finalState)
     {
-        if (_original is not null) _workspace.Closer.Close(_original);
-        _original = null;
-        _content = Array.Empty<byte>();
+        if (_message is not null) _workspace.Closer.Close(_message.Handle);
+        _message = null;
         Context.Become(finalState);
         Context.Parent.Tell(new Passivate(PoisonPill.Instance));
     }
 
-    protected override void PostStop() => _original?.Dispose();
+    protected override void PostStop() => _message?.Handle.Dispose();
 
     /// <summary>
     /// An exception escaped (a scanner library bug, a poison message), and the supervisor restarts us with empty
@@ -695,29 +508,28 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     /// </summary>
     protected override void PreRestart(Exception reason, object message)
     {
-        if (_original is not null && _workPath.Length > 0)
+        if (_message is { } held)
         {
-            var released = NativeFile.TryGetIdentity(_workPath) == _identity && QueueFileOperations.Release(_workPath, _incomingPath);
+            var released = NativeFile.TryGetIdentity(held.WorkPath) == held.Identity && QueueFileOperations.Release(held.WorkPath, held.IncomingPath);
             _workspace.Counters.CountFailed();
             _log.Error("Message {QueueId} ({Identity}) failed while handling {Command}: {Reason}; the attempt counts, and {Outcome}",
-                _queueId, _identity, _currentCommand, $"{reason.GetType().Name}: {reason.Message}",
-                released ? "it is back in the incoming queue to be retried" : $"it stays in the work area at {_workPath}");
-            _currentRequester.Tell(new Failed(_identity, _currentCommand, $"failed: {reason.Message}"));
+                held.QueueId, held.Identity, _currentCommand, $"{reason.GetType().Name}: {reason.Message}",
+                released ? "it is back in the incoming queue to be retried" : $"it stays in the work area at {held.WorkPath}");
+            _currentRequester.Tell(new Failed(held.Identity, _currentCommand, $"failed: {reason.Message}"));
         }
         base.PreRestart(reason, message);
     }
 
-    private sealed record ScanDeadlinePassed;
-    private string Outcome() => _action switch
+    /// <summary>The reports gathered so far for one scan, and how many engines have yet to answer.</summary>
+    private sealed record ScanRound(IReadOnlyList<ScanReport> Reports, int Awaiting)
     {
-        MessageAction.Deliver => $"delivered to {_outgoingPath}",
-        MessageAction.DeliverCleaned => $"delivered cleaned to {_outgoingPath}, original quarantined at {_quarantinePath}",
-        MessageAction.Store => $"delivered to {_outgoingPath}, copy stored at {_quarantinePath}",
-        MessageAction.Quarantine => $"quarantined at {_quarantinePath}",
-        _ => "deleted by policy, not delivered",
-    };
+        public bool Complete => Awaiting == 0;
+        public ScanRound With(ScanReport report) => new([.. Reports, report], Awaiting - 1);
+        public Verdict Verdict => Verdict.Of(Reports.SelectMany(r => r.Findings).ToList());
+    }
 
-    private sealed record CopyWritten(string? OutgoingPath, string? QuarantinePath);
+    private sealed record ScanDeadlinePassed;
+
     private sealed record CopyFailed(string Reason, WriteFailure? Failure)
     {
         public static CopyFailed Of(Exception e)
@@ -728,5 +540,6 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                 : new CopyFailed(e.GetBaseException().Message, null);
         }
     }
+
     private sealed record JournalUnavailable(string Reason);
 }

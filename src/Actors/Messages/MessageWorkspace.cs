@@ -32,4 +32,7 @@ public sealed record MessageWorkspace(
 
     /// <summary>The built-in rules; replaceable so that specs can make scanning throw, as a poison message would.</summary>
     public Func<ReadOnlyMemory<byte>, RuleSettings, ScanReport> ScanWithBuiltInRules { get; init; } = BuiltInRules.Scan;
+
+    /// <summary>The exactly-once write of a message's copies, over this workspace's queues and journal.</summary>
+    public ExactlyOnceDelivery Delivery => new(Outgoing, Quarantine, Journal);
 }

@@ -1,4 +1,7 @@
 using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
 using MailScanner.Actors.Policy;
@@ -194,18 +197,27 @@ public sealed class MessageJournalSpecs : IDisposable
         Assert.Equal(1, mostAtOnce);
     }
 
-    /// <summary>Runs <paramref name="body"/> against a journal in a fresh actor system, then ends that system abruptly.</summary>
+    /// <summary>Runs <paramref name="body"/> against a journal in a fresh hosted actor system, then ends that system abruptly.</summary>
     internal static async Task WithJournal(JournalSettings settings, Func<IActorRef, Task> body, string extraHocon = "")
     {
-        var system = ActorSystem.Create("journal-" + Guid.NewGuid().ToString("N")[..8],
-            "akka.loglevel = WARNING\nakka.coordinated-shutdown.run-by-actor-system-terminate = off\n" + extraHocon);
+        using var host = new HostBuilder()
+            .ConfigureServices(services => services.AddAkka("journal-" + Guid.NewGuid().ToString("N")[..8], (builder, _) =>
+            {
+                builder.AddHocon("akka.loglevel = WARNING\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off\n" +
+                                 "akka.coordinated-shutdown.run-by-actor-system-terminate = off\n" + extraHocon, HoconAddMode.Prepend);
+                builder.AddMessageJournal(settings);
+            }))
+            .Build();
+        await host.StartAsync();
         try
         {
-            await body(MessageJournalHosting.Start(system, settings));
+            await body(host.Services.GetRequiredService<ActorRegistry>().Get<MessageJournal>());
         }
         finally
         {
-            await system.Terminate();
+            // As a crashed process: the actor system just ends, no stop phases run.
+            await host.Services.GetRequiredService<ActorSystem>().Terminate();
+            await host.StopAsync();
             // As when the process ends: no pooled connection outlives it (one still open on a deleted file would
             // otherwise let the next journal read what is gone).
             SqliteConnection.ClearAllPools();

@@ -78,13 +78,13 @@ public sealed class CorpusPipelineSpecs : TestKit
         var clock = Stopwatch.StartNew();
         var counters = new PipelineCounters();
         var defaults = bed.Settings();
-        Gateway.Start(Sys, defaults with
+        await using var gateway = await HostedGateway.StartAsync(defaults with
         {
             Scanners = defaults.Scanners with
             {
                 Spamd = defaults.Scanners.Spamd with { Enabled = true, Address = spamd.Address, Engine = SpamdEngine },
             },
-        }, counters);
+        }, counters, hocon: "akka.loglevel = ERROR");
 
         // A delivered or quarantined message has its original deleted; a refused one was moved to bad.
         long Done() => counters.Deleted + counters.Refused;

@@ -11,6 +11,7 @@ using MailScanner.Actors.Queue;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Rules;
 using MailScanner.Actors.Tests.Journal;
+using MailScanner.Actors.Tests.TestSupport;
 using Xunit;
 using static MailScanner.Actors.Journal.MessageJournalProtocol;
 
@@ -20,15 +21,17 @@ namespace MailScanner.Actors.Tests.Pipeline;
 /// The gateway started on what a crash left behind at each step of a message's life, and actors of every kind
 /// failing under load: nothing is lost, nothing is delivered twice, nothing is left in the work area.
 /// </summary>
-public sealed class CrashRecoverySpecs : IDisposable
+public sealed class CrashRecoverySpecs : IAsyncLifetime
 {
     private static readonly TimeSpan Answer = TimeSpan.FromSeconds(20);
     private readonly GatewayTestbed _bed = new();
-    private readonly List<ActorSystem> _systems = new();
+    private readonly List<HostedGateway> _gateways = new();
 
-    public void Dispose()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
-        foreach (var system in _systems) system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        foreach (var gateway in _gateways) await gateway.DisposeAsync();
         _bed.Dispose();
     }
 
@@ -67,7 +70,7 @@ public sealed class CrashRecoverySpecs : IDisposable
             Assert.Equal(RenameOutcome.Renamed, NativeFile.TryRenameNoReplace(staged.Path, Path.Combine(_bed.Outgoing, staged.FinalName)));
         if (crash == CrashPoint.AfterPublishingAndTheMtaTookIt) File.Delete(Path.Combine(_bed.Outgoing, staged.FinalName));
 
-        var counters = StartGateway(settings);
+        var counters = await StartGateway(settings);
 
         await AwaitAsync(() => counters.Deleted == 1, "the recovered message to be finished");
         Assert.Empty(GatewayTestbed.AllEntries(_bed.Work));
@@ -90,7 +93,7 @@ public sealed class CrashRecoverySpecs : IDisposable
                 await journal.Ask<AttemptBegun>(new BeginAttempt(identity, ZMailerFormat.Instance.FileNameFor(identity)), Answer));
         }
 
-        var counters = StartGateway(settings);
+        var counters = await StartGateway(settings);
 
         await AwaitAsync(() => counters.Deleted == 1, "the message to be quarantined");
         var entry = Assert.Single(new QuarantineStore(_bed.Quarantine).List());
@@ -111,7 +114,7 @@ public sealed class CrashRecoverySpecs : IDisposable
         _bed.Enqueue("POISON: the parser chokes on this one");
         for (var i = 0; i < 20; i++) _bed.Enqueue($"ordinary message {i}");
 
-        var counters = StartGateway(settings, (message, rules) =>
+        var counters = await StartGateway(settings, (message, rules) =>
             Encoding.ASCII.GetString(message.Span).Contains("POISON", StringComparison.Ordinal)
                 ? throw new InvalidOperationException("simulated parser bug")
                 : BuiltInRules.Scan(message, rules));
@@ -147,7 +150,7 @@ public sealed class CrashRecoverySpecs : IDisposable
 
         var scanned = new List<string>();
         int scanning = 0, mostAtOnceWhileSuspects = 0;
-        var counters = StartGateway(settings, (message, rules) =>
+        var counters = await StartGateway(settings, (message, rules) =>
         {
             var text = Encoding.ASCII.GetString(message.Span);
             var now = Interlocked.Increment(ref scanning);
@@ -181,8 +184,8 @@ public sealed class CrashRecoverySpecs : IDisposable
         {
             Queue = _bed.Settings().Queue with { RetryBackoffMin = TimeSpan.FromMilliseconds(50), RetryBackoffMax = TimeSpan.FromMilliseconds(200) },
         };
-        var counters = StartGateway(settings);
-        var system = _systems[^1];
+        var counters = await StartGateway(settings);
+        var system = _gateways[^1].System;
         var producer = Task.Run(() =>
         {
             for (var seq = 0; seq < messageCount; seq++) _bed.Enqueue($"X-Seq: {seq}");
@@ -214,15 +217,13 @@ public sealed class CrashRecoverySpecs : IDisposable
             $"after {kills} kills: lost {string.Join(",", lost)}; duplicated {string.Join(",", duplicated)}");
     }
 
-    private PipelineCounters StartGateway(MailScanner.Actors.Configuration.GatewaySettings settings,
+    private async Task<PipelineCounters> StartGateway(MailScanner.Actors.Configuration.GatewaySettings settings,
         Func<ReadOnlyMemory<byte>, RuleSettings, ScanReport>? builtInRules = null)
     {
-        var system = ActorSystem.Create("gateway-" + _systems.Count,
-            "akka.loglevel = ERROR\nakka.coordinated-shutdown.run-by-actor-system-terminate = off");
-        _systems.Add(system);
-        var counters = new PipelineCounters();
-        Gateway.Start(system, settings, counters, builtInRules);
-        return counters;
+        var gateway = await HostedGateway.StartAsync(settings, hocon: "akka.loglevel = ERROR",
+            adjustWorkspace: builtInRules is null ? null : (_, workspace) => workspace with { ScanWithBuiltInRules = builtInRules });
+        _gateways.Add(gateway);
+        return gateway.Counters;
     }
 
     private async Task<StagedName> StageOutgoingCopy(byte[] content, FileIdentity identity)

@@ -29,7 +29,8 @@ public sealed class DaemonPipelineSpecs : TestKit
         using var clamd = new ClamdDaemon();
         await clamd.StartAsync();
         using var bed = new GatewayTestbed();
-        var counters = StartGateway(bed, scanners => scanners with { Clamd = new ClamdScannerSettings(true, clamd.Address, Engine) });
+        await using var gateway = await StartGateway(bed, scanners => scanners with { Clamd = new ClamdScannerSettings(true, clamd.Address, Engine) });
+        var counters = gateway.Counters;
 
         // While clamd is up: infected mail is delivered cleaned (its body, the part clamd names, replaced by a
         // warning) with the original in quarantine; the rest is delivered with the verdict header.
@@ -70,7 +71,8 @@ public sealed class DaemonPipelineSpecs : TestKit
         using var clamd = new ClamdDaemon();
         await clamd.StartAsync();
         using var bed = new GatewayTestbed();
-        var counters = StartGateway(bed, scanners => scanners with { Clamd = new ClamdScannerSettings(true, clamd.Address, Engine) });
+        await using var gateway = await StartGateway(bed, scanners => scanners with { Clamd = new ClamdScannerSettings(true, clamd.Address, Engine) });
+        var counters = gateway.Counters;
 
         // clam.pdf: a virus only clamd knows (the built-in rules find nothing wrong with a PDF), so the part that is
         // replaced is the one clamd named.
@@ -100,7 +102,8 @@ public sealed class DaemonPipelineSpecs : TestKit
         using var spamd = new SpamdDaemon();
         await spamd.StartAsync();
         using var bed = new GatewayTestbed();
-        var counters = StartGateway(bed, scanners => scanners with { Spamd = scanners.Spamd with { Enabled = true, Address = spamd.Address, Engine = Engine } });
+        await using var gateway = await StartGateway(bed, scanners => scanners with { Spamd = scanners.Spamd with { Enabled = true, Address = spamd.Address, Engine = Engine } });
+        var counters = gateway.Counters;
 
         bed.Enqueue($"This is the GTUBE test.\r\n{SpamdDaemon.Gtube}\r\n");
         bed.Enqueue("Hi Bob, the meeting moved to Thursday at ten. See you there, Alice.");
@@ -123,7 +126,8 @@ public sealed class DaemonPipelineSpecs : TestKit
         using var clamd = new ClamdDaemon();
         await clamd.StartAsync();
         using var bed = new GatewayTestbed();
-        var counters = StartGateway(bed, scanners => scanners with { Clamd = new ClamdScannerSettings(true, clamd.Address, Engine) });
+        await using var gateway = await StartGateway(bed, scanners => scanners with { Clamd = new ClamdScannerSettings(true, clamd.Address, Engine) });
+        var counters = gateway.Counters;
 
         var files = Directory.GetFiles(ClamdDaemon.TestFiles).Order().ToList();
         foreach (var file in files) bed.EnqueueRaw(WithEnvelope(MessageWithAttachment(file)));
@@ -166,12 +170,10 @@ public sealed class DaemonPipelineSpecs : TestKit
     }
 
     /// <summary>The gateway on the testbed's directories with the scanners the test enables.</summary>
-    private PipelineCounters StartGateway(GatewayTestbed bed, Func<ScannerSettings, ScannerSettings> scanners)
+    private static Task<HostedGateway> StartGateway(GatewayTestbed bed, Func<ScannerSettings, ScannerSettings> scanners)
     {
-        var counters = new PipelineCounters();
         var defaults = bed.Settings();
-        Gateway.Start(Sys, defaults with { Scanners = scanners(defaults.Scanners) }, counters);
-        return counters;
+        return HostedGateway.StartAsync(defaults with { Scanners = scanners(defaults.Scanners) }, hocon: "akka.loglevel = ERROR");
     }
 
     private static byte[] MessageWithAttachment(string file)

@@ -26,7 +26,7 @@ public sealed class PipelineSpecs : TestKit
         const int messageCount = 20_000;
         using var bed = new GatewayTestbed(mount);
         var counters = new PipelineCounters();
-        Gateway.Start(Sys, bed.Settings(coordinators: 5, deleteRepeats: 3, stageJitter: TimeSpan.FromMilliseconds(4)), counters);
+        await using var gateway = await HostedGateway.StartAsync(bed.Settings(coordinators: 5, deleteRepeats: 3, stageJitter: TimeSpan.FromMilliseconds(4)), counters);
 
         // A concurrent MTA: writes queue files while the gateway deletes, so freed inodes come straight back.
         var namesSeen = new ConcurrentDictionary<string, int>();
@@ -74,7 +74,7 @@ public sealed class PipelineSpecs : TestKit
         using var bed = new GatewayTestbed();
         for (var i = 0; i < 600; i++) bed.Enqueue($"backlog {i}");
         var counters = new PipelineCounters();
-        var gateway = Gateway.Start(Sys, bed.Settings(maxInFlight: 50, maxMessages: 10), counters);
+        await using var gateway = await HostedGateway.StartAsync(bed.Settings(maxInFlight: 50, maxMessages: 10), counters);
 
         var peak = 0;
         await AwaitConditionAsync(async () =>
@@ -95,7 +95,7 @@ public sealed class PipelineSpecs : TestKit
         var temp = Path.Combine(bed.Incoming, "tf-4242-1");
         await File.WriteAllTextAsync(temp, "half written");
         var counters = new PipelineCounters();
-        Gateway.Start(Sys, bed.Settings(), counters);
+        await using var gateway = await HostedGateway.StartAsync(bed.Settings(), counters);
         bed.Enqueue("a real message");
 
         await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == 1), TimeSpan.FromSeconds(20));
@@ -114,7 +114,7 @@ public sealed class PipelineSpecs : TestKit
         MakeFifo(Path.Combine(bed.Incoming, "1002"));
         Directory.CreateDirectory(Path.Combine(bed.Incoming, "1003"));
         var counters = new PipelineCounters();
-        Gateway.Start(Sys, bed.Settings(), counters);
+        await using var gateway = await HostedGateway.StartAsync(bed.Settings(), counters);
         bed.Enqueue("a real message behind the junk");
 
         await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == 1 && counters.Refused == 3), TimeSpan.FromSeconds(20));
@@ -135,7 +135,7 @@ public sealed class PipelineSpecs : TestKit
         var (path, identity) = bed.Enqueue("claimed before a crash");
         File.Move(path, Path.Combine(bed.Work, identity.Key));
         var counters = new PipelineCounters();
-        Gateway.Start(Sys, bed.Settings(), counters);
+        await using var gateway = await HostedGateway.StartAsync(bed.Settings(), counters);
 
         await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == 1), TimeSpan.FromSeconds(20));
         Assert.Empty(GatewayTestbed.AllEntries(bed.Work));

@@ -36,7 +36,6 @@ public sealed partial class DiskFullSpecs : TestKit
     public async Task Should_keep_every_message_queued_and_warn_once_while_the_outgoing_disk_is_full_then_deliver_each_exactly_once()
     {
         var filler = FillLeaving(SpaceLeftBytes);
-        var log = LogCapture.Of(Sys);
         var originals = new Dictionary<int, byte[]>();
         for (var seq = 0; seq < MessageCount; seq++)
         {
@@ -50,7 +49,8 @@ public sealed partial class DiskFullSpecs : TestKit
         {
             Queue = settings.Queue with { RetryBackoffMin = TimeSpan.FromMilliseconds(50), RetryBackoffMax = TimeSpan.FromMilliseconds(200) },
         };
-        Gateway.Start(Sys, settings, counters);
+        await using var gateway = await HostedGateway.StartAsync(settings, counters, hocon: "akka.loglevel = INFO");
+        var log = gateway.Log;
 
         // Every message has failed at least twice: the episode is well under way.
         await AwaitConditionAsync(() => Task.FromResult(counters.Failed >= 2 * MessageCount), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(20));

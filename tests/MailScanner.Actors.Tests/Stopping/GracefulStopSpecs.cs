@@ -29,7 +29,6 @@ public sealed partial class GracefulStopSpecs : TestKit
     {
         const int messageCount = 60;
         using var bed = new GatewayTestbed();
-        var log = LogCapture.Of(Sys);
         var originals = new Dictionary<int, byte[]>();
         for (var seq = 0; seq < messageCount; seq++)
         {
@@ -38,14 +37,17 @@ public sealed partial class GracefulStopSpecs : TestKit
         }
         var counters = new PipelineCounters();
         // Scans take up to 2.5 s against a grace period of 1 s: some messages finish during the stop, some cannot.
-        var engine = Sys.ActorOf(SlowScannerEngine.PropsFor(TimeSpan.FromMilliseconds(2500)), "slow-engine");
-        var gateway = Gateway.Start(Sys, bed.Settings(maxInFlight: 20, maxMessages: 5) with { Shutdown = Grace }, counters,
-            adjustWorkspace: workspace => workspace with { ScannerEngines = [engine] });
+        await using var gateway = await HostedGateway.StartAsync(bed.Settings(maxInFlight: 20, maxMessages: 5) with { Shutdown = Grace }, counters,
+            hocon: "akka.loglevel = INFO", adjustWorkspace: (system, workspace) => workspace with
+            {
+                ScannerEngines = [system.ActorOf(SlowScannerEngine.PropsFor(TimeSpan.FromMilliseconds(2500)), "slow-engine")],
+            });
+        var log = gateway.Log;
 
         await AwaitConditionAsync(async () => counters.Deleted >= 3 &&
             (await gateway.QueueWatcher.Ask<QueueWatcherProtocol.Status>(QueueWatcherProtocol.GetStatus.Instance)).InFlight >= 10,
             TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
-        await CoordinatedShutdown.Get(Sys).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        await gateway.StopAsync();
 
         var delivered = DeliveredSeqs(bed);
         var stillQueued = new Dictionary<int, int>();
@@ -78,14 +80,14 @@ public sealed partial class GracefulStopSpecs : TestKit
     public async Task Should_admit_nothing_once_stopping_and_hand_back_every_message_whose_scan_never_ends()
     {
         using var bed = new GatewayTestbed();
-        var log = LogCapture.Of(Sys);
         for (var seq = 0; seq < 8; seq++) bed.Enqueue($"X-Seq: {seq}");
         var counters = new PipelineCounters();
-        var engine = Sys.ActorOf(SlowScannerEngine.PropsFor(maxDelay: null), "silent-engine");
-        Gateway.Start(Sys, bed.Settings() with { Shutdown = Grace }, counters, adjustWorkspace: workspace => workspace with { ScannerEngines = [engine] });
+        await using var gateway = await HostedGateway.StartAsync(bed.Settings() with { Shutdown = Grace }, counters,
+            hocon: "akka.loglevel = INFO", adjustWorkspace: (system, workspace) => workspace with { ScannerEngines = [system.ActorOf(SlowScannerEngine.PropsFor(maxDelay: null), "silent-engine")] });
+        var log = gateway.Log;
         await AwaitConditionAsync(() => Task.FromResult(counters.Admitted == 8), TimeSpan.FromSeconds(20));
 
-        var stop = CoordinatedShutdown.Get(Sys).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        var stop = gateway.StopAsync();
         await AwaitConditionAsync(() => Task.FromResult(log.Lines(LogLevel.InfoLevel).Any(l => l.StartsWith("Stopping:", StringComparison.Ordinal))),
             TimeSpan.FromSeconds(10));
         var (late, _) = bed.Enqueue("X-Seq: 8");

@@ -24,8 +24,8 @@ public sealed class JournalFaultSpecs : TestKit
     [Fact]
     public async Task Should_keep_messages_queued_while_the_journal_database_is_locked_then_deliver_each_exactly_once()
     {
-        var log = LogCapture.Of(Sys);
-        StartGateway();
+        await using var gateway = await StartGateway();
+        var log = gateway.Log;
         await DeliverAsync(0..1);
 
         using (var locker = JournalDatabase.Open(Database))
@@ -52,8 +52,8 @@ public sealed class JournalFaultSpecs : TestKit
     [Fact]
     public async Task Should_make_the_journal_database_again_when_it_is_deleted_while_running_and_lose_nothing()
     {
-        var log = LogCapture.Of(Sys);
-        StartGateway();
+        await using var gateway = await StartGateway();
+        var log = gateway.Log;
         await DeliverAsync(0..5);
 
         JournalDatabase.Delete(Database);
@@ -69,15 +69,15 @@ public sealed class JournalFaultSpecs : TestKit
             "what the journal remembered was not written into the new database");
     }
 
-    private void StartGateway()
+    private Task<HostedGateway> StartGateway()
     {
         var settings = _bed.Settings();
-        Gateway.Start(Sys, settings with
+        return HostedGateway.StartAsync(settings with
         {
             Queue = settings.Queue with { RetryBackoffMin = TimeSpan.FromMilliseconds(50), RetryBackoffMax = TimeSpan.FromMilliseconds(500) },
             // A journal that cannot write hands its messages back soon.
             Journal = settings.Journal with { AnswerTimeout = TimeSpan.FromSeconds(2) },
-        }, _counters);
+        }, _counters, hocon: "akka.loglevel = INFO");
     }
 
     private async Task DeliverAsync(Range seqs)

@@ -1,0 +1,113 @@
+using MailScanner.Actors.Identity;
+using MailScanner.Actors.Queue;
+using Microsoft.Win32.SafeHandles;
+using static MailScanner.Actors.Messages.MessageCommands;
+
+namespace MailScanner.Actors.Messages;
+
+/// <summary>
+/// A queue file this gateway has claimed into its work area, read once: which file it is, where it came from and
+/// lies now, and what it holds. Immutable; <see cref="Handle"/> keeps the file open, so that its inode number cannot
+/// be given to another file until it is deleted (see <see cref="QueueFileOperations"/>).
+/// </summary>
+/// <param name="QueueId">The name it had in the incoming queue.</param>
+/// <param name="IncomingPath">Where it goes back to when it is handed back.</param>
+/// <param name="Content">The whole queue file: the MTA's envelope, then the message from <see cref="MessageOffset"/>.</param>
+public sealed record ClaimedMessage(FileIdentity Identity, string QueueId, string IncomingPath, string WorkPath, SafeFileHandle Handle, byte[] Content)
+{
+    /// <summary>Empty until the queue file is parsed (<see cref="MessageClaim.Parse"/>).</summary>
+    public QueueEnvelope Envelope { get; init; } = new("", Array.Empty<string>());
+
+    public int MessageOffset { get; init; }
+
+    public long Size => Content.Length;
+
+    /// <summary>The RFC 5322 message, without the MTA's envelope.</summary>
+    public ReadOnlyMemory<byte> Message => Content.AsMemory(MessageOffset);
+}
+
+/// <summary>How a MessageActor comes to hold its file: claimed from the incoming queue, or taken over from the work area.</summary>
+public abstract record ClaimResult
+{
+    /// <summary>Ours and parsed.</summary>
+    public sealed record Claimed(ClaimedMessage Message) : ClaimResult;
+
+    /// <summary>Ours, but not a queue file we can process: it is to be moved aside.</summary>
+    public sealed record Malformed(ClaimedMessage File, string Reason) : ClaimResult;
+
+    /// <summary>Not ours (gone, claimed by another worker, now a newer file): nothing was touched.</summary>
+    public sealed record Gone(string Why) : ClaimResult;
+
+    /// <summary>Cannot be read; left in place.</summary>
+    public sealed record Unreadable(string Why) : ClaimResult;
+}
+
+/// <summary>The file work of taking a message on: each step checks the identity it was given before it acts.</summary>
+internal static class MessageClaim
+{
+    /// <summary>Claims the file named in <paramref name="admit"/> into the work area, if it still carries that identity.</summary>
+    public static ClaimResult Claim(Admit admit, string workDirectory, IQueueFormat format)
+    {
+        var workPath = Path.Combine(workDirectory, admit.Identity.Key);
+        ClaimOutcome outcome;
+        try
+        {
+            outcome = QueueFileOperations.Claim(admit.Identity, admit.IncomingPath, workPath);
+        }
+        catch (IOException e)
+        {
+            outcome = new ClaimOutcome.Unreadable(e.Message);
+        }
+        return outcome switch
+        {
+            ClaimOutcome.Claimed claimed => Parse(
+                new ClaimedMessage(admit.Identity, Path.GetFileName(admit.IncomingPath), admit.IncomingPath, workPath, claimed.Handle, claimed.Content),
+                format, nameMustMatch: true),
+            ClaimOutcome.Gone gone => new ClaimResult.Gone(gone.Why),
+            ClaimOutcome.Unreadable unreadable => new ClaimResult.Unreadable(unreadable.Why),
+            _ => throw new InvalidOperationException($"unknown claim outcome {outcome}"),
+        };
+    }
+
+    /// <summary>
+    /// A claim left in the work area by an earlier run (or still ours while the watcher restarted): taken over if the
+    /// entry there is still this identity.
+    /// </summary>
+    public static ClaimResult TakeOver(Recover recover, IQueueFormat format)
+    {
+        var opened = NativeFile.TryOpenRegularForReading(recover.WorkPath, out var handle);
+        if (opened != OpenOutcome.Opened) return new ClaimResult.Gone("nothing left in the work area to recover");
+        if (NativeFile.GetIdentity(handle!) != recover.Identity)
+        {
+            handle!.Dispose();
+            return new ClaimResult.Gone("the work area entry is not this file");
+        }
+        var file = new ClaimedMessage(recover.Identity, Path.GetFileName(recover.IncomingPath), recover.IncomingPath, recover.WorkPath,
+            handle!, QueueFileOperations.ReadAll(handle!));
+        // The name in the incoming queue was checked when the file was first claimed.
+        return Parse(file, format, nameMustMatch: false);
+    }
+
+    /// <summary>Reads the envelope; a file that is not a queue file of <paramref name="format"/> is Malformed, never an exception.</summary>
+    private static ClaimResult Parse(ClaimedMessage file, IQueueFormat format, bool nameMustMatch)
+    {
+        if (nameMustMatch && !format.NameMatches(file.QueueId, file.Identity))
+            return new ClaimResult.Malformed(file, $"its name is not its inode number {file.Identity.Inode}");
+        QueueFileParse parse;
+        try
+        {
+            parse = format.Parse(file.Content);
+        }
+        catch (Exception e)
+        {
+            // A parser bug must not turn into a crash loop: the same bytes would fail the same way every time.
+            parse = new QueueFileParse.Malformed($"the queue file parser failed: {e.GetType().Name}: {e.Message}");
+        }
+        return parse switch
+        {
+            QueueFileParse.Parsed parsed => new ClaimResult.Claimed(file with { Envelope = parsed.Envelope, MessageOffset = parsed.MessageOffset }),
+            QueueFileParse.Malformed malformed => new ClaimResult.Malformed(file, malformed.Reason),
+            _ => throw new InvalidOperationException($"unknown parse result {parse}"),
+        };
+    }
+}

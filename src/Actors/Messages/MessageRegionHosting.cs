@@ -1,0 +1,62 @@
+using Akka.Actor;
+using Akka.Hosting;
+using MailScanner.Actors.Configuration;
+using MailScanner.Actors.Delivery;
+using MailScanner.Actors.Journal;
+using MailScanner.Actors.Metrics;
+using MailScanner.Actors.Quarantine;
+using MailScanner.Actors.Hosting;
+using MailScanner.Actors.Queue;
+using MailScanner.Actors.Scanning.Engines;
+using MailScanner.Actors.Scanning.Rules;
+
+namespace MailScanner.Actors.Messages;
+
+public static class MessageRegionHosting
+{
+    /// <summary>
+    /// Starts the parent of all MessageActors and registers it as <see cref="MessageActor"/>: callers address
+    /// messages through it by identity, as they would a shard region. The journal and the scanner engines are looked up
+    /// in the registry, so they are added first.
+    /// </summary>
+    /// <param name="adjustWorkspace">Specs only: replaces parts of what the MessageActors work with (a slow scanner engine, throwing rules).</param>
+    public static AkkaConfigurationBuilder AddMessageActors(this AkkaConfigurationBuilder builder, GatewaySettings settings,
+        PipelineCounters counters, Func<ActorSystem, MessageWorkspace, MessageWorkspace>? adjustWorkspace = null) =>
+        builder.WithActors((system, registry) =>
+        {
+            var workspace = WorkspaceFor(system, registry, settings, counters);
+            if (adjustWorkspace is not null) workspace = adjustWorkspace(system, workspace);
+            if (settings.Rules.Enabled && workspace.ScanWithBuiltInRules == BuiltInRules.Scan)
+                _ = RulesWarmUp.StartInBackground(settings.Rules, Akka.Event.Logging.GetLogger(system, typeof(RulesWarmUp)));
+            registry.Register<MessageActor>(system.ActorOf(MessageRegion.PropsFor(MessageActor.PropsFor(workspace)), "messages"));
+        });
+
+    private static MessageWorkspace WorkspaceFor(ActorSystem system, IActorRegistry registry, GatewaySettings settings, PipelineCounters counters)
+    {
+        var format = Gateway.FormatFor(settings.Queue.Format);
+        var outgoingBarrier = new DurabilityBarrier(settings.Queue.Outgoing);
+        var quarantineBarrier = new DurabilityBarrier(settings.Quarantine.Directory);
+        var closer = new DeferredCloser();
+        system.RegisterOnTermination(() =>
+        {
+            outgoingBarrier.Dispose();
+            quarantineBarrier.Dispose();
+            closer.Dispose();
+        });
+        return new MessageWorkspace(
+            format,
+            settings.Queue.Work,
+            settings.Queue.Bad,
+            new QueueDirectoryWriter(settings.Queue.Outgoing, outgoingBarrier, format.FileNameFor),
+            new QuarantineStore(settings.Quarantine.Directory, quarantineBarrier),
+            settings.Rules,
+            settings.Policy,
+            ScannerEngineHosting.EnginesIn(registry),
+            closer,
+            counters)
+        {
+            Journal = MessageJournalHosting.ClientFor(registry, settings.Journal),
+            WriteFailures = new WriteFailureEpisodes(Akka.Event.Logging.GetLogger(system, typeof(WriteFailureEpisodes))),
+        };
+    }
+}
