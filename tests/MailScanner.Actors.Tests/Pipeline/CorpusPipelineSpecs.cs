@@ -95,8 +95,8 @@ public sealed class CorpusPipelineSpecs : TestKit
             if (Done() != progress.Done) progress = (Done(), clock.Elapsed);
             return clock.Elapsed - progress.At > StallLimit;
         }
-        await AwaitConditionAsync(() => Task.FromResult(FinishedOrStalled()), Deadline, TimeSpan.FromSeconds(1),
-            $"not every corpus message had an outcome within {Deadline}");
+        await Eventually.Holds(FinishedOrStalled, Deadline, () => $"every corpus message to have an outcome ({Done()} of {corpus.Count}; {counters})",
+            TimeSpan.FromSeconds(1));
         Assert.True(Done() >= corpus.Count,
             $"no corpus message got an outcome for {StallLimit.TotalMinutes} minutes; {Done()} of {corpus.Count} done after " +
             $"{clock.Elapsed.TotalSeconds:F0} s; {counters}; spamd {(spamd.IsRunning ? "is running" : "is not running")}, its last output:\n{spamd.Output()}");

@@ -42,9 +42,9 @@ public sealed partial class GracefulStopSpecs : TestKit
         var gateway = Gateway.Start(Sys, bed.Settings(maxInFlight: 20, maxMessages: 5) with { Shutdown = Grace }, counters,
             adjustWorkspace: workspace => workspace with { ScannerEngines = [engine] });
 
-        await AwaitConditionAsync(async () => counters.Deleted >= 3 &&
+        await Eventually.Holds(async () => counters.Deleted >= 3 &&
             (await gateway.QueueWatcher.Ask<QueueWatcherProtocol.Status>(QueueWatcherProtocol.GetStatus.Instance)).InFlight >= 10,
-            TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
+            TimeSpan.FromSeconds(30), () => $"3 messages finished and 10 in flight ({counters})");
         await CoordinatedShutdown.Get(Sys).Run(CoordinatedShutdown.ClrExitReason.Instance);
 
         var delivered = DeliveredSeqs(bed);
@@ -83,11 +83,11 @@ public sealed partial class GracefulStopSpecs : TestKit
         var counters = new PipelineCounters();
         var engine = Sys.ActorOf(SlowScannerEngine.PropsFor(maxDelay: null), "silent-engine");
         Gateway.Start(Sys, bed.Settings() with { Shutdown = Grace }, counters, adjustWorkspace: workspace => workspace with { ScannerEngines = [engine] });
-        await AwaitConditionAsync(() => Task.FromResult(counters.Admitted == 8), TimeSpan.FromSeconds(20));
+        await Eventually.Holds(() => counters.Admitted == 8, TimeSpan.FromSeconds(20), () => $"8 admissions ({counters})");
 
         var stop = CoordinatedShutdown.Get(Sys).Run(CoordinatedShutdown.ClrExitReason.Instance);
-        await AwaitConditionAsync(() => Task.FromResult(log.Lines(LogLevel.InfoLevel).Any(l => l.StartsWith("Stopping:", StringComparison.Ordinal))),
-            TimeSpan.FromSeconds(10));
+        await Eventually.Holds(() => log.Lines(LogLevel.InfoLevel).Any(l => l.StartsWith("Stopping:", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10), "the watcher to log that it is stopping");
         var (late, _) = bed.Enqueue("X-Seq: 8");
         await stop;
 
