@@ -67,7 +67,7 @@ public sealed class BatchCoordinatorSpecs : TestKit
         EnqueueSized(coordinator, 300, 3); // 1,100 bytes: over the limit, so the batch is the first two only
 
         Assert.Equal(Commands(id => new Scan(id), 1, 2), Sent());
-        Finish(coordinator, 1, 2);
+        Assert.Equal([1, 2], Numbers(Finish(coordinator, 1, 2).Messages));
         Assert.Equal(Commands(id => new Scan(id), 3), Sent());
     }
 
@@ -119,7 +119,7 @@ public sealed class BatchCoordinatorSpecs : TestKit
         Clock.Advance(Defaults.MaxWait);
         Assert.Empty(Sent());
 
-        Finish(coordinator, 1, 2, 3);
+        Assert.Equal([1, 2, 3], Numbers(Finish(coordinator, 1, 2, 3).Messages));
         Assert.Equal(Commands(id => new Scan(id), 4, 5, 6), Sent());
         Assert.Equal(2, _counters.Batches);
     }
@@ -133,23 +133,23 @@ public sealed class BatchCoordinatorSpecs : TestKit
         Enqueue(coordinator, 1, 2, 3);
         Assert.Equal(Commands(id => new Scan(id), 1, 2, 3), Sent());
 
-        Answer(coordinator, id => new Scanned(id, Verdict.Clean), 1, 2);
+        Answer(coordinator, ScannedClean, 1, 2);
         Assert.Empty(Sent());
-        Answer(coordinator, id => new Scanned(id, Verdict.Clean), 3);
+        Answer(coordinator, ScannedClean, 3);
         Assert.Equal(Commands(id => new Clean(id), 1, 2, 3), Sent());
 
-        Answer(coordinator, id => new Cleaned(id, MessageAction.Deliver), 1, 2, 3);
+        Answer(coordinator, CleanedForDelivery, 1, 2, 3);
         Assert.Equal(Commands(id => new Deliver(id), 1, 2, 3), Sent());
 
         Answer(coordinator, Delivered, 1, 2, 3);
         // Deletion is asked for delete-repeats times after delivery, as MailScanner does...
         Assert.Equal(Commands(id => new Delete(id), 1, 1, 2, 2, 3, 3), Sent());
-        Answer(coordinator, id => new Deleted(id), 1, 2, 3);
+        Answer(coordinator, DeletedOriginal, 1, 2, 3);
         // ...and again in a final sweep; the MessageActors absorb the repeats.
         Assert.Equal(Commands(id => new Delete(id), 1, 1, 2, 2, 3, 3), Sent());
         Assert.False(_watcher.HasMessages);
 
-        Answer(coordinator, id => new Absorbed(id, nameof(Delete), "already deleted"), 1, 2, 3);
+        Answer(coordinator, RepeatAbsorbed, 1, 2, 3);
         var finished = _watcher.ExpectMsg<BatchFinished>();
         Assert.Equal([1, 2, 3], Numbers(finished.Messages));
         Assert.Empty(finished.HandedBack);
@@ -162,7 +162,7 @@ public sealed class BatchCoordinatorSpecs : TestKit
         var coordinator = Start();
         Enqueue(coordinator, 1, 2, 3);
         Sent();
-        Answer(coordinator, id => new Scanned(id, Verdict.Clean), 1, 3);
+        Answer(coordinator, ScannedClean, 1, 3);
 
         Clock.Advance(StageTimeout - TimeSpan.FromSeconds(1));
         Assert.Empty(Sent());
@@ -172,7 +172,7 @@ public sealed class BatchCoordinatorSpecs : TestKit
         // Still silent: asked again after another timeout, and the batch goes on once it answers.
         Clock.Advance(StageTimeout);
         Assert.Equal(Commands(id => new Scan(id), 2), Sent());
-        Answer(coordinator, id => new Scanned(id, Verdict.Clean), 2);
+        Answer(coordinator, ScannedClean, 2);
         Assert.Equal(Commands(id => new Clean(id), 1, 2, 3), Sent());
     }
 
@@ -180,9 +180,7 @@ public sealed class BatchCoordinatorSpecs : TestKit
     public void Should_send_a_delete_again_when_the_message_was_not_ready_for_it()
     {
         var coordinator = Start();
-        Enqueue(coordinator, 1);
-        coordinator.Tell(Flush.Instance);
-        Assert.Equal(Commands(id => new Scan(id), 1), Sent());
+        StartBatch(coordinator, 1);
         DriveThroughDelivery(coordinator, 1);
         Assert.Equal(Commands(id => new Delete(id), 1), Sent());
 
@@ -199,23 +197,23 @@ public sealed class BatchCoordinatorSpecs : TestKit
         var coordinator = Start();
         Enqueue(coordinator, 1, 2, 3);
         Sent();
-        Answer(coordinator, id => new Scanned(id, Verdict.Clean), 1);
+        Answer(coordinator, ScannedClean, 1);
         Clock.Advance(StageTimeout);
         Assert.Equal(Commands(id => new Scan(id), 2, 3), Sent());
 
         // The answer to the first Scan and to the resent one both come; the second counts for nothing.
-        Answer(coordinator, id => new Scanned(id, Verdict.Clean), 2, 2);
+        Answer(coordinator, ScannedClean, 2, 2);
         Assert.Empty(Sent());
-        Answer(coordinator, id => new Scanned(id, Verdict.Clean), 3);
+        Answer(coordinator, ScannedClean, 3);
         Assert.Equal(Commands(id => new Clean(id), 1, 2, 3), Sent());
 
         // A late Scanned in the Clean stage is not a Cleaned, nor is an answer for a message outside the batch.
-        Answer(coordinator, id => new Scanned(id, Verdict.Clean), 1, 2, 3);
-        Answer(coordinator, id => new Cleaned(id, MessageAction.Deliver), 9);
-        Answer(coordinator, id => new Cleaned(id, MessageAction.Deliver), 1, 1, 2);
+        Answer(coordinator, ScannedClean, 1, 2, 3);
+        Answer(coordinator, CleanedForDelivery, 9);
+        Answer(coordinator, CleanedForDelivery, 1, 1, 2);
         Assert.Empty(Sent());
 
-        Answer(coordinator, id => new Cleaned(id, MessageAction.Deliver), 3);
+        Answer(coordinator, CleanedForDelivery, 3);
         Assert.Equal(Commands(id => new Deliver(id), 1, 2, 3), Sent());
     }
 
@@ -223,13 +221,11 @@ public sealed class BatchCoordinatorSpecs : TestKit
     public void Should_ignore_answers_that_come_after_its_batch_finished()
     {
         var coordinator = Start();
-        Enqueue(coordinator, 1);
-        coordinator.Tell(Flush.Instance);
-        Assert.Equal(Commands(id => new Scan(id), 1), Sent());
+        StartBatch(coordinator, 1);
         Finish(coordinator, 1);
 
-        Answer(coordinator, id => new Deleted(id), 1);
-        Answer(coordinator, id => new Absorbed(id, nameof(Delete), "already deleted"), 1);
+        Answer(coordinator, DeletedOriginal, 1);
+        Answer(coordinator, RepeatAbsorbed, 1);
         Clock.Advance(StageTimeout);
 
         Assert.Empty(Sent());
@@ -250,9 +246,9 @@ public sealed class BatchCoordinatorSpecs : TestKit
         Answer(coordinator, id => new Failed(id, nameof(Deliver), "No space left on device"), 2);
         Answer(coordinator, Delivered, 1, 3);
         Assert.Equal(Commands(id => new Delete(id), 1, 3), Sent());
-        Answer(coordinator, id => new Deleted(id), 1, 3);
+        Answer(coordinator, DeletedOriginal, 1, 3);
         Assert.Equal(Commands(id => new Delete(id), 1, 3), Sent());
-        Answer(coordinator, id => new Absorbed(id, nameof(Delete), "already deleted"), 1, 3);
+        Answer(coordinator, RepeatAbsorbed, 1, 3);
 
         var finished = _watcher.ExpectMsg<BatchFinished>();
         Assert.Equal([1, 2, 3], Numbers(finished.Messages));
@@ -263,22 +259,11 @@ public sealed class BatchCoordinatorSpecs : TestKit
     public void Should_send_nothing_more_to_a_message_whose_file_is_gone_and_not_report_it_as_handed_back()
     {
         var coordinator = Start();
-        Enqueue(coordinator, 1, 2);
-        coordinator.Tell(Flush.Instance);
-        Sent();
+        StartBatch(coordinator, 1, 2);
 
         Answer(coordinator, id => new Absorbed(id, nameof(Scan), "the file is gone"), 2);
-        Answer(coordinator, id => new Scanned(id, Verdict.Clean), 1);
-        Assert.Equal(Commands(id => new Clean(id), 1), Sent());
-        Answer(coordinator, id => new Cleaned(id, MessageAction.Deliver), 1);
-        Assert.Equal(Commands(id => new Deliver(id), 1), Sent());
-        Answer(coordinator, Delivered, 1);
-        Assert.Equal(Commands(id => new Delete(id), 1), Sent());
-        Answer(coordinator, id => new Deleted(id), 1);
-        Assert.Equal(Commands(id => new Delete(id), 1), Sent());
-        Answer(coordinator, id => new Absorbed(id, nameof(Delete), "already deleted"), 1);
 
-        var finished = _watcher.ExpectMsg<BatchFinished>();
+        var finished = Finish(coordinator, 1); // which checks that each later stage is sent to 1 alone
         Assert.Equal([1, 2], Numbers(finished.Messages));
         Assert.Empty(finished.HandedBack);
     }
@@ -290,11 +275,9 @@ public sealed class BatchCoordinatorSpecs : TestKit
     {
         var jitter = TimeSpan.FromHours(1); // long enough that the random wait is never zero
         var coordinator = Start(Defaults with { StageJitter = jitter });
-        Enqueue(coordinator, 1);
-        coordinator.Tell(Flush.Instance);
-        Sent();
+        StartBatch(coordinator, 1);
 
-        Answer(coordinator, id => new Scanned(id, Verdict.Clean), 1);
+        Answer(coordinator, ScannedClean, 1);
         Assert.Empty(Sent());
 
         Clock.Advance(jitter);
@@ -315,7 +298,7 @@ public sealed class BatchCoordinatorSpecs : TestKit
         _watcher.ExpectMsg<CoordinatorRestarted>();
         Assert.Equal(coordinator, _watcher.LastSender); // the watcher gives the messages back to whoever says so
         // The batch is gone: a late answer to it moves nothing on; the watcher's Enqueues start a new one.
-        Answer(coordinator, id => new Scanned(id, Verdict.Clean), 1, 2, 3);
+        Answer(coordinator, ScannedClean, 1, 2, 3);
         Enqueue(coordinator, 1, 2, 3);
         Assert.Equal(Commands(id => new Scan(id), 1, 2, 3), Order(_messages.ReceiveN(3)));
     }
@@ -343,14 +326,26 @@ public sealed class BatchCoordinatorSpecs : TestKit
         foreach (var n in ns) coordinator.Tell(reply(Id(n)), _messages.Ref);
     }
 
+    /// <summary>Enqueues <paramref name="ns"/> and flushes: the batch starts, its Scan commands are sent.</summary>
+    private void StartBatch(IActorRef coordinator, params int[] ns)
+    {
+        Enqueue(coordinator, ns);
+        coordinator.Tell(Flush.Instance);
+        Assert.Equal(Commands(id => new Scan(id), ns), Sent());
+    }
+
+    private static Scanned ScannedClean(FileIdentity id) => new(id, Verdict.Clean);
+    private static Cleaned CleanedForDelivery(FileIdentity id) => new(id, MessageAction.Deliver);
     private static Delivered Delivered(FileIdentity id) => new(id, MessageAction.Deliver, $"/queue/outgoing/{id.Inode}", null);
+    private static Deleted DeletedOriginal(FileIdentity id) => new(id);
+    private static Absorbed RepeatAbsorbed(FileIdentity id) => new(id, nameof(Delete), "already deleted");
 
     /// <summary>Answers the Scan already sent to <paramref name="ns"/>, and the Clean that follows.</summary>
     private void DriveThroughClean(IActorRef coordinator, params int[] ns)
     {
-        Answer(coordinator, id => new Scanned(id, Verdict.Clean), ns);
+        Answer(coordinator, ScannedClean, ns);
         Assert.Equal(Commands(id => new Clean(id), ns), Sent());
-        Answer(coordinator, id => new Cleaned(id, MessageAction.Deliver), ns);
+        Answer(coordinator, CleanedForDelivery, ns);
     }
 
     private void DriveThroughDelivery(IActorRef coordinator, params int[] ns)
@@ -361,14 +356,14 @@ public sealed class BatchCoordinatorSpecs : TestKit
     }
 
     /// <summary>Takes the batch of <paramref name="ns"/>, scan commands sent, through every stage to its BatchFinished.</summary>
-    private void Finish(IActorRef coordinator, params int[] ns)
+    private BatchFinished Finish(IActorRef coordinator, params int[] ns)
     {
         DriveThroughDelivery(coordinator, ns);
         Assert.Equal(Commands(id => new Delete(id), ns), Sent());
-        Answer(coordinator, id => new Deleted(id), ns);
+        Answer(coordinator, DeletedOriginal, ns);
         Assert.Equal(Commands(id => new Delete(id), ns), Sent());
-        Answer(coordinator, id => new Absorbed(id, nameof(Delete), "already deleted"), ns);
-        Assert.Equal(ns.Order(), Numbers(_watcher.ExpectMsg<BatchFinished>().Messages));
+        Answer(coordinator, RepeatAbsorbed, ns);
+        return _watcher.ExpectMsg<BatchFinished>();
     }
 
     /// <summary>Everything the coordinator has sent to the MessageActors so far, in a stable order (it sends a stage's commands in no particular order).</summary>
