@@ -1,5 +1,6 @@
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Identity;
+using MailScanner.Actors.Tests.TestSupport;
 using Xunit;
 
 namespace MailScanner.Actors.Tests.Configuration;
@@ -238,8 +239,8 @@ public sealed class GatewaySettingsLoaderSpecs : IDisposable
     [InlineData("bad", "mailscanner.queue.bad")]
     public void Should_refuse_a_claim_directory_on_another_file_system_than_incoming(string which, string key)
     {
-        // /tmp is ext4 here and /dev/shm is tmpfs: a rename between them fails with EXDEV.
-        var elsewhere = Path.Combine("/dev/shm", $"mailscanner-{which}-{Guid.NewGuid():N}");
+        // A tmpfs is another file system than the one the working directory is on: a rename between them fails with EXDEV.
+        var elsewhere = Path.Combine(TempDirectory.On(TempDirectory.Tmpfs), $"mailscanner-{which}-{Guid.NewGuid():N}");
         _alsoDelete.Add(elsewhere);
         Directory.CreateDirectory(elsewhere);
         Assert.NotEqual(NativeFile.DeviceOf(Cwd), NativeFile.DeviceOf(elsewhere)); // precondition of this machine

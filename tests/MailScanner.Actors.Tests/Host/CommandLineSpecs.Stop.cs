@@ -142,16 +142,14 @@ public sealed partial class CommandLineSpecs
     private async Task AwaitReady(Process process, StringBuilder stdout, StringBuilder stderr) =>
         await Until(() => Read(stdout).Contains("mailscanner-actors started"), process, stdout, stderr);
 
-    private static async Task Until(Func<bool> condition, Process process, StringBuilder stdout, StringBuilder stderr)
-    {
-        using var deadline = new CancellationTokenSource(Patience);
-        while (!condition())
+    /// <summary>Waits for <paramref name="condition"/>; fails at once, with its output, when the gateway exits first.</summary>
+    private static Task Until(Func<bool> condition, Process process, StringBuilder stdout, StringBuilder stderr) =>
+        Eventually.Holds(() =>
         {
-            Assert.False(process.HasExited, $"exited early: {Read(stdout)} {Read(stderr)}");
-            Assert.False(deadline.IsCancellationRequested, $"condition not met within {Patience}: {Read(stdout)} {Read(stderr)}");
-            await Task.Delay(50);
-        }
-    }
+            if (condition()) return true;
+            Assert.False(process.HasExited, $"exited early with {(process.HasExited ? process.ExitCode : 0)}: {Read(stdout)} {Read(stderr)}");
+            return false;
+        }, Patience, () => $"the gateway to get there: {Read(stdout)} {Read(stderr)}", TimeSpan.FromMilliseconds(50));
 
 
     /// <summary>A spamd that accepts connections and never answers: every scan stays in flight until its timeout.</summary>

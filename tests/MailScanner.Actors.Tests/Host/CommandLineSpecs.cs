@@ -72,15 +72,7 @@ public sealed partial class CommandLineSpecs : IDisposable
         var (process, stdout, stderr) = Start("run", "--config", "gateway.conf");
 
         // Ready = the directories were prepared and the host has its signal handlers (the "started" line).
-        using (var ready = new CancellationTokenSource(Patience))
-        {
-            while (!(Directory.Exists(incoming) && Read(stdout).Contains("mailscanner-actors started")))
-            {
-                Assert.False(process.HasExited, $"exited early with {(process.HasExited ? process.ExitCode : 0)}: {Read(stdout)} {Read(stderr)}");
-                Assert.False(ready.IsCancellationRequested, $"not ready within {Patience}: {Read(stdout)} {Read(stderr)}");
-                await Task.Delay(50);
-            }
-        }
+        await Until(() => Directory.Exists(incoming) && Read(stdout).Contains("mailscanner-actors started"), process, stdout, stderr);
 
         Assert.Equal(0, SendSignal(process.Id, signal));
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Tests.TestSupport;
 using Microsoft.Win32.SafeHandles;
@@ -8,11 +7,8 @@ using Xunit;
 
 namespace MailScanner.Actors.Tests.Identity;
 
-public sealed partial class FileIdentitySpecs
+public sealed class FileIdentitySpecs
 {
-    [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int MakeFifo(string path, uint mode);
-
     [Theory]
     [InlineData(TempDirectory.Ext4)]
     [InlineData(TempDirectory.Tmpfs)]
@@ -125,7 +121,7 @@ public sealed partial class FileIdentitySpecs
     {
         using var directory = new TempDirectory();
         var fifo = directory.File("12345");
-        Assert.Equal(0, MakeFifo(fifo, 0b110_000_000));
+        SpecialFiles.MakeFifo(fifo);
 
         // A blocking open would wait for a writer forever; time out (and fail) instead of hanging the run.
         var (outcome, handle) = await Task.Run(() => (NativeFile.TryOpenRegularForReading(fifo, out var opened), opened))

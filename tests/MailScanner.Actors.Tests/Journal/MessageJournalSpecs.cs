@@ -72,24 +72,20 @@ public sealed class MessageJournalSpecs : IDisposable
                 journal.Tell(new Finished(message));
             }
             // Finished is told, not asked: it is applied once written, a moment after the last BeginAttempt's answer.
-            var size = await journal.Ask<Size>(GetSize.Instance, Answer);
-            var deadline = DateTime.UtcNow + Answer;
-            while (size.Messages > 0 && DateTime.UtcNow < deadline)
-                size = await journal.Ask<Size>(GetSize.Instance, Answer);
-            Assert.Equal(0, size.Messages);
+            await Eventually.Holds(async () => (await journal.Ask<Size>(GetSize.Instance, Answer)).Messages == 0, Answer,
+                "every finished message to be forgotten");
 
             // 600 transitions were written; only the rows after the newest snapshot may remain. Pruning follows the
             // snapshot store's answer, which can come seconds later on a loaded machine (its first use initializes it),
             // so this waits while the journal still runs.
-            deadline = DateTime.UtcNow + Answer;
-            while (true)
+            await Eventually.Holds(() =>
             {
                 rows = Scalar(settings.DatabasePath, "SELECT COUNT(*) FROM journal");
                 newestSnapshot = Scalar(settings.DatabasePath, "SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot");
                 newestEvent = Scalar(settings.DatabasePath, "SELECT COALESCE(MAX(sequence_number), 0) FROM journal");
-                if ((newestSnapshot > 0 && rows <= newestEvent - newestSnapshot + 1) || DateTime.UtcNow > deadline) break;
-                await Task.Delay(50);
-            }
+                return newestSnapshot > 0 && rows <= newestEvent - newestSnapshot + 1;
+            }, Answer, () => $"a snapshot and the rows before it pruned (rows {rows}, newest snapshot {newestSnapshot}, newest event {newestEvent})",
+                TimeSpan.FromMilliseconds(50));
         });
 
         Assert.True(newestSnapshot > 0, "no snapshot was taken");
@@ -151,8 +147,8 @@ public sealed class MessageJournalSpecs : IDisposable
             await journal.Ask<AttemptBegun>(new BeginAttempt(finished, "13"), Answer);
             journal.Tell(new Finished(finished));
             // Finished is told, not asked: it is applied once written.
-            var deadline = DateTime.UtcNow + Answer;
-            while ((await journal.Ask<Entry>(new Lookup(finished), Answer)).Attempts > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+            await Eventually.Holds(async () => (await journal.Ask<Entry>(new Lookup(finished), Answer)).Attempts == 0, Answer,
+                "the finished message to be forgotten");
             // Its own attempts are not interrupted ones: this run is still at them.
             Assert.Empty((await journal.Ask<Interrupted>(GetInterrupted.Instance, Answer)).AttemptsByKey);
         });

@@ -18,7 +18,9 @@ namespace MailScanner.Actors.Tests.Pipeline;
 /// <summary>
 /// The whole SpamAssassin public corpus (6,046 real messages) through the gateway with a real spamd and the built-in
 /// rules: every message must end in exactly one place, and the verdicts are reported against the corpus's labels.
-/// The detection rates are spamd's (its shipped rules, no network tests) and are printed, not asserted.
+/// The detection rates are spamd's (its shipped rules, no network tests) and are printed; they are asserted only against
+/// loose floors (<see cref="MinSpamCaught"/>, <see cref="MinHamPassed"/>), which a wiring fault fails (spamd never
+/// reached: no spam flagged; every message flagged: no ham passed) and a change in spamd's rules does not.
 /// </summary>
 [Collection(ScannerDaemonCollection.Name)]
 public sealed class CorpusPipelineSpecs : TestKit
@@ -44,6 +46,12 @@ public sealed class CorpusPipelineSpecs : TestKit
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(60);
 
     private const string RecipientDomain = "corpus.test";
+
+    /// <summary>Of the corpus's spam, at least this share gets the verdict spam or high spam.</summary>
+    private const double MinSpamCaught = 0.40;
+
+    /// <summary>Of the corpus's ham, at least this share does not get the verdict spam or high spam.</summary>
+    private const double MinHamPassed = 0.90;
 
     /// <summary>
     /// The whole corpus unless told otherwise: with Bayes off and the body rules compiled (see <see cref="SpamdDaemon"/>)
@@ -95,8 +103,8 @@ public sealed class CorpusPipelineSpecs : TestKit
             if (Done() != progress.Done) progress = (Done(), clock.Elapsed);
             return clock.Elapsed - progress.At > StallLimit;
         }
-        await AwaitConditionAsync(() => Task.FromResult(FinishedOrStalled()), Deadline, TimeSpan.FromSeconds(1),
-            $"not every corpus message had an outcome within {Deadline}");
+        await Eventually.Holds(FinishedOrStalled, Deadline, () => $"every corpus message to have an outcome ({Done()} of {corpus.Count}; {counters})",
+            TimeSpan.FromSeconds(1));
         Assert.True(Done() >= corpus.Count,
             $"no corpus message got an outcome for {StallLimit.TotalMinutes} minutes; {Done()} of {corpus.Count} done after " +
             $"{clock.Elapsed.TotalSeconds:F0} s; {counters}; spamd {(spamd.IsRunning ? "is running" : "is not running")}, its last output:\n{spamd.Output()}");
@@ -116,6 +124,21 @@ public sealed class CorpusPipelineSpecs : TestKit
         Assert.Empty(GatewayTestbed.AllEntries(bed.Incoming));
         Assert.Empty(GatewayTestbed.AllEntries(bed.Work));
         Assert.Equal(corpus.Count, counters.Deleted + counters.Refused);
+
+        // spamd was reached: every delivered message carries the score it gave.
+        var delivered = corpus.SelectMany(message => outcomes.Of(message.Key)).Where(outcome => outcome.Place == Place.Delivered).ToList();
+        Assert.NotEmpty(delivered);
+        Assert.All(delivered, outcome => Assert.NotNull(outcome.SpamScore));
+        var spamCaught = Share(corpus.Where(message => message.IsSpam), message => outcomes.FinalVerdict(message.Key) is "spam" or "high spam");
+        var hamPassed = Share(corpus.Where(message => !message.IsSpam), message => outcomes.FinalVerdict(message.Key) is not ("spam" or "high spam"));
+        Assert.True(spamCaught >= MinSpamCaught, $"only {spamCaught:P1} of the spam was flagged (floor {MinSpamCaught:P0}): is spamd's answer used?");
+        Assert.True(hamPassed >= MinHamPassed, $"only {hamPassed:P1} of the ham passed as not spam (floor {MinHamPassed:P0})");
+    }
+
+    private static double Share(IEnumerable<CorpusMessage> messages, Func<CorpusMessage, bool> holds)
+    {
+        var list = messages.ToList();
+        return list.Count == 0 ? 0 : (double)list.Count(holds) / list.Count;
     }
 
     /// <summary>

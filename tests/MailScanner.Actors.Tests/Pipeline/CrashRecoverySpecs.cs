@@ -24,6 +24,7 @@ namespace MailScanner.Actors.Tests.Pipeline;
 public sealed class CrashRecoverySpecs : IAsyncLifetime
 {
     private static readonly TimeSpan Answer = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     private readonly GatewayTestbed _bed = new();
     private readonly List<HostedGateway> _gateways = new();
 
@@ -72,7 +73,7 @@ public sealed class CrashRecoverySpecs : IAsyncLifetime
 
         var counters = await StartGateway(settings);
 
-        await AwaitAsync(() => counters.Deleted == 1, "the recovered message to be finished");
+        await Eventually.Holds(() => counters.Deleted == 1, Patience, "the recovered message to be finished");
         Assert.Empty(GatewayTestbed.AllEntries(_bed.Work));
         Assert.Empty(GatewayTestbed.AllEntries(_bed.Incoming));
         var outgoing = GatewayTestbed.AllEntries(_bed.Outgoing).ToList();
@@ -95,7 +96,7 @@ public sealed class CrashRecoverySpecs : IAsyncLifetime
 
         var counters = await StartGateway(settings);
 
-        await AwaitAsync(() => counters.Deleted == 1, "the message to be quarantined");
+        await Eventually.Holds(() => counters.Deleted == 1, Patience, "the message to be quarantined");
         var entry = Assert.Single(new QuarantineStore(_bed.Quarantine).List());
         Assert.Equal(VerdictKind.Unprocessable, entry.Metadata.Verdict);
         Assert.Contains(entry.Metadata.Reasons, reason => reason.Contains("started 2 times", StringComparison.Ordinal));
@@ -119,7 +120,7 @@ public sealed class CrashRecoverySpecs : IAsyncLifetime
                 ? throw new InvalidOperationException("simulated parser bug")
                 : BuiltInRules.Scan(message, rules));
 
-        await AwaitAsync(() => counters.Deleted == 21, "every message, the poison one included, to be finished");
+        await Eventually.Holds(() => counters.Deleted == 21, Patience, "every message, the poison one included, to be finished");
         Assert.Equal(20, GatewayTestbed.AllEntries(_bed.Outgoing).Count());
         var entry = Assert.Single(new QuarantineStore(_bed.Quarantine).List());
         Assert.Equal(VerdictKind.Unprocessable, entry.Metadata.Verdict);
@@ -165,7 +166,7 @@ public sealed class CrashRecoverySpecs : IAsyncLifetime
             return BuiltInRules.Scan(message, rules);
         });
 
-        await AwaitAsync(() => counters.Deleted == 16, "every message to be delivered");
+        await Eventually.Holds(() => counters.Deleted == 16, Patience, "every message to be delivered");
         Assert.Equal(1, mostAtOnceWhileSuspects);
         Assert.All(scanned.Take(suspects.Count), text => Assert.StartsWith("SUSPECT", text));
         Assert.Equal(16, GatewayTestbed.AllEntries(_bed.Outgoing).Count());
@@ -195,7 +196,7 @@ public sealed class CrashRecoverySpecs : IAsyncLifetime
         var kills = 0;
         foreach (var after in new[] { messageCount / 5, messageCount / 2, messageCount * 4 / 5 })
         {
-            await AwaitAsync(() => counters.Admitted >= after, () => $"{after} admissions ({counters})", TimeSpan.FromMinutes(1));
+            await Eventually.Holds(() => counters.Admitted >= after, TimeSpan.FromMinutes(1), () => $"{after} admissions ({counters})");
             var path = victim == "a message actor"
                 ? $"/user/messages/{Path.GetFileName(Directory.EnumerateFiles(_bed.Work).FirstOrDefault() ?? "none")}"
                 : victim;
@@ -204,10 +205,9 @@ public sealed class CrashRecoverySpecs : IAsyncLifetime
         }
         await producer;
 
-        await AwaitAsync(() => counters.Deleted >= messageCount && !GatewayTestbed.AllEntries(_bed.Incoming).Any()
-            && !GatewayTestbed.AllEntries(_bed.Work).Any(),
-            () => $"every message to be delivered after {kills} kills ({counters}; incoming {GatewayTestbed.AllEntries(_bed.Incoming).Count()}, work {GatewayTestbed.AllEntries(_bed.Work).Count()})",
-            TimeSpan.FromMinutes(2));
+        await Eventually.Holds(() => counters.Deleted >= messageCount && !GatewayTestbed.AllEntries(_bed.Incoming).Any()
+            && !GatewayTestbed.AllEntries(_bed.Work).Any(), TimeSpan.FromMinutes(2),
+            () => $"every message to be delivered after {kills} kills ({counters}; incoming {GatewayTestbed.AllEntries(_bed.Incoming).Count()}, work {GatewayTestbed.AllEntries(_bed.Work).Count()})");
         var delivered = GatewayTestbed.AllEntries(_bed.Outgoing)
             .Select(file => int.Parse(File.ReadAllText(file).Split("X-Seq: ")[1].Split('\r')[0]))
             .GroupBy(seq => seq).ToDictionary(g => g.Key, g => g.Count());
@@ -233,15 +233,4 @@ public sealed class CrashRecoverySpecs : IAsyncLifetime
         return await writer.StageAsync(content, $"tf-{identity.Key}");
     }
 
-    private static Task AwaitAsync(Func<bool> condition, string what, TimeSpan? within = null) => AwaitAsync(condition, () => what, within);
-
-    private static async Task AwaitAsync(Func<bool> condition, Func<string> what, TimeSpan? within = null)
-    {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(30));
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"gave up waiting for {what()}");
-            await Task.Delay(20);
-        }
-    }
 }

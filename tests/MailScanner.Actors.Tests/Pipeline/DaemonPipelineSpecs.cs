@@ -35,7 +35,7 @@ public sealed class DaemonPipelineSpecs : TestKit
         // While clamd is up: infected mail is delivered cleaned (its body, the part clamd names, replaced by a
         // warning) with the original in quarantine; the rest is delivered with the verdict header.
         for (var i = 0; i < 40; i++) bed.Enqueue(i % 4 == 0 ? $"infected {i}\r\n{ClamdDaemon.Eicar}" : $"clean {i}");
-        await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == 40), TimeSpan.FromMinutes(1));
+        await Eventually.Holds(() => counters.Deleted == 40, TimeSpan.FromMinutes(1), () => $"{40} message(s) finished ({counters})");
         var outgoing = GatewayTestbed.AllEntries(bed.Outgoing).Select(File.ReadAllText).ToList();
         Assert.Equal(40, outgoing.Count);
         Assert.Equal(30, outgoing.Count(text => text.Contains("X-MailScanner-Actors: clean", StringComparison.Ordinal)));
@@ -49,13 +49,13 @@ public sealed class DaemonPipelineSpecs : TestKit
         // clamd dies: nothing more may be delivered, and nothing may be lost.
         clamd.Kill();
         for (var i = 0; i < 20; i++) bed.Enqueue($"while clamd is down {i}");
-        await AwaitConditionAsync(() => Task.FromResult(counters.Failed >= 20), TimeSpan.FromMinutes(1));
+        await Eventually.Holds(() => counters.Failed >= 20, TimeSpan.FromMinutes(1), () => $"20 failed attempts while the daemon is down ({counters})");
         Assert.Equal(40, GatewayTestbed.AllEntries(bed.Outgoing).Count());
         Assert.Equal(20, GatewayTestbed.AllEntries(bed.Incoming).Count() + GatewayTestbed.AllEntries(bed.Work).Count());
 
         // clamd returns: every held-back message is scanned and delivered, exactly once.
         await clamd.StartAsync();
-        await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == 60), TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(200));
+        await Eventually.Holds(() => counters.Deleted == 60, TimeSpan.FromMinutes(2), () => $"{60} message(s) finished ({counters})", TimeSpan.FromMilliseconds(200));
         var delivered = GatewayTestbed.AllEntries(bed.Outgoing).Select(File.ReadAllText).ToList();
         Assert.Equal(60, delivered.Count);
         for (var i = 0; i < 20; i++)
@@ -78,7 +78,7 @@ public sealed class DaemonPipelineSpecs : TestKit
         // replaced is the one clamd named.
         var original = WithEnvelope(MessageWithAttachment(Path.Combine(ClamdDaemon.TestFiles, "clam.pdf")));
         bed.EnqueueRaw(original);
-        await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == 1), TimeSpan.FromMinutes(1), TimeSpan.FromMilliseconds(100));
+        await Eventually.Holds(() => counters.Deleted == 1, TimeSpan.FromMinutes(1), () => $"{1} message(s) finished ({counters})", TimeSpan.FromMilliseconds(100));
 
         var delivered = Delivered(File.ReadAllBytes(Assert.Single(GatewayTestbed.AllEntries(bed.Outgoing).ToList())));
         Assert.Equal("infected", delivered.Headers["X-MailScanner-Actors"]);
@@ -107,7 +107,7 @@ public sealed class DaemonPipelineSpecs : TestKit
 
         bed.Enqueue($"This is the GTUBE test.\r\n{SpamdDaemon.Gtube}\r\n");
         bed.Enqueue("Hi Bob, the meeting moved to Thursday at ten. See you there, Alice.");
-        await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == 2), TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(100));
+        await Eventually.Holds(() => counters.Deleted == 2, TimeSpan.FromMinutes(2), () => $"{2} message(s) finished ({counters})", TimeSpan.FromMilliseconds(100));
 
         var delivered = GatewayTestbed.AllEntries(bed.Outgoing).Select(File.ReadAllText).ToList();
         Assert.Equal(2, delivered.Count);
@@ -131,7 +131,7 @@ public sealed class DaemonPipelineSpecs : TestKit
 
         var files = Directory.GetFiles(ClamdDaemon.TestFiles).Order().ToList();
         foreach (var file in files) bed.EnqueueRaw(WithEnvelope(MessageWithAttachment(file)));
-        await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == files.Count), TimeSpan.FromMinutes(3), TimeSpan.FromMilliseconds(200));
+        await Eventually.Holds(() => counters.Deleted == files.Count, TimeSpan.FromMinutes(3), () => $"{files.Count} message(s) finished ({counters})", TimeSpan.FromMilliseconds(200));
 
         // Every one is caught, by clamd (which names the attachment) or by the built-in rules (dangerous content:
         // clam_cache_emax.tgz nests archives deeper than the analysis goes), and every one is delivered cleaned: the

@@ -14,9 +14,9 @@ public sealed class GatewayTestbed : IDisposable
 {
     private readonly TempDirectory _root;
 
-    public GatewayTestbed(string under = TempDirectory.Ext4)
+    public GatewayTestbed(string fileSystem = TempDirectory.Ext4)
     {
-        _root = new TempDirectory(under);
+        _root = new TempDirectory(fileSystem);
         Incoming = Create("router");
         Outgoing = Create("outgoing");
         Work = Create("work");

@@ -6,6 +6,7 @@ using MailScanner.Actors.Journal;
 using MailScanner.Actors.Metrics;
 using MailScanner.Actors.Queue;
 using MailScanner.Actors.Tests.Pipeline;
+using MailScanner.Actors.Tests.TestSupport;
 using Xunit;
 using static MailScanner.Actors.Messages.MessageCommands;
 using static MailScanner.Actors.Messages.MessageReplies;
@@ -87,14 +88,152 @@ public sealed class QueueWatcherSpecs : TestKit
             new[] { messages.ExpectMsg<Recover>().Identity, messages.ExpectMsg<Recover>().Identity }.OrderBy(i => i.Key));
     }
 
+    [Fact]
+    public void Should_admit_the_oldest_message_first()
+    {
+        using var bed = new GatewayTestbed();
+        var now = DateTime.UtcNow;
+        // Written in one order, last modified in another: the modification time decides, not the name or the inode.
+        var (middle, _) = bed.Enqueue("two hours old");
+        var (youngest, _) = bed.Enqueue("one hour old");
+        var (oldest, _) = bed.Enqueue("three hours old");
+        File.SetLastWriteTimeUtc(middle, now.AddHours(-2));
+        File.SetLastWriteTimeUtc(youngest, now.AddHours(-1));
+        File.SetLastWriteTimeUtc(oldest, now.AddHours(-3));
+        var (_, journal, messages, _) = StartWatcher(bed);
+
+        NoInterruptedMessages(journal);
+
+        Assert.Equal([oldest, middle, youngest], messages.ReceiveN(3).Cast<Admit>().Select(a => a.IncomingPath));
+    }
+
+    [Fact]
+    public async Task Should_never_have_more_than_max_in_flight_messages_admitted_or_in_process()
+    {
+        using var bed = new GatewayTestbed();
+        for (var i = 0; i < 7; i++) bed.Enqueue($"backlog {i}");
+        var (watcher, journal, messages, coordinator) = StartWatcher(bed, maxInFlight: 3);
+        NoInterruptedMessages(journal);
+
+        var admitted = messages.ReceiveN(3).Cast<Admit>().ToList();
+        await AssertAtTheBound(watcher, messages, admitting: 3, inFlight: 0, waiting: 4);
+
+        // Admitted (claimed): now in process, still taking its slot.
+        Claim(bed, admitted[0]);
+        watcher.Tell(new Admitted(admitted[0].Identity, "0", 100), messages.Ref);
+        Assert.Equal(admitted[0].Identity, coordinator.FishForMessage<BatchCoordinatorProtocol.Enqueue>(_ => true).Identity);
+        await AssertAtTheBound(watcher, messages, admitting: 2, inFlight: 1, waiting: 4);
+
+        // Its batch finished: its slot goes to exactly one more.
+        watcher.Tell(new BatchCoordinatorProtocol.BatchFinished([admitted[0].Identity], []), coordinator.Ref);
+        admitted.Add(messages.ExpectMsg<Admit>());
+        await AssertAtTheBound(watcher, messages, admitting: 3, inFlight: 0, waiting: 3);
+
+        // Refused: the slot is free again, for exactly one more.
+        watcher.Tell(new Refused(admitted[1].Identity, "1", "malformed"), messages.Ref);
+        admitted.Add(messages.ExpectMsg<Admit>());
+        await AssertAtTheBound(watcher, messages, admitting: 3, inFlight: 0, waiting: 2);
+        Assert.Equal(admitted.Count, admitted.Select(a => a.Identity).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Should_leave_a_refused_entry_in_place_and_never_admit_it_again()
+    {
+        using var bed = new GatewayTestbed();
+        var (refusedPath, refused) = bed.Enqueue("refused by its MessageActor");
+        var (watcher, journal, messages, _) = StartWatcher(bed);
+        NoInterruptedMessages(journal);
+        Assert.Equal(refused, messages.ExpectMsg<Admit>().Identity);
+
+        watcher.Tell(new Refused(refused, Path.GetFileName(refusedPath), "malformed queue file"), messages.Ref);
+        var (_, later) = bed.Enqueue("a later message");
+        watcher.Tell(QueueWatcherProtocol.ScanQueue.Instance);
+
+        Assert.Equal(later, messages.ExpectMsg<Admit>().Identity);
+        watcher.Tell(QueueWatcherProtocol.ScanQueue.Instance);
+        await AssertAtTheBound(watcher, messages, admitting: 1, inFlight: 0, waiting: 0);
+        Assert.True(File.Exists(refusedPath));
+    }
+
+    [Fact]
+    public async Task Should_move_a_symlink_and_a_fifo_under_queue_file_names_to_the_bad_directory_without_opening_them()
+    {
+        using var bed = new GatewayTestbed();
+        var target = Path.Combine(bed.State, "not-a-queue-file");
+        File.WriteAllText(target, "whatever the link points to");
+        File.CreateSymbolicLink(Path.Combine(bed.Incoming, "900001"), target);
+        SpecialFiles.MakeFifo(Path.Combine(bed.Incoming, "900002"));
+        var (_, message) = bed.Enqueue("a real message");
+        var counters = new PipelineCounters();
+        var (watcher, journal, messages, _) = StartWatcher(bed, counters: counters);
+
+        EventFilter.Warning(contains: "was moved to").Expect(2, () =>
+        {
+            NoInterruptedMessages(journal);
+            // The listing that admits the message has dealt with every entry beside it.
+            Assert.Equal(message, messages.ExpectMsg<Admit>().Identity);
+        });
+
+        Assert.Equal(["900001.", "900002."], Directory.EnumerateFileSystemEntries(bed.Bad).Select(Path.GetFileName).Select(n => n![..7]).Order());
+        Assert.Single(Directory.EnumerateFileSystemEntries(bed.Bad), p => p.EndsWith(".symlink", StringComparison.Ordinal) && new FileInfo(p).LinkTarget == target);
+        Assert.Single(Directory.EnumerateFileSystemEntries(bed.Bad), p => p.EndsWith(".fifo", StringComparison.Ordinal));
+        Assert.Equal("whatever the link points to", File.ReadAllText(target));
+        Assert.Equal(2, counters.Refused);
+        await AssertAtTheBound(watcher, messages, admitting: 1, inFlight: 0, waiting: 0);
+    }
+
+    [Fact]
+    public async Task Should_leave_a_directory_under_a_queue_file_name_in_place_and_report_it_once()
+    {
+        using var bed = new GatewayTestbed();
+        var directory = Directory.CreateDirectory(Path.Combine(bed.Incoming, "900003")).FullName;
+        var counters = new PipelineCounters();
+        var (watcher, journal, messages, _) = StartWatcher(bed, counters: counters);
+
+        await EventFilter.Warning(contains: "is left in place and ignored").ExpectOneAsync(async () =>
+        {
+            NoInterruptedMessages(journal);
+            for (var i = 0; i < 3; i++)
+            {
+                watcher.Tell(QueueWatcherProtocol.ScanQueue.Instance);
+                await AssertAtTheBound(watcher, messages, admitting: 0, inFlight: 0, waiting: 0);
+            }
+        });
+
+        Assert.True(Directory.Exists(directory));
+        Assert.Equal(1, counters.Refused);
+    }
+
+    private static void NoInterruptedMessages(TestProbe journal)
+    {
+        journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>();
+        journal.Reply(new MessageJournalProtocol.Interrupted(new Dictionary<string, int>()));
+    }
+
+    /// <summary>
+    /// The watcher's own count, asked after everything told to it so far, and no Admit beyond the ones already taken:
+    /// the probe stands in for the MessageActors on the calling thread, so an Admit sent before the answer is already there.
+    /// </summary>
+    private static async Task AssertAtTheBound(IActorRef watcher, TestProbe messages, int admitting, int inFlight, int waiting)
+    {
+        var status = await watcher.Ask<QueueWatcherProtocol.Status>(QueueWatcherProtocol.GetStatus.Instance, TimeSpan.FromSeconds(5));
+        Assert.Equal((admitting, inFlight, waiting), (status.Admitting, status.InFlight, status.Candidates));
+        if (messages.HasMessages) Assert.Fail($"sent beyond the bound: {messages.ReceiveOne(TimeSpan.FromSeconds(1))}");
+    }
+
+    /// <summary>What the MessageActor does on Admit: the file leaves the incoming queue for the work area.</summary>
+    private static void Claim(GatewayTestbed bed, Admit admit) =>
+        File.Move(admit.IncomingPath, Path.Combine(bed.Work, admit.Identity.Key));
+
     /// <summary>A watcher on <paramref name="bed"/>'s queue with probes for the journal, the MessageActors and one coordinator; max-processing-attempts 6.</summary>
-    private (IActorRef Watcher, TestProbe Journal, TestProbe Messages, TestProbe Coordinator) StartWatcher(GatewayTestbed bed, TimeSpan? journalAnswerTimeout = null)
+    private (IActorRef Watcher, TestProbe Journal, TestProbe Messages, TestProbe Coordinator) StartWatcher(GatewayTestbed bed,
+        TimeSpan? journalAnswerTimeout = null, int maxInFlight = 2000, PipelineCounters? counters = null)
     {
         var (journal, messages, coordinator) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe());
         var settings = JournalSettings.For(bed.State, maxProcessingAttempts: 6);
         if (journalAnswerTimeout is { } timeout) settings = settings with { AnswerTimeout = timeout };
-        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings().Queue, ZMailerFormat.Instance, messages.Ref, _ => [coordinator.Ref], 30,
-            new PipelineCounters(), MessageJournalClient.For(journal.Ref, settings)));
+        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings(maxInFlight: maxInFlight).Queue, ZMailerFormat.Instance, messages.Ref, _ => [coordinator.Ref], 30,
+            counters ?? new PipelineCounters(), MessageJournalClient.For(journal.Ref, settings)));
         return (watcher, journal, messages, coordinator);
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Scanning.Mime;
 using MailScanner.Actors.Scanning.Rules;
 using Xunit;
 using static MailScanner.Actors.Tests.Scanning.TestMail;
@@ -8,8 +9,10 @@ using static MailScanner.Actors.Tests.Scanning.TestMail;
 namespace MailScanner.Actors.Tests.Scanning;
 
 /// <summary>
-/// Hostile and broken MIME: each gets a report, never an exception, and in bounded time (every input here is
-/// small enough that a few seconds is generous; a hang or quadratic blow-up shows as a failure, not a stuck run).
+/// Hostile and broken MIME: each gets the report its damage calls for, never an exception, and in bounded time (every
+/// input here is small enough that a few seconds is generous; a hang or quadratic blow-up shows as a failure, not a
+/// stuck run). What cannot be taken apart at all is dangerous content, never clean: the gateway must not deliver what
+/// it could not look at.
 /// </summary>
 public sealed class MalformedMimeSpecs
 {
@@ -18,11 +21,12 @@ public sealed class MalformedMimeSpecs
         var clock = Stopwatch.StartNew();
         var report = BuiltInRules.Scan(message, RuleSettings.Default);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
-        Assert.Equal(BuiltInRules.ScannerName, report.Scanner);
         return report;
     }
 
     private const string Headers = "From: a@example.org\nTo: b@example.com\nSubject: malformed\nMIME-Version: 1.0\n";
+
+    private static readonly string EicarBase64 = Convert.ToBase64String(Eicar);
 
     [Fact]
     public void Should_still_find_attachments_after_an_unterminated_boundary()
@@ -46,25 +50,27 @@ public sealed class MalformedMimeSpecs
     }
 
     [Fact]
-    public void Should_survive_broken_base64()
+    public void Should_skip_junk_in_broken_base64_and_still_find_what_it_encodes()
     {
-        var report = ScanBounded(Raw(Headers + """
+        // Junk between the groups and padding in the middle: a decoder that gave up there would let EICAR through.
+        var broken = string.Join("!@#$ ", EicarBase64.Chunk(4).Select(group => new string(group))) + "\n=== ====\n====A";
+
+        var report = ScanBounded(Raw(Headers + $"""
             Content-Type: multipart/mixed; boundary="b"
 
             --b
             Content-Type: application/pdf; name="doc.pdf"
             Content-Transfer-Encoding: base64
 
-            JVBERi0x!!!@@@###$$$ not base64 at all === ====
-            ====A
+            {broken}
             --b--
             """));
 
-        Assert.Empty(report.Findings);
+        Assert.Contains(new ScanFinding(VerdictKind.Infected, BuiltInRules.EicarReason, "doc.pdf"), report.Findings);
     }
 
     [Fact]
-    public void Should_survive_8_bit_junk_in_headers()
+    public void Should_read_the_body_after_8_bit_junk_in_headers()
     {
         var junk = new byte[512];
         new Random(3).NextBytes(junk);
@@ -72,19 +78,28 @@ public sealed class MalformedMimeSpecs
         var message = Encoding.ASCII.GetBytes("From: a@example.org\r\nSubject: ")
             .Concat(junk).Concat(Encoding.ASCII.GetBytes("\r\nX-"))
             .Concat(junk).Concat(Encoding.ASCII.GetBytes(": v\r\nContent-Type: text/plain; charset=\"\xff\xfe\"; name=\""))
-            .Concat(junk).Concat(Encoding.ASCII.GetBytes("\"\r\n\r\nbody\r\n")).ToArray();
+            .Concat(junk).Concat(Encoding.ASCII.GetBytes("\"\r\n\r\n")).Concat(Eicar).Concat("\r\n"u8.ToArray()).ToArray();
 
-        ScanBounded(message);
+        var report = ScanBounded(message);
+
+        // Named by its part: found in the parsed body, not only by the raw search that needs no parsing.
+        Assert.Contains(new ScanFinding(VerdictKind.Infected, BuiltInRules.EicarReason, "part 1"), report.Findings);
     }
 
     [Fact]
-    public void Should_survive_a_one_megabyte_header_line()
+    public void Should_read_the_headers_after_a_one_megabyte_header_line()
     {
-        ScanBounded(Raw($"From: a@example.org\nSubject: {new string('a', 1024 * 1024)}\nX-Long: {new string('b', 1024 * 1024)}\n\nbody\n"));
+        var report = ScanBounded(Raw($"From: a@example.org\nSubject: {new string('a', 1024 * 1024)}\nX-Long: {new string('b', 1024 * 1024)}\n" +
+                                     "MIME-Version: 1.0\nContent-Type: application/octet-stream; name=\"x.exe\"\n\nbody\n"));
+
+        // The Content-Type after the long lines was read: its file name is judged.
+        var finding = Assert.Single(report.Findings);
+        Assert.Equal((VerdictKind.DangerousContent, "x.exe"), (finding.Kind, finding.PartName));
+        Assert.StartsWith("filename: .exe files are not allowed", finding.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Should_survive_a_one_megabyte_file_name()
+    public void Should_judge_a_one_megabyte_file_name_and_name_it_shortened()
     {
         var report = ScanBounded(Raw(Headers + $"""
             Content-Type: application/octet-stream
@@ -93,7 +108,12 @@ public sealed class MalformedMimeSpecs
             x
             """));
 
-        Assert.Contains(report.Findings, f => f.Reason.StartsWith("filename:", StringComparison.Ordinal));
+        var finding = Assert.Single(report.Findings);
+        Assert.StartsWith("filename: .exe files are not allowed", finding.Reason, StringComparison.Ordinal);
+        // Findings go into headers, logs and the quarantine's metadata: a megabyte of name must not follow them there.
+        Assert.EndsWith(".exe", finding.PartName, StringComparison.Ordinal);
+        Assert.InRange(finding.PartName!.Length, 5, 4096);
+        Assert.InRange(finding.Reason.Length, 5, 4096);
     }
 
     [Fact]
@@ -134,44 +154,75 @@ public sealed class MalformedMimeSpecs
         Assert.Equal(VerdictKind.Infected, Verdict.Of(report.Findings).Kind); // found by the raw search
     }
 
-    [Fact]
-    public void Should_report_nothing_for_an_empty_body()
+    [Theory]
+    [InlineData("Content-Type: text/plain\n\n", 1)]
+    [InlineData("Content-Type: multipart/mixed; boundary=\"b\"\n\n", 0)]
+    public void Should_report_nothing_for_an_empty_body(string contentType, int parts)
     {
-        Assert.Empty(ScanBounded(Raw(Headers + "Content-Type: text/plain\n\n")).Findings);
-        Assert.Empty(ScanBounded(Raw(Headers + "Content-Type: multipart/mixed; boundary=\"b\"\n\n")).Findings);
+        var message = Raw(Headers + contentType);
+
+        Assert.Empty(ScanBounded(message).Findings);
+        // Empty, not unread: a text body is one part of no bytes, a multipart without a boundary line has none.
+        var analysis = MessageAnalyzer.Analyze(message, RuleSettings.Default.Limits);
+        Assert.Equal(parts, analysis.Parts.Count);
+        Assert.All(analysis.Parts, part => Assert.Equal(0, part.DecodedSize));
     }
 
     [Fact]
-    public void Should_give_a_report_for_no_bytes_at_all()
+    public void Should_report_no_bytes_at_all_as_a_message_that_cannot_be_parsed()
     {
-        ScanBounded([]);
+        var finding = Assert.Single(ScanBounded([]).Findings);
+
+        Assert.Equal(VerdictKind.DangerousContent, finding.Kind);
+        Assert.StartsWith("mime: message cannot be parsed", finding.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Should_survive_binary_garbage()
+    public void Should_report_binary_garbage_as_a_message_that_cannot_be_parsed()
     {
         var garbage = new byte[200_000];
         new Random(5).NextBytes(garbage);
 
-        ScanBounded(garbage);
+        var finding = Assert.Single(ScanBounded(garbage).Findings);
+
+        Assert.Equal(VerdictKind.DangerousContent, finding.Kind);
+        Assert.StartsWith("mime: message cannot be parsed", finding.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Should_survive_garbage_claiming_to_be_a_zip()
+    public void Should_report_garbage_claiming_to_be_a_zip_as_an_archive_that_cannot_be_unpacked()
     {
         var fake = "PK\x03\x04"u8.ToArray().Concat(new byte[1000]).ToArray();
 
         var report = ScanBounded(Bytes(Message(Attachment("fake.zip", fake))));
 
-        Assert.Contains(report.Findings, f => f.Reason.StartsWith("archive: cannot be unpacked", StringComparison.Ordinal) && f.PartName == "fake.zip");
+        var finding = Assert.Single(report.Findings);
+        Assert.Equal((VerdictKind.DangerousContent, "fake.zip"), (finding.Kind, finding.PartName));
+        Assert.StartsWith("archive: cannot be unpacked", finding.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Should_survive_a_truncated_tar_and_gzip()
+    public void Should_report_a_truncated_tar_as_an_archive_that_cannot_be_unpacked()
     {
         var tar = Tar(("a.txt", new byte[5000]));
-        var gz = Gzip(Text(new string('x', 100_000)));
 
-        ScanBounded(Bytes(Message(Attachment("t.tar", tar.AsSpan(0, 700).ToArray()), Attachment("g.gz", gz.AsSpan(0, gz.Length / 2).ToArray()))));
+        var report = ScanBounded(Bytes(Message(Attachment("t.tar", tar.AsSpan(0, 700).ToArray()))));
+
+        var finding = Assert.Single(report.Findings);
+        Assert.Equal((VerdictKind.DangerousContent, "t.tar"), (finding.Kind, finding.PartName));
+        Assert.StartsWith("archive: cannot be unpacked", finding.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Should_still_scan_what_a_truncated_gzip_holds()
+    {
+        // EICAR first, then enough incompressible bytes that the cut falls well after it.
+        var random = new byte[100_000];
+        new Random(7).NextBytes(random);
+        var gz = Gzip(Eicar.Concat(random).ToArray());
+
+        var report = ScanBounded(Bytes(Message(Attachment("g.gz", gz.AsSpan(0, gz.Length / 2).ToArray()))));
+
+        Assert.Contains(new ScanFinding(VerdictKind.Infected, BuiltInRules.EicarReason, "g.gz/g"), report.Findings);
     }
 }

@@ -52,16 +52,15 @@ public sealed class ScannerEngineDaemonSpecs : TestKit
             replies.Select(r => r is Scanned s ? s.MessageKey : ((Unavailable)r).MessageKey).Order());
 
         // Later requests: unavailable at once, and the engine says why.
-        await AwaitAssertAsync(async () =>
-            Assert.IsType<ScannerHealth.Unhealthy>((await engine.Ask<HealthStatus>(GetHealth.Instance)).Health),
-            TimeSpan.FromSeconds(10));
+        await Eventually.Holds(async () => (await engine.Ask<HealthStatus>(GetHealth.Instance)).Health is ScannerHealth.Unhealthy,
+            TimeSpan.FromSeconds(10), "the engine to turn unhealthy");
         engine.Tell(new Scan("later", infected));
         Assert.Equal("later", ExpectMsg<Unavailable>(TimeSpan.FromSeconds(2)).MessageKey);
 
         // clamd returns: the engine's probe notices, and it scans again.
         await clamd.StartAsync();
-        await AwaitAssertAsync(async () =>
-            Assert.True((await engine.Ask<HealthStatus>(GetHealth.Instance)).IsHealthy), TimeSpan.FromSeconds(30));
+        await Eventually.Holds(async () => (await engine.Ask<HealthStatus>(GetHealth.Instance)).IsHealthy, TimeSpan.FromSeconds(30),
+            "the engine's probe to find clamd again");
         engine.Tell(new Scan("again", infected));
         var again = ExpectMsg<Scanned>(TimeSpan.FromSeconds(30));
         Assert.Equal(VerdictKind.Infected, Assert.Single(again.Report.Findings).Kind);

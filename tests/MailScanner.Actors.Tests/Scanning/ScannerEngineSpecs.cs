@@ -5,6 +5,7 @@ using Akka.TestKit.Xunit2;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Clamd;
 using MailScanner.Actors.Scanning.Engines;
+using MailScanner.Actors.Tests.TestSupport;
 using Xunit;
 using static MailScanner.Actors.Scanning.Engines.ScannerEngine;
 
@@ -20,19 +21,16 @@ public sealed class ScannerEngineSpecs : TestKit
             TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(400));
 
     [Fact]
-    public void Should_bound_concurrent_calls_and_queue_the_rest_without_dropping_any()
+    public async Task Should_bound_concurrent_calls_and_queue_the_rest_without_dropping_any()
     {
         var backend = new GatedBackend();
         var engine = Sys.ActorOf(PropsFor(backend, Settings(maxConcurrent: 2)));
 
         for (var i = 0; i < 10; i++) engine.Tell(new Scan($"m{i}", new byte[] { 1 }));
-        AwaitAssert(() =>
-        {
-            engine.Tell(GetHealth.Instance);
-            var health = ExpectMsg<HealthStatus>();
-            Assert.Equal((2, 8), (health.InFlight, health.Queued));
-            Assert.Equal(2, backend.Current); // the calls run on the thread pool: they may start a moment later
-        }, TimeSpan.FromSeconds(5));
+        // The calls run on the thread pool: they may start a moment later.
+        HealthStatus? health = null;
+        await Eventually.Holds(async () => (health = await engine.Ask<HealthStatus>(GetHealth.Instance)) is { InFlight: 2, Queued: 8 } && backend.Current == 2,
+            TimeSpan.FromSeconds(5), () => $"2 calls running and 8 queued ({health}; {backend.Current} running in the backend)");
 
         backend.Open();
         var replies = ReceiveN(10, TimeSpan.FromSeconds(10)).Cast<Scanned>().Select(s => s.MessageKey).ToHashSet();
@@ -58,8 +56,8 @@ public sealed class ScannerEngineSpecs : TestKit
             Assert.Contains("did not answer within 0.3s", unavailable.Reason);
             Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(3));
             // The cancelled call gives its slot back.
-            await AwaitAssertAsync(async () =>
-                Assert.Equal(0, (await engine.Ask<HealthStatus>(GetHealth.Instance)).InFlight), TimeSpan.FromSeconds(5));
+            await Eventually.Holds(async () => (await engine.Ask<HealthStatus>(GetHealth.Instance)).InFlight == 0, TimeSpan.FromSeconds(5),
+                "the cancelled call's slot to be free");
         }
         finally
         {
@@ -68,7 +66,7 @@ public sealed class ScannerEngineSpecs : TestKit
     }
 
     [Fact]
-    public void Should_answer_Unavailable_quickly_and_turn_unhealthy_when_the_daemon_is_unreachable()
+    public async Task Should_answer_Unavailable_quickly_and_turn_unhealthy_when_the_daemon_is_unreachable()
     {
         var nowhere = new ScannerAddress.Unix($"/tmp/msa-nothing-{Guid.NewGuid():N}.sock");
         var engine = Sys.ActorOf(PropsFor(new ClamdBackend(new ClamdClient(nowhere)), Settings(unhealthyAfter: 2)));
@@ -86,15 +84,12 @@ public sealed class ScannerEngineSpecs : TestKit
         Assert.Contains("unhealthy", ExpectMsg<Unavailable>(TimeSpan.FromSeconds(1)).Reason);
 
         // It keeps probing with back-off (the failed probes are counted) and stays unhealthy.
-        AwaitAssert(() =>
-        {
-            engine.Tell(GetHealth.Instance);
-            Assert.True(Assert.IsType<ScannerHealth.Unhealthy>(ExpectMsg<HealthStatus>().Health).FailedProbes >= 2);
-        }, TimeSpan.FromSeconds(5));
+        await Eventually.Holds(async () => (await engine.Ask<HealthStatus>(GetHealth.Instance)).Health is ScannerHealth.Unhealthy { FailedProbes: >= 2 },
+            TimeSpan.FromSeconds(5), "two failed probes, still unhealthy");
     }
 
     [Fact]
-    public void Should_refuse_queued_scans_when_it_turns_unhealthy_and_recover_when_the_probe_succeeds()
+    public async Task Should_refuse_queued_scans_when_it_turns_unhealthy_and_recover_when_the_probe_succeeds()
     {
         var backend = new SwitchableBackend { Up = false };
         var engine = Sys.ActorOf(PropsFor(backend, Settings(maxConcurrent: 1, unhealthyAfter: 1)));
@@ -103,11 +98,8 @@ public sealed class ScannerEngineSpecs : TestKit
         Assert.All(ReceiveN(5, TimeSpan.FromSeconds(5)), reply => Assert.IsType<Unavailable>(reply));
 
         backend.Up = true;
-        AwaitAssert(() =>
-        {
-            engine.Tell(GetHealth.Instance);
-            Assert.True(ExpectMsg<HealthStatus>().IsHealthy);
-        }, TimeSpan.FromSeconds(5));
+        await Eventually.Holds(async () => (await engine.Ask<HealthStatus>(GetHealth.Instance)).IsHealthy, TimeSpan.FromSeconds(5),
+            "a successful probe to make the engine healthy");
         engine.Tell(new Scan("after", new byte[] { 1 }));
         Assert.Equal("after", ExpectMsg<Scanned>().MessageKey);
     }

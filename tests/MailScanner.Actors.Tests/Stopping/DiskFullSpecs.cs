@@ -53,7 +53,7 @@ public sealed partial class DiskFullSpecs : TestKit
         var log = gateway.Log;
 
         // Every message has failed at least twice: the episode is well under way.
-        await AwaitConditionAsync(() => Task.FromResult(counters.Failed >= 2 * MessageCount), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(20));
+        await Eventually.Holds(() => counters.Failed >= 2 * MessageCount, TimeSpan.FromSeconds(60), () => $"every message to fail twice on the full disk ({counters})");
         Assert.Equal(0, counters.Delivered);
         Assert.Equal([Path.GetFileName(filler)], OutgoingEntries()); // no half-written temp, no partial message
         var queued = QueuedOriginals();
@@ -64,7 +64,7 @@ public sealed partial class DiskFullSpecs : TestKit
         Assert.Contains("kept in the incoming queue", warning);
 
         File.Delete(filler);
-        await AwaitConditionAsync(() => Task.FromResult(counters.Deleted == MessageCount), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(20));
+        await Eventually.Holds(() => counters.Deleted == MessageCount, TimeSpan.FromSeconds(60), () => $"every message to be delivered once the disk has room ({counters})");
 
         var delivered = OutgoingEntries().Select(name => SeqHeader.OfFile(Path.Combine(_bed.Outgoing, name))).Order().ToList();
         Assert.Equal(Enumerable.Range(0, MessageCount), delivered);

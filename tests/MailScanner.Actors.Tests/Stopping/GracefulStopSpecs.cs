@@ -44,9 +44,9 @@ public sealed partial class GracefulStopSpecs : TestKit
             });
         var log = gateway.Log;
 
-        await AwaitConditionAsync(async () => counters.Deleted >= 3 &&
+        await Eventually.Holds(async () => counters.Deleted >= 3 &&
             (await gateway.QueueWatcher.Ask<QueueWatcherProtocol.Status>(QueueWatcherProtocol.GetStatus.Instance)).InFlight >= 10,
-            TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
+            TimeSpan.FromSeconds(30), () => $"3 messages finished and 10 in flight ({counters})");
         await gateway.StopAsync();
 
         var delivered = DeliveredSeqs(bed);
@@ -85,11 +85,11 @@ public sealed partial class GracefulStopSpecs : TestKit
         await using var gateway = await HostedGateway.StartAsync(bed.Settings() with { Shutdown = Grace }, counters,
             hocon: "akka.loglevel = INFO", adjustWorkspace: (system, workspace) => workspace with { ScannerEngines = [system.ActorOf(SlowScannerEngine.PropsFor(maxDelay: null), "silent-engine")] });
         var log = gateway.Log;
-        await AwaitConditionAsync(() => Task.FromResult(counters.Admitted == 8), TimeSpan.FromSeconds(20));
+        await Eventually.Holds(() => counters.Admitted == 8, TimeSpan.FromSeconds(20), () => $"8 admissions ({counters})");
 
         var stop = gateway.StopAsync();
-        await AwaitConditionAsync(() => Task.FromResult(log.Lines(LogLevel.InfoLevel).Any(l => l.StartsWith("Stopping:", StringComparison.Ordinal))),
-            TimeSpan.FromSeconds(10));
+        await Eventually.Holds(() => log.Lines(LogLevel.InfoLevel).Any(l => l.StartsWith("Stopping:", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10), "the watcher to log that it is stopping");
         var (late, _) = bed.Enqueue("X-Seq: 8");
         await stop;
 

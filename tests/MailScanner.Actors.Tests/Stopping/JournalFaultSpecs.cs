@@ -33,7 +33,7 @@ public sealed class JournalFaultSpecs : TestKit
             // Another process holds the write lock: every journal write waits out SQLite's busy timeout and fails.
             JournalDatabase.Execute(locker, "BEGIN EXCLUSIVE");
             for (var seq = 1; seq <= 10; seq++) _bed.Enqueue($"X-Seq: {seq}\r\nwhile the journal is locked");
-            await AwaitConditionAsync(() => Task.FromResult(_counters.Failed >= 10), TimeSpan.FromSeconds(90), TimeSpan.FromMilliseconds(50));
+            await Eventually.Holds(() => _counters.Failed >= 10, TimeSpan.FromSeconds(90), () => $"10 failed attempts while the journal cannot write ({_counters})", TimeSpan.FromMilliseconds(50));
 
             Assert.Equal(1, _counters.Delivered);
             Assert.Equal([0], DeliveredSeqs());
@@ -43,7 +43,7 @@ public sealed class JournalFaultSpecs : TestKit
             JournalDatabase.Execute(locker, "ROLLBACK");
         }
 
-        await AwaitConditionAsync(() => Task.FromResult(_counters.Deleted == 11), TimeSpan.FromSeconds(90), TimeSpan.FromMilliseconds(50));
+        await Eventually.Holds(() => _counters.Deleted == 11, TimeSpan.FromSeconds(90), () => $"all 11 messages delivered once the journal writes again ({_counters})", TimeSpan.FromMilliseconds(50));
         Assert.Equal(Enumerable.Range(0, 11), DeliveredSeqs());
         Assert.Empty(GatewayTestbed.AllEntries(_bed.Incoming));
         Assert.Empty(GatewayTestbed.AllEntries(_bed.Work));
@@ -65,8 +65,8 @@ public sealed class JournalFaultSpecs : TestKit
         // The new file is a working journal: what was remembered went into it as a snapshot, and writes went on.
         Assert.True(File.Exists(Database));
         Assert.True(Scalar("SELECT COUNT(*) FROM journal") >= 1, "the journal did not go on writing into the new database");
-        await AwaitConditionAsync(() => Task.FromResult(Scalar("SELECT COUNT(*) FROM snapshot") >= 1), TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(50),
-            "what the journal remembered was not written into the new database");
+        await Eventually.Holds(() => Scalar("SELECT COUNT(*) FROM snapshot") >= 1, TimeSpan.FromSeconds(20),
+            "what the journal remembered to be written into the new database as a snapshot", TimeSpan.FromMilliseconds(50));
     }
 
     private Task<HostedGateway> StartGateway()
@@ -85,7 +85,7 @@ public sealed class JournalFaultSpecs : TestKit
         var before = _counters.Deleted;
         for (var seq = seqs.Start.Value; seq < seqs.End.Value; seq++) _bed.Enqueue($"X-Seq: {seq}\r\nmessage {seq}");
         var expected = before + (seqs.End.Value - seqs.Start.Value);
-        await AwaitConditionAsync(() => Task.FromResult(_counters.Deleted == expected), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(20));
+        await Eventually.Holds(() => _counters.Deleted == expected, TimeSpan.FromSeconds(60), () => $"{expected} messages delivered ({_counters})");
     }
 
     private List<int> DeliveredSeqs() => GatewayTestbed.AllEntries(_bed.Outgoing).Select(SeqHeader.OfFile).Order().ToList();

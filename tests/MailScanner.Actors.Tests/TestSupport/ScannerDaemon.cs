@@ -22,8 +22,8 @@ public abstract partial class ScannerDaemon : IDisposable
     {
         Name = name;
         // On tmpfs, with the daemon's own temporary files: the queue specs count on ext4 handing a freed inode
-        // number straight back, and a daemon creating files on /tmp beside them would take those numbers first.
-        Directory = Path.Combine(TempDirectory.Tmpfs, $"msa-{name}-{Guid.NewGuid():N}"[..24]);
+        // number straight back, and a daemon creating files on the same ext4 beside them would take those numbers first.
+        Directory = Path.Combine(TempDirectory.On(TempDirectory.Tmpfs), $"msa-{name}-{Guid.NewGuid():N}"[..24]);
         System.IO.Directory.CreateDirectory(Directory);
     }
 
