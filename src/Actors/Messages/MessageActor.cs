@@ -298,8 +298,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     private void Decide()
     {
         if (_decision is not null) return;
-        _decision = MessageDecision.Decide(_message!.Envelope, _message.Content, _message.MessageOffset, _scan!.Reports,
-            _workspace.Policy, _workspace.Rules.Html);
+        _decision = MessageDecision.Decide(_message!.Envelope, _message.Message, _scan!.Reports, _workspace.Policy, _workspace.Rules.Html);
         _verdict = _decision.Verdict;
         if (_decision.QuarantinedInsteadOfCleaned)
             _log.Warning("Message {QueueId} ({Identity}) is {Verdict} in no particular part; it is quarantined instead of cleaned",
@@ -309,8 +308,11 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     /// <summary>Writes what the decision asks for, off this thread; the original stays untouched until every copy is durable.</summary>
     private void WriteCopies()
     {
-        var plan = new DeliveryPlan(Identity, QueueId, _message!.Envelope, _decision!.Verdict, _decision.Action, _message.Content,
-            _decision.OutgoingQueueFile, _recordedDelivery);
+        var message = _message!;
+        var outgoing = _decision!.DeliveredMessage is { } delivered
+            ? _workspace.Format.ComposeOutgoing(message.Content, message.MessageOffset, message.Envelope, delivered)
+            : null;
+        var plan = new DeliveryPlan(Identity, QueueId, message.Envelope, _decision.Verdict, _decision.Action, message.Content, outgoing, _recordedDelivery);
         Task<DeliveryResult> writing;
         try
         {

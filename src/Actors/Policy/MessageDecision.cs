@@ -7,20 +7,20 @@ namespace MailScanner.Actors.Policy;
 
 /// <summary>
 /// What is to be done with a scanned message, decided once: the verdict under the message's policy, the action the
-/// policy gives that verdict, and, when the message is delivered, the whole outgoing queue file (the original
-/// envelope, then the cleaned and tagged message).
+/// policy gives that verdict, and, when the message is delivered, the message as it is delivered (cleaned and tagged).
+/// It knows nothing of the MTA: the queue format wraps the delivered message in its envelope.
 /// </summary>
 /// <param name="QuarantinedInsteadOfCleaned">
 /// The policy said deliver-cleaned, but a finding names no part that cleaning could replace, so the message is
 /// quarantined instead (the caller logs it).
 /// </param>
-public sealed record MessageDecision(Verdict Verdict, MessageAction Action, byte[]? OutgoingQueueFile, bool QuarantinedInsteadOfCleaned = false)
+public sealed record MessageDecision(Verdict Verdict, MessageAction Action, byte[]? DeliveredMessage, bool QuarantinedInsteadOfCleaned = false)
 {
     /// <summary>
-    /// Pure: the same message, reports and policy give the same decision. <paramref name="queueFile"/> is the whole
-    /// claimed file, its message starting at <paramref name="messageOffset"/>; the envelope before it is kept as it is.
+    /// Pure: the same message, reports and policy give the same decision. <paramref name="message"/> is the RFC 5322
+    /// message without the MTA's envelope; <paramref name="envelope"/> chooses the policy.
     /// </summary>
-    public static MessageDecision Decide(QueueEnvelope envelope, ReadOnlyMemory<byte> queueFile, int messageOffset,
+    public static MessageDecision Decide(QueueEnvelope envelope, ReadOnlyMemory<byte> message,
         IReadOnlyList<ScanReport> reports, Rulesets rulesets, HtmlSettings html)
     {
         var policy = rulesets.Resolve(envelope);
@@ -38,11 +38,8 @@ public sealed record MessageDecision(Verdict Verdict, MessageAction Action, byte
 
         var request = new CleaningRequest(verdict, findings, spam, ReplaceDangerousParts: action == MessageAction.DeliverCleaned,
             policy.SubjectTagFor(verdict), html);
-        var cleaned = MessageCleaner.CleanAsNeeded(queueFile[messageOffset..], request, reports.Any(r => r.HasActiveHtml));
-        var outgoing = new byte[messageOffset + cleaned.Message.Length];
-        queueFile.Span[..messageOffset].CopyTo(outgoing);
-        cleaned.Message.CopyTo(outgoing.AsSpan(messageOffset));
-        return new MessageDecision(verdict, action, outgoing, quarantinedInstead);
+        var cleaned = MessageCleaner.CleanAsNeeded(message, request, reports.Any(r => r.HasActiveHtml));
+        return new MessageDecision(verdict, action, cleaned.Message, quarantinedInstead);
     }
 
     /// <summary>A verdict decided before any scan: an earlier attempt's recorded delivery, or a message out of attempts.</summary>

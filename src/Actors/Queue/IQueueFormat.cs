@@ -18,6 +18,13 @@ public interface IQueueFormat
 
     QueueFileParse Parse(ReadOnlySpan<byte> content);
 
+    /// <summary>
+    /// The queue file that delivers <paramref name="message"/> (the claimed message, cleaned and tagged) to the same
+    /// recipients: the claimed file's envelope around the new message, written as the MTA itself would write it.
+    /// </summary>
+    /// <param name="claimedFile">The claimed queue file, whose message starts at <paramref name="messageOffset"/>.</param>
+    byte[] ComposeOutgoing(ReadOnlySpan<byte> claimedFile, int messageOffset, QueueEnvelope envelope, ReadOnlySpan<byte> message);
+
     /// <summary>The final name of a file written into a queue directory of this format.</summary>
     string FileNameFor(FileIdentity writtenFile);
 }

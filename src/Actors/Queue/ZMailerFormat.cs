@@ -24,5 +24,14 @@ public sealed class ZMailerFormat : IQueueFormat
         _ => new QueueFileParse.Malformed("unrecognised parse result"),
     };
 
+    /// <summary>The envelope lines up to and including <c>env-end</c> are kept byte for byte.</summary>
+    public byte[] ComposeOutgoing(ReadOnlySpan<byte> claimedFile, int messageOffset, QueueEnvelope envelope, ReadOnlySpan<byte> message)
+    {
+        var outgoing = new byte[messageOffset + message.Length];
+        claimedFile[..messageOffset].CopyTo(outgoing);
+        message.CopyTo(outgoing.AsSpan(messageOffset));
+        return outgoing;
+    }
+
     public string FileNameFor(FileIdentity writtenFile) => writtenFile.Inode.ToString(CultureInfo.InvariantCulture);
 }

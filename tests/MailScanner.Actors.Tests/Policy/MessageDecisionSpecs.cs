@@ -13,28 +13,27 @@ namespace MailScanner.Actors.Tests.Policy;
 public sealed class MessageDecisionSpecs
 {
     private static readonly QueueEnvelope Envelope = new("alice@example.org", ["bob@example.com"]);
-    private const string EnvelopeText = "from <alice@example.org>\nto <bob@example.com>\nenv-end\n";
 
-    private static byte[] QueueFile(string message) => Encoding.ASCII.GetBytes(EnvelopeText + message.ReplaceLineEndings("\r\n"));
+    private static byte[] Message(string message) => Encoding.ASCII.GetBytes(message.ReplaceLineEndings("\r\n"));
 
-    private static readonly byte[] PlainMessage = QueueFile("From: alice@example.org\nTo: bob@example.com\nSubject: hello\n\nHi Bob.\n");
+    private static readonly byte[] PlainMessage = Message("From: alice@example.org\nTo: bob@example.com\nSubject: hello\n\nHi Bob.\n");
 
-    private static MessageDecision Decide(byte[] queueFile, Rulesets rulesets, params ScanReport[] reports) =>
-        MessageDecision.Decide(Envelope, queueFile, EnvelopeText.Length, reports, rulesets, HtmlSettings.Default);
+    private static MessageDecision Decide(byte[] message, Rulesets rulesets, params ScanReport[] reports) =>
+        MessageDecision.Decide(Envelope, message, reports, rulesets, HtmlSettings.Default);
 
     private static Rulesets With(string hocon) =>
         Rulesets.FromConfig(ConfigurationFactory.ParseString(hocon).WithFallback(GatewaySettingsLoader.Defaults()));
 
-    private static string Delivered(MessageDecision decision) => Encoding.ASCII.GetString(Assert.IsType<byte[]>(decision.OutgoingQueueFile));
+    private static string Delivered(MessageDecision decision) => Encoding.ASCII.GetString(Assert.IsType<byte[]>(decision.DeliveredMessage));
 
     [Fact]
-    public void Should_deliver_a_clean_message_with_its_envelope_kept_byte_for_byte()
+    public void Should_deliver_a_clean_message_with_its_headers_and_body_kept()
     {
         var decision = Decide(PlainMessage, Rulesets.Default, ScanReport.Nothing("rules"));
 
         Assert.Equal(VerdictKind.Clean, decision.Verdict.Kind);
         Assert.Equal(MessageAction.Deliver, decision.Action);
-        Assert.StartsWith(EnvelopeText, Delivered(decision), StringComparison.Ordinal);
+        Assert.StartsWith("From: alice@example.org\r\nTo: bob@example.com\r\n", Delivered(decision), StringComparison.Ordinal);
         Assert.Contains("Hi Bob.", Delivered(decision), StringComparison.Ordinal);
         Assert.False(decision.QuarantinedInsteadOfCleaned);
     }
@@ -68,13 +67,13 @@ public sealed class MessageDecisionSpecs
         Assert.Equal(VerdictKind.HighSpam, decision.Verdict.Kind);
         Assert.Contains(decision.Verdict.Reasons, reason => reason.Contains("(strict)", StringComparison.Ordinal));
         Assert.Equal(MessageAction.Quarantine, decision.Action);
-        Assert.Null(decision.OutgoingQueueFile);
+        Assert.Null(decision.DeliveredMessage);
     }
 
     [Fact]
     public void Should_replace_an_infected_part_when_the_policy_delivers_cleaned()
     {
-        var message = QueueFile("""
+        var message = Message("""
             From: alice@example.org
             To: bob@example.com
             Subject: invoice
@@ -113,7 +112,7 @@ public sealed class MessageDecisionSpecs
         Assert.Equal(VerdictKind.Infected, decision.Verdict.Kind);
         Assert.Equal(MessageAction.Quarantine, decision.Action);
         Assert.True(decision.QuarantinedInsteadOfCleaned);
-        Assert.Null(decision.OutgoingQueueFile);
+        Assert.Null(decision.DeliveredMessage);
     }
 
     [Fact]
@@ -126,6 +125,6 @@ public sealed class MessageDecisionSpecs
 
         Assert.Equal(first.Verdict.Kind, second.Verdict.Kind);
         Assert.Equal(first.Action, second.Action);
-        Assert.Equal(first.OutgoingQueueFile, second.OutgoingQueueFile);
+        Assert.Equal(first.DeliveredMessage, second.DeliveredMessage);
     }
 }
