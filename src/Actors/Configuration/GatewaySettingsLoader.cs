@@ -41,9 +41,6 @@ public static class GatewaySettingsLoader
     private const string DeleteRepeatsKey = "mailscanner.batch.delete-repeats";
     private const string RetryBackoffMinKey = "mailscanner.queue.retry-backoff-min";
     private const string RetryBackoffMaxKey = "mailscanner.queue.retry-backoff-max";
-    private const string JournalEnabledKey = "mailscanner.journal.enabled";
-    private const string JournalSnapshotEveryKey = "mailscanner.journal.snapshot-every";
-    private const string MaxProcessingAttemptsKey = "mailscanner.max-processing-attempts";
     private const string GracePeriodKey = "mailscanner.shutdown.grace-period";
 
     /// <summary>A stop that waits longer than this is almost certainly a typo (30m for 30s), and a supervisor kills it first.</summary>
@@ -128,10 +125,7 @@ public static class GatewaySettingsLoader
         var stateDirectory = ReadPath(config, StateDirectoryKey, workingDirectory);
         return new GatewaySettings(queue, quarantine, batch, stateDirectory)
         {
-            Journal = JournalSettings.For(stateDirectory,
-                enabled: ConfigValues.Boolean(config, JournalEnabledKey),
-                maxProcessingAttempts: ConfigValues.PositiveInt(config, MaxProcessingAttemptsKey),
-                snapshotEvery: ConfigValues.PositiveInt(config, JournalSnapshotEveryKey)),
+            Journal = JournalSettings.FromConfig(config, stateDirectory),
             Shutdown = new ShutdownSettings(ReadGracePeriod(config)),
             Rules = RuleSettings.FromConfig(config),
             Scanners = ScannerSettings.FromConfig(config),
@@ -192,7 +186,9 @@ public static class GatewaySettingsLoader
         b.AppendLine("  journal {");
         b.AppendLine($"    enabled = {(s.Journal.Enabled ? "yes" : "no")}");
         b.AppendLine($"    snapshot-every = {s.Journal.SnapshotEvery.ToString(CultureInfo.InvariantCulture)}");
-        b.AppendLine($"    # the database: {s.Journal.DatabasePath}");
+        b.AppendLine($"    provider = {JournalSettings.ProviderName(s.Journal.Provider)}");
+        if (s.Journal.Provider == JournalProvider.PostgreSql) b.AppendLine("    connection-string = \"(set; not shown)\"");
+        b.AppendLine($"    # the database: {s.Journal.Location}");
         b.AppendLine("  }");
         b.AppendLine("  queue {");
         b.AppendLine($"    format = {s.Queue.Format}");

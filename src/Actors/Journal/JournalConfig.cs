@@ -11,25 +11,35 @@ namespace MailScanner.Actors.Journal;
 /// </summary>
 public static partial class JournalConfig
 {
-    public static Config For(JournalSettings settings)
+    public static Config For(JournalSettings settings) => settings.Provider switch
     {
-        var connection = new SqliteConnectionStringBuilder
-        {
-            DataSource = settings.DatabasePath,
-            // A locked database (another process holding it) fails a write after this many seconds instead of
-            // hanging: the journal restarts with back-off and the messages waiting on it go back to the queue.
-            DefaultTimeout = 5,
-            Pooling = true,
-        }.ConnectionString;
-        var quoted = System.Text.Json.JsonSerializer.Serialize(connection);
+        JournalProvider.PostgreSql => Plugins(settings.ConnectionString, "PostgreSQL.15",
+            // PostgreSQL takes concurrent writers; our journal still writes one batch at a time (group commit).
+            parallelism: 2),
+        _ => Plugins(SqliteConnectionString(settings), "SQLite.MS",
+            // SQLite has one writer: more than one concurrent batch only makes them wait for each other.
+            parallelism: 1),
+    };
+
+    private static string SqliteConnectionString(JournalSettings settings) => new SqliteConnectionStringBuilder
+    {
+        DataSource = settings.DatabasePath,
+        // A locked database (another process holding it) fails a write after this many seconds instead of
+        // hanging: the journal restarts with back-off and the messages waiting on it go back to the queue.
+        DefaultTimeout = 5,
+        Pooling = true,
+    }.ConnectionString;
+
+    private static Config Plugins(string connectionString, string provider, int parallelism)
+    {
+        var quoted = System.Text.Json.JsonSerializer.Serialize(connectionString);
         return ConfigurationFactory.ParseString($$"""
             akka.persistence {
               journal.sql {
                 connection-string = {{quoted}}
-                provider-name = "SQLite.MS"
+                provider-name = "{{provider}}"
                 auto-initialize = true
-                # SQLite has one writer: more than one concurrent batch only makes them wait for each other.
-                parallelism = 1
+                parallelism = {{parallelism}}
                 batch-size = 500
                 # Our events carry no tags. The default tag table makes every insert a row of its own (to learn the
                 # row's id for its tags); without it a write batch is one multi-row insert.
@@ -37,7 +47,7 @@ public static partial class JournalConfig
               }
               snapshot-store.sql {
                 connection-string = {{quoted}}
-                provider-name = "SQLite.MS"
+                provider-name = "{{provider}}"
                 auto-initialize = true
               }
             }
@@ -48,8 +58,12 @@ public static partial class JournalConfig
     /// Creates the database's directory and puts the file in WAL mode (a property of the file, kept across opens):
     /// commits then append to the log with one fsync instead of rewriting pages, and readers never block the writer.
     /// SQLite's default synchronous=FULL stays, so a commit is on disk when it returns, even across a power cut.
+    /// PostgreSQL needs nothing here: the plugin creates its tables (auto-initialize) in the database the operator made.
     /// </summary>
-    public static void PrepareDatabase(JournalSettings settings) => Prepare(settings, []);
+    public static void PrepareDatabase(JournalSettings settings)
+    {
+        if (settings.Provider == JournalProvider.Sqlite) Prepare(settings, []);
+    }
 
     /// <summary>
     /// The tables and indexes Akka.Persistence.Sql created in the database, as statements that create them where they

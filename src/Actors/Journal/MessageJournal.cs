@@ -76,9 +76,13 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
                 _eventsSinceSnapshot += batch.Count;
                 break;
             case RecoveryCompleted:
-                _database = NativeFile.TryGetIdentity(_settings.DatabasePath);
-                _schema = JournalConfig.ReadSchema(_settings);
-                Timers.StartPeriodicTimer("database-check", CheckDatabase.Instance, DatabaseCheckInterval);
+                if (_settings.Provider == JournalProvider.Sqlite)
+                {
+                    // A file can be deleted under us; a PostgreSQL database is the server's to keep.
+                    _database = NativeFile.TryGetIdentity(_settings.DatabasePath);
+                    _schema = JournalConfig.ReadSchema(_settings);
+                    Timers.StartPeriodicTimer("database-check", CheckDatabase.Instance, DatabaseCheckInterval);
+                }
                 _log.Info("Message journal recovered: {Count} message(s) in progress or handed back, sequence number {SequenceNr}",
                     _messages.Count, LastSequenceNr);
                 break;
@@ -288,7 +292,7 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
-        _log.Error(reason, "Message journal could not be read from {Database}; retrying with back-off", _settings.DatabasePath);
+        _log.Error(reason, "Message journal could not be read from {Database}; retrying with back-off", _settings.Location);
         base.OnRecoveryFailure(reason, message);
     }
 

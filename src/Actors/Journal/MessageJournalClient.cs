@@ -23,14 +23,14 @@ public sealed class MessageJournalClient
     }
 
     public static MessageJournalClient For(IActorRef journal, JournalSettings settings) =>
-        new(journal, settings.AnswerTimeout, settings.MaxProcessingAttempts, settings.DatabasePath);
+        new(journal, settings.AnswerTimeout, settings.MaxProcessingAttempts, settings.Location);
 
     /// <summary>No journal: at-least-once delivery across crashes, and no attempt counting (attempt 1, always).</summary>
     public static MessageJournalClient Disabled(int maxProcessingAttempts = 6) => new(null, TimeSpan.Zero, maxProcessingAttempts, "disabled");
 
     public int MaxProcessingAttempts { get; }
 
-    /// <summary>The journal's database file: where a journal that cannot write is reported to be.</summary>
+    /// <summary>The journal's database: where a journal that cannot write is reported to be.</summary>
     public string Location { get; }
 
     /// <summary>
