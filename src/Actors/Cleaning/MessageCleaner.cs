@@ -382,7 +382,8 @@ public static class MessageCleaner
     }
 
     internal static string SpamScoreValue(SpamScore spam) =>
-        $"{spam.Score.ToString("0.0", CultureInfo.InvariantCulture)} / {spam.Threshold.ToString("0.0", CultureInfo.InvariantCulture)}";
+        $"{spam.Score.ToString("0.0", CultureInfo.InvariantCulture)} / {spam.Threshold.ToString("0.0", CultureInfo.InvariantCulture)}" +
+        (spam.Truncated is { } cut ? string.Create(CultureInfo.InvariantCulture, $" (first {cut.ScoredBytes} of {cut.MessageBytes} bytes scored)") : "");
 
     private static string? SpamRulesValue(SpamScore spam)
     {

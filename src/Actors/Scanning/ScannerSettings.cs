@@ -30,7 +30,10 @@ public sealed record ScannerSettings(ClamdScannerSettings Clamd, SpamdScannerSet
                 Enabled: ConfigValues.Boolean(merged, $"{spamd}.enabled"),
                 Address: ReadAddress(merged, $"{spamd}.address"),
                 Engine: ReadEngine(merged, spamd),
-                HighSpamScore: ReadScore(merged, $"{spamd}.high-spam-score")));
+                HighSpamScore: ReadScore(merged, $"{spamd}.high-spam-score"))
+            {
+                MaxSize = ReadSize(merged, $"{spamd}.max-size"),
+            });
     }
 
     private static ScannerEngineSettings ReadEngine(Config config, string path)
@@ -53,6 +56,13 @@ public sealed record ScannerSettings(ClamdScannerSettings Clamd, SpamdScannerSet
             ? address
             : throw new ConfigurationException(key, problem);
 
+    private static long ReadSize(Config config, string key)
+    {
+        var raw = ConfigValues.Raw(config, key);
+        var size = config.GetByteSize(key);
+        return size is > 0 ? size.Value : throw new ConfigurationException(key, $"must be a positive size such as 500k or 2m (got '{raw}')");
+    }
+
     private static double ReadScore(Config config, string key)
     {
         var raw = ConfigValues.Raw(config, key);
@@ -67,4 +77,8 @@ public sealed record ScannerSettings(ClamdScannerSettings Clamd, SpamdScannerSet
 public sealed record ClamdScannerSettings(bool Enabled, ScannerAddress Address, ScannerEngineSettings Engine);
 
 /// <summary><c>mailscanner.scanners.spamd</c>; <paramref name="HighSpamScore"/> is MailScanner's "High SpamAssassin Score".</summary>
-public sealed record SpamdScannerSettings(bool Enabled, ScannerAddress Address, ScannerEngineSettings Engine, double HighSpamScore);
+public sealed record SpamdScannerSettings(bool Enabled, ScannerAddress Address, ScannerEngineSettings Engine, double HighSpamScore)
+{
+    /// <summary>A larger message is scored on its first this many bytes (cut at a line end), as spamc and MailScanner do.</summary>
+    public long MaxSize { get; init; } = SpamdBackend.DefaultMaxSize;
+}

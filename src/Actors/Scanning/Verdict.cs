@@ -67,4 +67,11 @@ public sealed record ScanReport(string Scanner, IReadOnlyList<ScanFinding> Findi
 }
 
 /// <summary>A spam scanner's score against its threshold, with the names of the rules that fired.</summary>
-public sealed record SpamScore(double Score, double Threshold, IReadOnlyList<string> Rules);
+public sealed record SpamScore(double Score, double Threshold, IReadOnlyList<string> Rules)
+{
+    /// <summary>
+    /// Set when the message was larger than the scanner takes (<c>spamd.max-size</c>) and only its first
+    /// <see cref="ScoredBytes"/> of <see cref="MessageBytes"/> were scored, as MailScanner and spamc do.
+    /// </summary>
+    public (long ScoredBytes, long MessageBytes)? Truncated { get; init; }
+}

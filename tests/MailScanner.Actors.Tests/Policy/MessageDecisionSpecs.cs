@@ -51,6 +51,16 @@ public sealed class MessageDecisionSpecs
     }
 
     [Fact]
+    public void Should_say_in_the_score_header_when_only_the_first_part_of_the_message_was_scored()
+    {
+        var spamd = new ScanReport("spamd", [], new SpamScore(1.2, 5.0, []) { Truncated = (65536, 3_000_000) });
+
+        var decision = Decide(PlainMessage, Rulesets.Default, ScanReport.Nothing("rules"), spamd);
+
+        Assert.Contains("X-MailScanner-Actors-SpamScore: 1.2 / 5.0 (first 65536 of 3000000 bytes scored)", Delivered(decision), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Should_judge_the_spam_score_by_the_matching_rulesets_own_thresholds()
     {
         var rulesets = With("""

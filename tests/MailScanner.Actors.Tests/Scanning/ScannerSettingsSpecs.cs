@@ -22,7 +22,19 @@ public sealed class ScannerSettingsSpecs
         Assert.Equal(new ScannerAddress.Tcp("127.0.0.1", 783), settings.Spamd.Address);
         Assert.Equal(20.0, settings.Spamd.HighSpamScore);
         Assert.Equal(TimeSpan.FromMilliseconds(500), settings.Spamd.Engine.ProbeMinBackoff);
+        Assert.Equal(500 * 1024, settings.Spamd.MaxSize);
     }
+
+    [Theory]
+    [InlineData("2m", 2 * 1024 * 1024)]
+    [InlineData("64k", 64 * 1024)]
+    public void Should_read_spamds_max_size(string value, long expected) =>
+        Assert.Equal(expected, ScannerSettings.FromConfig(ConfigurationFactory.ParseString($"mailscanner.scanners.spamd.max-size = {value}")).Spamd.MaxSize);
+
+    [Fact]
+    public void Should_refuse_a_max_size_that_is_not_a_size() =>
+        Assert.Equal("mailscanner.scanners.spamd.max-size", Assert.Throws<ConfigurationException>(() =>
+            ScannerSettings.FromConfig(ConfigurationFactory.ParseString("mailscanner.scanners.spamd.max-size = 0"))).Key);
 
     [Fact]
     public void Should_read_an_operator_file_through_the_gateway_loader()

@@ -61,6 +61,33 @@ public sealed class SpamdClientSpecs : IClassFixture<SpamdDaemon>
         Assert.NotNull(ham.Spam);
     }
 
+    [Fact]
+    public async Task Should_score_a_message_over_max_size_on_its_first_lines_and_say_so()
+    {
+        using var cts = new CancellationTokenSource(Deadline);
+        // GTUBE in the first lines, then 3 MB that spamd would take seconds over.
+        var huge = Encoding.ASCII.GetBytes(Encoding.ASCII.GetString(Gtube()) + string.Concat(Enumerable.Repeat(new string('y', 998) + "\r\n", 3000)));
+        var backend = new SpamdBackend(_spamd.Client(), highSpamScore: 20, maxSize: 64 * 1024);
+
+        var report = await backend.ScanAsync(huge, cts.Token);
+
+        Assert.Contains("GTUBE", report.Spam!.Rules);
+        var (scored, total) = Assert.IsType<(long, long)>(report.Spam.Truncated);
+        Assert.Equal(huge.Length, total);
+        Assert.InRange(scored, 64 * 1024 - 1000, 64 * 1024);
+        Assert.Equal((byte)'\n', huge[scored - 1]); // cut at a line end
+    }
+
+    [Fact]
+    public void Should_cut_a_message_over_max_size_at_its_last_whole_line()
+    {
+        var message = Encoding.ASCII.GetBytes("Subject: a\r\n\r\nline one\r\nline two\r\n");
+
+        Assert.Equal(message.Length, SpamdBackend.Truncated(message, 1000).Length);
+        Assert.Equal("Subject: a\r\n\r\nline one\r\n", Encoding.ASCII.GetString(SpamdBackend.Truncated(message, 30).Span));
+        Assert.Equal("Subject: a\r\n", Encoding.ASCII.GetString(SpamdBackend.Truncated(message, 13).Span));
+    }
+
     [Theory]
     [InlineData(4.9, null)]
     [InlineData(5.0, VerdictKind.Spam)]

@@ -19,7 +19,7 @@ public static class ScannerEngineHosting
                     new ClamdBackend(new ClamdClient(scanners.Clamd.Address)), scanners.Clamd.Engine), "clamd"));
             if (scanners.Spamd.Enabled)
                 registry.Register<SpamdBackend>(system.ActorOf(ScannerEngine.SupervisedPropsFor(
-                    new SpamdBackend(new SpamdClient(scanners.Spamd.Address), scanners.Spamd.HighSpamScore), scanners.Spamd.Engine), "spamd"));
+                    new SpamdBackend(new SpamdClient(scanners.Spamd.Address), scanners.Spamd.HighSpamScore, scanners.Spamd.MaxSize), scanners.Spamd.Engine), "spamd"));
         });
 
     /// <summary>The engines <see cref="AddScannerEngines"/> started, in a fixed order.</summary>
