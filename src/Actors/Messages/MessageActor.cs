@@ -209,7 +209,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
             case MessageJournalProtocol.AttemptBegun begun when begun.Attempt > _workspace.Journal.MaxProcessingAttempts:
                 _attemptOpen = true;
                 _decision = MessageDecision.Already(new Verdict(VerdictKind.Unprocessable,
-                    [$"processing was started {begun.Attempt - 1} times and never finished (max-processing-attempts = {_workspace.Journal.MaxProcessingAttempts})"]),
+                    [$"processing was started {begun.Attempt - 1} times and never finished: the gateway stopped, scanning threw, or a scanner timed out on it (max-processing-attempts = {_workspace.Journal.MaxProcessingAttempts})"]),
                     MessageAction.Quarantine);
                 _log.Error("Message {QueueId} ({Identity}) from <{Sender}> could not be processed in {Attempts} attempts; it is quarantined as unprocessable",
                     QueueId, Identity, _message!.Envelope.Sender, begun.Attempt - 1);
@@ -264,6 +264,12 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                     Timers.Cancel("scan-deadline");
                     ScanFinished(_scan.Verdict);
                 }
+                break;
+            case ScannerEngine.Unavailable { MessageMayBeTheCause: true } unavailable when unavailable.MessageKey == Identity.Key:
+                // The scanner answers others but not this message: the attempt counts, so a message no scanner gets
+                // through ends in the quarantine after max-processing-attempts instead of being retried forever.
+                Timers.Cancel("scan-deadline");
+                HandBack(nameof(Scan), $"not scanned, and the attempt counts: {unavailable.Reason}", _scanRequester, attemptCounts: true);
                 break;
             case ScannerEngine.Unavailable unavailable when unavailable.MessageKey == Identity.Key:
                 Timers.Cancel("scan-deadline");
@@ -420,14 +426,15 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     /// <summary>
     /// Gives the file back to the incoming queue untouched, under its own name, and says why: the message will
     /// be admitted again later (the watcher backs off). Used when a scan or a write could not complete; such an
-    /// attempt says nothing about the message, so it does not count towards the poison limit. A write that failed
+    /// attempt says nothing about the message, so it does not count towards the poison limit, unless
+    /// <paramref name="attemptCounts"/> (a scanner that answers others timed out on this message). A write that failed
     /// because a disk is full or failing (<paramref name="writeFailure"/>) is logged once per episode by
     /// <see cref="WriteFailureEpisodes"/>, not once per message: each message's own line is then a debug line.
     /// </summary>
-    private void HandBack(string command, string reason, IActorRef replyTo, WriteFailure? writeFailure = null)
+    private void HandBack(string command, string reason, IActorRef replyTo, WriteFailure? writeFailure = null, bool attemptCounts = false)
     {
         _workspace.Counters.CountFailed();
-        var released = GiveBackToQueue();
+        var released = GiveBackToQueue(abandonAttempt: !attemptCounts);
         var outcome = released ? "it is back in the incoming queue and will be retried" : $"it stays in the work area at {_message!.WorkPath}";
         if (writeFailure is null)
         {
@@ -458,10 +465,10 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         Stash.UnstashAll();
     }
 
-    /// <summary>Ends the attempt without counting it and renames the file back to its name in the incoming queue.</summary>
-    private bool GiveBackToQueue()
+    /// <summary>Renames the file back to its name in the incoming queue, ending the attempt without counting it unless told otherwise.</summary>
+    private bool GiveBackToQueue(bool abandonAttempt = true)
     {
-        if (_attemptOpen) _workspace.Journal.AttemptAbandoned(Identity);
+        if (_attemptOpen && abandonAttempt) _workspace.Journal.AttemptAbandoned(Identity);
         _attemptOpen = false;
         return QueueFileOperations.Release(_message!.WorkPath, _message.IncomingPath);
     }

@@ -112,6 +112,35 @@ public sealed class ScannerEngineSpecs : TestKit
         Assert.Equal("m", ExpectMsg<Scanned>(TimeSpan.FromSeconds(5)).MessageKey);
     }
 
+    [Fact]
+    public async Task Should_blame_a_timeout_on_the_message_and_stay_healthy_when_the_daemon_answers_PING()
+    {
+        var engine = Sys.ActorOf(PropsFor(new StuckOnOneMessageBackend(), Settings(unhealthyAfter: 1, timeoutSeconds: 0.3)));
+
+        engine.Tell(new Scan("stuck", "STUCK"u8.ToArray()));
+        var unavailable = ExpectMsg<Unavailable>(TimeSpan.FromSeconds(5));
+        Assert.Equal("stuck", unavailable.MessageKey);
+        Assert.True(unavailable.MessageMayBeTheCause, unavailable.Reason);
+
+        // One failure would have been enough to turn it unhealthy; the timeout was not counted against it.
+        Assert.IsType<ScannerHealth.Healthy>((await engine.Ask<HealthStatus>(GetHealth.Instance)).Health);
+        engine.Tell(new Scan("ordinary", "hello"u8.ToArray()));
+        Assert.Equal("ordinary", ExpectMsg<Scanned>(TimeSpan.FromSeconds(5)).MessageKey);
+    }
+
+    [Fact]
+    public async Task Should_count_a_timeout_against_the_daemon_when_PING_fails_too()
+    {
+        var backend = new SwitchableBackend { Hung = true };
+        var engine = Sys.ActorOf(PropsFor(backend, Settings(unhealthyAfter: 1, timeoutSeconds: 0.3)));
+
+        engine.Tell(new Scan("m", new byte[] { 1 }));
+        var unavailable = ExpectMsg<Unavailable>(TimeSpan.FromSeconds(5));
+        Assert.False(unavailable.MessageMayBeTheCause, unavailable.Reason);
+        Assert.Contains("PING failed too", unavailable.Reason, StringComparison.Ordinal);
+        Assert.IsType<ScannerHealth.Unhealthy>((await engine.Ask<HealthStatus>(GetHealth.Instance)).Health);
+    }
+
     /// <summary>Holds every scan until <see cref="Open"/>; counts how many run at once.</summary>
     private sealed class GatedBackend : IScannerBackend
     {
@@ -148,12 +177,20 @@ public sealed class ScannerEngineSpecs : TestKit
     private sealed class SwitchableBackend : IScannerBackend
     {
         public volatile bool Up = true;
+        /// <summary>Accepts calls and never answers them, PING included (until cancelled).</summary>
+        public volatile bool Hung;
         public string Name => "switchable";
 
-        public Task<ScanReport> ScanAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
-            Up ? Task.FromResult(ScanReport.Nothing(Name)) : Task.FromException<ScanReport>(new IOException("down"));
+        public async Task<ScanReport> ScanAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+        {
+            if (Hung) await Task.Delay(Timeout.Infinite, cancellationToken);
+            return Up ? ScanReport.Nothing(Name) : throw new IOException("down");
+        }
 
-        public Task PingAsync(CancellationToken cancellationToken) =>
-            Up ? Task.CompletedTask : Task.FromException(new IOException("down"));
+        public async Task PingAsync(CancellationToken cancellationToken)
+        {
+            if (Hung) await Task.Delay(Timeout.Infinite, cancellationToken);
+            if (!Up) throw new IOException("down");
+        }
     }
 }

@@ -13,6 +13,11 @@ namespace MailScanner.Actors.Scanning.Engines;
 ///                                                                  │ PING every ProbeMinBackoff, doubling up to
 ///                                                                  │ ProbeMaxBackoff while it keeps failing
 ///
+/// A call that times out may be the message's fault (a message the daemon chews on for minutes), not the daemon's:
+/// the engine sends a PING at once, and only when that fails too does the timeout count as a failed call. Otherwise
+/// the answer says <see cref="Unavailable.MessageMayBeTheCause"/>, and the MessageActor counts the attempt against
+/// that message alone (after <c>max-processing-attempts</c> it is quarantined) while everyone else's mail goes on.
+///
 /// Every <see cref="Scan"/> is answered exactly once: <see cref="Scanned"/> with the daemon's complete report, or
 /// <see cref="Unavailable"/> when the scan could not complete (refused while unhealthy, connection failure,
 /// protocol error, timeout, engine stopped). Unavailable means "no verdict": the caller keeps the message and
@@ -34,7 +39,8 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
     public sealed record Scanned(string MessageKey, ScanReport Report);
 
     /// <summary>The message was not scanned (and must not be delivered on the strength of this engine).</summary>
-    public sealed record Unavailable(string MessageKey, string Reason);
+    /// <param name="MessageMayBeTheCause">The call timed out while the daemon itself answers: this message may be what it cannot get through.</param>
+    public sealed record Unavailable(string MessageKey, string Reason, bool MessageMayBeTheCause = false);
 
     /// <summary>Asks for a <see cref="HealthStatus"/>.</summary>
     public sealed record GetHealth
@@ -61,6 +67,8 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
         public static readonly ProbeSucceeded Instance = new();
     }
     private sealed record ProbeFailed(Exception Cause);
+    private sealed record TimeoutCheckFailed(Scan Scan, IActorRef ReplyTo, string TimeoutReason, Exception Cause);
+    private sealed record TimeoutCheckPassed(Scan Scan, IActorRef ReplyTo, string TimeoutReason);
 
     private sealed class Call(Scan scan, IActorRef replyTo)
     {
@@ -77,6 +85,8 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<long, Call> _calls = new();
     private readonly Queue<(Scan Scan, IActorRef ReplyTo)> _waiting = new();
+    /// <summary>Timed-out scans whose caller waits for the PING that says whose fault it was.</summary>
+    private readonly HashSet<(Scan Scan, IActorRef ReplyTo)> _checking = new();
 
     private ScannerHealth _health = ScannerHealth.Up;
     private long _nextCallId;
@@ -100,6 +110,21 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
         Receive<ProbeNow>(_ => StartProbe());
         Receive<ProbeSucceeded>(_ => OnProbeSucceeded());
         Receive<ProbeFailed>(OnProbeFailed);
+        Receive<TimeoutCheckPassed>(passed =>
+        {
+            if (!_checking.Remove((passed.Scan, passed.ReplyTo))) return;
+            _log.Warning("{0}: {1} for message {2}, but answers PING: the timeout counts against that message", _backend.Name,
+                passed.TimeoutReason, passed.Scan.MessageKey);
+            passed.ReplyTo.Tell(new Unavailable(passed.Scan.MessageKey, $"{passed.TimeoutReason} (it answers PING: this message may be what it cannot get through)",
+                MessageMayBeTheCause: true));
+        });
+        Receive<TimeoutCheckFailed>(failed =>
+        {
+            if (!_checking.Remove((failed.Scan, failed.ReplyTo))) return;
+            var reason = $"{failed.TimeoutReason}, and PING failed too: {Describe(failed.Cause)}";
+            failed.ReplyTo.Tell(new Unavailable(failed.Scan.MessageKey, reason));
+            RecordFailure(reason);
+        });
     }
 
     public static Props PropsFor(IScannerBackend backend, ScannerEngineSettings settings) =>
@@ -164,9 +189,27 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
         if (!_calls.TryGetValue(timedOut.CallId, out var call) || call.Answered) return;
         call.Answered = true;
         var reason = $"{_backend.Name} did not answer within {_settings.Timeout.TotalSeconds:0.###}s";
-        call.ReplyTo.Tell(new Unavailable(call.Scan.MessageKey, reason));
         call.Cancellation.Cancel(); // its slot is freed when the cancelled task comes back
-        RecordFailure(reason);
+        CheckAfterTimeout(call, reason);
+    }
+
+    /// <summary>
+    /// Is it the daemon? The caller is answered once a PING says: a daemon that answers keeps its health and the timeout
+    /// is the message's (<see cref="Unavailable.MessageMayBeTheCause"/>); one that does not has failed a call.
+    /// </summary>
+    private void CheckAfterTimeout(Call call, string reason)
+    {
+        var (scan, replyTo) = (call.Scan, call.ReplyTo);
+        _checking.Add((scan, replyTo));
+        var backend = _backend;
+        var check = new CancellationTokenSource(_settings.Timeout);
+        Task.Run(() => backend.PingAsync(check.Token), CancellationToken.None)
+            .ContinueWith(ping =>
+            {
+                check.Dispose();
+                return ping;
+            }, TaskScheduler.Default).Unwrap()
+            .PipeTo(Self, success: () => new TimeoutCheckPassed(scan, replyTo, reason), failure: e => new TimeoutCheckFailed(scan, replyTo, reason, Unwrap(e)));
     }
 
     private bool Finish(long id, out Call call)
@@ -244,6 +287,8 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
         _calls.Clear();
         while (_waiting.TryDequeue(out var waiting))
             waiting.ReplyTo.Tell(new Unavailable(waiting.Scan.MessageKey, $"{_backend.Name} engine stopped"));
+        foreach (var (scan, replyTo) in _checking) replyTo.Tell(new Unavailable(scan.MessageKey, $"{_backend.Name} engine stopped"));
+        _checking.Clear();
         _probe?.Cancel();
         base.PostStop();
     }
