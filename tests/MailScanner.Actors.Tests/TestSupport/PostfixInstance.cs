@@ -132,6 +132,8 @@ public sealed class PostfixInstance : IAsyncDisposable
         "alias_database =",
         "local_recipient_maps =",
         "smtp_tls_security_level = none",
+        // The smtp client folds lines longer than 998 characters ("\r\n "); off, so delivered content compares byte for byte.
+        "smtp_line_length_limit = 0",
         "smtpd_tls_security_level = none",
         $"header_checks = regexp:{Path.Combine(ConfigDirectory, "header_checks")}",
         $"maillog_file = {LogFile}",
