@@ -37,6 +37,8 @@ public sealed class PostfixMailQueue
     }
 
     /// <summary>Writes <paramref name="queueFile"/> (a formatted queue file) into <paramref name="queueName"/>, durably.</summary>
+    /// <exception cref="IOException">A system call failed. Before the rename the temp file is removed; a failed directory
+    /// fsync after it leaves the file in place under its id (Postfix may already be delivering it).</exception>
     public PostfixEnteredFile Enter(ReadOnlySpan<byte> queueFile, string queueName = PostfixQueueLayout.Incoming)
     {
         if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("a Postfix queue lives on a Unix file system");
