@@ -1,0 +1,155 @@
+using System.Runtime.Versioning;
+using System.Text;
+using MailScanner.Actors.Identity;
+using MailScanner.Actors.Queue.Postfix;
+using MailScanner.Actors.Tests.TestSupport;
+using Xunit;
+
+namespace MailScanner.Actors.Tests.Queue.Postfix;
+
+/// <summary>
+/// The Postfix format code against a real, private Postfix 3.7 (<see cref="PostfixInstance"/>): messages go in over
+/// SMTP and are held, read from hold/, written back into incoming/ and delivered by Postfix to smtp-sink.
+/// Runs alone (the scanner-daemon collection): a running MTA must not disturb the specs that reproduce inode reuse.
+/// </summary>
+[Collection(ScannerDaemonCollection.Name)]
+[SupportedOSPlatform("linux")]
+public sealed class PostfixQueueEndToEndSpecs
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private const string Sender = "alice@example.org";
+    private static readonly string[] Recipients = ["bob@example.net", "Carol@Example.COM"];
+
+    /// <summary>With its own Date and Message-ID, so cleanup adds no header but smtpd's Received; a dot line and a line longer than line_length_limit.</summary>
+    private static readonly string SentMessage =
+        "From: Alice <alice@example.org>\nTo: bob@example.net\nSubject: end to end\nDate: Fri, 02 Jan 2026 03:04:05 +0000\n" +
+        "Message-ID: <end-to-end@example.org>\n\nfirst line\n.a line that starts with a dot\n" + new string('x', 5000) + "\nlast line\n";
+
+    public static TheoryData<bool, string, int> Queues => new()
+    {
+        { false, PostfixQueueLayout.DefaultHashQueueNames, 1 },    // Debian's defaults: short ids, hold and incoming flat
+        { true, "deferred, defer, hold, incoming", 2 },            // long ids, hold and incoming hashed two levels deep
+        { false, "deferred, defer, hold, incoming", 1 },           // short ids, hashed one level
+    };
+
+    [Theory]
+    [MemberData(nameof(Queues))]
+    public async Task Should_hold_a_message_received_over_smtp_and_read_its_envelope_and_message_exactly(bool longIds, string hashQueueNames, int depth)
+    {
+        await using var postfix = await PostfixInstance.StartAsync(new PostfixInstanceOptions(longIds, hashQueueNames, depth));
+
+        var queueId = await postfix.SendAsync(Sender, Recipients, SentMessage);
+        var held = await WaitUntilReady(postfix, queueId);
+
+        // Where Postfix put it is where the layout says, and its id embeds the file's inode in the form configured.
+        var path = postfix.Layout.PathOf("hold", queueId);
+        Assert.Equal([path], postfix.QueueFiles("hold"));
+        Assert.Equal(longIds, PostfixQueueId.IsLong(queueId));
+        Assert.True(PostfixQueueId.TryGetInode(queueId, out var inode));
+        Assert.Equal(NativeFile.TryGetIdentity(path)!.Value.Inode, inode);
+
+        Assert.Equal(Sender, held.Envelope.Sender);
+        Assert.Equal(
+            [
+                new PostfixRecipient("bob@example.net", "bob@example.net", 0, "rfc822;bob@example.net"),
+                new PostfixRecipient("Carol@Example.COM", "Carol@Example.COM", 0, "rfc822;Carol@Example.COM"),
+            ],
+            held.Envelope.Recipients);
+        var message = Encoding.UTF8.GetString(held.Message);
+        var (received, rest) = SplitReceived(message);
+        Assert.StartsWith("Received: from ", received, StringComparison.Ordinal);
+        Assert.Contains($"with ESMTP id {queueId}", received, StringComparison.Ordinal);
+        Assert.Equal(SentMessage, rest);
+        Assert.Equal(2, held.Size.RecipientCount);
+    }
+
+    [Theory]
+    [MemberData(nameof(Queues))]
+    public async Task Should_deliver_a_file_written_into_incoming_after_waking_qmgr_with_envelope_and_content_intact(bool longIds, string hashQueueNames, int depth)
+    {
+        await using var postfix = await PostfixInstance.StartAsync(new PostfixInstanceOptions(longIds, hashQueueNames, depth));
+        var heldId = await postfix.SendAsync(Sender, Recipients, SentMessage);
+        var held = await WaitUntilReady(postfix, heldId);
+
+        // What the gateway does with a clean message: add its header, write the copy into incoming, delete the original.
+        var modified = Encoding.UTF8.GetBytes("X-MailScanner-Actors: clean\n" + Encoding.UTF8.GetString(held.Message));
+        var entered = new PostfixMailQueue(postfix.Layout).Enter(PostfixQueueFileWriter.Format(held.Envelope, modified));
+        File.Delete(postfix.Layout.PathOf("hold", heldId));
+        Assert.Equal(postfix.Layout.PathOf("incoming", entered.QueueId), entered.Path);
+        Assert.IsType<PostfixWakeUp.Sent>(await PostfixQmgrTrigger.WakeAsync(postfix.Layout));
+
+        await Eventually.Holds(() => postfix.Log().Contains($"{entered.QueueId}: removed", StringComparison.Ordinal), Patience,
+            () => $"Postfix to deliver and remove {entered.QueueId}; log:\n{postfix.Log()}");
+        var delivered = SinkFile.Read(Assert.Single(postfix.SinkFiles()));
+        Assert.Equal(Sender, delivered.MailFrom);
+        Assert.Equal(Recipients.Order(StringComparer.Ordinal), delivered.RcptTo.Order(StringComparer.Ordinal)); // qmgr sorts recipients before delivery
+        Assert.Equal(Encoding.UTF8.GetString(modified), delivered.Message);
+        Assert.Empty(postfix.QueueFiles("incoming"));
+        Assert.Empty(postfix.QueueFiles("hold"));
+        Assert.Empty(postfix.QueueFiles("active"));
+        Assert.Empty(postfix.QueueFiles("deferred"));
+        Assert.Empty(postfix.QueueFiles("corrupt"));
+        Assert.DoesNotContain(postfix.Log().Split('\n'), line => line.Contains("warning", StringComparison.Ordinal) || line.Contains("fatal", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_refuse_a_hold_file_not_yet_at_mode_0700()
+    {
+        await using var postfix = await PostfixInstance.StartAsync();
+        var queueId = await postfix.SendAsync(Sender, Recipients, SentMessage);
+        await WaitUntilReady(postfix, queueId);
+        var path = postfix.Layout.PathOf("hold", queueId);
+
+        // The mode cleanup gives a queue file while it writes it (mail_stream_file(..., 0600)), before the final fchmod 0700.
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var notReady = Assert.IsType<PostfixReadiness.NotReady>(PostfixHoldReadiness.Check(path));
+        Assert.Contains("mode 600 is not yet 0700", notReady.Reason, StringComparison.Ordinal);
+
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Assert.IsType<PostfixReadiness.Ready>(PostfixHoldReadiness.Check(path));
+    }
+
+    private static async Task<PostfixQueueFile> WaitUntilReady(PostfixInstance postfix, string queueId)
+    {
+        var path = postfix.Layout.PathOf("hold", queueId);
+        PostfixReadiness readiness = new PostfixReadiness.NotReady("not checked yet");
+        await Eventually.Holds(() => (readiness = PostfixHoldReadiness.Check(path)) is PostfixReadiness.Ready, Patience,
+            () => $"{path} to be complete ({readiness}); hold holds [{string.Join(", ", postfix.QueueFiles("hold"))}]; log:\n{postfix.Log()}");
+        return ((PostfixReadiness.Ready)readiness).File;
+    }
+
+    /// <summary>The Received header smtpd put on top (a line and its continuation lines), and the rest.</summary>
+    private static (string Received, string Remainder) SplitReceived(string message)
+    {
+        var end = message.IndexOf('\n') + 1;
+        while (end < message.Length && message[end] == '\t') end = message.IndexOf('\n', end) + 1;
+        return (message[..end], message[end..]);
+    }
+
+    /// <summary>
+    /// What smtp-sink -d keeps of one delivery: X-Mail-Args and X-Rcpt-Args lines (and the client's other details),
+    /// its own Received header, the message with LF line endings and the dot-stuffing undone, and an empty line for the end.
+    /// </summary>
+    private sealed record SinkFile(string MailFrom, IReadOnlyList<string> RcptTo, string Message)
+    {
+        public static SinkFile Read(string path)
+        {
+            var lines = File.ReadAllText(path).Split('\n').ToList();
+            string? mailFrom = null;
+            var rcptTo = new List<string>();
+            var index = 0;
+            for (; lines[index].StartsWith("X-", StringComparison.Ordinal); index++)
+            {
+                var (name, value) = (lines[index][..lines[index].IndexOf(':')], lines[index][(lines[index].IndexOf(':') + 2)..]);
+                var address = value.Split(' ')[0].Trim('<', '>'); // "<addr> SIZE=..." and the like
+                if (name == "X-Mail-Args") mailFrom = address;
+                if (name == "X-Rcpt-Args") rcptTo.Add(address);
+            }
+            Assert.StartsWith("Received: from ", lines[index], StringComparison.Ordinal); // smtp-sink's own
+            for (index++; lines[index].StartsWith('\t'); index++) { }
+            Assert.Equal(["", ""], lines[^2..]); // the empty line smtp-sink writes for the end of data, then the file's last newline
+            return new SinkFile(mailFrom ?? throw new InvalidDataException($"{path}: no X-Mail-Args"), rcptTo, string.Join('\n', lines[index..^2]) + "\n");
+        }
+    }
+}
