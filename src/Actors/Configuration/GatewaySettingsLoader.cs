@@ -6,6 +6,7 @@ using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
 
 using MailScanner.Actors.Policy;
+using MailScanner.Actors.Queue;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Rules;
 
@@ -21,9 +22,6 @@ public static class GatewaySettingsLoader
 {
     public const string Root = "mailscanner";
     public const string DefaultsResourceName = "MailScanner.Actors.mailscanner.conf";
-
-    /// <summary>The only queue format built so far.</summary>
-    public const string ZMailerFormat = "zmailer";
 
     private const string StateDirectoryKey = "mailscanner.state-directory";
     private const string FormatKey = "mailscanner.queue.format";
@@ -391,8 +389,8 @@ public static class GatewaySettingsLoader
     {
         var format = ConfigValues.Raw(config, FormatKey);
         if (format.Length == 0) throw new ConfigurationException(FormatKey, "must not be empty");
-        if (format != ZMailerFormat)
-            throw new ConfigurationException(FormatKey, $"unknown format '{format}' (supported: {ZMailerFormat})");
+        if (!QueueFormats.IsKnown(format))
+            throw new ConfigurationException(FormatKey, $"unknown format '{format}' (supported: {string.Join(", ", QueueFormats.Names)})");
         return format;
     }
 
