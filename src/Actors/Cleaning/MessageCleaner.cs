@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Mime;
@@ -90,14 +89,15 @@ public static class MessageCleaner
         var changes = new List<string>();
         var limits = AnalysisLimits.Default;
         MimeMessage parsed;
-        using var stream = AsStream(message);
+        using var stream = ReadOnlyStreams.Over(message);
         // Parsed exactly as MessageAnalyzer parses it, so that its MIME positions name the same entities here.
         var options = ParserOptions.Default.Clone();
         options.MaxMimeDepth = limits.MaxMimeDepth + 1;
         parsed = new MimeParser(options, stream, persistent: true).ParseMessage();
 
         if (request.ReplaceDangerousParts) ReplaceParts(parsed, message, request.Findings, limits, changes);
-        if (request.DisarmHtml is { } html && parsed.Body is not null) Disarm(parsed.Body, "", html, changes, depth: 0);
+        if (request.DisarmHtml is { } html && parsed.Body is { } body)
+            Disarm(body, PartPosition.OfBody(body, PartPosition.TopLevel), html, changes, depth: 0);
         SetHeaders(parsed.Headers, request, changes);
         TagSubject(parsed, request.SubjectTag, changes);
 
@@ -114,11 +114,6 @@ public static class MessageCleaner
         var lf = message.IndexOf((byte)'\n');
         return lf > 0 && message[lf - 1] == '\r' ? NewLineFormat.Dos : NewLineFormat.Unix;
     }
-
-    private static MemoryStream AsStream(ReadOnlyMemory<byte> bytes) =>
-        MemoryMarshal.TryGetArray(bytes, out var segment)
-            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-            : new MemoryStream(bytes.ToArray(), writable: false);
 
     // --- Replacing infected and dangerous parts ---
 
@@ -194,15 +189,12 @@ public static class MessageCleaner
     /// </summary>
     private static MimeEntity? TargetAt(MimeMessage message, string mimePath)
     {
-        if (message.Body is not { } entity) return null;
-        var segments = mimePath.Split('.');
+        if (message.Body is not { } entity || PartPosition.Indexes(mimePath) is not { } indexes) return null;
         if (entity is not Multipart) // a single-part message: its body is part 1 (an attached message's inside is 1.x)
-            return segments[0] == "1" && (segments.Length == 1 || entity is MessagePart) ? entity : null;
-        foreach (var segment in segments)
+            return indexes[0] == 1 && (indexes.Length == 1 || entity is MessagePart) ? entity : null;
+        foreach (var index in indexes)
         {
-            if (entity is not Multipart multipart) return null;
-            if (!int.TryParse(segment, NumberStyles.None, CultureInfo.InvariantCulture, out var index)
-                || index < 1 || index > multipart.Count) return null;
+            if (entity is not Multipart multipart || index > multipart.Count) return null;
             entity = multipart[index - 1];
             if (entity is MessagePart) return entity;
         }
@@ -309,18 +301,16 @@ public static class MessageCleaner
         {
             case Multipart multipart:
                 for (var i = 0; i < multipart.Count; i++)
-                    Disarm(multipart[i], Child(position, i + 1), settings, changes, depth + 1);
+                    Disarm(multipart[i], PartPosition.Child(position, i + 1), settings, changes, depth + 1);
                 break;
             case MessagePart { Message.Body: { } body }:
-                Disarm(body, body is Multipart ? position : Child(position, 1), settings, changes, depth + 1);
+                Disarm(body, PartPosition.OfBody(body, position), settings, changes, depth + 1);
                 break;
             case TextPart { IsHtml: true } html:
-                DisarmPart(html, position.Length == 0 ? "1" : position, settings, changes);
+                DisarmPart(html, PartPosition.Shown(position), settings, changes);
                 break;
         }
     }
-
-    private static string Child(string position, int index) => position.Length == 0 ? $"{index}" : $"{position}.{index}";
 
     private static void DisarmPart(TextPart part, string position, HtmlSettings settings, List<string> changes)
     {

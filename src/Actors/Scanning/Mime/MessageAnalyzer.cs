@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Formats.Tar;
 using System.IO.Compression;
-using System.Runtime.InteropServices;
 using System.Text;
 using MimeKit;
 
@@ -24,7 +23,7 @@ public static class MessageAnalyzer
     public static MessageAnalysis Analyze(ReadOnlyMemory<byte> message, AnalysisLimits limits)
     {
         var walk = new Walk(limits);
-        using (var stream = AsStream(message))
+        using (var stream = ReadOnlyStreams.Over(message))
         {
             MimeMessage parsed;
             try
@@ -40,15 +39,10 @@ public static class MessageAnalyzer
                 walk.Finding($"mime: message cannot be parsed ({e.Message})", null);
                 return walk.Result(message.Length);
             }
-            if (parsed.Body is not null) walk.Entity(parsed.Body, "", Walk.BodyPosition(parsed.Body, ""), depth: 0);
+            if (parsed.Body is not null) walk.Entity(parsed.Body, "", PartPosition.OfBody(parsed.Body, PartPosition.TopLevel), depth: 0);
         }
         return walk.Result(message.Length);
     }
-
-    private static MemoryStream AsStream(ReadOnlyMemory<byte> bytes) =>
-        MemoryMarshal.TryGetArray(bytes, out var segment)
-            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-            : new MemoryStream(bytes.ToArray(), writable: false);
 
     /// <summary>The state of one analysis: what was found so far and how much of each limit is used.</summary>
     private sealed class Walk(AnalysisLimits limits)
@@ -84,13 +78,13 @@ public static class MessageAnalyzer
                     if (TooDeep(depth, prefix, position)) return;
                     var i = 0;
                     foreach (var child in multipart)
-                        Entity(child, prefix, Child(position, ++i), depth + 1);
+                        Entity(child, prefix, PartPosition.Child(position, ++i), depth + 1);
                     break;
                 case MessagePart { Message: { } inner } attached:
                     if (TooDeep(depth, prefix, position)) return;
                     var name = Sanitize(attached.ContentDisposition?.FileName ?? attached.ContentType.Name)
-                        ?? $"message {Position(position)}";
-                    if (inner.Body is not null) Entity(inner.Body, $"{prefix}{name}/", BodyPosition(inner.Body, position), depth + 1);
+                        ?? $"message {PartPosition.Shown(position)}";
+                    if (inner.Body is not null) Entity(inner.Body, $"{prefix}{name}/", PartPosition.OfBody(inner.Body, position), depth + 1);
                     break;
                 case MimePart part:
                     Leaf(part, prefix, position, depth);
@@ -99,30 +93,19 @@ public static class MessageAnalyzer
             }
         }
 
-        /// <summary>
-        /// IMAP numbering (RFC 3501 6.4.5): a message's multipart body has the message's own position (its children
-        /// are 2.1, 2.2); a single-part body is child 1 of it. The top-level message's position is "".
-        /// </summary>
-        public static string BodyPosition(MimeEntity body, string messagePosition) =>
-            body is Multipart ? messagePosition : Child(messagePosition, 1);
-
-        private static string Child(string position, int index) => position.Length == 0 ? $"{index}" : $"{position}.{index}";
-
         private bool TooDeep(int depth, string prefix, string position)
         {
             if (depth < limits.MaxMimeDepth) return false;
             Finding($"mime: nesting depth limit exceeded (more than {limits.MaxMimeDepth} nested parts or messages)",
-                $"{prefix}part {Position(position)}");
+                $"{prefix}part {PartPosition.Shown(position)}");
             return true;
         }
-
-        private static string Position(string position) => position.Length == 0 ? "1" : position;
 
         private void Leaf(MimePart part, string prefix, string position, int depth)
         {
             var type = part.ContentType.MimeType.ToLowerInvariant();
             var fileName = Sanitize(part.FileName);
-            var partName = prefix + (fileName ?? $"part {Position(position)}");
+            var partName = prefix + (fileName ?? $"part {PartPosition.Shown(position)}");
             if (type.StartsWith("multipart/", StringComparison.Ordinal) || type is "message/rfc822" or "message/global")
             {
                 // MimeKit stopped recursing (beyond ParserOptions.MaxMimeDepth) and handed the rest over as a leaf.
@@ -150,9 +133,9 @@ public static class MessageAnalyzer
                 catch (Exception e) when (e is IOException or FormatException or NotSupportedException or ArgumentException) { }
             }
             var isAttachment = part.IsAttachment || fileName is not null;
-            _parts.Add(new AnalyzedPart(partName, Position(position), fileName, type, PartSource.MimePart, isAttachment,
+            _parts.Add(new AnalyzedPart(partName, PartPosition.Shown(position), fileName, type, PartSource.MimePart, isAttachment,
                 part.ContentDisposition?.Size, content.LongLength, content, null, 0, html));
-            if (ArchiveSniffer.Detect(content) is not ArchiveFormat.None) Archive(content, partName, Position(position), fileName, 1);
+            if (ArchiveSniffer.Detect(content) is not ArchiveFormat.None) Archive(content, partName, PartPosition.Shown(position), fileName, 1);
         }
 
         /// <summary>Unpacks an archive found at <paramref name="depth"/> (1 = attached to the mail).</summary>
