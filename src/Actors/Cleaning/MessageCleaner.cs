@@ -237,20 +237,7 @@ public static class MessageCleaner
         {
             return null;
         }
-        return Printable(name);
-    }
-
-    /// <summary>A name from the mail, safe to show: control and bidi-override characters become '?', length bounded.</summary>
-    private static string? Printable(string? name)
-    {
-        if (string.IsNullOrWhiteSpace(name)) return null;
-        var b = new StringBuilder(Math.Min(name.Length, 200));
-        foreach (var c in name)
-        {
-            if (b.Length >= 200) break;
-            b.Append(char.IsControl(c) || c is >= '\u202A' and <= '\u202E' or >= '\u2066' and <= '\u2069' ? '?' : c);
-        }
-        return b.ToString().Trim();
+        return PrintableText.OfName(name);
     }
 
     /// <summary>The text part that stands in for a removed one. Only the name and the reason: never its bytes.</summary>
@@ -341,7 +328,7 @@ public static class MessageCleaner
         // 7bit was true of the old text; the new one is checked again (it may hold what the old charset encoded).
         if (part.ContentTransferEncoding is ContentEncoding.Default or ContentEncoding.SevenBit)
             part.ContentTransferEncoding = part.GetBestEncoding(EncodingConstraint.SevenBit);
-        var name = Printable(part.FileName) is { } fileName ? $"{fileName} (part {position})" : $"part {position}";
+        var name = PrintableText.OfName(part.FileName) is { } fileName ? $"{fileName} (part {position})" : $"part {position}";
         foreach (var description in removed.Select(r => r.Description).Distinct())
             changes.Add($"disarmed HTML in {name}: {description}");
     }

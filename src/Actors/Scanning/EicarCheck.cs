@@ -36,7 +36,7 @@ public static class EicarCheck
             using var decoded = new MemoryStream();
             part.Content.DecodeTo(decoded);
             if (decoded.GetBuffer().AsSpan(0, (int)decoded.Length).IndexOf(Signature) >= 0)
-                return Verdict.Infected($"EICAR test signature in {part.FileName ?? part.ContentType.MimeType}");
+                return Verdict.Infected($"EICAR test signature in {PrintableText.Of(part.FileName ?? part.ContentType.MimeType)}");
         }
         return Verdict.Clean;
     }
