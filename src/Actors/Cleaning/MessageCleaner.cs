@@ -140,10 +140,10 @@ public static class MessageCleaner
         string original;
         try
         {
-            // As part.Text, without its second pass through stream filters (see MessageAnalyzer.HtmlText).
+            // As part.Text, without its second pass through stream filters (see HtmlPartText.Decode).
             using var decoded = new MemoryStream();
             part.Content?.DecodeTo(decoded);
-            original = MessageAnalyzer.HtmlText(part, decoded.ToArray());
+            original = HtmlPartText.Decode(part, decoded.ToArray());
         }
         catch (Exception e) when (e is IOException or FormatException or NotSupportedException or ArgumentException)
         {

@@ -129,7 +129,7 @@ public static class MessageAnalyzer
             string? html = null;
             if (type == "text/html" && part is TextPart text)
             {
-                try { html = HtmlText(text, content); }
+                try { html = HtmlPartText.Decode(text, content); }
                 catch (Exception e) when (e is IOException or FormatException or NotSupportedException or ArgumentException) { }
             }
             var isAttachment = part.IsAttachment || fileName is not null;
@@ -292,42 +292,6 @@ public static class MessageAnalyzer
                 IsAttachment: true, declared, data.LongLength, data, unscannable, depth));
     }
 
-    /// <summary>
-    /// What <see cref="TextPart.Text"/> returns, computed from the <paramref name="decoded"/> bytes instead of decoding
-    /// the part a second time (and converting them to UTF-8 and back through two stream filters): the charset of the
-    /// Content-Type, else a byte order mark, else a <c>&lt;meta&gt;</c> charset (<see cref="TextPart.TryDetectEncoding"/>);
-    /// failing those strict UTF-8, and ISO-8859-1 when that does not decode; CRLF read as LF; and, as there, an
-    /// <see cref="EncoderFallbackException"/> (an <see cref="ArgumentException"/>) when the text holds a lone surrogate.
-    /// </summary>
-    internal static string HtmlText(TextPart part, byte[] decoded)
-    {
-        if (FormatOptions.Default.NewLineFormat != NewLineFormat.Unix) return part.Text; // not Linux: MimeKit writes CRLF
-        if (!part.TryDetectEncoding(out var encoding, out _)) encoding = StrictUtf8;
-        string text;
-        try
-        {
-            text = encoding.GetString(decoded);
-        }
-        catch (DecoderFallbackException)
-        {
-            text = StrictLatin1.GetString(decoded);
-        }
-        // TextPart.Text writes the text out as strict UTF-8 on its way: an unpaired surrogate throws there.
-        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0) StrictUtf8.GetByteCount(text);
-        return UnixNewLines(text);
-    }
-
-    private static readonly Encoding StrictUtf8 = Encoding.GetEncoding(65001, new EncoderExceptionFallback(), new DecoderExceptionFallback());
-    private static readonly Encoding StrictLatin1 = Encoding.GetEncoding(28591, new EncoderExceptionFallback(), new DecoderExceptionFallback());
-
-    /// <summary>As MimeKit's Dos2UnixFilter: CR LF becomes LF, and a CR that ends the text is dropped.</summary>
-    private static string UnixNewLines(string text)
-    {
-        if (text.IndexOf('\r') < 0) return text;
-        var unix = text.Replace("\r\n", "\n", StringComparison.Ordinal);
-        return unix.EndsWith('\r') ? unix[..^1] : unix;
-    }
-
     private static int EncodedLength(IMimeContent? content) =>
         content?.Stream is { CanSeek: true } stream ? (int)Math.Clamp(stream.Length, 0, Array.MaxLength) : 0;
 
@@ -371,24 +335,5 @@ public static class MessageAnalyzer
     {
         if (string.IsNullOrWhiteSpace(name)) return null;
         return name.Length > 1024 ? $"{name[..510]}...{name[^510..]}" : name;
-    }
-}
-
-/// <summary>Archive formats recognised by their first bytes, never by a name the sender chose.</summary>
-internal enum ArchiveFormat
-{
-    None, Zip, Gzip, Tar,
-}
-
-internal static class ArchiveSniffer
-{
-    public static ArchiveFormat Detect(ReadOnlySpan<byte> content)
-    {
-        if (content.Length >= 4 && content[0] == 'P' && content[1] == 'K' && content[2] == 3 && content[3] == 4) return ArchiveFormat.Zip;
-        // An empty zip is only its end-of-central-directory record.
-        if (content.Length >= 4 && content[0] == 'P' && content[1] == 'K' && content[2] == 5 && content[3] == 6) return ArchiveFormat.Zip;
-        if (content.Length >= 3 && content[0] == 0x1F && content[1] == 0x8B && content[2] == 8) return ArchiveFormat.Gzip;
-        if (content.Length >= 262 && content.Slice(257, 5).SequenceEqual("ustar"u8)) return ArchiveFormat.Tar;
-        return ArchiveFormat.None;
     }
 }
