@@ -147,35 +147,13 @@ internal static class DangerousPartReplacement
         var text = $"MailScanner.Actors removed the attachment \"{fileName ?? "unnamed"}\" from this message: {reason}. " +
                    "The original is kept in quarantine.";
         var part = new TextPart("plain");
-        part.SetText("utf-8", Wrap(text) + "\n");
+        // Short lines keep the warning readable in its raw form (7bit rather than quoted-printable).
+        part.SetText("utf-8", WordWrap.AtSpaces(text, width: 76, firstColumn: 0, lineBreak: "\n") + "\n");
         part.ContentDisposition = new ContentDisposition(ContentDisposition.Attachment)
         {
             FileName = fileName is null ? "warning.txt" : $"{fileName}.txt",
         };
         part.ContentTransferEncoding = part.GetBestEncoding(EncodingConstraint.SevenBit);
         return part;
-    }
-
-    /// <summary>Short lines keep the warning readable in its raw form (7bit rather than quoted-printable).</summary>
-    private static string Wrap(string text, int width = 76)
-    {
-        var b = new StringBuilder(text.Length + 16);
-        var column = 0;
-        foreach (var word in text.Split(' '))
-        {
-            if (column > 0 && column + 1 + word.Length > width)
-            {
-                b.Append('\n');
-                column = 0;
-            }
-            else if (column > 0)
-            {
-                b.Append(' ');
-                column++;
-            }
-            b.Append(word);
-            column += word.Length;
-        }
-        return b.ToString();
     }
 }

@@ -56,7 +56,7 @@ internal static class HeaderOnlyRewrite
                 changes.Add($"added {MessageCleaner.SpamScoreHeader}: {MessageCleaner.SpamScoreValue(spam)}");
                 if (MessageCleaner.SpamRulesValue(spam) is { } rules)
                 {
-                    kept.Add($"{MessageCleaner.SpamRulesHeader}: {Fold(rules, MessageCleaner.SpamRulesHeader.Length + 2, newline)}");
+                    kept.Add($"{MessageCleaner.SpamRulesHeader}: {WordWrap.AtSpaces(rules, width: 78, firstColumn: MessageCleaner.SpamRulesHeader.Length + 2, lineBreak: newline + "\t")}");
                     changes.Add($"added {MessageCleaner.SpamRulesHeader}: {rules}");
                 }
             }
@@ -131,31 +131,5 @@ internal static class HeaderOnlyRewrite
         var tagText = tag.All(char.IsAscii) ? tag : $"=?utf-8?B?{Convert.ToBase64String(tagBytes)}?=";
         lines[at] = value.Length == 0 ? $"Subject: {tagText}" : $"Subject: {tagText} {value}";
         changes.Add($"subject tagged {tag}");
-    }
-
-    /// <summary>Folds a comma-separated value at its spaces so that no line passes 78 characters.</summary>
-    private static string Fold(string value, int used, string newline)
-    {
-        var b = new StringBuilder();
-        var column = used;
-        foreach (var word in value.Split(' '))
-        {
-            if (b.Length > 0)
-            {
-                if (column + 1 + word.Length > 78)
-                {
-                    b.Append(newline).Append('\t');
-                    column = 1;
-                }
-                else
-                {
-                    b.Append(' ');
-                    column++;
-                }
-            }
-            b.Append(word);
-            column += word.Length;
-        }
-        return b.ToString();
     }
 }
