@@ -33,7 +33,7 @@ public static class MessageRegionHosting
 
     private static MessageWorkspace WorkspaceFor(ActorSystem system, IActorRegistry registry, GatewaySettings settings, PipelineCounters counters)
     {
-        var format = Gateway.FormatFor(settings.Queue.Format);
+        var format = QueueFormats.Get(settings.Queue.Format);
         var outgoingBarrier = new DurabilityBarrier(settings.Queue.Outgoing);
         var quarantineBarrier = new DurabilityBarrier(settings.Quarantine.Directory);
         var closer = new DeferredCloser();

@@ -20,7 +20,7 @@ public static class QuarantineText
             Verdict.Name(m.Verdict),
             Sender(m.Sender),
             m.Recipients.Count == 1 ? "1 recipient" : $"{m.Recipients.Count.ToString(CultureInfo.InvariantCulture)} recipients",
-            m.QueueId);
+            Shown(m.QueueId));
         return entry.IsReleased ? line + "\treleased" : line;
     }
 
@@ -31,14 +31,14 @@ public static class QuarantineText
         var b = new StringBuilder();
         b.AppendLine($"id:          {entry.Id}");
         b.AppendLine($"time:        {Time(m.TimeUtc)}");
-        b.AppendLine($"queue id:    {m.QueueId}");
+        b.AppendLine($"queue id:    {Shown(m.QueueId)}");
         b.AppendLine($"identity:    {m.OriginalIdentity}");
         b.AppendLine($"sender:      {Sender(m.Sender)}");
         b.AppendLine($"recipients:  {m.Recipients.Count.ToString(CultureInfo.InvariantCulture)}");
-        foreach (var recipient in m.Recipients) b.AppendLine($"  {recipient}");
+        foreach (var recipient in m.Recipients) b.AppendLine($"  {Shown(recipient)}");
         b.AppendLine($"verdict:     {Verdict.Name(m.Verdict)}");
         b.AppendLine($"reasons:     {m.Reasons.Count.ToString(CultureInfo.InvariantCulture)}");
-        foreach (var reason in m.Reasons) b.AppendLine($"  {reason}");
+        foreach (var reason in m.Reasons) b.AppendLine($"  {Shown(reason)}");
         if (entry.Release is { } r)
         {
             b.AppendLine($"released:    {Time(r.TimeUtc)} to {r.OutgoingPath} (identity {r.OutgoingIdentity}{(r.Recovered ? ", completed after an interruption" : "")})");
@@ -82,5 +82,8 @@ public static class QuarantineText
 
     private static string Time(DateTime utc) => utc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-    private static string Sender(string sender) => sender.Length == 0 ? "<>" : sender;
+    private static string Sender(string sender) => sender.Length == 0 ? "<>" : Shown(sender);
+
+    /// <summary>What came with the message, shown whole (an operator reads it all) but with nothing hidden: no tab breaks a column.</summary>
+    private static string Shown(string fromMessage) => PrintableText.Of(fromMessage, maxLength: int.MaxValue);
 }

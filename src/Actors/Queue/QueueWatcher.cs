@@ -25,11 +25,16 @@ namespace MailScanner.Actors.Queue;
 ///
 /// Messages an earlier run was scanning when it died are scanned first, one at a time and alone (see
 /// <see cref="RecoverClaims"/>): a message that brings the whole gateway down then takes no other message with it.
+///
+/// Beside it: <see cref="IncomingQueueListing"/> (what is in the incoming queue), <see cref="CrashIsolationPlan"/>
+/// (the order of an earlier run's claims), <see cref="StopInProgress"/> (the stop's bookkeeping) and
+/// <see cref="QueueWatcherProtocol"/> (what it is told and answers).
 /// </summary>
 public sealed class QueueWatcher : ReceiveActor, IWithTimers
 {
     private readonly QueueSettings _settings;
     private readonly IQueueFormat _format;
+    private readonly IncomingQueueListing _listing;
     private readonly IActorRef _messages;
     private readonly Func<IActorContext, IReadOnlyList<IActorRef>> _startCoordinators;
     private readonly int _batchSize;
@@ -49,17 +54,15 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private readonly HashSet<FileIdentity> _inFlight = new();
     /// <summary>Which coordinator drives each message in flight, so that a coordinator that restarts can be given them again.</summary>
     private readonly Dictionary<FileIdentity, (IActorRef Coordinator, BatchCoordinatorProtocol.Enqueue Enqueued)> _assigned = new();
-    /// <summary>Entries we could not process or move: reported once, then left alone.</summary>
-    private readonly HashSet<(ulong Device, ulong Inode)> _leftInPlace = new();
     /// <summary>Messages handed back after a failed stage, and when each may be admitted again.</summary>
-    private readonly Dictionary<FileIdentity, Retry> _retries = new();
+    private readonly RetryBackoff _retries;
     private bool _changedSinceListing = true;
     /// <summary>Set once the gateway has begun to stop: nothing more is admitted.</summary>
-    private Stopping? _stopping;
+    private StopInProgress? _stopping;
     private bool _scanQueued;
     private FileSystemWatcher? _changeHint;
     /// <summary>Set while the messages an earlier run was scanning when it died are taken one at a time; nothing else is admitted.</summary>
-    private Isolation? _isolation;
+    private CrashIsolationPlan? _isolation;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -70,6 +73,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         _settings = settings;
         _journal = journal ?? MessageJournalClient.Disabled();
         _format = format;
+        _listing = new IncomingQueueListing(settings.Incoming, settings.Bad, format);
+        _retries = new RetryBackoff(settings.RetryBackoffMin, settings.RetryBackoffMax);
         _messages = messages;
         _startCoordinators = startCoordinators;
         _batchSize = Math.Max(1, batchSize);
@@ -113,14 +118,10 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
                 var wasInFlight = _inFlight.Remove(identity);
                 _assigned.Remove(identity);
                 var handedBack = finished.HandedBack.Contains(identity);
-                if (!handedBack) _retries.Remove(identity);
-                if (wasInFlight && _stopping is not null)
-                {
-                    if (handedBack) _stopping.HandedBack++;
-                    else _stopping.Finished++;
-                }
+                if (!handedBack) _retries.Forget(identity);
+                if (wasInFlight) _stopping?.Count(handedBack ? StopInProgress.MessageOutcome.HandedBack : StopInProgress.MessageOutcome.Finished);
             }
-            foreach (var identity in finished.HandedBack) ScheduleRetry(identity);
+            foreach (var identity in finished.HandedBack) _retries.Failed(identity, DateTime.UtcNow);
             ContinueIsolation();
             ScanAndAdmit();
             StopIfDrained();
@@ -128,9 +129,10 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         Receive<QueueWatcherProtocol.Stop>(BeginStopping);
         Receive<GracePeriodPassed>(_ => LetGoOfUnfinished());
         Receive<LetGoDeadlinePassed>(_ => EndStopping());
-        Receive<HandedBack>(handedBack => LetGoAnswered(handedBack.Identity, handedBack.InIncomingQueue ? Outcome.HandedBack : Outcome.LeftClaimed));
-        Receive<Deleted>(deleted => LetGoAnswered(deleted.Identity, Outcome.Finished));
-        Receive<Failed>(failed => LetGoAnswered(failed.Identity, Outcome.LeftClaimed));
+        Receive<HandedBack>(handedBack => LetGoAnswered(handedBack.Identity,
+            handedBack.InIncomingQueue ? StopInProgress.MessageOutcome.HandedBack : StopInProgress.MessageOutcome.LeftClaimed));
+        Receive<Deleted>(deleted => LetGoAnswered(deleted.Identity, StopInProgress.MessageOutcome.Finished));
+        Receive<Failed>(failed => LetGoAnswered(failed.Identity, StopInProgress.MessageOutcome.LeftClaimed));
         Receive<BatchCoordinatorProtocol.CoordinatorRestarted>(_ => GiveBackToRestartedCoordinator(Sender));
         Receive<QueueWatcherProtocol.GetStatus>(_ => Sender.Tell(new QueueWatcherProtocol.Status(
             _candidates.Count, _admitting.Count, _inFlight.Count)));
@@ -180,44 +182,30 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     /// </summary>
     /// <remarks>
     /// The claims whose scanning was interrupted by more than one crash (<paramref name="interrupted"/>) come first,
-    /// one at a time with nothing else in process, fewest attempts first. The process died while they were being
-    /// scanned, perhaps because of one of them; a crash counts an attempt against every message in process, so
-    /// scanned together again they would all be counted again at each crash, and after
-    /// <c>max-processing-attempts</c> crashes every message that happened to be in process beside the culprit would be
-    /// quarantined with it. Alone, each innocent one is scanned and delivered, and only the culprit's count grows.
-    /// After a single crash (a kill, a power cut) nothing is held back: processing one at a time is slow.
+    /// one at a time with nothing else in process, fewest attempts first (<see cref="CrashIsolationPlan"/> says why).
     /// </remarks>
     private void RecoverClaims(IReadOnlyDictionary<string, int> interrupted)
     {
-        var claims = new List<Claim>();
-        foreach (var path in Directory.EnumerateFileSystemEntries(_settings.Work))
-        {
-            if (!FileIdentity.TryParse(Path.GetFileName(path), out var identity) || _admitting.ContainsKey(identity)) continue;
-            claims.Add(new Claim(identity, path, Path.Combine(_settings.Incoming, _format.FileNameFor(identity))));
-        }
-        var suspects = claims
-            .Where(c => interrupted.GetValueOrDefault(c.Identity.Key) >= IsolateFromAttempt)
-            .OrderBy(c => interrupted[c.Identity.Key]).ToList();
-        if (suspects.Count == 0)
+        var claims = WorkAreaClaim.FindIn(_settings.Work, _settings.Incoming, _format)
+            .Where(c => !_admitting.ContainsKey(c.Identity)).ToList();
+        var plan = CrashIsolationPlan.For(claims, interrupted, _journal.MaxProcessingAttempts);
+        if (plan is null)
         {
             foreach (var claim in claims) Recover(claim);
             return;
         }
         _log.Warning("{Count} message(s) were being scanned when the gateway last ended without finishing them (a crash or a kill); " +
                      "they are scanned one at a time, alone, before anything else, so that a message that brings the gateway down is the only one it counts against",
-            suspects.Count);
-        _isolation = new Isolation(new Queue<Claim>(suspects), claims.Except(suspects).ToList());
+            plan.Suspects);
+        _isolation = plan;
         ContinueIsolation();
     }
-
-    /// <summary>From the second interrupted attempt on; from the first when a second would already use up the attempts.</summary>
-    private int IsolateFromAttempt => Math.Max(1, Math.Min(2, _journal.MaxProcessingAttempts - 1));
 
     /// <summary>Once nothing is in process: the next interrupted message, or, when none is left, everything else.</summary>
     private void ContinueIsolation()
     {
         if (_isolation is null || _stopping is not null || _admitting.Count > 0 || _inFlight.Count > 0) return;
-        if (_isolation.Interrupted.TryDequeue(out var next))
+        if (_isolation.TryTakeNextSuspect(out var next))
         {
             Recover(next);
             return;
@@ -229,7 +217,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         ScanAndAdmit();
     }
 
-    private void Recover(Claim claim)
+    private void Recover(WorkAreaClaim claim)
     {
         _admitting[claim.Identity] = claim.IncomingPath;
         _admittingNames.Add(Path.GetFileName(claim.IncomingPath));
@@ -259,17 +247,14 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private void ListCandidates()
     {
         _changedSinceListing = false;
-        var found = new List<(string Path, DateTime Modified)>();
-        foreach (var path in Directory.EnumerateFileSystemEntries(_settings.Incoming))
+        var listed = _listing.List(_admittingNames);
+        foreach (var entry in listed.SetAside)
         {
-            var name = Path.GetFileName(path);
-            if (!_format.IsQueueFileName(name) || _admittingNames.Contains(name)) continue;
-            var status = NativeFile.TryLStat(path);
-            if (status is null || _leftInPlace.Contains((status.Device, status.Inode))) continue;
-            if (status.Kind == FileKind.Regular) found.Add((path, status.ModifiedUtc));
-            else MoveAsideOrLeave(path, status, $"it is a {status.Kind.ToString().ToLowerInvariant()}, not a regular file");
+            _counters.CountRefused();
+            if (entry.MovedTo is { } badPath) _log.Warning("Queue entry {Path} was moved to {BadPath}: {Reason}", entry.Path, badPath, entry.Reason);
+            else _log.Warning("Queue entry {Path} is left in place and ignored: {Reason}", entry.Path, entry.Reason);
         }
-        foreach (var (path, _) in found.OrderBy(f => f.Modified)) _candidates.Enqueue(path);
+        foreach (var path in listed.OldestFirst) _candidates.Enqueue(path);
     }
 
     private void AdmitCandidates()
@@ -281,8 +266,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             if (opened == OpenOutcome.Missing || opened == OpenOutcome.NotRegular) continue; // gone, or reported at the next listing
             if (opened != OpenOutcome.Opened)
             {
-                var status = NativeFile.TryLStat(path);
-                if (status is not null && _leftInPlace.Add((status.Device, status.Inode)))
+                if (_listing.LeaveInPlace(path))
                 {
                     _counters.CountRefused();
                     _log.Warning("Queue file {Path} cannot be opened and is left in place: {Reason}", path, opened.Reason);
@@ -292,7 +276,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             FileIdentity identity;
             using (handle) identity = NativeFile.GetIdentity(handle!);
             if (_inFlight.Contains(identity) || _admitting.ContainsKey(identity)) continue;
-            if (_retries.TryGetValue(identity, out var retry) && retry.NotBefore > DateTime.UtcNow) continue;
+            if (_retries.MustWait(identity, DateTime.UtcNow)) continue;
             _admitting[identity] = path;
             _admittingNames.Add(Path.GetFileName(path));
             _messages.Tell(new MessageCommands.Admit(identity, path));
@@ -328,7 +312,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private void AdmissionEnded(FileIdentity identity, bool leaveAlone)
     {
         if (!ForgetAdmission(identity)) return;
-        if (leaveAlone) _leftInPlace.Add((identity.Device, identity.Inode));
+        if (leaveAlone) _listing.LeaveInPlace(identity);
         FlushIfNothingMoreIsComing();
         ContinueIsolation();
         AdmitCandidates();
@@ -343,12 +327,11 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     {
         if (_stopping is not null)
         {
-            if (_stopping.Outcome is { } stopped) Sender.Tell(stopped);
-            else _stopping.Requesters.Add(Sender);
+            _stopping.AnswerWhenEnded(Sender);
             return;
         }
-        _stopping = new Stopping(stop.GracePeriod, _admitting.Count + _inFlight.Count);
-        _stopping.Requesters.Add(Sender);
+        _stopping = new StopInProgress(stop.GracePeriod, _admitting.Count + _inFlight.Count);
+        _stopping.AnswerWhenEnded(Sender);
         Timers.Cancel("scan");
         _candidates.Clear();
         _log.Info("Stopping: no more messages are admitted; the {InFlight} message(s) in flight get up to {GracePeriod} to finish",
@@ -371,17 +354,12 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         foreach (var identity in _admitting.Keys.Concat(_inFlight)) _messages.Tell(new MessageCommands.LetGo(identity));
     }
 
-    private void LetGoAnswered(FileIdentity identity, Outcome outcome)
+    private void LetGoAnswered(FileIdentity identity, StopInProgress.MessageOutcome outcome)
     {
         if (_stopping is null) return;
         if (!ForgetAdmission(identity) && !_inFlight.Remove(identity)) return;
         _assigned.Remove(identity);
-        switch (outcome)
-        {
-            case Outcome.Finished: _stopping.Finished++; break;
-            case Outcome.HandedBack: _stopping.HandedBack++; break;
-            default: _stopping.LeftClaimed++; break;
-        }
+        _stopping.Count(outcome);
         StopIfDrained();
     }
 
@@ -398,17 +376,15 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         if (_stopping is null || _stopping.Outcome is not null) return;
         Timers.Cancel("grace-period");
         Timers.Cancel("let-go-deadline");
-        var stopping = _stopping;
-        stopping.LeftClaimed += _admitting.Count + _inFlight.Count + (_isolation is { } held ? held.Interrupted.Count + held.HeldBack.Count : 0);
-        stopping.Outcome = new QueueWatcherProtocol.Stopped(stopping.Finished, stopping.HandedBack, stopping.LeftClaimed);
-        if (stopping.LeftClaimed == 0)
+        var stopped = _stopping.End(stillClaimed: _admitting.Count + _inFlight.Count + (_isolation?.Waiting ?? 0));
+        if (stopped.LeftClaimed == 0)
             _log.Info("Stopped: {Finished} message(s) finished, {HandedBack} handed back to the incoming queue untouched",
-                stopping.Finished, stopping.HandedBack);
+                stopped.Finished, stopped.HandedBack);
         else
             _log.Warning("Stopped: {Finished} message(s) finished, {HandedBack} handed back to the incoming queue untouched, " +
                          "{LeftClaimed} left claimed in the work area (the next start resumes them)",
-                stopping.Finished, stopping.HandedBack, stopping.LeftClaimed);
-        foreach (var requester in stopping.Requesters) requester.Tell(stopping.Outcome);
+                stopped.Finished, stopped.HandedBack, stopped.LeftClaimed);
+        _stopping.AnswerRequesters();
     }
 
     private bool ForgetAdmission(FileIdentity identity)
@@ -427,117 +403,11 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         _sentToCoordinator = 0;
     }
 
-    /// <summary>
-    /// A symlink, FIFO, socket or device under a queue file's name is never opened or followed: it is renamed
-    /// (the entry itself, not what it points to) into the bad directory. A directory is left where it is.
-    /// </summary>
-    private void MoveAsideOrLeave(string path, FileStatus status, string why)
-    {
-        var name = Path.GetFileName(path);
-        if (status.Kind != FileKind.Directory)
-        {
-            var target = Path.Combine(_settings.Bad, $"{name}.{status.Device:x}-{status.Inode}.{status.Kind.ToString().ToLowerInvariant()}");
-            if (NativeFile.TryRenameNoReplace(path, target) == RenameOutcome.Renamed)
-            {
-                _counters.CountRefused();
-                _log.Warning("Queue entry {Path} was moved to {BadPath}: {Reason}", path, target, why);
-                return;
-            }
-        }
-        if (_leftInPlace.Add((status.Device, status.Inode)))
-        {
-            _counters.CountRefused();
-            _log.Warning("Queue entry {Path} is left in place and ignored: {Reason}", path, why);
-        }
-    }
-
-    /// <summary>
-    /// 1 s, 2 s, 4 s ... up to 5 minutes (<c>retry-backoff-min</c>, <c>-max</c>) between attempts at a message whose
-    /// processing keeps failing.
-    /// </summary>
-    private void ScheduleRetry(FileIdentity identity)
-    {
-        var attempts = _retries.TryGetValue(identity, out var previous) ? previous.Attempts + 1 : 1;
-        var doubled = _settings.RetryBackoffMin.Ticks * Math.Pow(2, Math.Min(attempts - 1, 30));
-        var wait = TimeSpan.FromTicks((long)Math.Min(_settings.RetryBackoffMax.Ticks, doubled));
-        _retries[identity] = new Retry(DateTime.UtcNow + wait, attempts);
-    }
-
-    private sealed record Retry(DateTime NotBefore, int Attempts);
-
-    private enum Outcome { Finished, HandedBack, LeftClaimed }
-
-    private sealed class Stopping(TimeSpan gracePeriod, int inFlightAtStart)
-    {
-        public TimeSpan GracePeriod { get; } = gracePeriod;
-        public int InFlightAtStart { get; } = inFlightAtStart;
-        public List<IActorRef> Requesters { get; } = new();
-        public bool LettingGo { get; set; }
-        public int Finished { get; set; }
-        public int HandedBack { get; set; }
-        public int LeftClaimed { get; set; }
-        public QueueWatcherProtocol.Stopped? Outcome { get; set; }
-    }
-
-    private sealed record GracePeriodPassed
-    {
-        public static readonly GracePeriodPassed Instance = new();
-    }
-
-    private sealed record LetGoDeadlinePassed
-    {
-        public static readonly LetGoDeadlinePassed Instance = new();
-    }
-
+    private sealed record GracePeriodPassed { public static readonly GracePeriodPassed Instance = new(); }
+    private sealed record LetGoDeadlinePassed { public static readonly LetGoDeadlinePassed Instance = new(); }
     private sealed record JournalReady(IReadOnlyDictionary<string, int> Interrupted);
-
-    /// <summary>A file in the work area found at start-up, and where it goes back to if handed back.</summary>
-    private sealed record Claim(FileIdentity Identity, string WorkPath, string IncomingPath);
-
-    private sealed record Isolation(Queue<Claim> Interrupted, IReadOnlyList<Claim> HeldBack);
-
     private sealed record JournalNotReady(string Reason);
-
-    private sealed record AskJournal
-    {
-        public static readonly AskJournal Instance = new();
-    }
-
-    private sealed record PeriodicScan
-    {
-        public static readonly PeriodicScan Instance = new();
-    }
-
-    private sealed record ChangeHint
-    {
-        public static readonly ChangeHint Instance = new();
-    }
-}
-
-public static class QueueWatcherProtocol
-{
-    /// <summary>List the queue now (the periodic timer and inotify send this too).</summary>
-    public sealed record ScanQueue
-    {
-        public static readonly ScanQueue Instance = new();
-    }
-
-    public sealed record GetStatus
-    {
-        public static readonly GetStatus Instance = new();
-    }
-
-    public sealed record Status(int Candidates, int Admitting, int InFlight);
-
-    /// <summary>
-    /// The gateway is stopping (sent by its coordinated-shutdown task): admit nothing more, give the messages in flight
-    /// <paramref name="GracePeriod"/> to finish, then have the rest let go of their files, and answer
-    /// <see cref="Stopped"/> by <paramref name="GracePeriod"/> + <paramref name="LetGoAllowance"/> at the latest.
-    /// </summary>
-    public sealed record Stop(TimeSpan GracePeriod, TimeSpan LetGoAllowance);
-
-    /// <param name="Finished">Delivered, quarantined or deleted during the stop (or refused as malformed).</param>
-    /// <param name="HandedBack">Back in the incoming queue, untouched, to be processed again.</param>
-    /// <param name="LeftClaimed">Still in the work area when the stop ended: the next start resumes them.</param>
-    public sealed record Stopped(int Finished, int HandedBack, int LeftClaimed);
+    private sealed record AskJournal { public static readonly AskJournal Instance = new(); }
+    private sealed record PeriodicScan { public static readonly PeriodicScan Instance = new(); }
+    private sealed record ChangeHint { public static readonly ChangeHint Instance = new(); }
 }

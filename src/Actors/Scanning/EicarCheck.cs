@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using MailScanner.Actors.Scanning.Mime;
 using System.Text;
 using MimeKit;
 
@@ -25,7 +25,7 @@ public static class EicarCheck
     private static Verdict ScanDecodedParts(ReadOnlyMemory<byte> message)
     {
         MimeMessage parsed;
-        using (var stream = AsStream(message))
+        using (var stream = ReadOnlyStreams.Over(message))
         {
             try { parsed = MimeMessage.Load(stream); }
             catch (FormatException) { return Verdict.Clean; }
@@ -36,15 +36,10 @@ public static class EicarCheck
             using var decoded = new MemoryStream();
             part.Content.DecodeTo(decoded);
             if (decoded.GetBuffer().AsSpan(0, (int)decoded.Length).IndexOf(Signature) >= 0)
-                return Verdict.Infected($"EICAR test signature in {part.FileName ?? part.ContentType.MimeType}");
+                return Verdict.Infected($"EICAR test signature in {PrintableText.Of(part.FileName ?? part.ContentType.MimeType)}");
         }
         return Verdict.Clean;
     }
-
-    private static MemoryStream AsStream(ReadOnlyMemory<byte> message) =>
-        MemoryMarshal.TryGetArray(message, out var segment)
-            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-            : new MemoryStream(message.ToArray(), writable: false);
 
     private static bool ContainsIgnoringAsciiCase(ReadOnlySpan<byte> haystack, ReadOnlySpan<byte> lowerNeedle)
     {

@@ -54,7 +54,8 @@ public sealed record ScanFinding(VerdictKind Kind, string Reason, string? PartNa
     /// </summary>
     public string? MimePath { get; init; }
 
-    public override string ToString() => PartName is null ? Reason : $"{Reason} in {PartName}";
+    /// <summary>As the log, the quarantine and the warning in a cleaned message show it: the part name made printable.</summary>
+    public override string ToString() => PartName is null ? Reason : $"{Reason} in {PrintableText.Of(PartName)}";
 }
 
 /// <summary>What one scanner (built-in rules, clamd, spamd) reports about one message.</summary>

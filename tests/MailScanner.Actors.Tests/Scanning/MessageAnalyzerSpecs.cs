@@ -218,7 +218,7 @@ public sealed class MessageAnalyzerSpecs
 
         string? expected, actual;
         try { expected = part.Text; } catch (ArgumentException) { expected = null; }
-        try { actual = MessageAnalyzer.HtmlText(part, decoded.ToArray()); } catch (ArgumentException) { actual = null; }
+        try { actual = HtmlPartText.Decode(part, decoded.ToArray()); } catch (ArgumentException) { actual = null; }
 
         Assert.Equal(expected, actual);
         Assert.Equal(expected, Assert.Single(Analyze(raw).Parts).Html);

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Formats.Tar;
 using System.IO.Compression;
-using System.Runtime.InteropServices;
 using System.Text;
 using MimeKit;
 
@@ -24,7 +23,7 @@ public static class MessageAnalyzer
     public static MessageAnalysis Analyze(ReadOnlyMemory<byte> message, AnalysisLimits limits)
     {
         var walk = new Walk(limits);
-        using (var stream = AsStream(message))
+        using (var stream = ReadOnlyStreams.Over(message))
         {
             MimeMessage parsed;
             try
@@ -40,15 +39,10 @@ public static class MessageAnalyzer
                 walk.Finding($"mime: message cannot be parsed ({e.Message})", null);
                 return walk.Result(message.Length);
             }
-            if (parsed.Body is not null) walk.Entity(parsed.Body, "", Walk.BodyPosition(parsed.Body, ""), depth: 0);
+            if (parsed.Body is not null) walk.Entity(parsed.Body, "", PartPosition.OfBody(parsed.Body, PartPosition.TopLevel), depth: 0);
         }
         return walk.Result(message.Length);
     }
-
-    private static MemoryStream AsStream(ReadOnlyMemory<byte> bytes) =>
-        MemoryMarshal.TryGetArray(bytes, out var segment)
-            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-            : new MemoryStream(bytes.ToArray(), writable: false);
 
     /// <summary>The state of one analysis: what was found so far and how much of each limit is used.</summary>
     private sealed class Walk(AnalysisLimits limits)
@@ -84,13 +78,13 @@ public static class MessageAnalyzer
                     if (TooDeep(depth, prefix, position)) return;
                     var i = 0;
                     foreach (var child in multipart)
-                        Entity(child, prefix, Child(position, ++i), depth + 1);
+                        Entity(child, prefix, PartPosition.Child(position, ++i), depth + 1);
                     break;
                 case MessagePart { Message: { } inner } attached:
                     if (TooDeep(depth, prefix, position)) return;
                     var name = Sanitize(attached.ContentDisposition?.FileName ?? attached.ContentType.Name)
-                        ?? $"message {Position(position)}";
-                    if (inner.Body is not null) Entity(inner.Body, $"{prefix}{name}/", BodyPosition(inner.Body, position), depth + 1);
+                        ?? $"message {PartPosition.Shown(position)}";
+                    if (inner.Body is not null) Entity(inner.Body, $"{prefix}{name}/", PartPosition.OfBody(inner.Body, position), depth + 1);
                     break;
                 case MimePart part:
                     Leaf(part, prefix, position, depth);
@@ -99,30 +93,19 @@ public static class MessageAnalyzer
             }
         }
 
-        /// <summary>
-        /// IMAP numbering (RFC 3501 6.4.5): a message's multipart body has the message's own position (its children
-        /// are 2.1, 2.2); a single-part body is child 1 of it. The top-level message's position is "".
-        /// </summary>
-        public static string BodyPosition(MimeEntity body, string messagePosition) =>
-            body is Multipart ? messagePosition : Child(messagePosition, 1);
-
-        private static string Child(string position, int index) => position.Length == 0 ? $"{index}" : $"{position}.{index}";
-
         private bool TooDeep(int depth, string prefix, string position)
         {
             if (depth < limits.MaxMimeDepth) return false;
             Finding($"mime: nesting depth limit exceeded (more than {limits.MaxMimeDepth} nested parts or messages)",
-                $"{prefix}part {Position(position)}");
+                $"{prefix}part {PartPosition.Shown(position)}");
             return true;
         }
-
-        private static string Position(string position) => position.Length == 0 ? "1" : position;
 
         private void Leaf(MimePart part, string prefix, string position, int depth)
         {
             var type = part.ContentType.MimeType.ToLowerInvariant();
             var fileName = Sanitize(part.FileName);
-            var partName = prefix + (fileName ?? $"part {Position(position)}");
+            var partName = prefix + (fileName ?? $"part {PartPosition.Shown(position)}");
             if (type.StartsWith("multipart/", StringComparison.Ordinal) || type is "message/rfc822" or "message/global")
             {
                 // MimeKit stopped recursing (beyond ParserOptions.MaxMimeDepth) and handed the rest over as a leaf.
@@ -146,13 +129,13 @@ public static class MessageAnalyzer
             string? html = null;
             if (type == "text/html" && part is TextPart text)
             {
-                try { html = HtmlText(text, content); }
+                try { html = HtmlPartText.Decode(text, content); }
                 catch (Exception e) when (e is IOException or FormatException or NotSupportedException or ArgumentException) { }
             }
             var isAttachment = part.IsAttachment || fileName is not null;
-            _parts.Add(new AnalyzedPart(partName, Position(position), fileName, type, PartSource.MimePart, isAttachment,
+            _parts.Add(new AnalyzedPart(partName, PartPosition.Shown(position), fileName, type, PartSource.MimePart, isAttachment,
                 part.ContentDisposition?.Size, content.LongLength, content, null, 0, html));
-            if (ArchiveSniffer.Detect(content) is not ArchiveFormat.None) Archive(content, partName, Position(position), fileName, 1);
+            if (ArchiveSniffer.Detect(content) is not ArchiveFormat.None) Archive(content, partName, PartPosition.Shown(position), fileName, 1);
         }
 
         /// <summary>Unpacks an archive found at <paramref name="depth"/> (1 = attached to the mail).</summary>
@@ -309,42 +292,6 @@ public static class MessageAnalyzer
                 IsAttachment: true, declared, data.LongLength, data, unscannable, depth));
     }
 
-    /// <summary>
-    /// What <see cref="TextPart.Text"/> returns, computed from the <paramref name="decoded"/> bytes instead of decoding
-    /// the part a second time (and converting them to UTF-8 and back through two stream filters): the charset of the
-    /// Content-Type, else a byte order mark, else a <c>&lt;meta&gt;</c> charset (<see cref="TextPart.TryDetectEncoding"/>);
-    /// failing those strict UTF-8, and ISO-8859-1 when that does not decode; CRLF read as LF; and, as there, an
-    /// <see cref="EncoderFallbackException"/> (an <see cref="ArgumentException"/>) when the text holds a lone surrogate.
-    /// </summary>
-    internal static string HtmlText(TextPart part, byte[] decoded)
-    {
-        if (FormatOptions.Default.NewLineFormat != NewLineFormat.Unix) return part.Text; // not Linux: MimeKit writes CRLF
-        if (!part.TryDetectEncoding(out var encoding, out _)) encoding = StrictUtf8;
-        string text;
-        try
-        {
-            text = encoding.GetString(decoded);
-        }
-        catch (DecoderFallbackException)
-        {
-            text = StrictLatin1.GetString(decoded);
-        }
-        // TextPart.Text writes the text out as strict UTF-8 on its way: an unpaired surrogate throws there.
-        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0) StrictUtf8.GetByteCount(text);
-        return UnixNewLines(text);
-    }
-
-    private static readonly Encoding StrictUtf8 = Encoding.GetEncoding(65001, new EncoderExceptionFallback(), new DecoderExceptionFallback());
-    private static readonly Encoding StrictLatin1 = Encoding.GetEncoding(28591, new EncoderExceptionFallback(), new DecoderExceptionFallback());
-
-    /// <summary>As MimeKit's Dos2UnixFilter: CR LF becomes LF, and a CR that ends the text is dropped.</summary>
-    private static string UnixNewLines(string text)
-    {
-        if (text.IndexOf('\r') < 0) return text;
-        var unix = text.Replace("\r\n", "\n", StringComparison.Ordinal);
-        return unix.EndsWith('\r') ? unix[..^1] : unix;
-    }
-
     private static int EncodedLength(IMimeContent? content) =>
         content?.Stream is { CanSeek: true } stream ? (int)Math.Clamp(stream.Length, 0, Array.MaxLength) : 0;
 
@@ -388,24 +335,5 @@ public static class MessageAnalyzer
     {
         if (string.IsNullOrWhiteSpace(name)) return null;
         return name.Length > 1024 ? $"{name[..510]}...{name[^510..]}" : name;
-    }
-}
-
-/// <summary>Archive formats recognised by their first bytes, never by a name the sender chose.</summary>
-internal enum ArchiveFormat
-{
-    None, Zip, Gzip, Tar,
-}
-
-internal static class ArchiveSniffer
-{
-    public static ArchiveFormat Detect(ReadOnlySpan<byte> content)
-    {
-        if (content.Length >= 4 && content[0] == 'P' && content[1] == 'K' && content[2] == 3 && content[3] == 4) return ArchiveFormat.Zip;
-        // An empty zip is only its end-of-central-directory record.
-        if (content.Length >= 4 && content[0] == 'P' && content[1] == 'K' && content[2] == 5 && content[3] == 6) return ArchiveFormat.Zip;
-        if (content.Length >= 3 && content[0] == 0x1F && content[1] == 0x8B && content[2] == 8) return ArchiveFormat.Gzip;
-        if (content.Length >= 262 && content.Slice(257, 5).SequenceEqual("ustar"u8)) return ArchiveFormat.Tar;
-        return ArchiveFormat.None;
     }
 }

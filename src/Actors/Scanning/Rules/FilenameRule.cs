@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace MailScanner.Actors.Scanning.Rules;
 
 /// <summary>
@@ -12,7 +10,7 @@ public static class FilenameRule
     public static string? Check(string fileName, FilenameSettings settings)
     {
         if (settings.DenyControlCharacters && HasControlOrBidi(fileName))
-            return $"filename: name contains control or bidi-override characters ({Printable(fileName)})";
+            return $"filename: name contains control or bidi-override characters ({PrintableText.Of(fileName)})";
         if (settings.Allow.Any(pattern => Glob(pattern, fileName))) return null;
 
         // Windows drops trailing dots and spaces: "evil.exe. " opens as evil.exe.
@@ -23,8 +21,8 @@ public static class FilenameRule
         if (!settings.DenyExtensions.Contains(extension)) return null;
 
         if (settings.DenyDoubleExtensions && HiddenExtension(name[..dot]) is { } hidden)
-            return $"filename: possible filename hiding, .{hidden} hides .{extension} ({Printable(fileName)})";
-        return $"filename: .{extension} files are not allowed ({Printable(fileName)})";
+            return $"filename: possible filename hiding, .{hidden} hides .{extension} ({PrintableText.Of(fileName)})";
+        return $"filename: .{extension} files are not allowed ({PrintableText.Of(fileName)})";
     }
 
     /// <summary>The extension before the last one ("pdf" of "invoice.pdf  "), if it looks like a real one.</summary>
@@ -42,23 +40,9 @@ public static class FilenameRule
     {
         foreach (var c in name)
         {
-            if (char.IsControl(c)) return true;
-            if (c is '\u200E' or '\u200F' or '\u061C' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069')) return true;
+            if (char.IsControl(c) || PrintableText.IsBidiControl(c)) return true;
         }
         return false;
-    }
-
-    /// <summary>The name safe for a log line: control and bidi characters shown as \uXXXX.</summary>
-    public static string Printable(string name)
-    {
-        var b = new StringBuilder(name.Length);
-        foreach (var c in name.Length > 256 ? name[..256] + "..." : name)
-        {
-            if (char.IsControl(c) || c is '\u200E' or '\u200F' or '\u061C' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069'))
-                b.Append($"\\u{(int)c:X4}");
-            else b.Append(c);
-        }
-        return b.ToString();
     }
 
     /// <summary>Whole-name match with * (any run) and ? (one character), ignoring case.</summary>

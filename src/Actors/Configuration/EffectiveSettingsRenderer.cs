@@ -1,0 +1,141 @@
+using System.Globalization;
+using System.Text;
+using Akka.Configuration;
+using Akka.Configuration.Hocon;
+using MailScanner.Actors.Journal;
+
+namespace MailScanner.Actors.Configuration;
+
+/// <summary>
+/// The effective settings as HOCON, what <c>check-config</c> prints: every key with the value in force (defaults and the
+/// operator's file merged, paths absolute), in a form that reads back as the same settings.
+/// </summary>
+internal static class EffectiveSettingsRenderer
+{
+    public static string Render(GatewaySettings s)
+    {
+        var b = new StringBuilder();
+        b.AppendLine("mailscanner {");
+        b.AppendLine($"  state-directory = {Quote(s.StateDirectory)}");
+        b.AppendLine($"  max-processing-attempts = {s.Journal.MaxProcessingAttempts.ToString(CultureInfo.InvariantCulture)}");
+        b.AppendLine("  journal {");
+        b.AppendLine($"    enabled = {(s.Journal.Enabled ? "yes" : "no")}");
+        b.AppendLine($"    snapshot-every = {s.Journal.SnapshotEvery.ToString(CultureInfo.InvariantCulture)}");
+        b.AppendLine($"    provider = {JournalSettings.ProviderName(s.Journal.Provider)}");
+        if (s.Journal.Provider == JournalProvider.PostgreSql) b.AppendLine("    connection-string = \"(set; not shown)\"");
+        b.AppendLine($"    # the database: {s.Journal.Location}");
+        b.AppendLine("  }");
+        b.AppendLine("  queue {");
+        b.AppendLine($"    format = {s.Queue.Format}");
+        b.AppendLine($"    incoming = {Quote(s.Queue.Incoming)}");
+        b.AppendLine($"    outgoing = {Quote(s.Queue.Outgoing)}");
+        b.AppendLine($"    work = {Quote(s.Queue.Work)}");
+        b.AppendLine($"    bad = {Quote(s.Queue.Bad)}");
+        b.AppendLine($"    scan-interval = {Duration(s.Queue.ScanInterval)}");
+        b.AppendLine($"    max-in-flight = {s.Queue.MaxInFlight.ToString(CultureInfo.InvariantCulture)}");
+        b.AppendLine($"    retry-backoff-min = {Duration(s.Queue.RetryBackoffMin)}");
+        b.AppendLine($"    retry-backoff-max = {Duration(s.Queue.RetryBackoffMax)}");
+        b.AppendLine("  }");
+        b.AppendLine("  quarantine {");
+        b.AppendLine($"    directory = {Quote(s.Quarantine.Directory)}");
+        b.AppendLine("  }");
+        b.AppendLine("  shutdown {");
+        b.AppendLine($"    grace-period = {Duration(s.Shutdown.GracePeriod)}");
+        b.AppendLine("  }");
+        b.AppendLine("  batch {");
+        b.AppendLine($"    coordinators = {s.Batch.Coordinators.ToString(CultureInfo.InvariantCulture)}");
+        b.AppendLine($"    max-messages = {s.Batch.MaxMessages.ToString(CultureInfo.InvariantCulture)}");
+        b.AppendLine($"    max-bytes = {Size(s.Batch.MaxBytes)}");
+        b.AppendLine($"    max-wait = {Duration(s.Batch.MaxWait)}");
+        b.AppendLine($"    delete-repeats = {s.Batch.DeleteRepeats.ToString(CultureInfo.InvariantCulture)}");
+        b.AppendLine("  }");
+        b.Append(s.ContentSections);
+        b.AppendLine("}");
+        return b.ToString();
+    }
+
+    private static readonly string[] ContentSectionNames = ["rules", "policy", "scanners"];
+
+    /// <summary>
+    /// The sections the settings records do not spell out (<c>rules</c>, <c>policy</c>, <c>scanners</c>) as they were
+    /// merged, rendered once at load time for <see cref="Render"/>.
+    /// </summary>
+    internal static string RenderContentSections(Config config)
+    {
+        var b = new StringBuilder();
+        foreach (var name in ContentSectionNames)
+        {
+            var section = config.GetConfig($"mailscanner.{name}");
+            if (section is null || section.IsEmpty) continue;
+            b.Append($"  {name} ");
+            RenderHocon(section.Root, b, "  ");
+            b.AppendLine();
+        }
+        return b.ToString();
+    }
+
+    /// <summary>HOCON that reads back as the same values: every leaf quoted (HOCON reads "30s", "yes" and "5" as before).</summary>
+    private static void RenderHocon(HoconValue value, StringBuilder b, string indent)
+    {
+        if (value.IsObject())
+        {
+            b.AppendLine("{");
+            foreach (var (key, child) in value.GetObject().Items)
+            {
+                b.Append(indent).Append("  ").Append(Quote(key)).Append(" = ");
+                RenderHocon(child, b, indent + "  ");
+                b.AppendLine();
+            }
+            b.Append(indent).Append('}');
+        }
+        else if (value.IsArray() || value.Values.Any(element => element is HoconArray))
+        {
+            b.Append('[');
+            var first = true;
+            foreach (var item in value.GetArray())
+            {
+                if (!first) b.Append(", ");
+                first = false;
+                RenderHocon(item, b, indent + "  ");
+            }
+            b.Append(']');
+        }
+        else
+        {
+            b.Append(Quote(value.GetString() ?? ""));
+        }
+    }
+
+    private static string Quote(string s)
+    {
+        var b = new StringBuilder(s.Length + 2).Append('"');
+        foreach (var c in s)
+        {
+            switch (c)
+            {
+                case '"': b.Append("\\\""); break;
+                case '\\': b.Append("\\\\"); break;
+                case '\n': b.Append("\\n"); break;
+                case '\t': b.Append("\\t"); break;
+                default: b.Append(c); break;
+            }
+        }
+        return b.Append('"').ToString();
+    }
+
+    /// <summary>As HOCON reads it back: whole seconds, else milliseconds, else nanoseconds.</summary>
+    internal static string Duration(TimeSpan t)
+    {
+        if (t.Ticks % TimeSpan.TicksPerSecond == 0) return $"{t.Ticks / TimeSpan.TicksPerSecond}s";
+        if (t.Ticks % TimeSpan.TicksPerMillisecond == 0) return $"{t.Ticks / TimeSpan.TicksPerMillisecond}ms";
+        return $"{t.Ticks * 100}ns";
+    }
+
+    private static string Size(long bytes)
+    {
+        if (bytes % (1L << 30) == 0) return $"{bytes >> 30}g";
+        if (bytes % (1L << 20) == 0) return $"{bytes >> 20}m";
+        if (bytes % (1L << 10) == 0) return $"{bytes >> 10}k";
+        return bytes.ToString(CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,66 @@
+using MailScanner.Actors.Identity;
+
+namespace MailScanner.Actors.Queue;
+
+/// <summary>
+/// What the <see cref="QueueWatcher"/> sees of the incoming queue directory: the complete queue files, oldest first.
+/// An entry under a queue file's name that is not a regular file is never opened or followed: a symlink, FIFO, socket
+/// or device is renamed (the entry itself, not what it points to) into the bad directory; a directory, or an entry
+/// that cannot be moved, is left where it is. An entry left in place is reported once and never listed again.
+/// </summary>
+/// <remarks>
+/// Everything the watcher knows about how an MTA lays out its queue directory is here and in <see cref="IQueueFormat"/>;
+/// the watcher itself only admits what <see cref="List"/> returns.
+/// </remarks>
+internal sealed class IncomingQueueListing(string incoming, string bad, IQueueFormat format)
+{
+    /// <summary>Entries we could not process or move: reported once, then left alone.</summary>
+    private readonly HashSet<(ulong Device, ulong Inode)> _leftInPlace = new();
+
+    /// <summary>
+    /// Lists the directory once: the paths of the complete queue files, oldest first by modification time, except those
+    /// named in <paramref name="beingAdmitted"/> and those left in place; and each entry set aside by this listing.
+    /// Names that are not queue file names are the MTA's business and not looked at.
+    /// </summary>
+    public ListedQueue List(IReadOnlySet<string> beingAdmitted)
+    {
+        var found = new List<(string Path, DateTime Modified)>();
+        var setAside = new List<SetAsideEntry>();
+        foreach (var path in Directory.EnumerateFileSystemEntries(incoming))
+        {
+            var name = Path.GetFileName(path);
+            if (!format.IsQueueFileName(name) || beingAdmitted.Contains(name)) continue;
+            var status = NativeFile.TryLStat(path);
+            if (status is null || _leftInPlace.Contains((status.Device, status.Inode))) continue;
+            if (status.Kind == FileKind.Regular) found.Add((path, status.ModifiedUtc));
+            else if (MoveAsideOrLeave(path, status) is { } entry) setAside.Add(entry);
+        }
+        return new ListedQueue(found.OrderBy(f => f.Modified).Select(f => f.Path).ToList(), setAside);
+    }
+
+    /// <summary>Never lists the entry at <paramref name="path"/> again; true the first time (report it then), false when it is gone.</summary>
+    public bool LeaveInPlace(string path) => NativeFile.TryLStat(path) is { } status && _leftInPlace.Add((status.Device, status.Inode));
+
+    /// <summary>Never lists the file of <paramref name="identity"/> again (while its inode number is not reused).</summary>
+    public void LeaveInPlace(FileIdentity identity) => _leftInPlace.Add((identity.Device, identity.Inode));
+
+    private SetAsideEntry? MoveAsideOrLeave(string path, FileStatus status)
+    {
+        var kind = status.Kind.ToString().ToLowerInvariant();
+        var why = $"it is a {kind}, not a regular file";
+        if (status.Kind != FileKind.Directory)
+        {
+            var target = Path.Combine(bad, $"{Path.GetFileName(path)}.{status.Device:x}-{status.Inode}.{kind}");
+            if (NativeFile.TryRenameNoReplace(path, target) == RenameOutcome.Renamed) return new SetAsideEntry(path, target, why);
+        }
+        return _leftInPlace.Add((status.Device, status.Inode)) ? new SetAsideEntry(path, MovedTo: null, why) : null;
+    }
+}
+
+/// <summary>One listing of the incoming queue.</summary>
+/// <param name="OldestFirst">The complete queue files to admit, oldest first.</param>
+/// <param name="SetAside">Entries this listing moved into the bad directory or, newly, left in place.</param>
+internal sealed record ListedQueue(IReadOnlyList<string> OldestFirst, IReadOnlyList<SetAsideEntry> SetAside);
+
+/// <summary>An entry under a queue file's name that is not a queue file: moved to <paramref name="MovedTo"/>, or left in place when null.</summary>
+internal sealed record SetAsideEntry(string Path, string? MovedTo, string Reason);
