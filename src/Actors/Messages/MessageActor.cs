@@ -212,7 +212,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                     [$"processing was started {begun.Attempt - 1} times and never finished: the gateway stopped, scanning threw, or a scanner timed out on it (max-processing-attempts = {_workspace.Journal.MaxProcessingAttempts})"]),
                     MessageAction.Quarantine);
                 _log.Error("Message {QueueId} ({Identity}) from <{Sender}> could not be processed in {Attempts} attempts; it is quarantined as unprocessable",
-                    QueueId, Identity, _message!.Envelope.Sender, begun.Attempt - 1);
+                    QueueId, Identity, PrintableText.Of(_message!.Envelope.Sender), begun.Attempt - 1);
                 ScanFinished(_decision.Verdict);
                 break;
             case MessageJournalProtocol.AttemptBegun:
@@ -415,7 +415,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
             "Message {QueueId} {Identity} from <{Sender}> to {RecipientCount} recipient(s), {Size} bytes: {Verdict}, {Action} in {Milliseconds} ms",
             new object[]
             {
-                message.QueueId, message.Identity, message.Envelope.Sender, message.Envelope.Recipients.Count, message.Size, _decision!.Verdict,
+                message.QueueId, message.Identity, PrintableText.Of(message.Envelope.Sender), message.Envelope.Recipients.Count, message.Size, _decision!.Verdict,
                 _delivered!.Describe(_decision.Action),
                 _age.ElapsedMilliseconds,
             });

@@ -14,8 +14,15 @@ namespace MailScanner.Actors.Queue;
 /// </remarks>
 internal sealed class IncomingQueueListing(string incoming, string bad, IQueueFormat format)
 {
-    /// <summary>Entries we could not process or move: reported once, then left alone.</summary>
-    private readonly HashSet<(ulong Device, ulong Inode)> _leftInPlace = new();
+    /// <summary>
+    /// Entries we could not open or move, known only by lstat: reported once, then left alone. Never by inode alone:
+    /// once the operator removes such an entry its inode number goes to the next new file, which is a new message (the
+    /// seed report's hazard), so the modification time is part of the key.
+    /// </summary>
+    private readonly HashSet<(ulong Device, ulong Inode, DateTime Modified)> _leftInPlace = new();
+
+    /// <summary>Queue files refused by their MessageActor (unreadable), known by their whole identity: left alone, and only they.</summary>
+    private readonly HashSet<FileIdentity> _refused = new();
 
     /// <summary>
     /// Lists the directory once: the paths of the complete queue files, oldest first by modification time, except those
@@ -31,7 +38,7 @@ internal sealed class IncomingQueueListing(string incoming, string bad, IQueueFo
             var name = Path.GetFileName(path);
             if (!format.IsQueueFileName(name) || beingAdmitted.Contains(name)) continue;
             var status = NativeFile.TryLStat(path);
-            if (status is null || _leftInPlace.Contains((status.Device, status.Inode))) continue;
+            if (status is null || _leftInPlace.Contains(KeyOf(status))) continue;
             if (status.Kind == FileKind.Regular) found.Add((path, status.ModifiedUtc));
             else if (MoveAsideOrLeave(path, status) is { } entry) setAside.Add(entry);
         }
@@ -39,10 +46,15 @@ internal sealed class IncomingQueueListing(string incoming, string bad, IQueueFo
     }
 
     /// <summary>Never lists the entry at <paramref name="path"/> again; true the first time (report it then), false when it is gone.</summary>
-    public bool LeaveInPlace(string path) => NativeFile.TryLStat(path) is { } status && _leftInPlace.Add((status.Device, status.Inode));
+    public bool LeaveInPlace(string path) => NativeFile.TryLStat(path) is { } status && _leftInPlace.Add(KeyOf(status));
 
-    /// <summary>Never lists the file of <paramref name="identity"/> again (while its inode number is not reused).</summary>
-    public void LeaveInPlace(FileIdentity identity) => _leftInPlace.Add((identity.Device, identity.Inode));
+    /// <summary>Never admits the file of <paramref name="identity"/> again; a new file given its inode number is not it.</summary>
+    public void LeaveInPlace(FileIdentity identity) => _refused.Add(identity);
+
+    /// <summary>The file was refused (checked once it is open and its whole identity is known).</summary>
+    public bool WasRefused(FileIdentity identity) => _refused.Contains(identity);
+
+    private static (ulong, ulong, DateTime) KeyOf(FileStatus status) => (status.Device, status.Inode, status.ModifiedUtc);
 
     private SetAsideEntry? MoveAsideOrLeave(string path, FileStatus status)
     {
@@ -53,7 +65,7 @@ internal sealed class IncomingQueueListing(string incoming, string bad, IQueueFo
             var target = Path.Combine(bad, $"{Path.GetFileName(path)}.{status.Device:x}-{status.Inode}.{kind}");
             if (NativeFile.TryRenameNoReplace(path, target) == RenameOutcome.Renamed) return new SetAsideEntry(path, target, why);
         }
-        return _leftInPlace.Add((status.Device, status.Inode)) ? new SetAsideEntry(path, MovedTo: null, why) : null;
+        return _leftInPlace.Add(KeyOf(status)) ? new SetAsideEntry(path, MovedTo: null, why) : null;
     }
 }
 

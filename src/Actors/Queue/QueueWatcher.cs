@@ -275,7 +275,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             }
             FileIdentity identity;
             using (handle) identity = NativeFile.GetIdentity(handle!);
-            if (_inFlight.Contains(identity) || _admitting.ContainsKey(identity)) continue;
+            if (_inFlight.Contains(identity) || _admitting.ContainsKey(identity) || _listing.WasRefused(identity)) continue;
             if (_retries.MustWait(identity, DateTime.UtcNow)) continue;
             _admitting[identity] = path;
             _admittingNames.Add(Path.GetFileName(path));

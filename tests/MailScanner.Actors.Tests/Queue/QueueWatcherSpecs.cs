@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
+using MailScanner.Actors.Identity;
 using MailScanner.Actors.Batching;
 using MailScanner.Actors.Journal;
 using MailScanner.Actors.Metrics;
@@ -153,6 +154,33 @@ public sealed class QueueWatcherSpecs : TestKit
         watcher.Tell(QueueWatcherProtocol.ScanQueue.Instance);
         await AssertAtTheBound(watcher, messages, admitting: 1, inFlight: 0, waiting: 0);
         Assert.True(File.Exists(refusedPath));
+    }
+
+    [Fact]
+    public void Should_admit_a_new_message_that_was_given_the_inode_number_of_a_refused_one()
+    {
+        // The seed report's hazard on the watcher's own memory: a refused file is removed by the operator, and the MTA's
+        // next file gets its inode number. It is a new message and must be admitted.
+        using var bed = new GatewayTestbed();
+        var (refusedPath, refused) = bed.Enqueue("refused by its MessageActor");
+        var (watcher, journal, messages, _) = StartWatcher(bed);
+        NoInterruptedMessages(journal);
+        Assert.Equal(refused, messages.ExpectMsg<Admit>().Identity);
+        watcher.Tell(new Refused(refused, Path.GetFileName(refusedPath), "cannot be read"), messages.Ref);
+
+        File.Delete(refusedPath);
+        // Another process may take the freed inode first; then the round is repeated, as in the seed's replay.
+        (string Path, FileIdentity Identity) reused = default;
+        for (var round = 0; round < 200 && reused.Identity.Inode != refused.Inode; round++)
+        {
+            if (reused.Path is not null) File.Delete(reused.Path);
+            reused = bed.Enqueue("a new message on the same inode");
+        }
+        Assert.Equal(refused.Inode, reused.Identity.Inode);
+        Assert.NotEqual(refused, reused.Identity);
+
+        watcher.Tell(QueueWatcherProtocol.ScanQueue.Instance);
+        Assert.Equal(reused.Identity, messages.ExpectMsg<Admit>().Identity);
     }
 
     [Fact]
