@@ -66,6 +66,9 @@ public sealed record QueueSettings(
 {
     public TimeSpan RetryBackoffMin { get; init; } = RetryBackoffMin == default ? TimeSpan.FromSeconds(1) : RetryBackoffMin;
     public TimeSpan RetryBackoffMax { get; init; } = RetryBackoffMax == default ? TimeSpan.FromMinutes(5) : RetryBackoffMax;
+
+    /// <summary><c>mailscanner.queue.postfix</c>: used when <see cref="Format"/> is <c>postfix</c>.</summary>
+    public MailScanner.Actors.Queue.Postfix.PostfixQueueOptions Postfix { get; init; } = MailScanner.Actors.Queue.Postfix.PostfixQueueOptions.Default;
 }
 
 public sealed record QuarantineSettings(string Directory);

@@ -5,6 +5,7 @@ using MailScanner.Actors.Journal;
 
 using MailScanner.Actors.Policy;
 using MailScanner.Actors.Queue;
+using MailScanner.Actors.Queue.Postfix;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Rules;
 
@@ -110,6 +111,11 @@ public static class GatewaySettingsLoader
             RetryBackoffMax: ConfigValues.PositiveDuration(config, RetryBackoffMaxKey));
         if (queue.RetryBackoffMax < queue.RetryBackoffMin)
             throw new ConfigurationException(RetryBackoffMaxKey, $"must not be shorter than {RetryBackoffMinKey}");
+        queue = queue with { Postfix = PostfixQueueOptions.FromConfig(config) };
+        if (queue.Format == PostfixFormat.FormatName &&
+            Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(queue.Incoming)) != Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(queue.Outgoing)))
+            throw new ConfigurationException(OutgoingKey,
+                $"with format = postfix, incoming ({queue.Incoming}, Postfix's hold/) and outgoing ({queue.Outgoing}, its incoming/) must be in the same Postfix queue directory");
         var quarantine = new QuarantineSettings(ReadPath(config, QuarantineKey, workingDirectory));
         var batch = new BatchSettings(
             Coordinators: ConfigValues.PositiveInt(config, CoordinatorsKey),

@@ -31,6 +31,9 @@ public sealed record DeliveryPlan(
 /// <summary>Where a delivery put the message: null where its action wrote nothing.</summary>
 public sealed record DeliveryResult(string? OutgoingPath, string? QuarantinePath)
 {
+    /// <summary>The MTA could not be told about the new file (it finds it later by itself); once per episode, for the log.</summary>
+    public string? AnnounceProblem { get; init; }
+
     /// <summary>How the one log line per message says what became of it.</summary>
     public string Describe(MessageAction action) => action switch
     {
@@ -72,7 +75,8 @@ public sealed class ExactlyOnceDelivery(QueueDirectoryWriter outgoing, Quarantin
         }
         var outgoingPath = intent.OutgoingTemp is { } temp ? WritingTo(outgoing.Directory, outgoing.PublishAsync(temp)) : Task.FromResult<string?>(null);
         var quarantinePath = intent.QuarantineStaging is { } staging ? WritingTo(quarantine.Directory, quarantine.PublishAsync(staging)) : Task.FromResult<string?>(null);
-        return new DeliveryResult(await outgoingPath.ConfigureAwait(false), await quarantinePath.ConfigureAwait(false));
+        var result = new DeliveryResult(await outgoingPath.ConfigureAwait(false), await quarantinePath.ConfigureAwait(false));
+        return result.OutgoingPath is null ? result : result with { AnnounceProblem = await outgoing.AnnounceAsync().ConfigureAwait(false) };
     }
 
     private async Task<DeliveryIntent> StageCopiesAsync(DeliveryPlan plan)

@@ -1,5 +1,6 @@
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
+using MailScanner.Actors.Queue;
 
 namespace MailScanner.Actors.Delivery;
 
@@ -15,13 +16,14 @@ namespace MailScanner.Actors.Delivery;
 public sealed class QueueDirectoryWriter
 {
     private readonly DurabilityBarrier _barrier;
-    private readonly Func<FileIdentity, string> _finalName;
+    private readonly IOutgoingQueueRules _rules;
 
-    public QueueDirectoryWriter(string directory, DurabilityBarrier barrier, Func<FileIdentity, string> finalName)
+    /// <param name="rules">The MTA's part: ownership and mode, the final name, its subdirectory, the wake-up.</param>
+    public QueueDirectoryWriter(string directory, DurabilityBarrier barrier, IOutgoingQueueRules rules)
     {
         Directory = directory;
         _barrier = barrier;
-        _finalName = finalName;
+        _rules = rules;
     }
 
     public string Directory { get; }
@@ -41,6 +43,7 @@ public sealed class QueueDirectoryWriter
             using (var handle = NativeFile.CreateExclusive(tempPath))
             {
                 RandomAccess.Write(handle, content.Span, 0);
+                _rules.PrepareStaged(handle, tempPath);
                 written = NativeFile.GetIdentity(handle);
             }
             await _barrier.WhenDurableAsync().ConfigureAwait(false);
@@ -58,7 +61,7 @@ public sealed class QueueDirectoryWriter
             }
             throw;
         }
-        return new StagedName(tempPath, _finalName(written), written.Key);
+        return new StagedName(tempPath, _rules.FinalNameFor(written), written.Key);
     }
 
     /// <summary>Removes a temp of this name; only for one no journal entry names (it can never have been published).</summary>
@@ -81,6 +84,7 @@ public sealed class QueueDirectoryWriter
         {
             if (present.Key != staged.IdentityKey)
                 throw new IOException($"{staged.Path} is not the file that was staged for delivery (identity {present.Key}, recorded {staged.IdentityKey}); left alone");
+            _rules.PrepareToPublish(Directory, staged.FinalName);
             if (NativeFile.TryRenameNoReplace(staged.Path, finalPath) == RenameOutcome.TargetExists)
                 throw new IOException($"cannot publish {staged.Path}: {finalPath} already exists");
         }
@@ -88,4 +92,7 @@ public sealed class QueueDirectoryWriter
         await _barrier.WhenDurableAsync().ConfigureAwait(false);
         return finalPath;
     }
+
+    /// <summary>Tells the MTA that files were published (Postfix: wakes qmgr); null, or why it could not.</summary>
+    public Task<string?> AnnounceAsync() => _rules.AnnounceAsync();
 }

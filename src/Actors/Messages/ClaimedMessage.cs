@@ -12,18 +12,18 @@ namespace MailScanner.Actors.Messages;
 /// </summary>
 /// <param name="QueueId">The name it had in the incoming queue.</param>
 /// <param name="IncomingPath">Where it goes back to when it is handed back.</param>
-/// <param name="Content">The whole queue file: the MTA's envelope, then the message from <see cref="MessageOffset"/>.</param>
+/// <param name="Content">The whole queue file as read: the MTA's envelope and the message.</param>
 public sealed record ClaimedMessage(FileIdentity Identity, string QueueId, string IncomingPath, string WorkPath, SafeFileHandle Handle, byte[] Content)
 {
-    /// <summary>Empty until the queue file is parsed (<see cref="MessageClaim.Parse"/>).</summary>
-    public QueueEnvelope Envelope { get; init; } = new("", Array.Empty<string>());
+    /// <summary>The file as its queue format reads it; null until it is parsed (<see cref="MessageClaim"/>).</summary>
+    public QueueFileParse.Parsed? Parsed { get; init; }
 
-    public int MessageOffset { get; init; }
+    public QueueEnvelope Envelope => Parsed?.Envelope ?? new QueueEnvelope("", Array.Empty<string>());
 
     public long Size => Content.Length;
 
     /// <summary>The RFC 5322 message, without the MTA's envelope.</summary>
-    public ReadOnlyMemory<byte> Message => Content.AsMemory(MessageOffset);
+    public ReadOnlyMemory<byte> Message => Parsed?.Message ?? ReadOnlyMemory<byte>.Empty;
 }
 
 /// <summary>How a MessageActor comes to hold its file: claimed from the incoming queue, or taken over from the work area.</summary>
@@ -48,7 +48,7 @@ internal static class MessageClaim
     /// <summary>Claims the file named in <paramref name="admit"/> into the work area, if it still carries that identity.</summary>
     public static ClaimResult Claim(Admit admit, string workDirectory, IQueueFormat format)
     {
-        var workPath = Path.Combine(workDirectory, admit.Identity.Key);
+        var workPath = Path.Combine(workDirectory, WorkArea.EntryName(admit.Identity, Path.GetFileName(admit.IncomingPath)));
         ClaimOutcome outcome;
         try
         {
@@ -92,7 +92,7 @@ internal static class MessageClaim
     private static ClaimResult Parse(ClaimedMessage file, IQueueFormat format, bool nameMustMatch)
     {
         if (nameMustMatch && !format.NameMatches(file.QueueId, file.Identity))
-            return new ClaimResult.Malformed(file, $"its name is not its inode number {file.Identity.Inode}");
+            return new ClaimResult.Malformed(file, $"its name {file.QueueId} does not carry its inode number {file.Identity.Inode}");
         QueueFileParse parse;
         try
         {
@@ -105,7 +105,7 @@ internal static class MessageClaim
         }
         return parse switch
         {
-            QueueFileParse.Parsed parsed => new ClaimResult.Claimed(file with { Envelope = parsed.Envelope, MessageOffset = parsed.MessageOffset }),
+            QueueFileParse.Parsed parsed => new ClaimResult.Claimed(file with { Parsed = parsed }),
             QueueFileParse.Malformed malformed => new ClaimResult.Malformed(file, malformed.Reason),
             _ => throw new InvalidOperationException($"unknown parse result {parse}"),
         };

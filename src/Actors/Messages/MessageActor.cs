@@ -316,7 +316,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         var message = _message!;
         var outgoing = _decision!.DeliveredMessage is { } delivered
-            ? _workspace.Format.ComposeOutgoing(message.Content, message.MessageOffset, message.Envelope, delivered)
+            ? _workspace.Format.ComposeOutgoing(message.Parsed!, delivered)
             : null;
         var plan = new DeliveryPlan(Identity, QueueId, message.Envelope, _decision.Verdict, _decision.Action, message.Content, outgoing, _recordedDelivery);
         Task<DeliveryResult> writing;
@@ -338,6 +338,9 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         {
             case DeliveryResult written:
                 _delivered = written;
+                if (written.AnnounceProblem is { } problem)
+                    _log.Warning("The MTA could not be told about the messages written to {Outgoing}: {Problem}; it picks them up at its next scan of the queue",
+                        _workspace.Outgoing.Directory, problem);
                 if (written.OutgoingPath is not null)
                 {
                     _workspace.Counters.CountDelivered();

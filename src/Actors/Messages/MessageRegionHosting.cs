@@ -33,7 +33,7 @@ public static class MessageRegionHosting
 
     private static MessageWorkspace WorkspaceFor(ActorSystem system, IActorRegistry registry, GatewaySettings settings, PipelineCounters counters)
     {
-        var format = QueueFormats.Get(settings.Queue.Format);
+        var format = QueueFormats.For(settings.Queue);
         var outgoingBarrier = new DurabilityBarrier(settings.Queue.Outgoing);
         var quarantineBarrier = new DurabilityBarrier(settings.Quarantine.Directory);
         var closer = new DeferredCloser();
@@ -47,7 +47,7 @@ public static class MessageRegionHosting
             format,
             settings.Queue.Work,
             settings.Queue.Bad,
-            new QueueDirectoryWriter(settings.Queue.Outgoing, outgoingBarrier, format.FileNameFor),
+            new QueueDirectoryWriter(settings.Queue.Outgoing, outgoingBarrier, format.Outgoing),
             new QuarantineStore(settings.Quarantine.Directory, quarantineBarrier),
             settings.Rules,
             settings.Policy,

@@ -5,14 +5,14 @@ namespace MailScanner.Actors.Queue;
 /// <summary>A file in the work area found at start-up, and where it goes back to if handed back.</summary>
 internal sealed record WorkAreaClaim(FileIdentity Identity, string WorkPath, string IncomingPath)
 {
-    /// <summary>Every claim in <paramref name="work"/> (entries named by an identity key), with its incoming path in <paramref name="format"/>.</summary>
+    /// <summary>Every claim in <paramref name="work"/> (see <see cref="WorkArea"/>), with the path it goes back to in the incoming queue.</summary>
     public static IReadOnlyList<WorkAreaClaim> FindIn(string work, string incoming, IQueueFormat format)
     {
         var claims = new List<WorkAreaClaim>();
         foreach (var path in Directory.EnumerateFileSystemEntries(work))
         {
-            if (FileIdentity.TryParse(Path.GetFileName(path), out var identity))
-                claims.Add(new WorkAreaClaim(identity, path, Path.Combine(incoming, format.FileNameFor(identity))));
+            if (WorkArea.TryParse(Path.GetFileName(path), out var identity, out var queueId))
+                claims.Add(new WorkAreaClaim(identity, path, format.IncomingPathFor(incoming, queueId ?? ZMailerFormat.FileNameFor(identity))));
         }
         return claims;
     }

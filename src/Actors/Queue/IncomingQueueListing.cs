@@ -33,13 +33,17 @@ internal sealed class IncomingQueueListing(string incoming, string bad, IQueueFo
     {
         var found = new List<(string Path, DateTime Modified)>();
         var setAside = new List<SetAsideEntry>();
-        foreach (var path in Directory.EnumerateFileSystemEntries(incoming))
+        foreach (var path in format.CandidateEntries(incoming))
         {
             var name = Path.GetFileName(path);
             if (!format.IsQueueFileName(name) || beingAdmitted.Contains(name)) continue;
             var status = NativeFile.TryLStat(path);
             if (status is null || _leftInPlace.Contains(KeyOf(status))) continue;
-            if (status.Kind == FileKind.Regular) found.Add((path, status.ModifiedUtc));
+            if (status.Kind == FileKind.Regular)
+            {
+                // Not complete yet (Postfix: still being written, not yet at mode 0700): the MTA's, for now.
+                if (format.IsComplete(status)) found.Add((path, status.ModifiedUtc));
+            }
             else if (MoveAsideOrLeave(path, status) is { } entry) setAside.Add(entry);
         }
         return new ListedQueue(found.OrderBy(f => f.Modified).Select(f => f.Path).ToList(), setAside);

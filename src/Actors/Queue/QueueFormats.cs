@@ -1,3 +1,6 @@
+using MailScanner.Actors.Configuration;
+using MailScanner.Actors.Queue.Postfix;
+
 namespace MailScanner.Actors.Queue;
 
 /// <summary>
@@ -7,17 +10,23 @@ namespace MailScanner.Actors.Queue;
 /// </summary>
 public static class QueueFormats
 {
-    private static readonly IReadOnlyDictionary<string, IQueueFormat> ByName =
-        new IQueueFormat[] { ZMailerFormat.Instance }.ToDictionary(format => format.Name, StringComparer.Ordinal);
+    /// <summary>Each format by name, made from the queue settings (Postfix needs its main.cf settings and its queue directory).</summary>
+    private static readonly IReadOnlyDictionary<string, Func<QueueSettings, IQueueFormat>> ByName =
+        new Dictionary<string, Func<QueueSettings, IQueueFormat>>(StringComparer.Ordinal)
+        {
+            [ZMailerFormat.Instance.Name] = _ => ZMailerFormat.Instance,
+            [PostfixFormat.FormatName] = queue => new PostfixFormat(queue.Postfix.LayoutFor(queue.Incoming, queue.Outgoing)),
+        };
 
     /// <summary>The known names, sorted, for validation and error messages.</summary>
     public static IReadOnlyList<string> Names { get; } = ByName.Keys.Order(StringComparer.Ordinal).ToArray();
 
     public static bool IsKnown(string name) => ByName.ContainsKey(name);
 
-    /// <exception cref="ArgumentException"><paramref name="name"/> is not a known format.</exception>
-    public static IQueueFormat Get(string name) =>
-        ByName.TryGetValue(name, out var format)
-            ? format
-            : throw new ArgumentException($"unknown queue format '{name}' (known: {string.Join(", ", Names)})", nameof(name));
+    /// <summary>The format <paramref name="queue"/> names, set up for its directories.</summary>
+    /// <exception cref="ArgumentException">The format is not a known one.</exception>
+    public static IQueueFormat For(QueueSettings queue) =>
+        ByName.TryGetValue(queue.Format, out var make)
+            ? make(queue)
+            : throw new ArgumentException($"unknown queue format '{queue.Format}' (known: {string.Join(", ", Names)})", nameof(queue));
 }

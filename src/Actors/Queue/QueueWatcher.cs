@@ -161,7 +161,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         RecoverClaims(interrupted);
         // inotify is only a hint that something changed; the periodic listing is what guarantees progress.
         var self = Self;
-        _changeHint = new FileSystemWatcher(_settings.Incoming) { IncludeSubdirectories = false, InternalBufferSize = 64 * 1024 };
+        _changeHint = new FileSystemWatcher(_settings.Incoming) { IncludeSubdirectories = true, InternalBufferSize = 64 * 1024 };
         _changeHint.Created += (_, _) => self.Tell(ChangeHint.Instance);
         _changeHint.Renamed += (_, _) => self.Tell(ChangeHint.Instance);
         _changeHint.Error += (_, _) => self.Tell(ChangeHint.Instance);

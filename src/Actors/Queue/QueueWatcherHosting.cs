@@ -20,7 +20,7 @@ public static class QueueWatcherHosting
         {
             var messages = registry.Get<MessageActor>();
             var batch = settings.Batch;
-            var watcher = QueueWatcher.PropsFor(settings.Queue, QueueFormats.Get(settings.Queue.Format), messages,
+            var watcher = QueueWatcher.PropsFor(settings.Queue, QueueFormats.For(settings.Queue), messages,
                 context => Enumerable.Range(1, batch.Coordinators)
                     .Select(i => context.ActorOf(BatchCoordinator.PropsFor(batch, messages, context.Self, counters), $"coordinator-{i}"))
                     .ToList(),

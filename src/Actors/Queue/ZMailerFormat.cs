@@ -5,7 +5,7 @@ using MailScanner.Actors.Queue.ZMailer;
 namespace MailScanner.Actors.Queue;
 
 /// <summary>ZMailer's router queue: one file per message, named by its own inode number in decimal.</summary>
-public sealed class ZMailerFormat : IQueueFormat
+public sealed class ZMailerFormat : IQueueFormat, IOutgoingQueueRules
 {
     public static readonly ZMailerFormat Instance = new();
 
@@ -13,25 +13,30 @@ public sealed class ZMailerFormat : IQueueFormat
 
     public bool IsQueueFileName(string name) => ZMailerQueueFile.IsQueueFileName(name);
 
-    public bool NameMatches(string name, FileIdentity identity) =>
-        name == identity.Inode.ToString(CultureInfo.InvariantCulture);
+    public bool NameMatches(string name, FileIdentity identity) => name == FileNameFor(identity);
 
-    public QueueFileParse Parse(ReadOnlySpan<byte> content) => ZMailerQueueFile.Parse(content) switch
+    public QueueFileParse Parse(ReadOnlyMemory<byte> content) => ZMailerQueueFile.Parse(content.Span) switch
     {
         ZMailerParseResult.Parsed parsed => new QueueFileParse.Parsed(
-            new QueueEnvelope(parsed.Envelope.Sender, parsed.Envelope.Recipients), parsed.MessageOffset),
+            new QueueEnvelope(parsed.Envelope.Sender, parsed.Envelope.Recipients), content, content[parsed.MessageOffset..]),
         ZMailerParseResult.Malformed malformed => new QueueFileParse.Malformed(malformed.Reason),
         _ => new QueueFileParse.Malformed("unrecognised parse result"),
     };
 
     /// <summary>The envelope lines up to and including <c>env-end</c> are kept byte for byte.</summary>
-    public byte[] ComposeOutgoing(ReadOnlySpan<byte> claimedFile, int messageOffset, QueueEnvelope envelope, ReadOnlySpan<byte> message)
+    public byte[] ComposeOutgoing(QueueFileParse.Parsed claimed, ReadOnlySpan<byte> message)
     {
-        var outgoing = new byte[messageOffset + message.Length];
-        claimedFile[..messageOffset].CopyTo(outgoing);
-        message.CopyTo(outgoing.AsSpan(messageOffset));
+        var envelope = claimed.Original.Span[..(claimed.Original.Length - claimed.Message.Length)];
+        var outgoing = new byte[envelope.Length + message.Length];
+        envelope.CopyTo(outgoing);
+        message.CopyTo(outgoing.AsSpan(envelope.Length));
         return outgoing;
     }
 
-    public string FileNameFor(FileIdentity writtenFile) => writtenFile.Inode.ToString(CultureInfo.InvariantCulture);
+    public IOutgoingQueueRules Outgoing => this;
+
+    /// <summary>ZMailer names a queue file by its inode number; nothing else is needed, and ZMailer's router finds it by scanning.</summary>
+    public string FinalNameFor(FileIdentity staged) => FileNameFor(staged);
+
+    public static string FileNameFor(FileIdentity file) => file.Inode.ToString(CultureInfo.InvariantCulture);
 }

@@ -121,7 +121,7 @@ public sealed class GatewaySettingsLoaderSpecs : IDisposable
     [InlineData("mailscanner.batch.max-bytes = 5q", "mailscanner.batch.max-bytes", "must be a size")]
     [InlineData("mailscanner.batch.max-wait = 0ms", "mailscanner.batch.max-wait", "must be longer than 0")]
     [InlineData("mailscanner.queue.scan-interval = -1s", "mailscanner.queue.scan-interval", "must be a duration")]
-    [InlineData("mailscanner.queue.format = postfix", "mailscanner.queue.format", "unknown format 'postfix'")]
+    [InlineData("mailscanner.queue.format = qmail", "mailscanner.queue.format", "unknown format 'qmail'")]
     [InlineData("mailscanner.queue.incoming = \"\"", "mailscanner.queue.incoming", "must not be empty")]
     [InlineData("mailscanner.queue.outgoing = \"  \"", "mailscanner.queue.outgoing", "must not be empty")]
     [InlineData("mailscanner.quarantine.directory = \"\"", "mailscanner.quarantine.directory", "must not be empty")]

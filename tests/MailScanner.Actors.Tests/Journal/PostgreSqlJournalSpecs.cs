@@ -62,10 +62,10 @@ public sealed class PostgreSqlJournalSpecs(PostgresServer server) : IClassFixtur
         var (workPath, identity) = _bed.EnqueueClaimed("recorded in PostgreSQL, then the process died");
         StagedName staged;
         using (var barrier = new DurabilityBarrier(_bed.Outgoing))
-            staged = await new QueueDirectoryWriter(_bed.Outgoing, barrier, ZMailerFormat.Instance.FileNameFor).StageAsync(File.ReadAllBytes(workPath), $"tf-{identity.Key}");
+            staged = await new QueueDirectoryWriter(_bed.Outgoing, barrier, ZMailerFormat.Instance).StageAsync(File.ReadAllBytes(workPath), $"tf-{identity.Key}");
         await MessageJournalSpecs.WithJournal(journal, async j =>
         {
-            await j.Ask<AttemptBegun>(new BeginAttempt(identity, ZMailerFormat.Instance.FileNameFor(identity)), Answer);
+            await j.Ask<AttemptBegun>(new BeginAttempt(identity, ZMailerFormat.FileNameFor(identity)), Answer);
             await j.Ask<DeliveryRecorded>(new RecordDelivery(identity, new DeliveryIntent(VerdictKind.Clean, [], MessageAction.Deliver, staged, null)), Answer);
         });
         // The crash came after the rename: the copy is out, the original still claimed.

@@ -32,7 +32,7 @@ public sealed class MessageActorSpecs : TestKit
     {
         _outgoingBarrier = new DurabilityBarrier(_bed.Outgoing);
         var workspace = new MessageWorkspace(ZMailerFormat.Instance, _bed.Work, _bed.Bad,
-            new QueueDirectoryWriter(_bed.Outgoing, _outgoingBarrier, ZMailerFormat.Instance.FileNameFor),
+            new QueueDirectoryWriter(_bed.Outgoing, _outgoingBarrier, ZMailerFormat.Instance),
             new QuarantineStore(_bed.Quarantine),
             RuleSettings.Default,
             Rulesets.Default,
@@ -77,7 +77,7 @@ public sealed class MessageActorSpecs : TestKit
         _messages.Tell(new Delete(x));
         var absorbed = ExpectMsg<Absorbed>();
         Assert.Equal(x, absorbed.Identity);
-        Assert.True(File.Exists(Path.Combine(_bed.Work, y.Key)));
+        Assert.True(File.Exists(_bed.WorkPathOf(y)));
 
         // 6) Y goes on and delivers its message.
         _messages.Tell(new Clean(y));
@@ -130,7 +130,7 @@ public sealed class MessageActorSpecs : TestKit
         ExpectMsg<Admitted>();
         _messages.Tell(new Delete(id));
         ExpectMsg<NotReady>();
-        Assert.True(File.Exists(Path.Combine(_bed.Work, id.Key)));
+        Assert.True(File.Exists(_bed.WorkPathOf(id)));
         Assert.Empty(GatewayTestbed.QueueFiles(_bed.Outgoing));
     }
 

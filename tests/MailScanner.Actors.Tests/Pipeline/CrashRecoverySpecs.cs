@@ -62,7 +62,7 @@ public sealed class CrashRecoverySpecs : IAsyncLifetime
         {
             await MessageJournalSpecs.WithJournal(settings.Journal, async journal =>
             {
-                await journal.Ask<AttemptBegun>(new BeginAttempt(identity, ZMailerFormat.Instance.FileNameFor(identity)), Answer);
+                await journal.Ask<AttemptBegun>(new BeginAttempt(identity, ZMailerFormat.FileNameFor(identity)), Answer);
                 await journal.Ask<DeliveryRecorded>(new RecordDelivery(identity,
                     new DeliveryIntent(VerdictKind.Clean, [], MessageAction.Deliver, staged, null)), Answer);
             });
@@ -91,7 +91,7 @@ public sealed class CrashRecoverySpecs : IAsyncLifetime
         for (var run = 1; run <= 2; run++)
         {
             await MessageJournalSpecs.WithJournal(settings.Journal, async journal =>
-                await journal.Ask<AttemptBegun>(new BeginAttempt(identity, ZMailerFormat.Instance.FileNameFor(identity)), Answer));
+                await journal.Ask<AttemptBegun>(new BeginAttempt(identity, ZMailerFormat.FileNameFor(identity)), Answer));
         }
 
         var counters = await StartGateway(settings);
@@ -144,7 +144,7 @@ public sealed class CrashRecoverySpecs : IAsyncLifetime
         {
             await MessageJournalSpecs.WithJournal(settings.Journal, async journal =>
             {
-                foreach (var identity in suspects) await journal.Ask<AttemptBegun>(new BeginAttempt(identity, ZMailerFormat.Instance.FileNameFor(identity)), Answer);
+                foreach (var identity in suspects) await journal.Ask<AttemptBegun>(new BeginAttempt(identity, ZMailerFormat.FileNameFor(identity)), Answer);
             });
         }
         for (var i = 0; i < 8; i++) _bed.Enqueue($"ordinary message {i}");
@@ -229,7 +229,7 @@ public sealed class CrashRecoverySpecs : IAsyncLifetime
     private async Task<StagedName> StageOutgoingCopy(byte[] content, FileIdentity identity)
     {
         using var barrier = new DurabilityBarrier(_bed.Outgoing);
-        var writer = new QueueDirectoryWriter(_bed.Outgoing, barrier, ZMailerFormat.Instance.FileNameFor);
+        var writer = new QueueDirectoryWriter(_bed.Outgoing, barrier, ZMailerFormat.Instance);
         return await writer.StageAsync(content, $"tf-{identity.Key}");
     }
 

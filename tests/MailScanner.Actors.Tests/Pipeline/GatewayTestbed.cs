@@ -47,11 +47,14 @@ public sealed class GatewayTestbed : IDisposable
         return ZMailerQueueWriter.WriteDurably(Incoming, ZMailerQueueFile.Format(envelope, message));
     }
 
+    /// <summary>Where a MessageActor claims a ZMailer file of this identity into the work area.</summary>
+    public string WorkPathOf(FileIdentity identity) => Path.Combine(Work, MailScanner.Actors.Queue.WorkArea.EntryName(identity, MailScanner.Actors.Queue.ZMailerFormat.FileNameFor(identity)));
+
     /// <summary>A message already claimed into the work area, as a run that died left it.</summary>
     public (string WorkPath, FileIdentity Identity) EnqueueClaimed(string body)
     {
         var (incomingPath, identity) = Enqueue(body);
-        var workPath = Path.Combine(Work, identity.Key);
+        var workPath = WorkPathOf(identity);
         if (NativeFile.TryRenameNoReplace(incomingPath, workPath) != RenameOutcome.Renamed)
             throw new InvalidOperationException($"could not claim {incomingPath} into {workPath}");
         return (workPath, identity);

@@ -133,12 +133,14 @@ public sealed class PipelineSpecs : TestKit
         Assert.True(Directory.Exists(Path.Combine(bed.Incoming, "1003")));
     }
 
-    [Fact]
-    public async Task Should_finish_claims_left_by_an_earlier_run()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // named by the identity alone, as versions before the queue id was part of the name left it
+    public async Task Should_finish_claims_left_by_an_earlier_run(bool namedWithQueueId)
     {
         using var bed = new GatewayTestbed();
         var (path, identity) = bed.Enqueue("claimed before a crash");
-        File.Move(path, Path.Combine(bed.Work, identity.Key));
+        File.Move(path, namedWithQueueId ? bed.WorkPathOf(identity) : Path.Combine(bed.Work, identity.Key));
         var counters = new PipelineCounters();
         await using var gateway = await HostedGateway.StartAsync(bed.Settings(), counters);
 

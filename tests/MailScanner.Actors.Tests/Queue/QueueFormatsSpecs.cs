@@ -6,18 +6,30 @@ namespace MailScanner.Actors.Tests.Queue;
 
 public sealed class QueueFormatsSpecs
 {
+    private static QueueSettings Queue(string format) =>
+        new(format, "/var/spool/postfix/hold", "/var/spool/postfix/incoming", "/var/spool/postfix/mailscanner-work", "/var/spool/postfix/mailscanner-bad",
+            TimeSpan.FromSeconds(1), 100);
+
     [Fact]
     public void Should_find_each_known_format_by_the_name_it_gives_itself()
     {
-        Assert.NotEmpty(QueueFormats.Names);
-        foreach (var name in QueueFormats.Names) Assert.Equal(name, QueueFormats.Get(name).Name);
-        Assert.Same(ZMailerFormat.Instance, QueueFormats.Get("zmailer"));
+        Assert.Equal(["postfix", "zmailer"], QueueFormats.Names);
+        foreach (var name in QueueFormats.Names) Assert.Equal(name, QueueFormats.For(Queue(name)).Name);
+        Assert.Same(ZMailerFormat.Instance, QueueFormats.For(Queue("zmailer")));
+    }
+
+    [Fact]
+    public void Should_set_postfix_up_on_the_queue_directory_that_holds_both_queues()
+    {
+        var postfix = Assert.IsType<MailScanner.Actors.Queue.Postfix.PostfixFormat>(QueueFormats.For(Queue("postfix")));
+        Assert.Equal("/var/spool/postfix", postfix.Layout.QueueDirectory);
+        Assert.Equal("/var/spool/postfix/public/qmgr", postfix.Layout.QmgrSocket);
     }
 
     [Fact]
     public void Should_name_the_known_formats_when_asked_for_an_unknown_one()
     {
-        var error = Assert.Throws<ArgumentException>(() => QueueFormats.Get("qmail"));
+        var error = Assert.Throws<ArgumentException>(() => QueueFormats.For(Queue("qmail")));
         Assert.Contains("unknown queue format 'qmail'", error.Message);
         Assert.Contains("zmailer", error.Message);
     }

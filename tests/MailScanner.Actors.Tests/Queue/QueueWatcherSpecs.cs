@@ -251,7 +251,7 @@ public sealed class QueueWatcherSpecs : TestKit
 
     /// <summary>What the MessageActor does on Admit: the file leaves the incoming queue for the work area.</summary>
     private static void Claim(GatewayTestbed bed, Admit admit) =>
-        File.Move(admit.IncomingPath, Path.Combine(bed.Work, admit.Identity.Key));
+        File.Move(admit.IncomingPath, Path.Combine(bed.Work, WorkArea.EntryName(admit.Identity, Path.GetFileName(admit.IncomingPath))));
 
     /// <summary>A watcher on <paramref name="bed"/>'s queue with probes for the journal, the MessageActors and one coordinator; max-processing-attempts 6.</summary>
     private (IActorRef Watcher, TestProbe Journal, TestProbe Messages, TestProbe Coordinator) StartWatcher(GatewayTestbed bed,

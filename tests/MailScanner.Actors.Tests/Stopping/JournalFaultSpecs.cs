@@ -90,7 +90,23 @@ public sealed class JournalFaultSpecs : TestKit
 
     private List<int> DeliveredSeqs() => GatewayTestbed.AllEntries(_bed.Outgoing).Select(SeqHeader.OfFile).Order().ToList();
 
-    private List<int> QueuedSeqs() => GatewayTestbed.AllEntries(_bed.Incoming).Concat(GatewayTestbed.AllEntries(_bed.Work)).Select(SeqHeader.OfFile).Order().ToList();
+    /// <summary>
+    /// The messages in the incoming queue or the work area. The gateway keeps claiming and handing them back meanwhile,
+    /// so a file listed in one may have moved to the other before it is read: then both are listed again.
+    /// </summary>
+    private List<int> QueuedSeqs()
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return GatewayTestbed.AllEntries(_bed.Incoming).Concat(GatewayTestbed.AllEntries(_bed.Work)).Select(SeqHeader.OfFile).Order().ToList();
+            }
+            catch (FileNotFoundException) when (attempt < 20)
+            {
+            }
+        }
+    }
 
     private long Scalar(string query) => JournalDatabase.Scalar(Database, query);
 

@@ -90,7 +90,7 @@ public sealed class PostfixMailQueue
     /// temp name (qmgr descends only into one-character names: mail_scan_dir.c), given away, then renamed into
     /// place, so Postfix's own cleanup never finds a root-owned directory it cannot rename into.
     /// </summary>
-    private void EnsureHashedDirectories(string queueDirectory, string directory)
+    internal void EnsureHashedDirectories(string queueDirectory, string directory)
     {
         var current = queueDirectory;
         foreach (var level in Path.GetRelativePath(queueDirectory, directory).Split('/'))
@@ -108,7 +108,7 @@ public sealed class PostfixMailQueue
         }
     }
 
-    private void GiveToMailOwner(SafeFileHandle handle, string what)
+    internal void GiveToMailOwner(SafeFileHandle handle, string what)
     {
         if (owner is { } mailOwner) PostfixLibc.ChangeOwner(handle, mailOwner.Uid, mailOwner.Gid, what);
     }
