@@ -131,7 +131,7 @@ public sealed class PostfixQueueEndToEndSpecs
     /// What smtp-sink -d keeps of one delivery: X-Mail-Args and X-Rcpt-Args lines (and the client's other details),
     /// its own Received header, the message with LF line endings and the dot-stuffing undone, and an empty line for the end.
     /// </summary>
-    private sealed record SinkFile(string MailFrom, IReadOnlyList<string> RcptTo, string Message)
+    internal sealed record SinkFile(string MailFrom, IReadOnlyList<string> RcptTo, string Message)
     {
         public static SinkFile Read(string path)
         {
