@@ -42,9 +42,9 @@ public sealed class PostfixInstance : IAsyncDisposable
         Options = options;
         // tmpfs, as the scanner daemons: the queue specs count on ext4 handing freed inode numbers straight back.
         Directory = Path.Combine(TempDirectory.On(TempDirectory.Tmpfs), $"msa-postfix-{Guid.NewGuid():N}"[..26]);
-        SmtpPort = FreePort();
-        SinkPort = FreePort();
-        while (SinkPort == SmtpPort) SinkPort = FreePort();
+        SmtpPort = LoopbackPort.Free();
+        SinkPort = LoopbackPort.Free();
+        while (SinkPort == SmtpPort) SinkPort = LoopbackPort.Free();
     }
 
     public PostfixInstanceOptions Options { get; }
@@ -267,14 +267,5 @@ public sealed class PostfixInstance : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

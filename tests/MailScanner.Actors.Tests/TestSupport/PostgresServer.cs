@@ -16,7 +16,7 @@ public sealed class PostgresServer : IAsyncLifetime
     private readonly string _directory = Path.Combine(TempDirectory.On(TempDirectory.Ext4), $"mailscanner-pg-{Guid.NewGuid():N}");
     private string DataDirectory => Path.Combine(_directory, "data");
 
-    public int Port { get; } = FreePort();
+    public int Port { get; } = LoopbackPort.Free();
 
     public async Task InitializeAsync()
     {
@@ -109,12 +109,5 @@ public sealed class PostgresServer : IAsyncLifetime
         process.WaitForExit();
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited with {process.ExitCode}: {error}{output.Result}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -26,7 +26,7 @@ public class SpamdDaemon : ScannerDaemon
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(children, 1);
         Children = children;
-        Port = FreePort();
+        Port = LoopbackPort.Free();
     }
 
     /// <param name="children">spamd's --max-children; with --min-children equal, all are forked before the first scan
@@ -68,13 +68,4 @@ public class SpamdDaemon : ScannerDaemon
     }
 
     protected override Task PingAsync(CancellationToken cancellationToken) => Client().PingAsync(cancellationToken);
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }
