@@ -30,6 +30,10 @@ namespace MailScanner.Actors.Queue;
 /// (the order of an earlier run's claims), <see cref="StopInProgress"/> (the stop's bookkeeping) and
 /// <see cref="QueueWatcherProtocol"/> (what it is told and answers).
 /// </summary>
+/// <remarks>
+/// A little over 400 lines on purpose: what is left here is the admission flow itself (listing, admitting, handing
+/// to coordinators, retries, stop), which reads best in one place; the pieces that stand alone are beside it.
+/// </remarks>
 public sealed class QueueWatcher : ReceiveActor, IWithTimers
 {
     private readonly QueueSettings _settings;
