@@ -42,7 +42,7 @@ public readonly record struct PostfixArrivalTime(long Seconds, long Microseconds
 /// delivered (from both the envelope and the extracted segment; done and canceled ones are not), and every other
 /// record verbatim, so that writing a new queue file from it loses nothing Postfix relies on.
 /// </summary>
-/// <param name="Sender">The S record; empty for a bounce (<c>MAIL FROM:&lt;&gt;</c>).</param>
+/// <param name="Sender">The S record; empty for a bounce (<c>MAIL FROM:&lt;&gt;</c>). Envelope text keeps bytes that are not UTF-8 (<see cref="PostfixText"/>).</param>
 /// <param name="EnvelopeRecords">Other records of the envelope segment, in file order (A, F, c, I, L, V, &lt;, i, &gt;, W).</param>
 /// <param name="ExtractedRecords">Non-recipient records of the extracted segment (after X), in file order.</param>
 /// <param name="SendOptions">The sixth field of the C record (SMTPUTF8 and other sender options), carried over.</param>

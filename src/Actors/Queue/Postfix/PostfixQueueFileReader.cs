@@ -89,7 +89,7 @@ public static class PostfixQueueFileReader
                     return null;
                 case PostfixRecordType.Sender:
                     if (sender is not null) return $"more than one sender record (S), the second at offset {record.Offset}"; // cleanup rejects it too
-                    sender = Utf8(data);
+                    sender = PostfixText.Decode(data);
                     return null;
                 case PostfixRecordType.MessageStart:
                     segment = Segment.Message;
@@ -145,17 +145,17 @@ public static class PostfixQueueFileReader
             switch (type)
             {
                 case PostfixRecordType.Recipient:
-                    recipients.Add(new PostfixRecipient(Utf8(value), pendingOriginal, pendingDsnNotify, pendingDsnOriginal));
+                    recipients.Add(new PostfixRecipient(PostfixText.Decode(value), pendingOriginal, pendingDsnNotify, pendingDsnOriginal));
                     ClearPending();
                     return null;
                 case PostfixRecordType.Done or PostfixRecordType.Canceled:
                     ClearPending(); // delivered or canceled: qmgr never delivers it again
                     return null;
                 case PostfixRecordType.OriginalRecipient:
-                    pendingOriginal = Utf8(value);
+                    pendingOriginal = PostfixText.Decode(value);
                     return null;
                 case PostfixRecordType.DsnOriginalRecipient:
-                    pendingDsnOriginal = Utf8(value);
+                    pendingDsnOriginal = PostfixText.Decode(value);
                     return null;
                 case PostfixRecordType.DsnNotify:
                     // qmgr ignores malformed notify flags with a warning, and so do we.
@@ -268,6 +268,4 @@ public static class PostfixQueueFileReader
     }
 
     private static string Latin1(ReadOnlySpan<byte> data) => Encoding.Latin1.GetString(data);
-
-    private static string Utf8(ReadOnlySpan<byte> data) => Encoding.UTF8.GetString(data);
 }

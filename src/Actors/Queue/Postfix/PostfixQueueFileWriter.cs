@@ -23,7 +23,7 @@ public static class PostfixQueueFileWriter
         PostfixRecords.Write(output, PostfixRecordType.Size, new byte[PostfixSizeRecord.Length]);
         Put(output, PostfixRecordType.Time, $"{envelope.ArrivalTime.Seconds} {envelope.ArrivalTime.Microseconds}");
         foreach (var record in envelope.EnvelopeRecords) PostfixRecords.Write(output, record.Type, record.DataBytes);
-        PostfixRecords.Write(output, PostfixRecordType.Sender, Encoding.UTF8.GetBytes(envelope.Sender));
+        PostfixRecords.Write(output, PostfixRecordType.Sender, PostfixText.Encode(envelope.Sender));
 
         var qmgrFlags = 0;
         foreach (var recipient in envelope.Recipients)
@@ -35,9 +35,9 @@ public static class PostfixQueueFileWriter
                 qmgrFlags |= recipient.DsnNotify << 1; // QMGR_READ_FLAG_FROM_DSN(), as cleanup_envelope.c sets it
             }
             if (recipient.DsnOriginalRecipient is not null)
-                PutUtf8(output, PostfixRecordType.Attribute, $"{PostfixRecordType.DsnOriginalRecipientAttribute}={recipient.DsnOriginalRecipient}");
-            if (recipient.OriginalRecipient is not null) PutUtf8(output, PostfixRecordType.OriginalRecipient, recipient.OriginalRecipient);
-            PutUtf8(output, PostfixRecordType.Recipient, recipient.Address);
+                PutText(output, PostfixRecordType.Attribute, $"{PostfixRecordType.DsnOriginalRecipientAttribute}={recipient.DsnOriginalRecipient}");
+            if (recipient.OriginalRecipient is not null) PutText(output, PostfixRecordType.OriginalRecipient, recipient.OriginalRecipient);
+            PutText(output, PostfixRecordType.Recipient, recipient.Address);
         }
 
         PostfixRecords.Write(output, PostfixRecordType.MessageStart, []); // empty in Postfix 3.x
@@ -89,6 +89,7 @@ public static class PostfixQueueFileWriter
     private static void Put(ArrayBufferWriter<byte> output, byte type, string ascii) =>
         PostfixRecords.Write(output, type, Encoding.ASCII.GetBytes(ascii));
 
-    private static void PutUtf8(ArrayBufferWriter<byte> output, byte type, string text) =>
-        PostfixRecords.Write(output, type, Encoding.UTF8.GetBytes(text));
+    /// <summary>Envelope text back to the bytes it was read from (<see cref="PostfixText"/>).</summary>
+    private static void PutText(ArrayBufferWriter<byte> output, byte type, string text) =>
+        PostfixRecords.Write(output, type, PostfixText.Encode(text));
 }

@@ -157,6 +157,36 @@ public sealed class PostfixQueueFileSpecs
     }
 
     [Fact]
+    public void Should_write_back_the_exact_bytes_of_an_8bit_envelope_that_is_not_utf8()
+    {
+        // What Postfix 3.7 stored with smtputf8_enable = no for MAIL FROM:<\xe9t\xe9@example.org> and
+        // RCPT TO:<b\xff@example.net> ORCPT=rfc822;\xe9@x: raw bytes that are not UTF-8 (the builder writes Latin-1).
+        var held = Build(
+            ('C', AutoSize), ('T', "1 2"), ('S', "\u00e9t\u00e9@example.org"),
+            ('A', "dsn_orig_rcpt=rfc822;\u00e9@x"), ('O', "b\u00ff@example.net"), ('R', "b\u00ff@example.net"),
+            ('M', ""), ('N', "S: a"), ('X', ""), ('E', ""));
+
+        var rewritten = Records(PostfixQueueFileWriter.Format(AssertComplete(held).Envelope, "S: a\n"u8));
+
+        Assert.Contains(('S', "\u00e9t\u00e9@example.org"), rewritten);
+        Assert.Contains(('A', "dsn_orig_rcpt=rfc822;\u00e9@x"), rewritten);
+        Assert.Contains(('O', "b\u00ff@example.net"), rewritten);
+        Assert.Contains(('R', "b\u00ff@example.net"), rewritten);
+    }
+
+    [Fact]
+    public void Should_read_a_utf8_envelope_as_its_text_and_show_bytes_that_are_not_utf8_as_replacement_characters()
+    {
+        var file = AssertComplete(Build(
+            ('C', AutoSize), ('T', "1 2"), ('S', Encoding.Latin1.GetString("j\u00f6rg@b\u00fccher.example"u8)), // UTF-8 bytes
+            ('R', "b\u00ff@example.net"), ('M', ""), ('N', "S: a"), ('X', ""), ('E', "")));
+
+        Assert.Equal("j\u00f6rg@b\u00fccher.example", file.Envelope.Sender);
+        Assert.Equal("b\ufffd@example.net", PostfixText.Display(file.Envelope.Recipients[0].Address));
+        Assert.Equal("j\u00f6rg@b\u00fccher.example", PostfixText.Display(file.Envelope.Sender));
+    }
+
+    [Fact]
     public void Should_carry_other_envelope_and_extracted_records_verbatim_and_drop_killed_ones()
     {
         var file = AssertComplete(Build(
