@@ -25,6 +25,7 @@ public static class PostfixQueueFileReader
         private string? sizeProblem;
         private PostfixArrivalTime? arrival;
         private string? sender;
+        private int recordsBeforeSender;
         private readonly List<PostfixRecipient> recipients = [];
         private readonly List<PostfixCarriedRecord> envelopeRecords = [];
         private readonly List<PostfixCarriedRecord> extractedRecords = [];
@@ -90,6 +91,7 @@ public static class PostfixQueueFileReader
                 case PostfixRecordType.Sender:
                     if (sender is not null) return $"more than one sender record (S), the second at offset {record.Offset}"; // cleanup rejects it too
                     sender = PostfixText.Decode(data);
+                    recordsBeforeSender = envelopeRecords.Count;
                     return null;
                 case PostfixRecordType.MessageStart:
                     segment = Segment.Message;
@@ -241,7 +243,7 @@ public static class PostfixQueueFileReader
                 return Malformed($"size record (C) says the content is {size.DataSize} bytes, but there is no X record at offset {extractedAt}");
             // An O or DSN record with no R after it is ignored, as qmgr does ("out-of-order original recipient").
 
-            var envelope = new PostfixEnvelope(arrival.Value, sender, recipients, envelopeRecords, extractedRecords, size.SendOptions);
+            var envelope = new PostfixEnvelope(arrival.Value, sender, recipients, envelopeRecords, extractedRecords, size.SendOptions, recordsBeforeSender);
             return new PostfixQueueFileRead.Complete(new PostfixQueueFile(envelope, message.WrittenSpan.ToArray(), size));
         }
 

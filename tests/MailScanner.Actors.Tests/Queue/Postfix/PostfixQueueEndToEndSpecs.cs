@@ -62,6 +62,8 @@ public sealed class PostfixQueueEndToEndSpecs
         Assert.Contains($"with ESMTP id {queueId}", received, StringComparison.Ordinal);
         Assert.Equal(SentMessage, rest);
         Assert.Equal(2, held.Size.RecipientCount);
+        // Written again from what was read, it is the file cleanup wrote, byte for byte (record order, long lines, C record).
+        Assert.Equal(File.ReadAllBytes(path), PostfixQueueFileWriter.Format(held.Envelope, held.Message));
     }
 
     [Theory]

@@ -23,9 +23,11 @@ public sealed class PostfixQueueFileSpecs
             new PostfixCarriedRecord((byte)'A', "log_ident=B27B5B20625"),
             new PostfixCarriedRecord((byte)'A', "rewrite_context=local"),
             new PostfixCarriedRecord((byte)'F', "Alice \u00e9"), // a Latin-1 byte: carried byte for byte
+            new PostfixCarriedRecord((byte)'A', "log_client_name=localhost"),
         ],
         ExtractedRecords: [new PostfixCarriedRecord((byte)'A', "some_extracted=1")],
-        SendOptions: 0);
+        SendOptions: 0,
+        RecordsBeforeSender: 4);
 
     /// <summary>The smallest file Postfix accepts: C, T, S, one recipient, the message, X, E.</summary>
     private static byte[] Minimal(params (char Type, string Data)[] content) => Build(
@@ -50,7 +52,7 @@ public sealed class PostfixQueueFileSpecs
         Assert.Equal(
             [
                 ('T', "1796351686 723744"), ('A', "create_time=1796351686"), ('A', "log_ident=B27B5B20625"), ('A', "rewrite_context=local"), ('F', "Alice \u00e9"),
-                ('S', "alice@example.org"),
+                ('S', "alice@example.org"), ('A', "log_client_name=localhost"), // smtpd sends the client's attributes after the sender
                 ('A', "dsn_orig_rcpt=rfc822;Bob@Example.NET"), ('O', "Bob@Example.NET"), ('R', "bob@example.net"),
                 ('A', "notify_flags=12"), ('O', "carol@example.com"), ('R', "carol@example.com"),
                 ('M', ""), ('N', "From: alice@example.org"), ('N', "To: bob@example.net"), ('N', "Subject: hi"), ('N', ""), ('N', "body"),
