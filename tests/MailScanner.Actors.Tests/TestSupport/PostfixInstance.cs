@@ -173,7 +173,8 @@ public sealed class PostfixInstance : IAsyncDisposable
 
     /// <summary>Sends one message over SMTP, as an outside sender would; returns the queue id Postfix gave it.</summary>
     /// <param name="encoding">How commands and message go on the wire: UTF-8 unless told (Latin-1 sends any byte as one char).</param>
-    public async Task<string> SendAsync(string sender, IReadOnlyList<string> recipients, string message, Encoding? encoding = null)
+    /// <param name="recipientParameters">ESMTP parameters for every RCPT TO (such as DSN's NOTIFY and ORCPT).</param>
+    public async Task<string> SendAsync(string sender, IReadOnlyList<string> recipients, string message, Encoding? encoding = null, string recipientParameters = "")
     {
         encoding ??= Encoding.UTF8;
         using var client = new TcpClient();
@@ -198,7 +199,7 @@ public sealed class PostfixInstance : IAsyncDisposable
         await Expect(null, 220);
         await Expect("EHLO specs.invalid", 250);
         await Expect($"MAIL FROM:<{sender}>", 250);
-        foreach (var recipient in recipients) await Expect($"RCPT TO:<{recipient}>", 250);
+        foreach (var recipient in recipients) await Expect($"RCPT TO:<{recipient}>{(recipientParameters.Length > 0 ? " " : "")}{recipientParameters}", 250);
         await Expect("DATA", 354);
         var data = new StringBuilder();
         foreach (var line in message.Replace("\r\n", "\n", StringComparison.Ordinal).TrimEnd('\n').Split('\n'))

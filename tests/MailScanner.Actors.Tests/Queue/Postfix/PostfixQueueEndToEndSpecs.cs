@@ -66,6 +66,23 @@ public sealed class PostfixQueueEndToEndSpecs
         Assert.Equal(File.ReadAllBytes(path), PostfixQueueFileWriter.Format(held.Envelope, held.Message));
     }
 
+    [Fact]
+    public async Task Should_write_again_byte_for_byte_a_held_file_whose_recipients_carry_dsn_requests()
+    {
+        await using var postfix = await PostfixInstance.StartAsync();
+
+        var queueId = await postfix.SendAsync(Sender, Recipients, SentMessage, recipientParameters: "NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Original+2Bx@example.org");
+        var held = await WaitUntilReady(postfix, queueId);
+
+        Assert.All(held.Envelope.Recipients, recipient =>
+        {
+            Assert.Equal(2 | 4, recipient.DsnNotify); // DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE (dsn_mask.h)
+            Assert.Equal("rfc822;Original+x@example.org", recipient.DsnOriginalRecipient); // smtpd decodes the xtext
+        });
+        Assert.Equal(6 << 1, held.Size.QmgrFlags); // cleanup's QMGR_READ_FLAG_FROM_DSN(notify) (qmgr_user.h)
+        Assert.Equal(File.ReadAllBytes(postfix.Layout.PathOf("hold", queueId)), PostfixQueueFileWriter.Format(held.Envelope, held.Message));
+    }
+
     [Theory]
     [MemberData(nameof(Queues))]
     public async Task Should_deliver_a_file_written_into_incoming_after_waking_qmgr_with_envelope_and_content_intact(bool longIds, string hashQueueNames, int depth)
