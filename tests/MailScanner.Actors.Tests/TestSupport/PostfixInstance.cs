@@ -11,10 +11,12 @@ namespace MailScanner.Actors.Tests.TestSupport;
 /// <param name="LongQueueIds">main.cf <c>enable_long_queue_ids</c>.</param>
 /// <param name="HashQueueNames">main.cf <c>hash_queue_names</c> (Postfix's default unless told).</param>
 /// <param name="HashQueueDepth">main.cf <c>hash_queue_depth</c>.</param>
+/// <param name="SmtpUtf8">main.cf <c>smtputf8_enable</c>; with <c>no</c> smtpd takes any 8-bit byte in an address.</param>
 public sealed record PostfixInstanceOptions(
     bool LongQueueIds = false,
     string HashQueueNames = PostfixQueueLayout.DefaultHashQueueNames,
-    int HashQueueDepth = 1);
+    int HashQueueDepth = 1,
+    bool SmtpUtf8 = true);
 
 /// <summary>
 /// A private, real Postfix (Debian's binaries, started as root with <c>postfix -c DIR start</c>) set up the way
@@ -141,6 +143,7 @@ public sealed class PostfixInstance : IAsyncDisposable
         $"enable_long_queue_ids = {(Options.LongQueueIds ? "yes" : "no")}",
         $"hash_queue_names = {Options.HashQueueNames}",
         $"hash_queue_depth = {Options.HashQueueDepth.ToString(CultureInfo.InvariantCulture)}",
+        $"smtputf8_enable = {(Options.SmtpUtf8 ? "yes" : "no")}",
         "biff = no",
         "");
 
@@ -169,15 +172,18 @@ public sealed class PostfixInstance : IAsyncDisposable
         "");
 
     /// <summary>Sends one message over SMTP, as an outside sender would; returns the queue id Postfix gave it.</summary>
-    public async Task<string> SendAsync(string sender, IReadOnlyList<string> recipients, string message)
+    /// <param name="encoding">How commands and message go on the wire: UTF-8 unless told (Latin-1 sends any byte as one char).</param>
+    /// <param name="recipientParameters">ESMTP parameters for every RCPT TO (such as DSN's NOTIFY and ORCPT).</param>
+    public async Task<string> SendAsync(string sender, IReadOnlyList<string> recipients, string message, Encoding? encoding = null, string recipientParameters = "")
     {
+        encoding ??= Encoding.UTF8;
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, SmtpPort);
         await using var stream = client.GetStream();
         using var reader = new StreamReader(stream, Encoding.ASCII);
         async Task<string> Expect(string? command, int code)
         {
-            if (command is not null) await stream.WriteAsync(Encoding.UTF8.GetBytes(command + "\r\n"));
+            if (command is not null) await stream.WriteAsync(encoding.GetBytes(command + "\r\n"));
             var reply = new StringBuilder();
             string? line;
             do
@@ -193,12 +199,12 @@ public sealed class PostfixInstance : IAsyncDisposable
         await Expect(null, 220);
         await Expect("EHLO specs.invalid", 250);
         await Expect($"MAIL FROM:<{sender}>", 250);
-        foreach (var recipient in recipients) await Expect($"RCPT TO:<{recipient}>", 250);
+        foreach (var recipient in recipients) await Expect($"RCPT TO:<{recipient}>{(recipientParameters.Length > 0 ? " " : "")}{recipientParameters}", 250);
         await Expect("DATA", 354);
         var data = new StringBuilder();
         foreach (var line in message.Replace("\r\n", "\n", StringComparison.Ordinal).TrimEnd('\n').Split('\n'))
             data.Append(line.StartsWith('.') ? "." : "").Append(line).Append("\r\n"); // dot-stuffing (RFC 5321 4.5.2)
-        await stream.WriteAsync(Encoding.UTF8.GetBytes(data.ToString()));
+        await stream.WriteAsync(encoding.GetBytes(data.ToString()));
         var queued = await Expect(".", 250); // "250 2.0.0 Ok: queued as ID"
         await Expect("QUIT", 221);
         return queued.Trim().Split(' ')[^1];

@@ -42,24 +42,30 @@ public readonly record struct PostfixArrivalTime(long Seconds, long Microseconds
 /// delivered (from both the envelope and the extracted segment; done and canceled ones are not), and every other
 /// record verbatim, so that writing a new queue file from it loses nothing Postfix relies on.
 /// </summary>
-/// <param name="Sender">The S record; empty for a bounce (<c>MAIL FROM:&lt;&gt;</c>).</param>
+/// <param name="Sender">The S record; empty for a bounce (<c>MAIL FROM:&lt;&gt;</c>). Envelope text keeps bytes that are not UTF-8 (<see cref="PostfixText"/>).</param>
 /// <param name="EnvelopeRecords">Other records of the envelope segment, in file order (A, F, c, I, L, V, &lt;, i, &gt;, W).</param>
 /// <param name="ExtractedRecords">Non-recipient records of the extracted segment (after X), in file order.</param>
 /// <param name="SendOptions">The sixth field of the C record (SMTPUTF8 and other sender options), carried over.</param>
+/// <param name="RecordsBeforeSender">How many of <paramref name="EnvelopeRecords"/> came before the S record; the rest
+/// came after it. Cleanup writes what its client sends in the order sent, and smtpd sends the client's attributes
+/// after the sender (smtpd.c), so a copy keeps them there. All of them when not said (qmgr accepts either).</param>
 public sealed record PostfixEnvelope(
     PostfixArrivalTime ArrivalTime,
     string Sender,
     IReadOnlyList<PostfixRecipient> Recipients,
     IReadOnlyList<PostfixCarriedRecord> EnvelopeRecords,
     IReadOnlyList<PostfixCarriedRecord> ExtractedRecords,
-    int SendOptions = 0)
+    int SendOptions = 0,
+    int RecordsBeforeSender = int.MaxValue)
 {
+
     // Records compare lists by reference; an envelope is a value, so compare the items themselves.
     public bool Equals(PostfixEnvelope? other) =>
         other is not null
         && ArrivalTime == other.ArrivalTime
         && Sender == other.Sender
         && SendOptions == other.SendOptions
+        && Math.Min(RecordsBeforeSender, EnvelopeRecords.Count) == Math.Min(other.RecordsBeforeSender, other.EnvelopeRecords.Count)
         && Recipients.SequenceEqual(other.Recipients)
         && EnvelopeRecords.SequenceEqual(other.EnvelopeRecords)
         && ExtractedRecords.SequenceEqual(other.ExtractedRecords);
@@ -70,6 +76,7 @@ public sealed record PostfixEnvelope(
         hash.Add(ArrivalTime);
         hash.Add(Sender);
         hash.Add(SendOptions);
+        hash.Add(Math.Min(RecordsBeforeSender, EnvelopeRecords.Count));
         foreach (var recipient in Recipients) hash.Add(recipient);
         foreach (var record in EnvelopeRecords) hash.Add(record);
         foreach (var record in ExtractedRecords) hash.Add(record);

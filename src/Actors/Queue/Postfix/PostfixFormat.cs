@@ -58,7 +58,7 @@ public sealed class PostfixFormat : IQueueFormat, IOutgoingQueueRules
     public QueueFileParse Parse(ReadOnlyMemory<byte> content) => PostfixQueueFileReader.Read(content.Span) switch
     {
         PostfixQueueFileRead.Complete complete => new QueueFileParse.Parsed(
-            new QueueEnvelope(complete.File.Envelope.Sender, complete.File.Envelope.Recipients.Select(r => r.Address).ToList()),
+            new QueueEnvelope(PostfixText.Display(complete.File.Envelope.Sender), complete.File.Envelope.Recipients.Select(r => PostfixText.Display(r.Address)).ToList()),
             content, complete.File.Message) { Details = complete.File },
         PostfixQueueFileRead.Malformed malformed => new QueueFileParse.Malformed(malformed.Reason),
         var other => new QueueFileParse.Malformed($"unrecognised read result {other}"),

@@ -25,6 +25,7 @@ public static class PostfixQueueFileReader
         private string? sizeProblem;
         private PostfixArrivalTime? arrival;
         private string? sender;
+        private int recordsBeforeSender;
         private readonly List<PostfixRecipient> recipients = [];
         private readonly List<PostfixCarriedRecord> envelopeRecords = [];
         private readonly List<PostfixCarriedRecord> extractedRecords = [];
@@ -89,7 +90,8 @@ public static class PostfixQueueFileReader
                     return null;
                 case PostfixRecordType.Sender:
                     if (sender is not null) return $"more than one sender record (S), the second at offset {record.Offset}"; // cleanup rejects it too
-                    sender = Utf8(data);
+                    sender = PostfixText.Decode(data);
+                    recordsBeforeSender = envelopeRecords.Count;
                     return null;
                 case PostfixRecordType.MessageStart:
                     segment = Segment.Message;
@@ -145,17 +147,17 @@ public static class PostfixQueueFileReader
             switch (type)
             {
                 case PostfixRecordType.Recipient:
-                    recipients.Add(new PostfixRecipient(Utf8(value), pendingOriginal, pendingDsnNotify, pendingDsnOriginal));
+                    recipients.Add(new PostfixRecipient(PostfixText.Decode(value), pendingOriginal, pendingDsnNotify, pendingDsnOriginal));
                     ClearPending();
                     return null;
                 case PostfixRecordType.Done or PostfixRecordType.Canceled:
                     ClearPending(); // delivered or canceled: qmgr never delivers it again
                     return null;
                 case PostfixRecordType.OriginalRecipient:
-                    pendingOriginal = Utf8(value);
+                    pendingOriginal = PostfixText.Decode(value);
                     return null;
                 case PostfixRecordType.DsnOriginalRecipient:
-                    pendingDsnOriginal = Utf8(value);
+                    pendingDsnOriginal = PostfixText.Decode(value);
                     return null;
                 case PostfixRecordType.DsnNotify:
                     // qmgr ignores malformed notify flags with a warning, and so do we.
@@ -241,7 +243,7 @@ public static class PostfixQueueFileReader
                 return Malformed($"size record (C) says the content is {size.DataSize} bytes, but there is no X record at offset {extractedAt}");
             // An O or DSN record with no R after it is ignored, as qmgr does ("out-of-order original recipient").
 
-            var envelope = new PostfixEnvelope(arrival.Value, sender, recipients, envelopeRecords, extractedRecords, size.SendOptions);
+            var envelope = new PostfixEnvelope(arrival.Value, sender, recipients, envelopeRecords, extractedRecords, size.SendOptions, recordsBeforeSender);
             return new PostfixQueueFileRead.Complete(new PostfixQueueFile(envelope, message.WrittenSpan.ToArray(), size));
         }
 
@@ -268,6 +270,4 @@ public static class PostfixQueueFileReader
     }
 
     private static string Latin1(ReadOnlySpan<byte> data) => Encoding.Latin1.GetString(data);
-
-    private static string Utf8(ReadOnlySpan<byte> data) => Encoding.UTF8.GetString(data);
 }

@@ -5,7 +5,7 @@ namespace MailScanner.Actors.Queue.Postfix;
 
 /// <summary>
 /// Formats a queue file the way Postfix's cleanup writes one (cleanup_envelope.c, cleanup_out_recipient.c,
-/// cleanup_message.c, cleanup_final.c): C, T, the carried envelope records, S, the recipients (DSN attributes, O, R),
+/// cleanup_message.c, cleanup_final.c): C, T, the carried envelope records around S where they were, the recipients (DSN attributes, O, R),
 /// M, the message as N/L records, X, the carried extracted records, E; then the C record patched with the real data
 /// size, content offset, recipient count and flags. Pure: writing the file into a queue is <see cref="PostfixMailQueue"/>.
 /// </summary>
@@ -22,8 +22,9 @@ public static class PostfixQueueFileWriter
         // A placeholder of the final width: every C record is 95 bytes of data, so patching it moves nothing.
         PostfixRecords.Write(output, PostfixRecordType.Size, new byte[PostfixSizeRecord.Length]);
         Put(output, PostfixRecordType.Time, $"{envelope.ArrivalTime.Seconds} {envelope.ArrivalTime.Microseconds}");
-        foreach (var record in envelope.EnvelopeRecords) PostfixRecords.Write(output, record.Type, record.DataBytes);
-        PostfixRecords.Write(output, PostfixRecordType.Sender, Encoding.UTF8.GetBytes(envelope.Sender));
+        foreach (var record in envelope.EnvelopeRecords.Take(envelope.RecordsBeforeSender)) PostfixRecords.Write(output, record.Type, record.DataBytes);
+        PostfixRecords.Write(output, PostfixRecordType.Sender, PostfixText.Encode(envelope.Sender));
+        foreach (var record in envelope.EnvelopeRecords.Skip(envelope.RecordsBeforeSender)) PostfixRecords.Write(output, record.Type, record.DataBytes);
 
         var qmgrFlags = 0;
         foreach (var recipient in envelope.Recipients)
@@ -35,9 +36,9 @@ public static class PostfixQueueFileWriter
                 qmgrFlags |= recipient.DsnNotify << 1; // QMGR_READ_FLAG_FROM_DSN(), as cleanup_envelope.c sets it
             }
             if (recipient.DsnOriginalRecipient is not null)
-                PutUtf8(output, PostfixRecordType.Attribute, $"{PostfixRecordType.DsnOriginalRecipientAttribute}={recipient.DsnOriginalRecipient}");
-            if (recipient.OriginalRecipient is not null) PutUtf8(output, PostfixRecordType.OriginalRecipient, recipient.OriginalRecipient);
-            PutUtf8(output, PostfixRecordType.Recipient, recipient.Address);
+                PutText(output, PostfixRecordType.Attribute, $"{PostfixRecordType.DsnOriginalRecipientAttribute}={recipient.DsnOriginalRecipient}");
+            if (recipient.OriginalRecipient is not null) PutText(output, PostfixRecordType.OriginalRecipient, recipient.OriginalRecipient);
+            PutText(output, PostfixRecordType.Recipient, recipient.Address);
         }
 
         PostfixRecords.Write(output, PostfixRecordType.MessageStart, []); // empty in Postfix 3.x
@@ -89,6 +90,7 @@ public static class PostfixQueueFileWriter
     private static void Put(ArrayBufferWriter<byte> output, byte type, string ascii) =>
         PostfixRecords.Write(output, type, Encoding.ASCII.GetBytes(ascii));
 
-    private static void PutUtf8(ArrayBufferWriter<byte> output, byte type, string text) =>
-        PostfixRecords.Write(output, type, Encoding.UTF8.GetBytes(text));
+    /// <summary>Envelope text back to the bytes it was read from (<see cref="PostfixText"/>).</summary>
+    private static void PutText(ArrayBufferWriter<byte> output, byte type, string text) =>
+        PostfixRecords.Write(output, type, PostfixText.Encode(text));
 }

@@ -62,6 +62,25 @@ public sealed class PostfixQueueEndToEndSpecs
         Assert.Contains($"with ESMTP id {queueId}", received, StringComparison.Ordinal);
         Assert.Equal(SentMessage, rest);
         Assert.Equal(2, held.Size.RecipientCount);
+        // Written again from what was read, it is the file cleanup wrote, byte for byte (record order, long lines, C record).
+        Assert.Equal(File.ReadAllBytes(path), PostfixQueueFileWriter.Format(held.Envelope, held.Message));
+    }
+
+    [Fact]
+    public async Task Should_write_again_byte_for_byte_a_held_file_whose_recipients_carry_dsn_requests()
+    {
+        await using var postfix = await PostfixInstance.StartAsync();
+
+        var queueId = await postfix.SendAsync(Sender, Recipients, SentMessage, recipientParameters: "NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Original+2Bx@example.org");
+        var held = await WaitUntilReady(postfix, queueId);
+
+        Assert.All(held.Envelope.Recipients, recipient =>
+        {
+            Assert.Equal(2 | 4, recipient.DsnNotify); // DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE (dsn_mask.h)
+            Assert.Equal("rfc822;Original+x@example.org", recipient.DsnOriginalRecipient); // smtpd decodes the xtext
+        });
+        Assert.Equal(6 << 1, held.Size.QmgrFlags); // cleanup's QMGR_READ_FLAG_FROM_DSN(notify) (qmgr_user.h)
+        Assert.Equal(File.ReadAllBytes(postfix.Layout.PathOf("hold", queueId)), PostfixQueueFileWriter.Format(held.Envelope, held.Message));
     }
 
     [Theory]
@@ -74,23 +93,38 @@ public sealed class PostfixQueueEndToEndSpecs
 
         // What the gateway does with a clean message: add its header, write the copy into incoming, delete the original.
         var modified = Encoding.UTF8.GetBytes("X-MailScanner-Actors: clean\n" + Encoding.UTF8.GetString(held.Message));
-        var entered = new PostfixMailQueue(postfix.Layout).Enter(PostfixQueueFileWriter.Format(held.Envelope, modified));
-        File.Delete(postfix.Layout.PathOf("hold", heldId));
-        Assert.Equal(postfix.Layout.PathOf("incoming", entered.QueueId), entered.Path);
-        Assert.IsType<PostfixWakeUp.Sent>(await PostfixQmgrTrigger.WakeAsync(postfix.Layout));
+        var delivered = await HandBackAndAwaitDelivery(postfix, heldId, held.Envelope, modified, Encoding.UTF8);
 
-        await Eventually.Holds(() => postfix.Log().Contains($"{entered.QueueId}: removed", StringComparison.Ordinal), Patience,
-            () => $"Postfix to deliver and remove {entered.QueueId}; log:\n{postfix.Log()}");
-        var delivered = SinkFile.Read(Assert.Single(postfix.SinkFiles()));
         Assert.Equal(Sender, delivered.MailFrom);
         Assert.Equal(Recipients.Order(StringComparer.Ordinal), delivered.RcptTo.Order(StringComparer.Ordinal)); // qmgr sorts recipients before delivery
         Assert.Equal(Encoding.UTF8.GetString(modified), delivered.Message);
-        Assert.Empty(postfix.QueueFiles("incoming"));
-        Assert.Empty(postfix.QueueFiles("hold"));
-        Assert.Empty(postfix.QueueFiles("active"));
-        Assert.Empty(postfix.QueueFiles("deferred"));
-        Assert.Empty(postfix.QueueFiles("corrupt"));
-        Assert.DoesNotContain(postfix.Log().Split('\n'), line => line.Contains("warning", StringComparison.Ordinal) || line.Contains("fatal", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Should_deliver_an_8bit_envelope_that_is_not_utf8_to_the_bytes_postfix_received()
+    {
+        // With smtputf8_enable = no, Postfix 3.7 takes these bytes (E9, FF) in MAIL FROM and RCPT TO and delivers to them as
+        // they are; decoding them as UTF-8 would send the copy to other addresses (EF BF BD for each).
+        await using var postfix = await PostfixInstance.StartAsync(new PostfixInstanceOptions(SmtpUtf8: false));
+        const string sender = "\u00e9t\u00e9@example.org", recipient = "b\u00ff@example.net"; // one char per byte on the wire: Latin-1
+        var heldId = await postfix.SendAsync(sender, [recipient], "Subject: 8-bit \u00e9\n\nbody \u00e9\u00ff\n", Encoding.Latin1);
+        var held = await WaitUntilReady(postfix, heldId);
+        Assert.Equal("\ufffdt\ufffd@example.org", PostfixText.Display(held.Envelope.Sender)); // what the actors see
+
+        // Postfix stored the bytes as they came, and the copy carries the same envelope records byte for byte.
+        var heldRecords = QueueFileBuilder.Records(File.ReadAllBytes(postfix.Layout.PathOf("hold", heldId)));
+        var copyRecords = QueueFileBuilder.Records(PostfixQueueFileWriter.Format(held.Envelope, held.Message));
+        Assert.Contains(('S', sender), heldRecords);
+        Assert.Contains(('R', recipient), heldRecords);
+        foreach (var type in "SOR") Assert.Equal(heldRecords.Where(r => r.Type == type), copyRecords.Where(r => r.Type == type));
+
+        var delivered = await HandBackAndAwaitDelivery(postfix, heldId, held.Envelope, held.Message, Encoding.Latin1);
+
+        // smtp-sink logs each command byte outside printable ASCII as '?' (printable() in smtp-sink.c): one '?' per byte
+        // here, where the copy sent to the UTF-8 reading of those bytes would show three (EF BF BD).
+        Assert.Equal("?t?@example.org", delivered.MailFrom);
+        Assert.Equal(["b?@example.net"], delivered.RcptTo);
+        Assert.Equal(Encoding.Latin1.GetString(held.Message), delivered.Message);
     }
 
     [Fact]
@@ -108,6 +142,25 @@ public sealed class PostfixQueueEndToEndSpecs
 
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Assert.IsType<PostfixReadiness.Ready>(PostfixHoldReadiness.Check(path));
+    }
+
+    /// <summary>
+    /// Writes the held message's copy into incoming as the gateway does, deletes the held original, wakes qmgr, and
+    /// returns what smtp-sink received once Postfix has removed the copy, with every queue empty and no warning logged.
+    /// </summary>
+    private static async Task<SinkFile> HandBackAndAwaitDelivery(PostfixInstance postfix, string heldId, PostfixEnvelope envelope, byte[] message, Encoding sinkEncoding)
+    {
+        var entered = new PostfixMailQueue(postfix.Layout).Enter(PostfixQueueFileWriter.Format(envelope, message));
+        File.Delete(postfix.Layout.PathOf("hold", heldId));
+        Assert.Equal(postfix.Layout.PathOf("incoming", entered.QueueId), entered.Path);
+        Assert.IsType<PostfixWakeUp.Sent>(await PostfixQmgrTrigger.WakeAsync(postfix.Layout));
+
+        await Eventually.Holds(() => postfix.Log().Contains($"{entered.QueueId}: removed", StringComparison.Ordinal), Patience,
+            () => $"Postfix to deliver and remove {entered.QueueId}; log:\n{postfix.Log()}");
+        var delivered = SinkFile.Read(Assert.Single(postfix.SinkFiles()), sinkEncoding);
+        foreach (var queue in new[] { "incoming", "hold", "active", "deferred", "corrupt" }) Assert.Empty(postfix.QueueFiles(queue));
+        Assert.DoesNotContain(postfix.Log().Split('\n'), line => line.Contains("warning", StringComparison.Ordinal) || line.Contains("fatal", StringComparison.Ordinal));
+        return delivered;
     }
 
     private static async Task<PostfixQueueFile> WaitUntilReady(PostfixInstance postfix, string queueId)
@@ -133,9 +186,12 @@ public sealed class PostfixQueueEndToEndSpecs
     /// </summary>
     internal sealed record SinkFile(string MailFrom, IReadOnlyList<string> RcptTo, string Message)
     {
-        public static SinkFile Read(string path)
+        public static SinkFile Read(string path) => Read(path, Encoding.UTF8);
+
+        /// <param name="encoding">How to read its bytes: Latin-1 keeps every byte as one char.</param>
+        public static SinkFile Read(string path, Encoding encoding)
         {
-            var lines = File.ReadAllText(path).Split('\n').ToList();
+            var lines = File.ReadAllText(path, encoding).Split('\n').ToList();
             string? mailFrom = null;
             var rcptTo = new List<string>();
             var index = 0;

@@ -23,9 +23,11 @@ public sealed class PostfixQueueFileSpecs
             new PostfixCarriedRecord((byte)'A', "log_ident=B27B5B20625"),
             new PostfixCarriedRecord((byte)'A', "rewrite_context=local"),
             new PostfixCarriedRecord((byte)'F', "Alice \u00e9"), // a Latin-1 byte: carried byte for byte
+            new PostfixCarriedRecord((byte)'A', "log_client_name=localhost"),
         ],
         ExtractedRecords: [new PostfixCarriedRecord((byte)'A', "some_extracted=1")],
-        SendOptions: 0);
+        SendOptions: 0,
+        RecordsBeforeSender: 4);
 
     /// <summary>The smallest file Postfix accepts: C, T, S, one recipient, the message, X, E.</summary>
     private static byte[] Minimal(params (char Type, string Data)[] content) => Build(
@@ -50,7 +52,7 @@ public sealed class PostfixQueueFileSpecs
         Assert.Equal(
             [
                 ('T', "1796351686 723744"), ('A', "create_time=1796351686"), ('A', "log_ident=B27B5B20625"), ('A', "rewrite_context=local"), ('F', "Alice \u00e9"),
-                ('S', "alice@example.org"),
+                ('S', "alice@example.org"), ('A', "log_client_name=localhost"), // smtpd sends the client's attributes after the sender
                 ('A', "dsn_orig_rcpt=rfc822;Bob@Example.NET"), ('O', "Bob@Example.NET"), ('R', "bob@example.net"),
                 ('A', "notify_flags=12"), ('O', "carol@example.com"), ('R', "carol@example.com"),
                 ('M', ""), ('N', "From: alice@example.org"), ('N', "To: bob@example.net"), ('N', "Subject: hi"), ('N', ""), ('N', "body"),
@@ -154,6 +156,36 @@ public sealed class PostfixQueueFileSpecs
                 new PostfixRecipient("six@x", "six@x"),
             ],
             file.Envelope.Recipients);
+    }
+
+    [Fact]
+    public void Should_write_back_the_exact_bytes_of_an_8bit_envelope_that_is_not_utf8()
+    {
+        // What Postfix 3.7 stored with smtputf8_enable = no for MAIL FROM:<\xe9t\xe9@example.org> and
+        // RCPT TO:<b\xff@example.net> ORCPT=rfc822;\xe9@x: raw bytes that are not UTF-8 (the builder writes Latin-1).
+        var held = Build(
+            ('C', AutoSize), ('T', "1 2"), ('S', "\u00e9t\u00e9@example.org"),
+            ('A', "dsn_orig_rcpt=rfc822;\u00e9@x"), ('O', "b\u00ff@example.net"), ('R', "b\u00ff@example.net"),
+            ('M', ""), ('N', "S: a"), ('X', ""), ('E', ""));
+
+        var rewritten = Records(PostfixQueueFileWriter.Format(AssertComplete(held).Envelope, "S: a\n"u8));
+
+        Assert.Contains(('S', "\u00e9t\u00e9@example.org"), rewritten);
+        Assert.Contains(('A', "dsn_orig_rcpt=rfc822;\u00e9@x"), rewritten);
+        Assert.Contains(('O', "b\u00ff@example.net"), rewritten);
+        Assert.Contains(('R', "b\u00ff@example.net"), rewritten);
+    }
+
+    [Fact]
+    public void Should_read_a_utf8_envelope_as_its_text_and_show_bytes_that_are_not_utf8_as_replacement_characters()
+    {
+        var file = AssertComplete(Build(
+            ('C', AutoSize), ('T', "1 2"), ('S', Encoding.Latin1.GetString("j\u00f6rg@b\u00fccher.example"u8)), // UTF-8 bytes
+            ('R', "b\u00ff@example.net"), ('M', ""), ('N', "S: a"), ('X', ""), ('E', "")));
+
+        Assert.Equal("j\u00f6rg@b\u00fccher.example", file.Envelope.Sender);
+        Assert.Equal("b\ufffd@example.net", PostfixText.Display(file.Envelope.Recipients[0].Address));
+        Assert.Equal("j\u00f6rg@b\u00fccher.example", PostfixText.Display(file.Envelope.Sender));
     }
 
     [Fact]
