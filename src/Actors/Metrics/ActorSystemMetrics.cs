@@ -43,8 +43,11 @@ public sealed class ActorSystemMetrics : IExtension, IDisposable
 
     public Meter Meter { get; }
 
-    /// <summary>Where this actor system's gateway serves <c>/metrics</c>, health and the status page; null while it does not.</summary>
-    public Uri? EndpointAddress { get; internal set; }
+    /// <summary>
+    /// The pipeline's counters of the gateway this actor system runs (set by <c>AddGatewayMetrics</c>): the endpoint finds
+    /// both meters of a gateway through its actor system. Null while the gateway runs without metrics.
+    /// </summary>
+    public PipelineCounters? Pipeline { get; internal set; }
 
     /// <summary>This actor system's instruments, made the first time they are asked for.</summary>
     public static ActorSystemMetrics For(ActorSystem system) => system.WithExtension<ActorSystemMetrics, ActorSystemMetricsId>();

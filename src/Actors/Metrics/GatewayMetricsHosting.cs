@@ -1,39 +1,30 @@
 using Akka.Actor;
-using Akka.Event;
 using Akka.Hosting;
 using MailScanner.Actors.Configuration;
+using MailScanner.Actors.Queue;
 
 namespace MailScanner.Actors.Metrics;
 
 public static class GatewayMetricsHosting
 {
     /// <summary>
-    /// Instruments the actor system being built (every mailbox, Akka's actor telemetry events, dead letters, unhandled
-    /// messages, log events), samples the queue, and serves <c>/metrics</c>, <c>/health/*</c> and the status page on
-    /// <c>mailscanner.metrics.host</c>:<c>port</c>. Added first by <c>AddMailScannerGateway</c>, so that the listener hears
-    /// the gateway's actors start. The endpoint stops after the gateway's graceful stop, so that <c>/health/ready</c>
-    /// says "stopping" meanwhile.
+    /// Instruments the actor system being built: every mailbox (<see cref="InstrumentedMailbox"/>), Akka's actor telemetry
+    /// events, dead letters, unhandled messages and log events (<see cref="ActorTelemetryListener"/>), and samples the queue
+    /// (<see cref="QueueSampler"/>). Added first by <c>AddMailScannerGateway</c>, so that the listener hears the gateway's
+    /// actors start. What serves the numbers is the host's to wire: <see cref="ObservabilityEndpointHosting.AddObservabilityEndpoint"/>.
     /// </summary>
-    /// <exception cref="ConfigurationException">At start-up: the port is already in use.</exception>
     public static AkkaConfigurationBuilder AddGatewayMetrics(this AkkaConfigurationBuilder builder, GatewaySettings settings,
         PipelineCounters counters)
     {
         builder.AddHocon(InstrumentedMailbox.Hocon + "\n" + ActorTelemetryListener.Hocon, HoconAddMode.Prepend);
-        return builder.WithActors((system, registry) =>
+        return builder.WithActors((system, _) =>
         {
             var actors = ActorSystemMetrics.For(system);
+            actors.Pipeline = counters;
             system.ActorOf(ActorTelemetryListener.PropsFor(actors), "metrics-telemetry");
-            var sampler = new QueueSampler(counters, QueueSampler.Interval, settings.Queue.Incoming, settings.Queue.Work);
-            var endpoint = ObservabilityEndpoint.StartAsync(settings.Metrics, [counters.Meter.Name, actors.Meter.Name],
-                new GatewayReadiness(system, registry, settings), new StatusSnapshot(counters, actors)).GetAwaiter().GetResult();
-            actors.EndpointAddress = endpoint.Address;
-            system.Log.Info("Metrics, health and the status page are served at {0}", endpoint.Address);
-            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "stop-metrics-endpoint", async () =>
-            {
-                sampler.Dispose();
-                await endpoint.DisposeAsync();
-                return Akka.Done.Instance;
-            });
+            var sampler = new QueueSampler(counters, QueueSampler.Interval, settings.Queue.Incoming, QueueFormats.For(settings.Queue),
+                settings.Queue.Work);
+            system.RegisterOnTermination(sampler.Dispose);
         });
     }
 }
