@@ -49,6 +49,9 @@ public sealed class ActorSystemMetrics : IExtension, IDisposable
     /// </summary>
     public PipelineCounters? Pipeline { get; internal set; }
 
+    /// <summary>Where the host serves this gateway's <c>/metrics</c>, health and status page; null while it does not.</summary>
+    public Uri? EndpointAddress { get; internal set; }
+
     /// <summary>This actor system's instruments, made the first time they are asked for.</summary>
     public static ActorSystemMetrics For(ActorSystem system) => system.WithExtension<ActorSystemMetrics, ActorSystemMetricsId>();
 

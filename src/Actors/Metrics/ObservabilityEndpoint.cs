@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
@@ -82,8 +83,8 @@ public sealed class ObservabilityEndpoint : IAsyncDisposable
         });
         app.UseRouting();
         app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapGet("/health/live", (HttpContext context) => Json(context, StatusCodes.Status200OK, new { status = "live" }));
-        app.MapGet("/health/ready", async (HttpContext context) =>
+        app.MapGetAndHead("/health/live", context => Json(context, StatusCodes.Status200OK, new { status = "live" }));
+        app.MapGetAndHead("/health/ready", async context =>
         {
             var report = await readiness.CheckAsync();
             await Json(context, report.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable, new
@@ -93,7 +94,7 @@ public sealed class ObservabilityEndpoint : IAsyncDisposable
                 checks = report.Checks.Select(c => new { check = c.Name, ok = c.Ok, detail = c.Detail }),
             });
         });
-        app.MapGet("/status.json", (HttpContext context) => Json(context, StatusCodes.Status200OK, status.Take()));
+        app.MapGetAndHead("/status.json", context => Json(context, StatusCodes.Status200OK, status.Take()));
         StatusPage.Map(app);
 
         try
@@ -131,4 +132,11 @@ public sealed class ObservabilityEndpoint : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
+}
+
+internal static class GetAndHeadRoutes
+{
+    /// <summary>A route for GET and HEAD (a minimal API's MapGet answers GET alone; Kestrel sends no body for HEAD).</summary>
+    public static void MapGetAndHead(this IEndpointRouteBuilder endpoints, string pattern, RequestDelegate handler) =>
+        endpoints.MapMethods(pattern, [HttpMethods.Get, HttpMethods.Head], handler);
 }

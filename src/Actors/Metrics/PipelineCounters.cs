@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using MailScanner.Actors.Policy;
 using MailScanner.Actors.Scanning;
 using Microsoft.Win32.SafeHandles;
@@ -32,7 +33,8 @@ public sealed class PipelineCounters : IDisposable
 
     private readonly Histogram<double> _messageLatency, _stageLatency, _scannerCall, _journalWrite;
     private readonly Histogram<long> _batchSize;
-    private readonly Counter<long> _scannerErrors;
+    /// <summary>Per engine, from its first report on: a series at 0 exists before the first error, so rate() and alerts see it.</summary>
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _scannerErrors = new();
 
     public PipelineCounters()
     {
@@ -65,7 +67,9 @@ public sealed class PipelineCounters : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _batchSize = Meter.CreateHistogram("mailscanner.batch_size", description: "Messages per batch",
             advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 2, 5, 10, 20, 30, 50, 100, 200, 500] });
-        _scannerErrors = Meter.CreateCounter<long>("mailscanner.scanner.errors", description: "Scanner daemon calls that failed or timed out");
+        Meter.CreateObservableCounter("mailscanner.scanner.errors", () => _scannerErrors.Select(e =>
+                new Measurement<long>(Interlocked.Read(ref e.Value.Value), new KeyValuePair<string, object?>("engine", e.Key))),
+            description: "Scanner daemon calls that failed or timed out");
     }
 
     private static readonly double[] SecondsBuckets =
@@ -163,10 +167,14 @@ public sealed class PipelineCounters : IDisposable
         var tag = new KeyValuePair<string, object?>("engine", engine);
         _scannerCall.Record(seconds, tag);
         _stageLatency.Record(seconds, PipelineStage.Scanner(engine).Tag);
-        if (failed) _scannerErrors.Add(1, tag);
+        if (failed) Interlocked.Increment(ref _scannerErrors.GetOrAdd(engine, _ => new StrongBox<long>()).Value);
     }
 
-    internal void ScannerHealthChanged(string engine, bool up) => _scannersUp[engine] = up ? 1 : 0;
+    internal void ScannerHealthChanged(string engine, bool up)
+    {
+        _scannersUp[engine] = up ? 1 : 0;
+        _scannerErrors.GetOrAdd(engine, _ => new StrongBox<long>());
+    }
 
     /// <summary>Whether each scanner engine answers, as last reported by the engine itself.</summary>
     public IReadOnlyDictionary<string, bool> ScannersUp => _scannersUp.ToDictionary(e => e.Key, e => e.Value == 1);

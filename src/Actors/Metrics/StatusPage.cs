@@ -22,7 +22,7 @@ public static class StatusPage
     });
 
     internal static void Map(IEndpointRouteBuilder endpoints) =>
-        endpoints.MapGet("/", async (HttpContext context) =>
+        endpoints.MapGetAndHead("/", async context =>
         {
             context.Response.ContentType = "text/html; charset=utf-8";
             context.Response.Headers.CacheControl = "no-cache";
