@@ -37,7 +37,7 @@ Console.WriteLine($"mailscanner-bench on {Environment.ProcessorCount} cores, scr
 Console.WriteLine($"gateway: {gatewayDll ?? "(not found; build src/Host or pass --gateway)"}");
 
 Corpus? corpus = null;
-if (new[] { BenchOptions.Baseline, BenchOptions.Gateway, BenchOptions.Clamd, BenchOptions.Spamd, BenchOptions.Latency }.Any(options.Runs))
+if (new[] { BenchOptions.Baseline, BenchOptions.Gateway, BenchOptions.Metrics, BenchOptions.Clamd, BenchOptions.Spamd, BenchOptions.Latency }.Any(options.Runs))
 {
     try
     {
