@@ -50,7 +50,8 @@ public sealed class ObservabilityEndpoint : IAsyncDisposable
             kestrel.Listen(settings.Host, settings.Port);
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxConcurrentConnections = MaxConnections;
-            kestrel.Limits.MaxRequestBodySize = 0;
+            // No route reads a body; a small one is drained so that the refusal (405) arrives instead of a reset connection.
+            kestrel.Limits.MaxRequestBodySize = 4 * 1024;
             kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
             kestrel.Limits.MaxRequestLineSize = 4 * 1024;
             kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(5);

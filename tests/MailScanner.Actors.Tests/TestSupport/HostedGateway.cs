@@ -64,7 +64,17 @@ public sealed class HostedGateway : IAsyncDisposable
             }))
             .ConfigureServices(services => services.AddObservabilityEndpoint(settings))
             .Build();
-        await host.StartAsync();
+        try
+        {
+            await host.StartAsync();
+        }
+        catch
+        {
+            // A start that failed part way (the endpoint's port taken) leaves the actor system running: stop it.
+            await host.StopAsync();
+            host.Dispose();
+            throw;
+        }
         return new HostedGateway(host, pipelineCounters, log!);
     }
 
