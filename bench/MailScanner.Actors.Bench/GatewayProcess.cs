@@ -116,6 +116,9 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     /// <summary>Peak resident set size (VmHWM) in kB, read from /proc while the process is alive.</summary>
     public long? PeakRssKb() => ReadStatus("VmHWM:");
 
+    /// <summary>User and system CPU the gateway has used so far (read while it runs): steadier than a rate on a shared machine.</summary>
+    public TimeSpan CpuTime() => _process.TotalProcessorTime;
+
     public long? CurrentRssKb() => ReadStatus("VmRSS:");
 
     private long? ReadStatus(string field)
