@@ -27,8 +27,8 @@ public sealed class PipelineCounters : IDisposable
     private readonly long[] _verdicts = new long[Enum.GetValues<VerdictKind>().Length];
     private readonly long[] _outcomes = new long[OutcomeNames.Length];
     private readonly ConcurrentDictionary<string, int> _scannersUp = new();
-    private readonly RecentOutcomes _recent = new(capacity: 20);
-    private readonly RecentLatencies _latencies = new(capacity: 512);
+    private readonly RecentRing<RecentOutcome> _recent = new(capacity: 20);
+    private readonly RecentRing<double> _latencies = new(capacity: 512);
     private long _queueDepth = -1, _queueOldestAgeMs = -1, _journalRecoveryMs = -1;
 
     private readonly Histogram<double> _messageLatency, _stageLatency, _scannerCall, _journalWrite;
@@ -131,7 +131,13 @@ public sealed class PipelineCounters : IDisposable
     }
 
     /// <summary>Percentiles (0..1) of the last few hundred messages' latency, in seconds, for the status page; null before any.</summary>
-    public double? LatencyPercentile(double p) => _latencies.Percentile(p);
+    public double? LatencyPercentile(double p)
+    {
+        var sorted = _latencies.Snapshot();
+        if (sorted.Length == 0) return null;
+        Array.Sort(sorted);
+        return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+    }
 
     internal void CountBatch(int messages)
     {

@@ -2,6 +2,8 @@ using Akka.Actor;
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Messages;
 using MailScanner.Actors.Metrics;
+using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Scanning.Engines;
 using MailScanner.Actors.Tests.TestSupport;
 
 namespace MailScanner.Actors.Tests.Metrics;
@@ -16,4 +18,19 @@ public static class MetricsGateway
             adjustWorkspace: adjustWorkspace, hocon: hocon);
         return (gateway, gateway.Endpoint ?? throw new InvalidOperationException("the gateway started without its endpoint"));
     }
+
+    /// <summary>
+    /// The settings with clamd enabled at a socket nobody listens on: every call fails at once, and after
+    /// <paramref name="unhealthyAfterFailures"/> of them the engine is unhealthy (and stays so: its probe waits 30 s).
+    /// </summary>
+    public static GatewaySettings WithUnreachableClamd(this GatewaySettings settings, int unhealthyAfterFailures) =>
+        settings with
+        {
+            Scanners = ScannerSettings.FromConfig(Akka.Configuration.Config.Empty) with
+            {
+                Clamd = new ClamdScannerSettings(true, ScannerAddress.Parse(Path.Combine(settings.StateDirectory, "no-clamd.ctl")),
+                    new ScannerEngineSettings(Timeout: TimeSpan.FromSeconds(5), MaxConcurrent: 1, UnhealthyAfterFailures: unhealthyAfterFailures,
+                        ProbeMinBackoff: TimeSpan.FromSeconds(30), ProbeMaxBackoff: TimeSpan.FromSeconds(30))),
+            },
+        };
 }

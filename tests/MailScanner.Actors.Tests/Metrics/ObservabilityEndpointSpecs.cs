@@ -4,8 +4,6 @@ using System.Text;
 using System.Text.Json;
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Metrics;
-using MailScanner.Actors.Scanning;
-using MailScanner.Actors.Scanning.Engines;
 using MailScanner.Actors.Tests.Pipeline;
 using MailScanner.Actors.Tests.TestSupport;
 using Xunit;
@@ -82,16 +80,7 @@ public sealed class ObservabilityEndpointSpecs : IDisposable
     [Fact]
     public async Task Should_not_be_ready_while_an_enabled_scanner_is_unhealthy()
     {
-        var engine = new ScannerEngineSettings(Timeout: TimeSpan.FromSeconds(5), MaxConcurrent: 1, UnhealthyAfterFailures: 1,
-            ProbeMinBackoff: TimeSpan.FromSeconds(30), ProbeMaxBackoff: TimeSpan.FromSeconds(30));
-        var settings = _bed.Settings() with
-        {
-            Scanners = ScannerSettings.FromConfig(Akka.Configuration.Config.Empty) with
-            {
-                Clamd = new ClamdScannerSettings(true, ScannerAddress.Parse(Path.Combine(_bed.State, "no-clamd.ctl")), engine),
-            },
-        };
-        var (gateway, endpoint) = await MetricsGateway.StartAsync(settings, hocon: "akka.loglevel = OFF");
+        var (gateway, endpoint) = await MetricsGateway.StartAsync(_bed.Settings().WithUnreachableClamd(unhealthyAfterFailures: 1), hocon: "akka.loglevel = OFF");
         await using var _ = gateway;
         await UntilReadyAsync(endpoint);
 

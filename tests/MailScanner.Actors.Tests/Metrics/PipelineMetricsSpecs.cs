@@ -1,7 +1,5 @@
 using System.Text;
 using MailScanner.Actors.Journal;
-using MailScanner.Actors.Scanning;
-using MailScanner.Actors.Scanning.Engines;
 using MailScanner.Actors.Scanning.Rules;
 using MailScanner.Actors.Tests.Pipeline;
 using MailScanner.Actors.Tests.TestSupport;
@@ -113,17 +111,7 @@ public sealed class PipelineMetricsSpecs : IDisposable
     [Fact]
     public async Task Should_time_every_call_to_a_scanner_daemon_count_its_errors_and_mark_it_down()
     {
-        // clamd at a socket nobody listens on: every call fails at once, and after two the engine is unhealthy.
-        var engine = new ScannerEngineSettings(Timeout: TimeSpan.FromSeconds(5), MaxConcurrent: 1, UnhealthyAfterFailures: 2,
-            ProbeMinBackoff: TimeSpan.FromSeconds(30), ProbeMaxBackoff: TimeSpan.FromSeconds(30));
-        var settings = _bed.Settings() with
-        {
-            Scanners = ScannerSettings.FromConfig(Akka.Configuration.Config.Empty) with
-            {
-                Clamd = new ClamdScannerSettings(true, ScannerAddress.Parse(Path.Combine(_bed.State, "no-clamd.ctl")), engine),
-            },
-        };
-        var (gateway, endpoint) = await MetricsGateway.StartAsync(settings, hocon: "akka.loglevel = OFF");
+        var (gateway, endpoint) = await MetricsGateway.StartAsync(_bed.Settings().WithUnreachableClamd(unhealthyAfterFailures: 2), hocon: "akka.loglevel = OFF");
         await using var _ = gateway;
 
         var up = await MetricsScrape.TakeAsync(endpoint);
