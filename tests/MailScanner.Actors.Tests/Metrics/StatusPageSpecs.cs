@@ -41,8 +41,18 @@ public sealed partial class StatusPageSpecs(ITestOutputHelper output)
         Assert.Equal(15, RecentRow().Matches(dom).Count);
         Assert.DoesNotMatch(ExternalReference(), dom);
 
+        // The screenshot shows mail flowing: a message every 20 ms while the page is open.
         var png = Path.Combine(ArtifactDirectory(), "status-page.png");
+        using var stopTrickle = new CancellationTokenSource();
+        var trickle = Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
+            for (var i = 0; await timer.WaitForNextTickAsync(stopTrickle.Token).AsTask().ContinueWith(t => t.Status == TaskStatus.RanToCompletion); i++)
+                bed.Enqueue(i % 7 == 0 ? $"infected trickle {i}\r\n{ClamdDaemon.Eicar}" : $"trickle {i}");
+        });
         await HeadlessChromium.ScreenshotAsync(endpoint, PageTime, png);
+        await stopTrickle.CancelAsync();
+        await trickle;
         var bytes = await File.ReadAllBytesAsync(png);
         Assert.True(bytes.Length > 20_000, $"a screenshot of a drawn page, not a blank one ({bytes.Length} bytes)");
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], bytes[..4]);
