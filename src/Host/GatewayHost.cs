@@ -2,6 +2,7 @@ using Akka.Hosting;
 using Akka.Logger.Serilog;
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Hosting;
+using MailScanner.Actors.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Serilog;
@@ -34,5 +35,6 @@ internal static class GatewayHost
                 });
                 builder.AddMailScannerGateway(settings);
             }))
+            .ConfigureServices(services => services.AddObservabilityEndpoint(settings))
             .Build();
 }

@@ -111,7 +111,7 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
         _batch = new Batch(_forming.Take(take).Select(m => m.Identity));
         _forming.RemoveRange(0, take);
         _formingBytes -= bytes;
-        _counters.CountBatch();
+        _counters.CountBatch(take);
         RunStage();
     }
 

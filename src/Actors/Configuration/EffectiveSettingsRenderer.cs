@@ -54,7 +54,7 @@ internal static class EffectiveSettingsRenderer
         return b.ToString();
     }
 
-    private static readonly string[] ContentSectionNames = ["rules", "policy", "scanners"];
+    private static readonly string[] ContentSectionNames = ["rules", "policy", "scanners", "metrics"];
 
     /// <summary>
     /// The sections the settings records do not spell out (<c>rules</c>, <c>policy</c>, <c>scanners</c>) as they were

@@ -1,4 +1,5 @@
 using MailScanner.Actors.Journal;
+using MailScanner.Actors.Metrics;
 using MailScanner.Actors.Policy;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Rules;
@@ -30,6 +31,9 @@ public sealed record GatewaySettings(
     /// <summary>The external scanner daemons (<c>mailscanner.scanners</c>); both are off unless enabled.</summary>
     public ScannerSettings Scanners { get; init; } = ScannerSettings.FromConfig(Akka.Configuration.Config.Empty);
 
+    /// <summary>The observability endpoint (<c>mailscanner.metrics</c>); settings built in code serve none unless they ask.</summary>
+    public MetricsSettings Metrics { get; init; } = MetricsSettings.Disabled;
+
     /// <summary>
     /// The effective HOCON of the content sections (rules, policy, scanners) that <see cref="Rules"/>,
     /// <see cref="Policy"/> and <see cref="Scanners"/> were read from: what check-config prints for them, and what
@@ -39,7 +43,7 @@ public sealed record GatewaySettings(
 
     public bool Equals(GatewaySettings? other) =>
         other is not null && Queue == other.Queue && Quarantine == other.Quarantine && Batch == other.Batch &&
-        StateDirectory == other.StateDirectory && Journal == other.Journal && Shutdown == other.Shutdown && Scanners == other.Scanners && ContentSections == other.ContentSections;
+        StateDirectory == other.StateDirectory && Journal == other.Journal && Shutdown == other.Shutdown && Scanners == other.Scanners && Metrics == other.Metrics && ContentSections == other.ContentSections;
 
     public override int GetHashCode() => HashCode.Combine(Queue, Quarantine, Batch, StateDirectory, ContentSections);
 }

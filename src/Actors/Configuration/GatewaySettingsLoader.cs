@@ -2,6 +2,7 @@ using System.Text;
 using Akka.Configuration;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
+using MailScanner.Actors.Metrics;
 
 using MailScanner.Actors.Policy;
 using MailScanner.Actors.Queue;
@@ -131,6 +132,7 @@ public static class GatewaySettingsLoader
             Rules = RuleSettings.FromConfig(config),
             Scanners = ScannerSettings.FromConfig(config),
             Policy = Rulesets.FromConfig(config),
+            Metrics = MetricsSettings.FromConfig(config),
             ContentSections = EffectiveSettingsRenderer.RenderContentSections(config),
         };
     }

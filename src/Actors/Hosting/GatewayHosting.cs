@@ -12,7 +12,7 @@ namespace MailScanner.Actors.Hosting;
 public static class GatewayHosting
 {
     /// <summary>
-    /// Wires the whole gateway into the actor system being built: the journal, the scanner engines, the MessageActors
+    /// Wires the whole gateway into the actor system being built: its metrics and observability endpoint (unless off), the journal, the scanner engines, the MessageActors
     /// and the queue watcher, each by its own <c>Add…</c> extension and in that order (each looks up the ones before it
     /// in the registry), then the graceful stop. The executable, the specs and the bench all start the gateway here.
     /// </summary>
@@ -23,9 +23,10 @@ public static class GatewayHosting
         var pipelineCounters = counters ?? new PipelineCounters();
         // Before the actor system starts: its stop phase must have room for the grace period (GatewayShutdown).
         builder.AddHocon(GatewayShutdown.PhaseTimeoutHocon(settings.Shutdown), HoconAddMode.Prepend);
-        if (settings.Journal.Enabled) builder.AddMessageJournal(settings.Journal);
+        if (settings.Metrics.Enabled) builder.AddGatewayMetrics(settings, pipelineCounters);
+        if (settings.Journal.Enabled) builder.AddMessageJournal(settings.Journal, counters: pipelineCounters);
         return builder
-            .AddScannerEngines(settings.Scanners)
+            .AddScannerEngines(settings.Scanners, pipelineCounters)
             .AddMessageActors(settings, pipelineCounters, adjustWorkspace)
             .AddQueueWatcher(settings, pipelineCounters)
             .WithActors((system, registry) => GatewayShutdown.Register(system, registry.Get<QueueWatcher>(), settings.Shutdown));

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
 using MailScanner.Actors.Identity;
+using MailScanner.Actors.Metrics;
 using static MailScanner.Actors.Journal.MessageJournalEvents;
 using static MailScanner.Actors.Journal.MessageJournalProtocol;
 
@@ -33,6 +34,9 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     private static readonly TimeSpan ForgetUntouchedAfter = TimeSpan.FromDays(7);
 
     private readonly JournalSettings _settings;
+    private readonly PipelineCounters? _counters;
+    /// <summary>When this incarnation started (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>): its recovery time.</summary>
+    private readonly long _startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, Remembered> _messages = new();
     private int _eventsSinceSnapshot;
@@ -51,14 +55,15 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public MessageJournal(JournalSettings settings)
+    public MessageJournal(JournalSettings settings, PipelineCounters? counters = null)
     {
         _settings = settings;
+        _counters = counters;
         JournalPluginId = settings.JournalPluginId;
         SnapshotPluginId = settings.SnapshotPluginId;
     }
 
-    public static Props PropsFor(JournalSettings settings) => Props.Create(() => new MessageJournal(settings));
+    public static Props PropsFor(JournalSettings settings, PipelineCounters? counters = null) => Props.Create(() => new MessageJournal(settings, counters));
 
     public override string PersistenceId => _settings.PersistenceId;
 
@@ -76,6 +81,7 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
                 _eventsSinceSnapshot += batch.Count;
                 break;
             case RecoveryCompleted:
+                _counters?.JournalRecovered(System.Diagnostics.Stopwatch.GetElapsedTime(_startedAt));
                 if (_settings.Provider == JournalProvider.Sqlite)
                 {
                     // A file can be deleted under us; a PostgreSQL database is the server's to keep.
@@ -190,8 +196,10 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
             requests.Select(r => r.Request).OfType<Finished>().Select(f => f.Identity.Key).ToList());
         _busy = DatabaseWork.Writing;
         _writesSinceHousekeeping++;
+        var writeStartedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         PersistAsync(batch, written =>
         {
+            _counters?.JournalWritten(writeStartedAt);
             Apply(written, thisRun: true);
             foreach (var (request, replyTo) in requests)
             {

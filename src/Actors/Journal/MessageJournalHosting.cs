@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Hosting;
+using MailScanner.Actors.Metrics;
 
 namespace MailScanner.Actors.Journal;
 
@@ -13,7 +14,7 @@ public static class MessageJournalHosting
     /// back, and it is started again after 1 s, 2 s ... up to 30 s.
     /// </summary>
     public static AkkaConfigurationBuilder AddMessageJournal(this AkkaConfigurationBuilder builder, JournalSettings settings,
-        string name = "message-journal")
+        string name = "message-journal", PipelineCounters? counters = null)
     {
         builder.AddHocon(JournalConfig.For(settings), HoconAddMode.Prepend);
         builder.WithCustomSerializer(MessageJournalSerializer.Name, [typeof(IMessageJournalEvent), typeof(MessageJournalSnapshot)],
@@ -22,7 +23,7 @@ public static class MessageJournalHosting
         {
             JournalConfig.PrepareDatabase(settings);
             registry.Register<MessageJournal>(system.ActorOf(Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
-                MessageJournal.PropsFor(settings), "journal", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)), name));
+                MessageJournal.PropsFor(settings, counters), "journal", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)), name));
         });
     }
 

@@ -5,6 +5,7 @@ using Akka.Event;
 using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
+using MailScanner.Actors.Metrics;
 using MailScanner.Actors.Policy;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Engines;
@@ -66,6 +67,8 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     /// <summary>An attempt is recorded in the journal and not yet ended: a clean hand-back must say it did not count.</summary>
     private bool _attemptOpen;
     private IActorRef _scanRequester = ActorRefs.Nobody;
+    /// <summary>When the copies' write began (<see cref="Stopwatch.GetTimestamp"/>): the deliver stage's latency.</summary>
+    private long _writeStartedAt;
     /// <summary>The command being handled and its sender, so that an exception can be answered to whoever sent it.</summary>
     private string _currentCommand = "";
     private IActorRef _currentRequester = ActorRefs.Nobody;
@@ -86,10 +89,10 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         switch (message)
         {
             case Admit admit:
-                TakeOn(admit, MessageClaim.Claim(admit, _workspace.WorkDirectory, _workspace.Format), Path.GetFileName(admit.IncomingPath));
+                using (_workspace.Counters.Time(PipelineStage.Claim)) TakeOn(admit, MessageClaim.Claim(admit, _workspace.WorkDirectory, _workspace.Format), Path.GetFileName(admit.IncomingPath));
                 break;
             case Recover recover:
-                TakeOn(recover, MessageClaim.TakeOver(recover, _workspace.Format), Path.GetFileName(recover.IncomingPath));
+                using (_workspace.Counters.Time(PipelineStage.Claim)) TakeOn(recover, MessageClaim.TakeOver(recover, _workspace.Format), Path.GetFileName(recover.IncomingPath));
                 break;
             case IWithFileIdentity command:
                 AbsorbAndStop(command, "no such message: its file is gone or was never admitted");
@@ -242,7 +245,9 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     private void StartScan()
     {
         var message = _message!.Message;
-        _scan = new ScanRound([_workspace.ScanWithBuiltInRules(message, _workspace.Rules)], _workspace.ScannerEngines.Count);
+        ScanReport rules;
+        using (_workspace.Counters.Time(PipelineStage.Rules)) rules = _workspace.ScanWithBuiltInRules(message, _workspace.Rules);
+        _scan = new ScanRound([rules], _workspace.ScannerEngines.Count);
         if (_scan.Complete)
         {
             ScanFinished(_scan.Verdict);
@@ -304,6 +309,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     private void Decide()
     {
         if (_decision is not null) return;
+        using var timing = _workspace.Counters.Time(PipelineStage.Clean);
         _decision = MessageDecision.Decide(_message!.Envelope, _message.Message, _scan!.Reports, _workspace.Policy, _workspace.Rules.Html);
         _verdict = _decision.Verdict;
         if (_decision.QuarantinedInsteadOfCleaned)
@@ -328,6 +334,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         {
             writing = Task.FromException<DeliveryResult>(e);
         }
+        _writeStartedAt = Stopwatch.GetTimestamp();
         writing.PipeTo(Self, Sender, success: written => written, failure: CopyFailed.Of);
         Context.Become(Writing);
     }
@@ -337,13 +344,14 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         switch (message)
         {
             case DeliveryResult written:
+                _workspace.Counters.StageEnded(PipelineStage.Deliver, _writeStartedAt);
                 _delivered = written;
                 if (written.AnnounceProblem is { } problem)
                     _log.Warning("The MTA could not be told about the messages written to {Outgoing}: {Problem}; it picks them up at its next scan of the queue",
                         _workspace.Outgoing.Directory, problem);
                 if (written.OutgoingPath is not null)
                 {
-                    _workspace.Counters.CountDelivered();
+                    _workspace.Counters.CountDelivered(_message!.Handle);
                     _workspace.WriteFailures.Succeeded(_workspace.Outgoing.Directory);
                 }
                 if (written.QuarantinePath is not null)
@@ -411,6 +419,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         if (!removed)
             _log.Error("Message {QueueId} ({Identity}): the entry at {WorkPath} is no longer this file; nothing was deleted", QueueId, Identity, message.WorkPath);
         _workspace.Counters.CountDeleted();
+        _workspace.Counters.CountFinished(message.QueueId, _decision!.Verdict.Kind, _decision.Action);
         _attemptOpen = false;
         _workspace.Journal.Finished(Identity);
         // One line per message outcome: what an operator greps for when a message is asked about.
@@ -460,6 +469,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     private void LetGoUnwritten(bool awaitingScan)
     {
         var released = GiveBackToQueue();
+        _workspace.Counters.CountLetGo();
         _log.Debug("Message {QueueId} ({Identity}): the gateway is stopping; {Outcome}", QueueId, Identity,
             released ? "it is back in the incoming queue, untouched" : $"it stays claimed in the work area at {_message!.WorkPath}, resumed at the next start");
         if (awaitingScan) _scanRequester.Tell(new Failed(Identity, nameof(Scan), "handed back: the gateway is stopping"));

@@ -35,6 +35,12 @@ public sealed class HostedGateway : IAsyncDisposable
     public IActorRef QueueWatcher { get; }
     public PipelineCounters Counters { get; }
 
+    /// <summary>Where the gateway serves /metrics, health and its status page (settings with metrics on); null otherwise.</summary>
+    public Uri? Endpoint => Metrics?.EndpointAddress;
+
+    /// <summary>The actor system's instruments (settings with metrics on); null otherwise.</summary>
+    public ActorSystemMetrics? Metrics => System.HasExtension<ActorSystemMetrics>() ? ActorSystemMetrics.For(System) : null;
+
     /// <summary>Every log event of the gateway's actor system, from before its first actor started.</summary>
     public LogCapture Log { get; }
 
@@ -56,8 +62,19 @@ public sealed class HostedGateway : IAsyncDisposable
                 builder.WithActors((system, _) => log = LogCapture.Of(system));
                 builder.AddMailScannerGateway(settings, pipelineCounters, adjustWorkspace);
             }))
+            .ConfigureServices(services => services.AddObservabilityEndpoint(settings))
             .Build();
-        await host.StartAsync();
+        try
+        {
+            await host.StartAsync();
+        }
+        catch
+        {
+            // A start that failed part way (the endpoint's port taken) leaves the actor system running: stop it.
+            await host.StopAsync();
+            host.Dispose();
+            throw;
+        }
         return new HostedGateway(host, pipelineCounters, log!);
     }
 

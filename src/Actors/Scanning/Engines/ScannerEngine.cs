@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Pattern;
+using MailScanner.Actors.Metrics;
 
 namespace MailScanner.Actors.Scanning.Engines;
 
@@ -75,12 +76,14 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
         public Scan Scan { get; } = scan;
         public IActorRef ReplyTo { get; } = replyTo;
         public CancellationTokenSource Cancellation { get; } = new();
+        public long StartedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
         public bool Answered { get; set; }
     }
 
     private const string ProbeTimer = "probe";
 
     private readonly IScannerBackend _backend;
+    private readonly PipelineCounters? _counters;
     private readonly ScannerEngineSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<long, Call> _calls = new();
@@ -96,9 +99,11 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public ScannerEngine(IScannerBackend backend, ScannerEngineSettings settings)
+    public ScannerEngine(IScannerBackend backend, ScannerEngineSettings settings, PipelineCounters? counters = null)
     {
         _backend = backend;
+        _counters = counters;
+        _counters?.ScannerHealthChanged(backend.Name, up: true);
         _settings = settings.Validated();
         _probeBackoff = settings.ProbeMinBackoff;
 
@@ -127,16 +132,16 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
         });
     }
 
-    public static Props PropsFor(IScannerBackend backend, ScannerEngineSettings settings) =>
-        Props.Create(() => new ScannerEngine(backend, settings));
+    public static Props PropsFor(IScannerBackend backend, ScannerEngineSettings settings, PipelineCounters? counters = null) =>
+        Props.Create(() => new ScannerEngine(backend, settings, counters));
 
     /// <summary>
     /// The engine under a back-off supervisor: should the engine itself ever crash, it is restarted after
     /// 1 s, doubling up to 30 s. Messages sent to the supervisor are forwarded with their sender, so callers see no
     /// difference; callers in flight when it crashed are answered <see cref="Unavailable"/> by the dying engine.
     /// </summary>
-    public static Props SupervisedPropsFor(IScannerBackend backend, ScannerEngineSettings settings) =>
-        BackoffSupervisor.Props(Backoff.OnFailure(PropsFor(backend, settings), $"{backend.Name}-engine",
+    public static Props SupervisedPropsFor(IScannerBackend backend, ScannerEngineSettings settings, PipelineCounters? counters = null) =>
+        BackoffSupervisor.Props(Backoff.OnFailure(PropsFor(backend, settings, counters), $"{backend.Name}-engine",
                 TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), randomFactor: 0.2, maxNrOfRetries: -1)
             .WithAutoReset(TimeSpan.FromSeconds(60)));
 
@@ -167,6 +172,8 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
     private void OnCallSucceeded(CallSucceeded done)
     {
         if (!Finish(done.CallId, out var call)) return;
+        // A call that timed out was counted then, as a failure.
+        if (!call.Answered) _counters?.ScannerCallEnded(_backend.Name, call.StartedAt, failed: false);
         if (!call.Answered) call.ReplyTo.Tell(new Scanned(call.Scan.MessageKey, done.Report));
         _consecutiveFailures = 0;
         StartWaiting();
@@ -177,6 +184,7 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
         if (!Finish(failed.CallId, out var call)) return;
         if (!call.Answered)
         {
+            _counters?.ScannerCallEnded(_backend.Name, call.StartedAt, failed: true);
             var reason = Describe(failed.Cause);
             call.ReplyTo.Tell(new Unavailable(call.Scan.MessageKey, reason));
             RecordFailure(reason);
@@ -190,6 +198,7 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
         call.Answered = true;
         var reason = $"{_backend.Name} did not answer within {_settings.Timeout.TotalSeconds:0.###}s";
         call.Cancellation.Cancel(); // its slot is freed when the cancelled task comes back
+        _counters?.ScannerCallEnded(_backend.Name, call.StartedAt, failed: true);
         CheckAfterTimeout(call, reason);
     }
 
@@ -233,6 +242,7 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
         if (_health is not ScannerHealth.Healthy || _consecutiveFailures < _settings.UnhealthyAfterFailures) return;
 
         _health = new ScannerHealth.Unhealthy(DateTimeOffset.UtcNow, reason, 0);
+        _counters?.ScannerHealthChanged(_backend.Name, up: false);
         _log.Error("{0} is unhealthy after {1} failed calls ({2}); scans are refused until it answers PING",
             _backend.Name, _consecutiveFailures, reason);
         while (_waiting.TryDequeue(out var waiting))
@@ -258,6 +268,7 @@ public sealed class ScannerEngine : ReceiveActor, IWithTimers
             _log.Info("{0} answers PING again; healthy after {1:0.#}s unavailable", _backend.Name,
                 (DateTimeOffset.UtcNow - unhealthy.Since).TotalSeconds);
         _health = ScannerHealth.Up;
+        _counters?.ScannerHealthChanged(_backend.Name, up: true);
         _consecutiveFailures = 0;
         _probeBackoff = _settings.ProbeMinBackoff;
     }
