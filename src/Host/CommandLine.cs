@@ -182,7 +182,7 @@ internal static class CommandLine
         var settings = GatewaySettingsLoader.FromConfig(config, workingDirectory);
         GatewaySettingsLoader.PrepareDirectories(settings);
 
-        Log.Logger = Logging.CreateLogger();
+        Log.Logger = Logging.CreateLogger(settings.Logging);
         try
         {
             Log.Information(

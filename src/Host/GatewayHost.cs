@@ -28,6 +28,8 @@ internal static class GatewayHost
                 // Signals are SignalLifetime's alone. Akka's own hook would answer SIGTERM by running the whole coordinated
                 // shutdown on the thread that dispatches signals, and a second signal would wait behind it.
                 builder.AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
+                // Akka filters before Serilog sees an event: its level follows mailscanner.logging.level.
+                builder.AddHocon($"akka.loglevel = {settings.Logging.AkkaLogLevel}", HoconAddMode.Prepend);
                 builder.ConfigureLoggers(loggers =>
                 {
                     loggers.ClearLoggers();

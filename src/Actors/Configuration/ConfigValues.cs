@@ -50,4 +50,51 @@ internal static class ConfigValues
         if (value <= TimeSpan.Zero) throw new ConfigurationException(key, $"must be longer than 0 (got '{raw}')");
         return value;
     }
+
+    /// <summary>A path, absolute (relative ones are taken from <paramref name="workingDirectory"/>).</summary>
+    public static string Path(Config config, string key, string workingDirectory)
+    {
+        var raw = Raw(config, key);
+        if (string.IsNullOrWhiteSpace(raw)) throw new ConfigurationException(key, "must not be empty");
+        try
+        {
+            return System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(raw, workingDirectory));
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new ConfigurationException(key, $"is not a usable path ({e.Message})", e);
+        }
+    }
+
+    /// <summary>A size in bytes of at least one byte, written as HOCON sizes are (<c>50m</c>, <c>500k</c>, <c>1048576</c>).</summary>
+    public static long PositiveSize(Config config, string key)
+    {
+        var raw = Raw(config, key);
+        long? value;
+        try
+        {
+            value = config.GetByteSize(key);
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            throw new ConfigurationException(key, $"must be a size such as 50m or 1048576 (got '{raw}')", e);
+        }
+        if (value is not > 0) throw new ConfigurationException(key, $"must be at least 1 byte (got '{raw}')");
+        return value.Value;
+    }
+
+    /// <summary>One of the names of <typeparamref name="TEnum"/>, in lower case with dashes (<c>high-spam</c>), any case accepted.</summary>
+    public static TEnum OneOf<TEnum>(Config config, string key) where TEnum : struct, Enum
+    {
+        var raw = Raw(config, key);
+        foreach (var value in Enum.GetValues<TEnum>())
+        {
+            if (string.Equals(SpelledForConfig(value), raw, StringComparison.OrdinalIgnoreCase)) return value;
+        }
+        throw new ConfigurationException(key, $"must be one of {string.Join(", ", Enum.GetValues<TEnum>().Select(SpelledForConfig))} (got '{raw}')");
+    }
+
+    /// <summary>How an enum value is written in the configuration: <c>HighSpam</c> as <c>high-spam</c>.</summary>
+    public static string SpelledForConfig<TEnum>(TEnum value) where TEnum : struct, Enum =>
+        string.Concat(value.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 }

@@ -49,9 +49,32 @@ internal static class EffectiveSettingsRenderer
         b.AppendLine($"    max-wait = {Duration(s.Batch.MaxWait)}");
         b.AppendLine($"    delete-repeats = {s.Batch.DeleteRepeats.ToString(CultureInfo.InvariantCulture)}");
         b.AppendLine("  }");
+        RenderLogging(s.Logging, b);
         b.Append(s.ContentSections);
         b.AppendLine("}");
         return b.ToString();
+    }
+
+    private static void RenderLogging(LoggingSettings logging, StringBuilder b)
+    {
+        b.AppendLine("  logging {");
+        b.AppendLine($"    level = {ConfigValues.SpelledForConfig(logging.Level)}");
+        b.AppendLine("    console {");
+        b.AppendLine($"      enabled = {(logging.Console is null ? "no" : "yes")}");
+        b.AppendLine($"      format = {ConfigValues.SpelledForConfig(logging.Console ?? LogFormat.Plain)}");
+        b.AppendLine("    }");
+        b.AppendLine("    file {");
+        b.AppendLine($"      enabled = {(logging.File is null ? "no" : "yes")}");
+        if (logging.File is { } file)
+        {
+            b.AppendLine($"      path = {Quote(file.Path)}");
+            b.AppendLine($"      format = {ConfigValues.SpelledForConfig(file.Format)}");
+            b.AppendLine($"      roll = {ConfigValues.SpelledForConfig(file.Roll)}");
+            b.AppendLine($"      retained-files = {file.RetainedFiles.ToString(CultureInfo.InvariantCulture)}");
+            b.AppendLine($"      max-size = {Size(file.MaxSize)}");
+        }
+        b.AppendLine("    }");
+        b.AppendLine("  }");
     }
 
     private static readonly string[] ContentSectionNames = ["rules", "policy", "scanners", "metrics"];

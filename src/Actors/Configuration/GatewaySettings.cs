@@ -34,6 +34,9 @@ public sealed record GatewaySettings(
     /// <summary>The observability endpoint (<c>mailscanner.metrics</c>); settings built in code serve none unless they ask.</summary>
     public MetricsSettings Metrics { get; init; } = MetricsSettings.Disabled;
 
+    /// <summary>Where the log goes (<c>mailscanner.logging</c>): read by the host before anything else starts.</summary>
+    public LoggingSettings Logging { get; init; } = LoggingSettings.ConsoleOnly;
+
     /// <summary>
     /// The effective HOCON of the content sections (rules, policy, scanners) that <see cref="Rules"/>,
     /// <see cref="Policy"/> and <see cref="Scanners"/> were read from: what check-config prints for them, and what
@@ -43,7 +46,7 @@ public sealed record GatewaySettings(
 
     public bool Equals(GatewaySettings? other) =>
         other is not null && Queue == other.Queue && Quarantine == other.Quarantine && Batch == other.Batch &&
-        StateDirectory == other.StateDirectory && Journal == other.Journal && Shutdown == other.Shutdown && Scanners == other.Scanners && Metrics == other.Metrics && ContentSections == other.ContentSections;
+        StateDirectory == other.StateDirectory && Journal == other.Journal && Shutdown == other.Shutdown && Scanners == other.Scanners && Metrics == other.Metrics && Logging == other.Logging && ContentSections == other.ContentSections;
 
     public override int GetHashCode() => HashCode.Combine(Queue, Quarantine, Batch, StateDirectory, ContentSections);
 }

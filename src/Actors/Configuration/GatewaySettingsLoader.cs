@@ -102,10 +102,10 @@ public static class GatewaySettingsLoader
     {
         var queue = new QueueSettings(
             Format: ReadFormat(config),
-            Incoming: ReadPath(config, IncomingKey, workingDirectory),
-            Outgoing: ReadPath(config, OutgoingKey, workingDirectory),
-            Work: ReadPath(config, WorkKey, workingDirectory),
-            Bad: ReadPath(config, BadKey, workingDirectory),
+            Incoming: ConfigValues.Path(config, IncomingKey, workingDirectory),
+            Outgoing: ConfigValues.Path(config, OutgoingKey, workingDirectory),
+            Work: ConfigValues.Path(config, WorkKey, workingDirectory),
+            Bad: ConfigValues.Path(config, BadKey, workingDirectory),
             ScanInterval: ConfigValues.PositiveDuration(config, ScanIntervalKey),
             MaxInFlight: ConfigValues.PositiveInt(config, MaxInFlightKey),
             RetryBackoffMin: ConfigValues.PositiveDuration(config, RetryBackoffMinKey),
@@ -117,14 +117,14 @@ public static class GatewaySettingsLoader
             Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(queue.Incoming)) != Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(queue.Outgoing)))
             throw new ConfigurationException(OutgoingKey,
                 $"with format = postfix, incoming ({queue.Incoming}, Postfix's hold/) and outgoing ({queue.Outgoing}, its incoming/) must be in the same Postfix queue directory");
-        var quarantine = new QuarantineSettings(ReadPath(config, QuarantineKey, workingDirectory));
+        var quarantine = new QuarantineSettings(ConfigValues.Path(config, QuarantineKey, workingDirectory));
         var batch = new BatchSettings(
             Coordinators: ConfigValues.PositiveInt(config, CoordinatorsKey),
             MaxMessages: ConfigValues.PositiveInt(config, MaxMessagesKey),
-            MaxBytes: ReadPositiveSize(config, MaxBytesKey),
+            MaxBytes: ConfigValues.PositiveSize(config, MaxBytesKey),
             MaxWait: ConfigValues.PositiveDuration(config, MaxWaitKey),
             DeleteRepeats: ConfigValues.PositiveInt(config, DeleteRepeatsKey));
-        var stateDirectory = ReadPath(config, StateDirectoryKey, workingDirectory);
+        var stateDirectory = ConfigValues.Path(config, StateDirectoryKey, workingDirectory);
         return new GatewaySettings(queue, quarantine, batch, stateDirectory)
         {
             Journal = JournalSettings.FromConfig(config, stateDirectory),
@@ -133,6 +133,7 @@ public static class GatewaySettingsLoader
             Scanners = ScannerSettings.FromConfig(config),
             Policy = Rulesets.FromConfig(config),
             Metrics = MetricsSettings.FromConfig(config),
+            Logging = LoggingSettings.FromConfig(config, workingDirectory),
             ContentSections = EffectiveSettingsRenderer.RenderContentSections(config),
         };
     }
@@ -191,19 +192,6 @@ public static class GatewaySettingsLoader
         return format;
     }
 
-    private static string ReadPath(Config config, string key, string workingDirectory)
-    {
-        var raw = ConfigValues.Raw(config, key);
-        if (string.IsNullOrWhiteSpace(raw)) throw new ConfigurationException(key, "must not be empty");
-        try
-        {
-            return Path.TrimEndingDirectorySeparator(Path.GetFullPath(raw, workingDirectory));
-        }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
-        {
-            throw new ConfigurationException(key, $"is not a usable path ({e.Message})", e);
-        }
-    }
 
     private static TimeSpan ReadGracePeriod(Config config)
     {
@@ -211,21 +199,5 @@ public static class GatewaySettingsLoader
         if (grace > MaxGracePeriod)
             throw new ConfigurationException(GracePeriodKey, $"must be at most {EffectiveSettingsRenderer.Duration(MaxGracePeriod)} (got '{ConfigValues.Raw(config, GracePeriodKey)}')");
         return grace;
-    }
-
-    private static long ReadPositiveSize(Config config, string key)
-    {
-        var raw = ConfigValues.Raw(config, key);
-        long? value;
-        try
-        {
-            value = config.GetByteSize(key);
-        }
-        catch (Exception e) when (e is FormatException or OverflowException)
-        {
-            throw new ConfigurationException(key, $"must be a size such as 50m or 1048576 (got '{raw}')", e);
-        }
-        if (value is not > 0) throw new ConfigurationException(key, $"must be at least 1 byte (got '{raw}')");
-        return value.Value;
     }
 }

@@ -136,7 +136,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         var movedTo = QueueFileOperations.MoveAside(_message!.WorkPath, _workspace.BadDirectory, $"{QueueId}.{Identity.Key}");
         if (movedTo is not null)
-            _log.Warning("Queue file {QueueId} ({Identity}) is malformed and was moved to {BadPath}: {Reason}", QueueId, Identity, movedTo, problem);
+            _log.Warning("Queue file {QueueId} ({Identity}) is malformed and was moved to {BadPath} ({Outcome}): {Reason}", QueueId, Identity, movedTo, "set_aside", problem);
         else
             _log.Error("Queue file {QueueId} ({Identity}) is malformed and could not be moved aside; it stays at {WorkPath}: {Reason}", QueueId, Identity, _message.WorkPath, problem);
         _workspace.Counters.CountRefused();
@@ -419,17 +419,17 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         if (!removed)
             _log.Error("Message {QueueId} ({Identity}): the entry at {WorkPath} is no longer this file; nothing was deleted", QueueId, Identity, message.WorkPath);
         _workspace.Counters.CountDeleted();
-        _workspace.Counters.CountFinished(message.QueueId, _decision!.Verdict.Kind, _decision.Action);
+        var outcome = _workspace.Counters.CountFinished(message.QueueId, _decision!.Verdict.Kind, _decision.Action);
         _attemptOpen = false;
         _workspace.Journal.Finished(Identity);
-        // One line per message outcome: what an operator greps for when a message is asked about.
+        // One line per message outcome: what an operator greps for when a message is asked about. Outcome and
+        // VerdictKind are the labels of mailscanner_messages_total and mailscanner_verdicts_total.
         _log.Info(
-            "Message {QueueId} {Identity} from <{Sender}> to {RecipientCount} recipient(s), {Size} bytes: {Verdict}, {Action} in {Milliseconds} ms",
+            "Message {QueueId} {Identity} {Outcome} ({VerdictKind}) from <{Sender}> to {RecipientCount} recipient(s), {Size} bytes: {Verdict}, {Action} in {Milliseconds} ms",
             new object[]
             {
-                message.QueueId, message.Identity, PrintableText.Of(message.Envelope.Sender), message.Envelope.Recipients.Count, message.Size, _decision!.Verdict,
-                _delivered!.Describe(_decision.Action),
-                _age.ElapsedMilliseconds,
+                message.QueueId, message.Identity, outcome, PipelineCounters.VerdictLabel(_decision.Verdict.Kind), PrintableText.Of(message.Envelope.Sender),
+                message.Envelope.Recipients.Count, message.Size, _decision.Verdict, _delivered!.Describe(_decision.Action), _age.ElapsedMilliseconds,
             });
         Sender.Tell(new Deleted(message.Identity));
         Finish(Gone);
@@ -447,15 +447,15 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         _workspace.Counters.CountFailed();
         var released = GiveBackToQueue(abandonAttempt: !attemptCounts);
-        var outcome = released ? "it is back in the incoming queue and will be retried" : $"it stays in the work area at {_message!.WorkPath}";
+        var disposition = released ? "it is back in the incoming queue and will be retried" : $"it stays in the work area at {_message!.WorkPath}";
         if (writeFailure is null)
         {
-            _log.Warning("Message {QueueId} ({Identity}): {Reason}; {Outcome}", QueueId, Identity, reason, outcome);
+            _log.Warning("Message {QueueId} ({Identity}) {Outcome}: {Reason}; {Disposition}", QueueId, Identity, "handed_back", reason, disposition);
         }
         else
         {
             _workspace.WriteFailures.HandedBack(writeFailure);
-            _log.Debug("Message {QueueId} ({Identity}): {Reason}; {Outcome}", QueueId, Identity, reason, outcome);
+            _log.Debug("Message {QueueId} ({Identity}) {Outcome}: {Reason}; {Disposition}", QueueId, Identity, "handed_back", reason, disposition);
         }
         replyTo.Tell(new Failed(Identity, command, reason));
         Finish(Released);
@@ -470,7 +470,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         var released = GiveBackToQueue();
         _workspace.Counters.CountLetGo();
-        _log.Debug("Message {QueueId} ({Identity}): the gateway is stopping; {Outcome}", QueueId, Identity,
+        _log.Debug("Message {QueueId} ({Identity}) {Outcome}: the gateway is stopping; {Disposition}", QueueId, Identity, "handed_back",
             released ? "it is back in the incoming queue, untouched" : $"it stays claimed in the work area at {_message!.WorkPath}, resumed at the next start");
         if (awaitingScan) _scanRequester.Tell(new Failed(Identity, nameof(Scan), "handed back: the gateway is stopping"));
         Sender.Tell(new HandedBack(Identity, released));
@@ -534,8 +534,8 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         {
             var released = NativeFile.TryGetIdentity(held.WorkPath) == held.Identity && QueueFileOperations.Release(held.WorkPath, held.IncomingPath);
             _workspace.Counters.CountFailed();
-            _log.Error("Message {QueueId} ({Identity}) failed while handling {Command}: {Reason}; the attempt counts, and {Outcome}",
-                held.QueueId, held.Identity, _currentCommand, $"{reason.GetType().Name}: {reason.Message}",
+            _log.Error("Message {QueueId} ({Identity}) {Outcome}: it failed while handling {Command}: {Reason}; the attempt counts, and {Disposition}",
+                held.QueueId, held.Identity, "handed_back", _currentCommand, $"{reason.GetType().Name}: {reason.Message}",
                 released ? "it is back in the incoming queue to be retried" : $"it stays in the work area at {held.WorkPath}");
             _currentRequester.Tell(new Failed(held.Identity, _currentCommand, $"failed: {reason.Message}"));
         }

@@ -145,8 +145,8 @@ public sealed class PipelineCounters : IDisposable
         _batchSize.Record(messages);
     }
 
-    /// <summary>One message is finished and its original deleted: its outcome and verdict, once.</summary>
-    internal void CountFinished(string queueId, VerdictKind verdict, MessageAction action)
+    /// <summary>One message is finished and its original deleted: its outcome and verdict, once. Returns the outcome's label.</summary>
+    internal string CountFinished(string queueId, VerdictKind verdict, MessageAction action)
     {
         var outcome = verdict == VerdictKind.Unprocessable ? 4 : action switch
         {
@@ -157,6 +157,7 @@ public sealed class PipelineCounters : IDisposable
         Interlocked.Increment(ref _outcomes[outcome]);
         Interlocked.Increment(ref _verdicts[(int)verdict]);
         _recent.Add(new RecentOutcome(queueId, VerdictLabel(verdict), MessageActionNames.Name(action), DateTimeOffset.UtcNow));
+        return OutcomeNames[outcome];
     }
 
     /// <summary>Times one stage of one message until disposed: <c>using (counters.Time(PipelineStage.Clean)) ...</c>.</summary>

@@ -32,7 +32,7 @@ public sealed record ScannerSettings(ClamdScannerSettings Clamd, SpamdScannerSet
                 Engine: ReadEngine(merged, spamd),
                 HighSpamScore: ReadScore(merged, $"{spamd}.high-spam-score"))
             {
-                MaxSize = ReadSize(merged, $"{spamd}.max-size"),
+                MaxSize = ConfigValues.PositiveSize(merged, $"{spamd}.max-size"),
             });
     }
 
@@ -56,12 +56,6 @@ public sealed record ScannerSettings(ClamdScannerSettings Clamd, SpamdScannerSet
             ? address
             : throw new ConfigurationException(key, problem);
 
-    private static long ReadSize(Config config, string key)
-    {
-        var raw = ConfigValues.Raw(config, key);
-        var size = config.GetByteSize(key);
-        return size is > 0 ? size.Value : throw new ConfigurationException(key, $"must be a positive size such as 500k or 2m (got '{raw}')");
-    }
 
     private static double ReadScore(Config config, string key)
     {

@@ -132,6 +132,11 @@ public sealed class GatewaySettingsLoaderSpecs : IDisposable
     [InlineData("mailscanner.shutdown.grace-period = 0s", "mailscanner.shutdown.grace-period", "must be longer than 0")]
     [InlineData("mailscanner.shutdown.grace-period = soon", "mailscanner.shutdown.grace-period", "must be a duration")]
     [InlineData("mailscanner.shutdown.grace-period = 2h", "mailscanner.shutdown.grace-period", "must be at most 3600s (got '2h')")]
+    [InlineData("mailscanner.logging.level = loud", "mailscanner.logging.level", "must be one of debug, info, warning, error (got 'loud')")]
+    [InlineData("mailscanner.logging.console.format = xml", "mailscanner.logging.console.format", "must be one of plain, json (got 'xml')")]
+    [InlineData("mailscanner.logging.file { enabled = yes, roll = weekly }", "mailscanner.logging.file.roll", "must be one of never, hour, day, month")]
+    [InlineData("mailscanner.logging.file { enabled = yes, max-size = 0 }", "mailscanner.logging.file.max-size", "must be at least 1 byte")]
+    [InlineData("mailscanner.logging.file { enabled = yes, path = \"\" }", "mailscanner.logging.file.path", "must not be empty")]
     public void Should_name_the_key_of_each_invalid_value(string hocon, string key, string problem)
     {
         var e = LoadFails(hocon);
@@ -196,6 +201,31 @@ public sealed class GatewaySettingsLoaderSpecs : IDisposable
 
         Assert.Equal(file, e.Key);
         Assert.Contains(problem, e.Problem);
+    }
+
+    [Fact]
+    public void Should_read_the_logging_section_with_the_log_file_resolved_against_the_working_directory()
+    {
+        var s = GatewaySettingsLoader.Load(WriteConfig("""
+            mailscanner.logging {
+              level = debug
+              console.format = json
+              file { enabled = yes, path = "log/gateway.log", format = json, roll = hour, retained-files = 48, max-size = 10m }
+            }
+            """), Cwd);
+
+        Assert.Equal(new LoggingSettings(LogSeverity.Debug, LogFormat.Json,
+            new LogFileSettings(Path.Combine(Cwd, "log/gateway.log"), LogFormat.Json, LogRoll.Hour, 48, 10 * 1024 * 1024)), s.Logging);
+        Assert.Equal("DEBUG", s.Logging.AkkaLogLevel);
+        Assert.Equal(s, GatewaySettingsLoader.Load(WriteConfig(GatewaySettingsLoader.Describe(s), "described.conf"), "/"));
+    }
+
+    [Fact]
+    public void Should_log_readable_lines_to_the_console_only_by_default()
+    {
+        var s = GatewaySettingsLoader.Load(null, Cwd);
+
+        Assert.Equal(new LoggingSettings(LogSeverity.Info, LogFormat.Plain, null), s.Logging);
     }
 
     [Fact]
