@@ -419,7 +419,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         if (!removed)
             _log.Error("Message {QueueId} ({Identity}): the entry at {WorkPath} is no longer this file; nothing was deleted", QueueId, Identity, message.WorkPath);
         _workspace.Counters.CountDeleted();
-        var outcome = _workspace.Counters.CountFinished(message.QueueId, _decision!.Verdict.Kind, _decision.Action);
+        var outcome = _workspace.Counters.CountFinished(message.QueueId, _decision!.Verdict.Kind, _decision.Action, message.Envelope);
         _attemptOpen = false;
         _workspace.Journal.Finished(Identity);
         // One line per message outcome: what an operator greps for when a message is asked about. Outcome and

@@ -13,12 +13,17 @@ namespace MailScanner.Actors.Metrics;
 /// <param name="Enabled">Off: no listener, no instruments are collected and the actor system runs uninstrumented.</param>
 /// <param name="Host">The address to bind; loopback unless the operator decides otherwise.</param>
 /// <param name="Port">The TCP port; 0 takes a free one (specs).</param>
-public sealed record MetricsSettings(bool Enabled, IPAddress Host, int Port)
+/// <param name="StatusPageAddresses">
+/// Whether the status page's last outcomes show the sender and recipients. Off by default: whoever can reach the page
+/// then learns who writes to whom, which is the operator's decision.
+/// </param>
+public sealed record MetricsSettings(bool Enabled, IPAddress Host, int Port, bool StatusPageAddresses = false)
 {
     public const string Section = "mailscanner.metrics";
     public const string EnabledKey = Section + ".enabled";
     public const string HostKey = Section + ".host";
     public const string PortKey = Section + ".port";
+    public const string StatusPageAddressesKey = Section + ".status-page-addresses";
 
     /// <summary>
     /// What settings built in code (specs, the bench) get unless they ask: no endpoint, so that the many gateways a test
@@ -39,6 +44,6 @@ public sealed record MetricsSettings(bool Enabled, IPAddress Host, int Port)
         var port = ConfigValues.Raw(merged, PortKey);
         if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number > IPEndPoint.MaxPort)
             throw new ConfigurationException(PortKey, $"must be a TCP port from 0 to 65535 (got '{port}')");
-        return new MetricsSettings(ConfigValues.Boolean(merged, EnabledKey), address, number);
+        return new MetricsSettings(ConfigValues.Boolean(merged, EnabledKey), address, number, ConfigValues.Boolean(merged, StatusPageAddressesKey));
     }
 }

@@ -35,7 +35,7 @@ public static class ObservabilityEndpointHosting
             var pipeline = actors.Pipeline
                 ?? throw new InvalidOperationException("the actor system has no pipeline counters: AddMailScannerGateway did not add its metrics");
             _endpoint = await ObservabilityEndpoint.StartAsync(settings.Metrics, [pipeline.Meter.Name, actors.Meter.Name],
-                new GatewayReadiness(system, services.GetRequiredService<ActorRegistry>(), settings), new StatusSnapshot(pipeline, actors));
+                new GatewayReadiness(system, services.GetRequiredService<ActorRegistry>(), settings), new StatusSnapshot(pipeline, actors, settings.Metrics.StatusPageAddresses));
             actors.EndpointAddress = _endpoint.Address;
             system.Log.Info("Metrics, health and the status page are served at {0}", _endpoint.Address);
         }

@@ -1,3 +1,4 @@
+using MailScanner.Actors.Queue;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
@@ -146,7 +147,7 @@ public sealed class PipelineCounters : IDisposable
     }
 
     /// <summary>One message is finished and its original deleted: its outcome and verdict, once. Returns the outcome's label.</summary>
-    internal string CountFinished(string queueId, VerdictKind verdict, MessageAction action)
+    internal string CountFinished(string queueId, VerdictKind verdict, MessageAction action, QueueEnvelope? envelope = null)
     {
         var outcome = verdict == VerdictKind.Unprocessable ? 4 : action switch
         {
@@ -156,7 +157,8 @@ public sealed class PipelineCounters : IDisposable
         };
         Interlocked.Increment(ref _outcomes[outcome]);
         Interlocked.Increment(ref _verdicts[(int)verdict]);
-        _recent.Add(new RecentOutcome(queueId, VerdictLabel(verdict), MessageActionNames.Name(action), DateTimeOffset.UtcNow));
+        _recent.Add(new RecentOutcome(queueId, VerdictLabel(verdict), MessageActionNames.Name(action), DateTimeOffset.UtcNow,
+            envelope?.Sender, envelope?.Recipients));
         return OutcomeNames[outcome];
     }
 
@@ -228,5 +230,8 @@ public sealed class PipelineCounters : IDisposable
         $"admitted={Admitted} delivered={Delivered} quarantined={Quarantined} deleted={Deleted} absorbed={Absorbed} refused={Refused} failed={Failed} batches={Batches}";
 }
 
-/// <summary>One finished message as the status page lists it.</summary>
-public sealed record RecentOutcome(string QueueId, string Verdict, string Action, DateTimeOffset At);
+/// <summary>One finished message as the status page lists it; the addresses only when the operator turned them on.</summary>
+public sealed record RecentOutcome(string QueueId, string Verdict, string Action, DateTimeOffset At, string? From = null, IReadOnlyList<string>? To = null)
+{
+    public RecentOutcome WithoutAddresses() => this with { From = null, To = null };
+}

@@ -4,10 +4,11 @@ namespace MailScanner.Actors.Metrics;
 
 /// <summary>
 /// What the status page shows, read from the same counters as <c>/metrics</c>: totals by outcome and verdict, the queue,
-/// latency percentiles, scanner health and the last outcomes (queue id, verdict, action, time; no content, no addresses).
+/// latency percentiles, scanner health and the last outcomes (queue id, verdict, action, time; no content, and the
+/// addresses only when <paramref name="showAddresses"/>).
 /// The page computes rates from two successive snapshots.
 /// </summary>
-public sealed class StatusSnapshot(PipelineCounters counters, ActorSystemMetrics? actors)
+public sealed class StatusSnapshot(PipelineCounters counters, ActorSystemMetrics? actors, bool showAddresses = false)
 {
     public StatusData Take()
     {
@@ -24,7 +25,7 @@ public sealed class StatusSnapshot(PipelineCounters counters, ActorSystemMetrics
             counters.LatencyPercentile(0.99),
             counters.ScannersUp,
             actors?.LiveActors(typeof(Messages.MessageActor)),
-            counters.Recent);
+            showAddresses ? counters.Recent : counters.Recent.Select(r => r.WithoutAddresses()).ToList());
     }
 }
 

@@ -12,9 +12,10 @@ namespace MailScanner.Actors.Tests.Metrics;
 public static class MetricsGateway
 {
     public static async Task<(HostedGateway Gateway, Uri Endpoint)> StartAsync(GatewaySettings settings,
-        Func<ActorSystem, MessageWorkspace, MessageWorkspace>? adjustWorkspace = null, string hocon = "akka.loglevel = WARNING")
+        Func<ActorSystem, MessageWorkspace, MessageWorkspace>? adjustWorkspace = null, string hocon = "akka.loglevel = WARNING",
+        MetricsSettings? metrics = null)
     {
-        var gateway = await HostedGateway.StartAsync(settings with { Metrics = MetricsSettings.OnFreeLoopbackPort },
+        var gateway = await HostedGateway.StartAsync(settings with { Metrics = metrics ?? MetricsSettings.OnFreeLoopbackPort },
             adjustWorkspace: adjustWorkspace, hocon: hocon);
         return (gateway, gateway.Endpoint ?? throw new InvalidOperationException("the gateway started without its endpoint"));
     }

@@ -29,9 +29,9 @@ public sealed class MetricsSettingsSpecs : IDisposable
     [Fact]
     public void Should_take_the_operators_switch_address_and_port_and_print_them_in_check_config()
     {
-        var settings = Load("mailscanner.metrics { enabled = no, host = \"::1\", port = 19464 }");
+        var settings = Load("mailscanner.metrics { enabled = no, host = \"::1\", port = 19464, status-page-addresses = yes }");
 
-        Assert.Equal(new MetricsSettings(false, IPAddress.IPv6Loopback, 19464), settings.Metrics);
+        Assert.Equal(new MetricsSettings(false, IPAddress.IPv6Loopback, 19464, StatusPageAddresses: true), settings.Metrics);
         var described = GatewaySettingsLoader.Describe(settings);
         Assert.Contains("metrics {", described);
         Assert.Contains("\"port\" = \"19464\"", described);
@@ -43,6 +43,7 @@ public sealed class MetricsSettingsSpecs : IDisposable
     [InlineData("mailscanner.metrics.port = http", MetricsSettings.PortKey)]
     [InlineData("mailscanner.metrics.host = localhost", MetricsSettings.HostKey)]
     [InlineData("mailscanner.metrics.enabled = perhaps", MetricsSettings.EnabledKey)]
+    [InlineData("mailscanner.metrics.status-page-addresses = maybe", MetricsSettings.StatusPageAddressesKey)]
     [InlineData("mailscanner.metrics.path = /prometheus", "mailscanner.metrics.path")]
     public void Should_refuse_a_bad_value_or_an_unknown_key_naming_it(string hocon, string key)
     {

@@ -43,6 +43,40 @@ public sealed class ObservabilityEndpointSpecs : IDisposable
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Should_show_the_addresses_of_the_last_outcomes_only_when_the_operator_turns_them_on(bool turnedOn)
+    {
+        var (gateway, endpoint) = await MetricsGateway.StartAsync(_bed.Settings(),
+            metrics: MetricsSettings.OnFreeLoopbackPort with { StatusPageAddresses = turnedOn });
+        await using var _ = gateway;
+
+        _bed.Enqueue("hello", "carol@example.org", "dave@example.com", "erin@example.net");
+
+        JsonElement? last = null;
+        await Eventually.Holds(async () =>
+        {
+            using var status = JsonDocument.Parse(await Http.GetStringAsync(new Uri(endpoint, "/status.json")));
+            last = status.RootElement.GetProperty("recent").EnumerateArray().Select(r => (JsonElement?)r.Clone()).FirstOrDefault();
+            return last is not null;
+        }, TimeSpan.FromSeconds(20), "the message among the last outcomes");
+
+        var shown = last!.Value;
+        Assert.Equal("clean", shown.GetProperty("verdict").GetString());
+        if (turnedOn)
+        {
+            Assert.Equal("carol@example.org", shown.GetProperty("from").GetString());
+            Assert.Equal(["dave@example.com", "erin@example.net"], shown.GetProperty("to").EnumerateArray().Select(a => a.GetString()));
+        }
+        else
+        {
+            Assert.Equal(JsonValueKind.Null, shown.GetProperty("from").ValueKind);
+            Assert.Equal(JsonValueKind.Null, shown.GetProperty("to").ValueKind);
+            Assert.False(GatewaySettingsLoader.Load(null, _bed.State).Metrics.StatusPageAddresses, "off by default");
+        }
+    }
+
     [Fact]
     public async Task Should_bind_loopback_unless_told_otherwise()
     {
