@@ -12,7 +12,7 @@ namespace MailScanner.Actors.Delivery;
 /// of the actor's.
 /// </summary>
 /// <param name="Original">The claimed queue file, untouched: what the quarantine keeps.</param>
-/// <param name="OutgoingQueueFile">The queue file to deliver (original envelope, cleaned and tagged message); null when the action delivers nothing.</param>
+/// <param name="OutgoingQueueFile">The queue entry to deliver (original envelope, cleaned and tagged message); null when the action delivers nothing.</param>
 /// <param name="Recorded">A delivery an earlier attempt recorded in the journal: completed, never written anew.</param>
 public sealed record DeliveryPlan(
     FileIdentity Identity,
@@ -21,7 +21,7 @@ public sealed record DeliveryPlan(
     Verdict Verdict,
     MessageAction Action,
     ReadOnlyMemory<byte> Original,
-    byte[]? OutgoingQueueFile,
+    OutgoingEntry? OutgoingQueueFile,
     DeliveryIntent? Recorded)
 {
     /// <summary>Not all digits, so the MTA ignores it; derived from the identity, so it is this message's alone.</summary>
