@@ -76,7 +76,7 @@ public sealed class ExactlyOnceDelivery(QueueDirectoryWriter outgoing, Quarantin
         var outgoingPath = intent.OutgoingTemp is { } temp ? WritingTo(outgoing.Directory, outgoing.PublishAsync(temp)) : Task.FromResult<string?>(null);
         var quarantinePath = intent.QuarantineStaging is { } staging ? WritingTo(quarantine.Directory, quarantine.PublishAsync(staging)) : Task.FromResult<string?>(null);
         var result = new DeliveryResult(await outgoingPath.ConfigureAwait(false), await quarantinePath.ConfigureAwait(false));
-        return result.OutgoingPath is null ? result : result with { AnnounceProblem = await outgoing.AnnounceAsync().ConfigureAwait(false) };
+        return result.OutgoingPath is null ? result : result with { AnnounceProblem = await outgoing.AnnounceAsync(result.OutgoingPath).ConfigureAwait(false) };
     }
 
     private async Task<DeliveryIntent> StageCopiesAsync(DeliveryPlan plan)

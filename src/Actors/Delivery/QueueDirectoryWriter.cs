@@ -130,6 +130,6 @@ public sealed class QueueDirectoryWriter
         return companions.Count > 0;
     }
 
-    /// <summary>Tells the MTA that files were published (Postfix: wakes qmgr); null, or why it could not.</summary>
-    public Task<string?> AnnounceAsync() => _rules.AnnounceAsync();
+    /// <summary>Tells the MTA that an entry was published (Postfix: wakes qmgr; Exim: delivers it); null, or why it could not.</summary>
+    public Task<string?> AnnounceAsync(string publishedPath) => _rules.AnnounceAsync(publishedPath);
 }

@@ -100,8 +100,11 @@ public interface IOutgoingQueueRules
     /// <summary>Before the rename: whatever must exist for <paramref name="finalName"/> (a hashed subdirectory owned by the MTA).</summary>
     void PrepareToPublish(string outgoingDirectory, string finalName) { }
 
-    /// <summary>After a file was published: tell the MTA, if it needs telling. Never throws; a failure is for the log.</summary>
-    Task<string?> AnnounceAsync() => Task.FromResult<string?>(null);
+    /// <summary>
+    /// After an entry was published (<paramref name="publishedPath"/>: its primary file): tell the MTA, if it needs
+    /// telling. Never throws; a failure is for the log.
+    /// </summary>
+    Task<string?> AnnounceAsync(string publishedPath) => Task.FromResult<string?>(null);
 }
 
 /// <summary>A claimed entry's content: the primary file's and each companion's, in <see cref="IQueueFormat.CompanionPathsOf"/> order.</summary>

@@ -98,7 +98,7 @@ public sealed class PostfixFormat : IQueueFormat, IOutgoingQueueRules
     /// Wakes qmgr (without it a file waits up to 300 s). Many deliveries at once make one wake-up, then one more for those
     /// published while it was on its way. A failure is reported once per episode.
     /// </summary>
-    public async Task<string?> AnnounceAsync()
+    public async Task<string?> AnnounceAsync(string publishedPath)
     {
         lock (_wakeLock)
         {
