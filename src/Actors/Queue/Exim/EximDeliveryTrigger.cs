@@ -4,15 +4,16 @@ namespace MailScanner.Actors.Queue.Exim;
 
 /// <summary>
 /// Has the delivering Exim deliver the messages the gateway wrote: <c>&lt;command&gt; -Mc &lt;id&gt;...</c>, as
-/// MailScanner does, one run at a time in the background; the ids written while a run is on go together into the
-/// next one. A message whose <c>-H</c> is gone by then (delivered by a queue runner) is left out. A failing run is
-/// reported once per episode; the messages stay on the delivering Exim's spool for its queue runner.
+/// MailScanner does, in the background, a few runs at once (each delivers its messages one after the other, as a
+/// queue runner does); the ids written while the runs are busy go together into the next one. A message whose
+/// <c>-H</c> is gone by then (delivered by a queue runner) is left out. A failing run is reported once per episode;
+/// the messages stay on the delivering Exim's spool for its queue runner.
 /// </summary>
-internal sealed class EximDeliveryTrigger(IReadOnlyList<string> command, int maxIdsPerRun = 100)
+internal sealed class EximDeliveryTrigger(IReadOnlyList<string> command, int maxRuns = 4, int maxIdsPerRun = 100)
 {
     private readonly object _lock = new();
     private readonly List<string> _waiting = new();
-    private bool _running;
+    private int _running;
     private bool _failing;
     private string? _unreported;
 
@@ -24,9 +25,9 @@ internal sealed class EximDeliveryTrigger(IReadOnlyList<string> command, int max
             _waiting.Add(headerPath);
             var problem = _unreported;
             _unreported = null;
-            if (!_running)
+            if (_running < maxRuns)
             {
-                _running = true;
+                _running++;
                 _ = Task.Run(RunWhileWaitingAsync);
             }
             return problem;
@@ -42,7 +43,7 @@ internal sealed class EximDeliveryTrigger(IReadOnlyList<string> command, int max
             {
                 if (_waiting.Count == 0)
                 {
-                    _running = false;
+                    _running--;
                     return;
                 }
                 batch = _waiting.Take(maxIdsPerRun).ToList();
