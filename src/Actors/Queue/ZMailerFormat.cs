@@ -24,13 +24,13 @@ public sealed class ZMailerFormat : IQueueFormat, IOutgoingQueueRules
     };
 
     /// <summary>The envelope lines up to and including <c>env-end</c> are kept byte for byte.</summary>
-    public byte[] ComposeOutgoing(QueueFileParse.Parsed claimed, ReadOnlySpan<byte> message)
+    public OutgoingEntry ComposeOutgoing(QueueFileParse.Parsed claimed, ReadOnlySpan<byte> message)
     {
         var envelope = claimed.Original.Span[..(claimed.Original.Length - claimed.Message.Length)];
         var outgoing = new byte[envelope.Length + message.Length];
         envelope.CopyTo(outgoing);
         message.CopyTo(outgoing.AsSpan(envelope.Length));
-        return outgoing;
+        return OutgoingEntry.OneFile(outgoing);
     }
 
     public IOutgoingQueueRules Outgoing => this;

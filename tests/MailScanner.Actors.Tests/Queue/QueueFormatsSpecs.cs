@@ -13,7 +13,7 @@ public sealed class QueueFormatsSpecs
     [Fact]
     public void Should_find_each_known_format_by_the_name_it_gives_itself()
     {
-        Assert.Equal(["postfix", "zmailer"], QueueFormats.Names);
+        Assert.Equal(["exim", "postfix", "zmailer"], QueueFormats.Names);
         foreach (var name in QueueFormats.Names) Assert.Equal(name, QueueFormats.For(Queue(name)).Name);
         Assert.Same(ZMailerFormat.Instance, QueueFormats.For(Queue("zmailer")));
     }
@@ -24,6 +24,22 @@ public sealed class QueueFormatsSpecs
         var postfix = Assert.IsType<MailScanner.Actors.Queue.Postfix.PostfixFormat>(QueueFormats.For(Queue("postfix")));
         Assert.Equal("/var/spool/postfix", postfix.Layout.QueueDirectory);
         Assert.Equal("/var/spool/postfix/public/qmgr", postfix.Layout.QmgrSocket);
+    }
+
+    [Fact]
+    public void Should_read_the_exim_settings_and_refuse_an_empty_exim_user()
+    {
+        var defaults = GatewaySettingsLoader.Defaults();
+        var config = Akka.Configuration.ConfigurationFactory.ParseString(
+            "mailscanner.queue { format = exim, exim { split-spool-directory = yes, user = mail, deliver-command = \"/usr/sbin/exim4  -DOUTGOING\" } }").WithFallback(defaults);
+        var exim = GatewaySettingsLoader.FromConfig(config, Path.GetTempPath()).Queue.Exim;
+        Assert.True(exim.SplitSpoolDirectory);
+        Assert.Equal("mail", exim.User);
+        Assert.Equal(["/usr/sbin/exim4", "-DOUTGOING"], exim.DeliverCommand);
+        Assert.Empty(GatewaySettingsLoader.FromConfig(defaults, Path.GetTempPath()).Queue.Exim.DeliverCommand);
+
+        var noUser = Akka.Configuration.ConfigurationFactory.ParseString("mailscanner.queue.exim.user = \"\"").WithFallback(defaults);
+        Assert.Equal("mailscanner.queue.exim.user", Assert.Throws<ConfigurationException>(() => GatewaySettingsLoader.FromConfig(noUser, Path.GetTempPath())).Key);
     }
 
     [Fact]

@@ -174,11 +174,15 @@ public sealed class PostfixInstance : IAsyncDisposable
     /// <summary>Sends one message over SMTP, as an outside sender would; returns the queue id Postfix gave it.</summary>
     /// <param name="encoding">How commands and message go on the wire: UTF-8 unless told (Latin-1 sends any byte as one char).</param>
     /// <param name="recipientParameters">ESMTP parameters for every RCPT TO (such as DSN's NOTIFY and ORCPT).</param>
-    public async Task<string> SendAsync(string sender, IReadOnlyList<string> recipients, string message, Encoding? encoding = null, string recipientParameters = "")
+    public Task<string> SendAsync(string sender, IReadOnlyList<string> recipients, string message, Encoding? encoding = null, string recipientParameters = "") =>
+        SendOverSmtpAsync(SmtpPort, sender, recipients, message, encoding, recipientParameters);
+
+    /// <summary>One message over SMTP to 127.0.0.1:<paramref name="port"/> (EHLO, MAIL, RCPT, DATA dot-stuffed); the last word of the DATA reply.</summary>
+    internal static async Task<string> SendOverSmtpAsync(int port, string sender, IReadOnlyList<string> recipients, string message, Encoding? encoding = null, string recipientParameters = "")
     {
         encoding ??= Encoding.UTF8;
         using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, SmtpPort);
+        await client.ConnectAsync(IPAddress.Loopback, port);
         await using var stream = client.GetStream();
         using var reader = new StreamReader(stream, Encoding.ASCII);
         async Task<string> Expect(string? command, int code)
@@ -188,11 +192,11 @@ public sealed class PostfixInstance : IAsyncDisposable
             string? line;
             do
             {
-                line = await reader.ReadLineAsync() ?? throw new IOException($"postfix closed the connection after {command}");
+                line = await reader.ReadLineAsync() ?? throw new IOException($"the MTA closed the connection after {command}");
                 reply.AppendLine(line);
             } while (line.Length > 3 && line[3] == '-');
             if (!line.StartsWith(code.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal))
-                throw new IOException($"postfix answered {command ?? "the connection"} with {reply}");
+                throw new IOException($"the MTA answered {command ?? "the connection"} with {reply}");
             return reply.ToString();
         }
 
@@ -246,7 +250,7 @@ public sealed class PostfixInstance : IAsyncDisposable
         catch (DirectoryNotFoundException) { }
     }
 
-    private static async Task<(int Status, string Output)> Run(string command, params string[] arguments)
+    internal static async Task<(int Status, string Output)> Run(string command, params string[] arguments)
     {
         var info = new ProcessStartInfo(command, arguments)
         {
@@ -261,7 +265,7 @@ public sealed class PostfixInstance : IAsyncDisposable
         return (process.ExitCode, (await output) + (await error));
     }
 
-    private static bool Accepts(int port)
+    internal static bool Accepts(int port)
     {
         try
         {

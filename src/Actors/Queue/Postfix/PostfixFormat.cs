@@ -65,8 +65,8 @@ public sealed class PostfixFormat : IQueueFormat, IOutgoingQueueRules
     };
 
     /// <summary>The held file's envelope records as they were (sender, recipients with their DSN data, attributes) around the new message.</summary>
-    public byte[] ComposeOutgoing(QueueFileParse.Parsed claimed, ReadOnlySpan<byte> message) =>
-        PostfixQueueFileWriter.Format((claimed.Details as PostfixQueueFile ?? throw new ArgumentException("not a parsed Postfix queue file", nameof(claimed))).Envelope, message);
+    public OutgoingEntry ComposeOutgoing(QueueFileParse.Parsed claimed, ReadOnlySpan<byte> message) =>
+        OutgoingEntry.OneFile(PostfixQueueFileWriter.Format((claimed.Details as PostfixQueueFile ?? throw new ArgumentException("not a parsed Postfix queue file", nameof(claimed))).Envelope, message));
 
     public IOutgoingQueueRules Outgoing => this;
 
@@ -98,7 +98,7 @@ public sealed class PostfixFormat : IQueueFormat, IOutgoingQueueRules
     /// Wakes qmgr (without it a file waits up to 300 s). Many deliveries at once make one wake-up, then one more for those
     /// published while it was on its way. A failure is reported once per episode.
     /// </summary>
-    public async Task<string?> AnnounceAsync()
+    public async Task<string?> AnnounceAsync(string publishedPath)
     {
         lock (_wakeLock)
         {
