@@ -113,4 +113,43 @@ public sealed partial class CommandLineSpecs
         Assert.Contains($"the incoming queue {Path.Combine(_dir.FullName, "spool/router")} does not exist", stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_dir.FullName, "spool")), "enqueue must not create the MTA's directories");
     }
+
+    /// <summary>
+    /// The README's quick start, as a new user types it: the gateway on its embedded defaults (only spamd switched on,
+    /// here a private one), then one clean, one EICAR and one GTUBE message fed with <c>enqueue</c>.
+    /// </summary>
+    [Fact]
+    public async Task Should_take_the_quick_start_clean_eicar_and_gtube_messages_through_the_default_gateway()
+    {
+        using var spamd = new TestSupport.SpamdDaemon();
+        await spamd.StartAsync();
+        await File.WriteAllTextAsync(Path.Combine(_dir.FullName, "try.conf"), $"mailscanner.scanners.spamd {{ enabled = yes, address = \"127.0.0.1:{spamd.Port}\" }}\n");
+        var (gateway, gatewayOut, gatewayErr) = Start("run", "--config", "try.conf");
+        var outgoing = Path.Combine(_dir.FullName, "var/spool/outgoing");
+        await Until(() => Read(gatewayOut).Contains("mailscanner-actors started"), gateway, gatewayOut, gatewayErr);
+
+        const string eicar = @"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+        var messages = new Dictionary<string, string>
+        {
+            ["clean"] = "From: alice@example.org\nTo: bob@example.net\nSubject: clean\n\nHello Bob.\n",
+            ["eicar"] = $"From: alice@example.org\nTo: bob@example.net\nSubject: eicar\n\n{eicar}\n",
+            ["gtube"] = $"From: alice@example.org\nTo: bob@example.net\nSubject: gtube\n\n{TestSupport.SpamdDaemon.Gtube}\n",
+        };
+        foreach (var (name, text) in messages)
+        {
+            await File.WriteAllTextAsync(Path.Combine(_dir.FullName, $"{name}.eml"), text);
+            var queued = await RunToEnd("enqueue", "--config", "try.conf", $"{name}.eml");
+            Assert.True(queued.ExitCode == 0, $"exit {queued.ExitCode}; stderr: {queued.Stderr}");
+        }
+
+        await Until(() => Directory.Exists(outgoing) && Directory.GetFiles(outgoing).Length == 3, gateway, gatewayOut, gatewayErr);
+        var delivered = Directory.GetFiles(outgoing).Select(File.ReadAllText).ToDictionary(text => text.Split("Subject: ")[1].Split('\n')[0].Trim().Split(' ')[^1]); // the subject may be tagged
+        Assert.Contains("X-MailScanner-Actors: clean", delivered["clean"], StringComparison.Ordinal);
+        Assert.Contains("X-MailScanner-Actors: infected", delivered["eicar"], StringComparison.Ordinal);
+        Assert.DoesNotContain("EICAR-STANDARD-ANTIVIRUS-TEST-FILE", delivered["eicar"], StringComparison.Ordinal);
+        Assert.Contains("X-MailScanner-Actors: high spam", delivered["gtube"], StringComparison.Ordinal);
+        var quarantine = await RunToEnd("quarantine", "list", "--config", "try.conf");
+        Assert.Contains("\tinfected\talice@example.org\t1 recipient\t", Assert.Single(Lines(quarantine.Stdout)), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(_dir.FullName, "var/spool/router")));
+    }
 }
