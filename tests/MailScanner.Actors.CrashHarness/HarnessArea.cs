@@ -42,7 +42,16 @@ public sealed class HarnessArea : IDisposable
         text.Append($"mailscanner.queue.bad = {Quote(Bad)}\n");
         text.Append($"mailscanner.quarantine.directory = {Quote(Quarantine)}\n");
         text.Append($"mailscanner.state-directory = {Quote(State)}\n");
+        // Its own port: another gateway on this machine (another harness run) must not make every life exit at start.
+        text.Append($"mailscanner.metrics.port = {FreeLoopbackPort()}\n");
         return text.ToString();
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public void Dispose()
