@@ -14,12 +14,15 @@ namespace MailScanner.Actors.Tests.TestSupport;
 /// <param name="SmtpUtf8">main.cf <c>smtputf8_enable</c>; with <c>no</c> smtpd takes any 8-bit byte in an address.</param>
 /// <param name="FileSystem">Where the instance lives (<see cref="TempDirectory"/>'s names): tmpfs unless a spec needs ext4,
 /// which hands a freed inode number, and with it a short queue id, straight to the next new file.</param>
+/// <param name="HoldEverything">MailScanner's <c>header_checks</c> line <c>/^Received:/ HOLD</c>; without it Postfix
+/// delivers everything itself (the bench's "Postfix alone").</param>
 public sealed record PostfixInstanceOptions(
     bool LongQueueIds = false,
     string HashQueueNames = PostfixQueueLayout.DefaultHashQueueNames,
     int HashQueueDepth = 1,
     bool SmtpUtf8 = true,
-    string FileSystem = TempDirectory.Tmpfs);
+    string FileSystem = TempDirectory.Tmpfs,
+    bool HoldEverything = true);
 
 /// <summary>
 /// A private, real Postfix (Debian's binaries, started as root with <c>postfix -c DIR start</c>) set up the way
@@ -97,7 +100,7 @@ public sealed class PostfixInstance : IAsyncDisposable
         }
         File.WriteAllText(Path.Combine(ConfigDirectory, "main.cf"), MainCf());
         File.WriteAllText(Path.Combine(ConfigDirectory, "master.cf"), MasterCf());
-        File.WriteAllText(Path.Combine(ConfigDirectory, "header_checks"), "/^Received:/ HOLD\n");
+        File.WriteAllText(Path.Combine(ConfigDirectory, "header_checks"), Options.HoldEverything ? "/^Received:/ HOLD\n" : "");
 
         // smtp-sink -u postfix: it drops to the mail_owner; -d DIR/m.: one file per message, named m.<time-ish suffix>.
         _sink = Process.Start(new ProcessStartInfo("smtp-sink", [
