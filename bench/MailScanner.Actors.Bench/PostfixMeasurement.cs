@@ -155,11 +155,13 @@ internal sealed class PostfixEndToEndMeasurement(BenchWorkspace workspace, Func<
         var sent = clock.Elapsed;
         await WaitForSink(postfix, gateway, count + 1, cancel);
         var elapsed = clock.Elapsed;
+        // What the gateway cost in CPU, start-up and warm-up included: on a shared two-core machine the figure to weigh the ratio by.
+        var gatewayCpu = gateway is null ? "" : $"; gateway CPU {gateway.CpuTime().TotalMilliseconds / count:F2} ms per message";
         var (missing, duplicated) = PostfixBacklogMeasurement.CheckSeqs(count, postfix.SinkFiles().Select(DeliveryCheck.ReadSeq));
         var log = postfix.Log().Split('\n');
         var problems = log.Count(line => line.Contains("warning:", StringComparison.Ordinal) || line.Contains("fatal:", StringComparison.Ordinal));
         return new PostfixRunResult(count, elapsed, missing, duplicated,
-            $"all sent over SMTP by {sent.TotalSeconds:F2} s, {connections} connections; Postfix log: {problems} warning/fatal lines");
+            $"all sent over SMTP by {sent.TotalSeconds:F2} s, {connections} connections; Postfix log: {problems} warning/fatal lines{gatewayCpu}");
     }
 
     private async Task WaitForSink(PostfixInstance postfix, GatewayProcess? gateway, int expected, CancellationToken cancel)
