@@ -58,10 +58,12 @@ internal sealed class PostfixBacklogMeasurement(BenchWorkspace workspace, Func<i
                     throw new BenchFailure($"no progress for {options.StallTimeout.TotalSeconds:F0} s ({progress.Hold} in hold, {progress.Incoming} in incoming):{Environment.NewLine}{gateway.Tail()}");
             }
             var elapsed = Stopwatch.GetElapsedTime(firstClaim);
+            var cpu = gateway.CpuTime();
             await gateway.StopAsync();
             var (missing, duplicated) = CheckSeqs(count, Directory.EnumerateFiles(layout.IncomingDirectory).Where(IsQueueFile)
                 .Select(path => PostfixQueueFileReader.Read(File.ReadAllBytes(path)) is PostfixQueueFileRead.Complete complete ? DeliveryCheck.FindSeq(complete.File.Message) : null));
-            return new PostfixRunResult(count, elapsed, missing, duplicated, $"{CountQueueFiles(layout.IncomingDirectory)} in incoming/");
+            return new PostfixRunResult(count, elapsed, missing, duplicated,
+                $"{CountQueueFiles(layout.IncomingDirectory)} in incoming/; gateway CPU {cpu.TotalMilliseconds / count:F3} ms per message (start-up included)");
         }
         finally
         {
