@@ -15,7 +15,7 @@ if [ ! -d "$corpus" ]; then
 fi
 
 # The clamd and spamd runs start private daemons as the specs do (Debian 12 packages); installed only when missing.
-bash "$repo/tests/install-missing.sh" clamav-daemon clamav-testfiles spamassassin spamd sa-compile
+bash "$repo/tests/install-missing.sh" clamav-daemon clamav-testfiles spamassassin spamd sa-compile postfix
 
 echo "building Release"
 dotnet build "$repo/src/Host/MailScanner.Actors.Host.csproj" -c Release -nologo -v quiet

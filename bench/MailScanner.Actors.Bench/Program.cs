@@ -37,7 +37,7 @@ Console.WriteLine($"mailscanner-bench on {Environment.ProcessorCount} cores, scr
 Console.WriteLine($"gateway: {gatewayDll ?? "(not found; build src/Host or pass --gateway)"}");
 
 Corpus? corpus = null;
-if (new[] { BenchOptions.Baseline, BenchOptions.Gateway, BenchOptions.Metrics, BenchOptions.Clamd, BenchOptions.Spamd, BenchOptions.Latency }.Any(options.Runs))
+if (new[] { BenchOptions.Baseline, BenchOptions.Gateway, BenchOptions.Metrics, BenchOptions.Clamd, BenchOptions.Spamd, BenchOptions.Latency, BenchOptions.Postfix }.Any(options.Runs))
 {
     try
     {
@@ -247,6 +247,45 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
             var ratio = result.PerSecondFromFirstClaim / ceiling.PerSecond;
             Console.WriteLine($"  gateway / spamd ceiling: {ratio:F2}; {result.PerSecondFromFirstClaim / MailScannerMeasured.SpamAssassin:F1}x MailScanner with SpamAssassin ({MailScannerMeasured.SpamAssassin} msg/s)");
             summary.Add("ratio gateway (f) / spamd ceiling", $"{ratio:F2}", ">= 0.90", ratio >= 0.90);
+        });
+    }
+
+    if (options.Runs(BenchOptions.Postfix) && corpus is not null)
+    {
+        // (p) per format: the same corpus messages as a backlog of ZMailer files and of Postfix hold files, the gateway
+        // on its defaults (built-in rules, journal). Then a real Postfix end to end, SMTP in -> smtp-sink, alone and
+        // with the gateway in the path, in the same run: the gateway's share of what Postfix alone manages.
+        var count = options.FormatMessages;
+        await Measure("format-zmailer", $"(p1) gateway on a backlog of {count} corpus messages as ZMailer files (built-in rules, journal)", async () =>
+        {
+            var zmailer = await RunGatewayOn("(p1) zmailer", Realistic, count, null);
+            summary.Add("backlog, zmailer format (p1)", $"{zmailer.PerSecondFromFirstClaim:F1} msg/s");
+        });
+        await Measure("format-postfix", $"(p2) gateway on a backlog of the same {count} messages as Postfix hold files (built-in rules, journal)", async () =>
+        {
+            var postfix = await new PostfixBacklogMeasurement(workspace, Realistic, count, Gateway(), options).RunAsync(cancel.Token);
+            Console.WriteLine($"  {postfix.Describe()}");
+            summary.Add("backlog, postfix format (p2)", $"{postfix.PerSecond:F1} msg/s");
+            summary.Add("backlog, postfix format (p2), missing / duplicated", $"{postfix.Missing} / {postfix.Duplicated}", "0 / 0", postfix.ExactlyOnce);
+        });
+        var smtp = new PostfixEndToEndMeasurement(workspace, Realistic, options.SmtpMessages, options.SmtpConnections, Gateway(), options);
+        PostfixRunResult? alone = null;
+        await Measure("postfix-alone", $"(p3) Postfix alone: {options.SmtpMessages} corpus messages over SMTP to smtp-sink, no hold", async () =>
+        {
+            alone = await smtp.RunAloneAsync(cancel.Token);
+            Console.WriteLine($"  {alone.Describe()}");
+            summary.Add("Postfix alone, SMTP in -> sink (p3)", $"{alone.PerSecond:F1} msg/s");
+        });
+        await Measure("postfix-gateway", $"(p4) Postfix with the gateway in the path: the same {options.SmtpMessages} messages held, scanned, handed back, delivered to smtp-sink", async () =>
+        {
+            var withGateway = await smtp.RunWithGatewayAsync(cancel.Token);
+            Console.WriteLine($"  {withGateway.Describe()}");
+            summary.Add("Postfix + gateway, SMTP in -> sink (p4)", $"{withGateway.PerSecond:F1} msg/s");
+            summary.Add("Postfix + gateway (p4), missing / duplicated", $"{withGateway.Missing} / {withGateway.Duplicated}", "0 / 0", withGateway.ExactlyOnce);
+            if (alone is null) return;
+            var share = withGateway.PerSecond / alone.PerSecond;
+            Console.WriteLine($"  with the gateway / Postfix alone: {share:P0}");
+            summary.Add("ratio p4/p3 (gateway in the path / Postfix alone)", $"{share:P0}", ">= 60%", share >= 0.60);
         });
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Quarantine;
+using MailScanner.Actors.Queue;
 using MailScanner.Actors.Scanning;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -23,6 +24,7 @@ internal static class CommandLine
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(CheckConfigCommand());
         root.Subcommands.Add(QuarantineCommand());
+        root.Subcommands.Add(EnqueueCommand());
         return root;
     }
 
@@ -144,6 +146,65 @@ internal static class CommandLine
             return 0;
         }));
         return command;
+    }
+
+    private static Command EnqueueCommand()
+    {
+        var config = ConfigOption();
+        var from = new Option<string?>("--from")
+        {
+            HelpName = "ADDR",
+            Description = "Envelope sender (\"\" for a bounce's null sender); default: the first address of the message's From: header.",
+        };
+        var to = new Option<string[]>("--to")
+        {
+            HelpName = "ADDR",
+            Description = "Envelope recipient, once per recipient; default: every address of the message's To:, Cc: and Bcc: headers.",
+        };
+        var files = new Argument<string[]>("FILE")
+        {
+            Arity = ArgumentArity.ZeroOrMore,
+            Description = "Messages to queue (RFC 5322, such as .eml files); standard input when none is named.",
+        };
+        var command = new Command("enqueue",
+            "Put each message into the incoming queue (mailscanner.queue.incoming) in that queue's format, as the MTA would, and print its queue id.")
+        {
+            files, from, to, config,
+        };
+        command.SetAction(parse => ReportingQuarantineErrors(async () =>
+        {
+            var settings = GatewaySettingsLoader.Load(parse.GetValue(config), Directory.GetCurrentDirectory());
+            var incoming = settings.Queue.Incoming;
+            if (!Directory.Exists(incoming))
+                return await Refuse($"the incoming queue {incoming} does not exist (the gateway's first start creates it, or the MTA's installation)");
+            var format = QueueFormats.For(settings.Queue);
+            var named = parse.GetValue(files) ?? [];
+            var refused = 0;
+            foreach (var name in named.Length == 0 ? ["-"] : named)
+            {
+                try
+                {
+                    var message = name == "-" ? await ReadStandardInput() : await File.ReadAllBytesAsync(name);
+                    var envelope = EnqueueEnvelope.For(message, parse.GetValue(from), parse.GetValue(to) ?? []);
+                    await Console.Out.WriteLineAsync(format.WriteIncomingEntry(incoming, envelope, message));
+                }
+                catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException or NotSupportedException)
+                {
+                    await Refuse($"{(name == "-" ? "standard input" : name)}: not queued: {e.Message}");
+                    refused++;
+                }
+            }
+            return refused == 0 ? 0 : RefusedExitCode;
+        }));
+        return command;
+    }
+
+    private static async Task<byte[]> ReadStandardInput()
+    {
+        using var buffer = new MemoryStream();
+        await using var input = Console.OpenStandardInput();
+        await input.CopyToAsync(buffer);
+        return buffer.ToArray();
     }
 
     private static (QuarantineStore Store, string Outgoing) OpenQuarantine(string? configFile)

@@ -10,8 +10,11 @@ internal sealed class Census
     private readonly List<string>[] _outgoing;
     private readonly List<string>[] _quarantine;
 
-    private Census(int produced)
+    private readonly HarnessQueue _queue;
+
+    private Census(int produced, HarnessQueue queue)
     {
+        _queue = queue;
         _outgoing = NewLists(produced);
         _quarantine = NewLists(produced);
     }
@@ -29,7 +32,7 @@ internal sealed class Census
 
     public static Census Take(HarnessArea area, int produced)
     {
-        var census = new Census(produced);
+        var census = new Census(produced, area.Queue);
         census.CountCopies(area.Outgoing, "outgoing", census._outgoing);
         census.CountQuarantine(area.Quarantine);
         census.CountLeftovers(area.Incoming, "incoming");
@@ -60,7 +63,7 @@ internal sealed class Census
         foreach (var entry in Directory.EnumerateFileSystemEntries(directory))
         {
             var name = Path.GetFileName(entry);
-            if (!IsQueueName(name))
+            if (!_queue.IsQueueName(name))
             {
                 Leftovers.Add($"{label}/{name}"); // a temp file (tf-*) nobody will ever finish or remove
                 continue;
@@ -90,7 +93,7 @@ internal sealed class Census
 
     private void Record(string path, string label, List<string>[] copies)
     {
-        var (seq, intact) = HarnessMessage.Inspect(path);
+        var (seq, intact) = HarnessMessage.Inspect(path, _queue.MessageOf);
         if (seq is not { } s || s < 0 || s >= Produced)
         {
             Problems.Add($"{label} is not one of the harness's messages (seq {seq?.ToString() ?? "missing"})");
@@ -106,7 +109,7 @@ internal sealed class Census
         foreach (var entry in Directory.EnumerateFileSystemEntries(directory, "*", SearchOption.AllDirectories))
         {
             var where = $"{label}/{Path.GetRelativePath(directory, entry)}";
-            if (File.Exists(entry) && HarnessMessage.Inspect(entry).Seq is { } seq)
+            if (File.Exists(entry) && HarnessMessage.Inspect(entry, _queue.MessageOf).Seq is { } seq)
             {
                 SeenElsewhere.TryAdd(seq, where);
                 where += $" (seq {seq})";
@@ -118,9 +121,6 @@ internal sealed class Census
     public static bool IsEmpty(string directory) => !Directory.Exists(directory) || !Directory.EnumerateFileSystemEntries(directory).Any();
 
     public static int CountEntries(string directory) => Directory.Exists(directory) ? Directory.EnumerateFileSystemEntries(directory).Count() : 0;
-
-    /// <summary>ZMailer queue files are named by their inode number; any other name is somebody's temp file.</summary>
-    private static bool IsQueueName(string name) => name.Length > 0 && name.All(char.IsAsciiDigit);
 
     private static List<string>[] NewLists(int count)
     {

@@ -9,6 +9,9 @@ public sealed record CrashHarnessOptions
     /// <summary>Seeds the kill moments. The same seed gives the same waits, not the same run: timing is the machine's.</summary>
     public int Seed { get; init; } = Random.Shared.Next();
 
+    /// <summary>The queue format the producer writes and the gateway reads and writes (<see cref="HarnessQueue.Formats"/>).</summary>
+    public string Format { get; init; } = HarnessQueue.ZMailer;
+
     /// <summary>Keep the scratch directory (queues, quarantine, state, gateway.log) afterwards.</summary>
     public bool Keep { get; init; }
 

@@ -20,7 +20,7 @@ public static class CrashRunner
         ArgumentOutOfRangeException.ThrowIfNegative(options.Kills);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxUptime, options.MinUptime);
         var gateway = GatewayLocation.Find(options.Gateway);
-        var area = HarnessArea.Create(options.Parent, options.Seed);
+        var area = HarnessArea.Create(options.Parent, options.Seed, options.Format);
         try
         {
             var report = await RunAsync(options, gateway, area, progress, cancel);
@@ -39,9 +39,9 @@ public static class CrashRunner
         var problems = new List<string>();
         var total = Stopwatch.StartNew();
         using var log = new GatewayLog(area.LogFile);
-        progress($"crash harness: {options.Kills} kills, seed {options.Seed}, {options.MessagesPerSecond} msg/s, gateway {gateway.Dll}, area {area.Root}");
+        progress($"crash harness: {options.Format} queue, {options.Kills} kills, seed {options.Seed}, {options.MessagesPerSecond} msg/s, gateway {gateway.Dll}, area {area.Root}");
 
-        var producer = new Producer(area.Incoming, options.MessagesPerSecond, options.InfectedEvery);
+        var producer = new Producer(area.Queue, options.MessagesPerSecond, options.InfectedEvery);
         producer.Start(cancel);
         int kills = 0, aimedKills = 0, deliveringKills = 0, killsWhileDelivering = 0, produced;
         try

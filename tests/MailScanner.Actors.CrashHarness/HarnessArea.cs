@@ -9,17 +9,19 @@ namespace MailScanner.Actors.CrashHarness;
 /// </summary>
 public sealed class HarnessArea : IDisposable
 {
-    private HarnessArea(string root)
+    private HarnessArea(string root, string format)
     {
         Root = root;
-        Directory.CreateDirectory(Incoming);
-        Directory.CreateDirectory(Outgoing);
+        Queue = HarnessQueue.For(format, Path.Combine(Root, "spool"));
+        Queue.Create();
         File.WriteAllText(ConfigFile, Hocon());
     }
 
     public string Root { get; }
-    public string Incoming => Path.Combine(Root, "spool", "router");
-    public string Outgoing => Path.Combine(Root, "spool", "outgoing");
+    /// <summary>The MTA's side: the queue format's directories, and how messages are queued and read back.</summary>
+    public HarnessQueue Queue { get; }
+    public string Incoming => Queue.Incoming;
+    public string Outgoing => Queue.Outgoing;
     public string Work => Path.Combine(Root, "spool", "work");
     public string Bad => Path.Combine(Root, "spool", "bad");
     public string Quarantine => Path.Combine(Root, "spool", "quarantine");
@@ -28,21 +30,28 @@ public sealed class HarnessArea : IDisposable
     public string LogFile => Path.Combine(Root, "gateway.log");
 
     /// <summary>A new area under <paramref name="parent"/> (ext4 /tmp by default: inode numbers are reused there at once).</summary>
-    public static HarnessArea Create(string parent, int seed) =>
-        new(Path.Combine(parent, $"mailscanner-crash-{seed}-{Guid.NewGuid().ToString("N")[..8]}"));
+    public static HarnessArea Create(string parent, int seed, string format = HarnessQueue.ZMailer) =>
+        new(Path.Combine(parent, $"mailscanner-crash-{seed}-{Guid.NewGuid().ToString("N")[..8]}"), format);
 
     private string Hocon()
     {
         static string Quote(string path) => JsonSerializer.Serialize(path);
         var text = new StringBuilder();
-        text.Append("mailscanner.queue.format = zmailer\n");
-        text.Append($"mailscanner.queue.incoming = {Quote(Incoming)}\n");
-        text.Append($"mailscanner.queue.outgoing = {Quote(Outgoing)}\n");
+        text.Append(Queue.Hocon());
         text.Append($"mailscanner.queue.work = {Quote(Work)}\n");
         text.Append($"mailscanner.queue.bad = {Quote(Bad)}\n");
         text.Append($"mailscanner.quarantine.directory = {Quote(Quarantine)}\n");
         text.Append($"mailscanner.state-directory = {Quote(State)}\n");
+        // Its own port: another gateway on this machine (another harness run) must not make every life exit at start.
+        text.Append($"mailscanner.metrics.port = {FreeLoopbackPort()}\n");
         return text.ToString();
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public void Dispose()

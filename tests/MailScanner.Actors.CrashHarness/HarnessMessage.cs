@@ -18,13 +18,17 @@ public static class HarnessMessage
 
     public static bool IsInfected(int seq, int infectedEvery) => infectedEvery > 0 && seq % infectedEvery == infectedEvery - 1;
 
+    /// <summary>Message <paramref name="seq"/> as a ZMailer queue file: envelope lines, env-end, the message.</summary>
     public static byte[] Create(int seq, int infectedEvery)
     {
+        var (sender, recipient, message) = Parts(seq, infectedEvery);
+        return [.. Encoding.ASCII.GetBytes($"from <{sender}>\nto <{recipient}>\nrcvdfrom harness.example [192.0.2.25]\nenv-end\n"), .. message];
+    }
+
+    /// <summary>Message <paramref name="seq"/>'s envelope sender and recipient and its RFC 5322 text, for any queue format.</summary>
+    public static (string Sender, string Recipient, byte[] Message) Parts(int seq, int infectedEvery)
+    {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"from <sender@harness.example>\n");
-        text.Append(CultureInfo.InvariantCulture, $"to <rcpt{seq % 100}@harness.example>\n");
-        text.Append("rcvdfrom harness.example [192.0.2.25]\n");
-        text.Append("env-end\n");
         text.Append(CultureInfo.InvariantCulture, $"{SeqHeader}: {seq}\n");
         text.Append("From: Crash Harness <sender@harness.example>\n");
         text.Append(CultureInfo.InvariantCulture, $"To: rcpt{seq % 100}@harness.example\n");
@@ -47,14 +51,15 @@ public static class HarnessMessage
             text.Append("Content-Type: text/plain; charset=us-ascii\n\n");
             text.Append(CultureInfo.InvariantCulture, $"Message {seq} of the crash harness.\n");
         }
-        return Encoding.ASCII.GetBytes(text.ToString());
+        return ("sender@harness.example", string.Create(CultureInfo.InvariantCulture, $"rcpt{seq % 100}@harness.example"), Encoding.ASCII.GetBytes(text.ToString()));
     }
 
     /// <summary>
     /// The sequence number of a queue file (null when it has none or vanished while we looked), and whether the
     /// message's own text is there: a copy cut short by a crash has its header but not its body.
     /// </summary>
-    public static (int? Seq, bool Intact) Inspect(string path)
+    /// <param name="messageOf">The message inside a queue file of the run's format (null: not such a file); the whole file unless told.</param>
+    public static (int? Seq, bool Intact) Inspect(string path, Func<byte[], ReadOnlyMemory<byte>?>? messageOf = null)
     {
         byte[] content;
         try
@@ -65,10 +70,13 @@ public static class HarnessMessage
         {
             return (null, false);
         }
-        ReadOnlySpan<byte> marker = "\nX-Harness-Seq: "u8;
-        var at = content.AsSpan().IndexOf(marker);
-        if (at < 0 || !Utf8Parser.TryParse(content.AsSpan(at + marker.Length), out int seq, out _)) return (null, false);
+        if ((messageOf is null ? content : messageOf(content)) is not { } found) return (null, false);
+        // The seq header comes first in the message (after an envelope, or a header an MTA put on top).
+        var message = found.Span;
+        ReadOnlySpan<byte> marker = "X-Harness-Seq: "u8;
+        var at = message.StartsWith(marker) ? 0 : message.IndexOf("\nX-Harness-Seq: "u8) is var line and >= 0 ? line + 1 : -1;
+        if (at < 0 || !Utf8Parser.TryParse(message[(at + marker.Length)..], out int seq, out _)) return (null, false);
         var body = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"Message {seq} of the crash harness"));
-        return (seq, content.AsSpan().IndexOf(body) >= 0);
+        return (seq, message.IndexOf(body) >= 0);
     }
 }

@@ -1,14 +1,13 @@
 using System.Diagnostics;
-using System.Globalization;
 
 namespace MailScanner.Actors.CrashHarness;
 
 /// <summary>
 /// The MTA side: writes numbered messages into the incoming queue at a steady rate, whether the gateway is up,
-/// starting or just killed, the way ZMailer's router queue is written (temp file in the queue directory, write,
-/// fsync, rename to its own inode number without replacing anything).
+/// starting or just killed, the way the MTA writes its queue (<see cref="HarnessQueue.Write"/>: ZMailer's router
+/// queue, Postfix's hold queue; each durably, under a temp name, then renamed to its queue name without replacing).
 /// </summary>
-internal sealed class Producer(string incoming, double messagesPerSecond, int infectedEvery)
+internal sealed class Producer(HarnessQueue queue, double messagesPerSecond, int infectedEvery)
 {
     private Task? _loop;
     private int _produced;
@@ -40,21 +39,10 @@ internal sealed class Producer(string incoming, double messagesPerSecond, int in
             var due = (long)(clock.Elapsed.TotalSeconds * messagesPerSecond) + 1;
             while (Produced < due && Produced < _stopAt)
             {
-                Write(Produced);
+                queue.Write(Produced, infectedEvery);
                 Volatile.Write(ref _produced, Produced + 1);
             }
         }
         while (Produced < _stopAt && await tick.WaitForNextTickAsync(cancel));
-    }
-
-    private void Write(int seq)
-    {
-        var temp = Path.Combine(incoming, string.Create(CultureInfo.InvariantCulture, $"tf-harness-{seq}"));
-        using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-        {
-            file.Write(HarnessMessage.Create(seq, infectedEvery));
-            file.Flush(flushToDisk: true);
-        }
-        Libc.RenameNoReplace(temp, Path.Combine(incoming, Libc.Inode(temp).ToString(CultureInfo.InvariantCulture)));
     }
 }

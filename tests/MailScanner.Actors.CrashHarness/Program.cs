@@ -1,12 +1,12 @@
 using System.Globalization;
 using MailScanner.Actors.CrashHarness;
 
-// mailscanner-crash-harness [--kills N] [--seed S] [--keep] [--gateway DLL] [--rate MSG_PER_S] [--infected-every N]
+// mailscanner-crash-harness [--format zmailer|postfix] [--kills N] [--seed S] [--keep] [--gateway DLL] [--rate MSG_PER_S] [--infected-every N]
 //                           [--delivering-every N] [--min-uptime-ms MS] [--max-uptime-ms MS] [--dir PARENT]
 // Progress and details go to stderr; stdout gets exactly one line: lost=N duplicated=N kills=N messages=M.
 // Exit code 0 when nothing was lost or duplicated and nothing was left behind, 1 otherwise, 2 on a usage error.
 
-const string Usage = "usage: mailscanner-crash-harness [--kills N] [--seed S] [--keep] [--gateway DLL] [--rate MSG_PER_S] " +
+const string Usage = "usage: mailscanner-crash-harness [--format zmailer|postfix] [--kills N] [--seed S] [--keep] [--gateway DLL] [--rate MSG_PER_S] " +
                      "[--infected-every N] [--delivering-every N] [--min-uptime-ms MS] [--max-uptime-ms MS] [--dir PARENT]";
 var options = new CrashHarnessOptions();
 try
@@ -17,6 +17,7 @@ try
         int Int() => int.Parse(Value(), NumberStyles.None, CultureInfo.InvariantCulture);
         options = args[i] switch
         {
+            "--format" => options with { Format = Value() },
             "--kills" => options with { Kills = Int() },
             "--seed" => options with { Seed = Int() },
             "--keep" => options with { Keep = true },
@@ -31,6 +32,7 @@ try
             _ => throw new FormatException($"unknown option {args[i]}"),
         };
     }
+    if (!HarnessQueue.Formats.Contains(options.Format)) throw new FormatException($"unknown format {options.Format} (known: {string.Join(", ", HarnessQueue.Formats)})");
     if (options.MessagesPerSecond <= 0 || options.MaxUptime < options.MinUptime) throw new FormatException("rate must be positive, max uptime at least min uptime");
 }
 catch (FormatException e)

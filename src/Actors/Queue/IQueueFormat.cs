@@ -73,6 +73,15 @@ public interface IQueueFormat
 
     /// <summary>How files are put into the outgoing queue and the MTA told about them.</summary>
     IOutgoingQueueRules Outgoing { get; }
+
+    /// <summary>
+    /// Puts a message into the incoming queue exactly as the MTA itself queues one (durably, visible under its queue
+    /// name only once complete), and returns its queue id: <c>mailscanner-actors enqueue</c>, for trying the gateway,
+    /// demos and tests without an MTA. Never used by the pipeline.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The format cannot write its incoming queue.</exception>
+    string WriteIncomingEntry(string incomingDirectory, QueueEnvelope envelope, ReadOnlySpan<byte> message) =>
+        throw new NotSupportedException($"the {Name} queue format cannot put a message into its incoming queue");
 }
 
 /// <summary>

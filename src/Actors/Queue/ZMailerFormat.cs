@@ -38,5 +38,9 @@ public sealed class ZMailerFormat : IQueueFormat, IOutgoingQueueRules
     /// <summary>ZMailer names a queue file by its inode number; nothing else is needed, and ZMailer's router finds it by scanning.</summary>
     public string FinalNameFor(FileIdentity staged) => FileNameFor(staged);
 
+    /// <summary>As the router queue is written: temp file, fsync, rename to its inode number (ZMailerQueueWriter).</summary>
+    public string WriteIncomingEntry(string incomingDirectory, QueueEnvelope envelope, ReadOnlySpan<byte> message) =>
+        FileNameFor(ZMailerQueueWriter.WriteDurably(incomingDirectory, ZMailerQueueFile.Format(new Envelope(envelope.Sender, envelope.Recipients, null, []), message)).Identity);
+
     public static string FileNameFor(FileIdentity file) => file.Inode.ToString(CultureInfo.InvariantCulture);
 }

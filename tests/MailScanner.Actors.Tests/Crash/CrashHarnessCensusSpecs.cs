@@ -92,6 +92,34 @@ public sealed class CrashHarnessCensusSpecs : IDisposable
         Assert.Contains(census.Problems, p => p.StartsWith("outgoing/101 is not one of the harness's messages", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Should_read_postfix_queue_files_by_their_records_and_take_only_queue_ids_as_delivered()
+    {
+        using var temp = new TempDirectory();
+        var area = HarnessArea.Create(temp.Path, seed: 2, HarnessQueue.Postfix);
+        string Hold(int seq)
+        {
+            area.Queue.Write(seq, infectedEvery: 2);
+            return Directory.GetFiles(area.Incoming).Single(path => HarnessMessage.Inspect(path, area.Queue.MessageOf).Seq == seq);
+        }
+        var (first, second, third) = (Hold(0), Hold(1), Hold(2));
+        Assert.Equal((0, true), HarnessMessage.Inspect(first, area.Queue.MessageOf));
+        Assert.Equal((null, false), HarnessMessage.Inspect(first)); // records, not text: the ZMailer reading does not find it
+        File.Move(first, Path.Combine(area.Outgoing, Path.GetFileName(first)));
+        File.Copy(second, Path.Combine(area.Outgoing, Path.GetFileName(second)));
+        Directory.CreateDirectory(Path.Combine(area.Quarantine, "20261130", "20261130-080000-0123456789abcdef"));
+        File.Move(second, Path.Combine(area.Quarantine, "20261130", "20261130-080000-0123456789abcdef", "queue-file"));
+        File.Copy(third, Path.Combine(area.Outgoing, "4242.17-mailscanner")); // a temp name Postfix ignores
+
+        var census = Census.Take(area, produced: 3);
+
+        Assert.Equal([2], census.Lost());
+        Assert.Empty(census.Duplicates());
+        Assert.Equal($"incoming/{Path.GetFileName(third)}", census.SeenElsewhere[2]);
+        Assert.Equal(["outgoing/4242.17-mailscanner", $"incoming/{Path.GetFileName(third)} (seq 2)"], census.Leftovers);
+        Assert.Empty(census.Problems);
+    }
+
     private static void Place(string directory, string name, int seq)
     {
         Directory.CreateDirectory(directory);

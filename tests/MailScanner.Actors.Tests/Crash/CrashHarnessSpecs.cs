@@ -30,6 +30,22 @@ public sealed class CrashHarnessSpecs(ITestOutputHelper output)
         Assert.True(report.Passed && report.Kills == 20, $"{report.Line}{Environment.NewLine}{report.Describe()}");
         output.WriteLine(report.Describe());
     }
+
+    [Fact]
+    public async Task Should_lose_and_duplicate_nothing_across_10_kills_on_a_postfix_queue()
+    {
+        using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+
+        // Postfix hold files written as cleanup writes them, short queue ids carrying the inode; the long form:
+        // `--format postfix --kills 100`.
+        var options = new CrashHarnessOptions { Format = HarnessQueue.Postfix, Kills = 10, DeliveringKillEvery = 3, MessagesPerSecond = 25 };
+
+        var report = await CrashRunner.RunAsync(options, output.WriteLine, patience.Token);
+
+        output.WriteLine(report.Line);
+        Assert.True(report.Passed && report.Kills == 10, $"{report.Line}{Environment.NewLine}{report.Describe()}");
+        output.WriteLine(report.Describe());
+    }
 }
 
 [CollectionDefinition(nameof(CrashHarnessSpecs), DisableParallelization = true)]

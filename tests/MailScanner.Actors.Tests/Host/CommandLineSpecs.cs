@@ -83,15 +83,25 @@ public sealed partial class CommandLineSpecs : IDisposable
         Assert.Contains(incoming, Read(stdout)); // the startup line names the effective directories
     }
 
-    private async Task<(int ExitCode, string Stdout, string Stderr)> RunToEnd(params string[] args)
+    private Task<(int ExitCode, string Stdout, string Stderr)> RunToEnd(params string[] args) => RunWithInput(null, args);
+
+    /// <param name="input">Written to the command's standard input, which is then closed; null: none.</param>
+    private async Task<(int ExitCode, string Stdout, string Stderr)> RunWithInput(string? input, params string[] args)
     {
-        var (process, stdout, stderr) = Start(args);
+        var (process, stdout, stderr) = Start(input is not null, args);
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input);
+            process.StandardInput.Close();
+        }
         using var timeout = new CancellationTokenSource(Patience);
         await process.WaitForExitAsync(timeout.Token);
         return (process.ExitCode, Read(stdout), Read(stderr));
     }
 
-    private (Process Process, StringBuilder Stdout, StringBuilder Stderr) Start(params string[] args)
+    private (Process Process, StringBuilder Stdout, StringBuilder Stderr) Start(params string[] args) => Start(false, args);
+
+    private (Process Process, StringBuilder Stdout, StringBuilder Stderr) Start(bool withInput, params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "mailscanner-actors.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing: the test project must reference the Host project");
@@ -103,6 +113,7 @@ public sealed partial class CommandLineSpecs : IDisposable
             WorkingDirectory = _dir.FullName,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = withInput,
             UseShellExecute = false,
         };
         info.ArgumentList.Add(dll);

@@ -12,11 +12,17 @@ namespace MailScanner.Actors.Tests.TestSupport;
 /// <param name="HashQueueNames">main.cf <c>hash_queue_names</c> (Postfix's default unless told).</param>
 /// <param name="HashQueueDepth">main.cf <c>hash_queue_depth</c>.</param>
 /// <param name="SmtpUtf8">main.cf <c>smtputf8_enable</c>; with <c>no</c> smtpd takes any 8-bit byte in an address.</param>
+/// <param name="FileSystem">Where the instance lives (<see cref="TempDirectory"/>'s names): tmpfs unless a spec needs ext4,
+/// which hands a freed inode number, and with it a short queue id, straight to the next new file.</param>
+/// <param name="HoldEverything">MailScanner's <c>header_checks</c> line <c>/^Received:/ HOLD</c>; without it Postfix
+/// delivers everything itself (the bench's "Postfix alone").</param>
 public sealed record PostfixInstanceOptions(
     bool LongQueueIds = false,
     string HashQueueNames = PostfixQueueLayout.DefaultHashQueueNames,
     int HashQueueDepth = 1,
-    bool SmtpUtf8 = true);
+    bool SmtpUtf8 = true,
+    string FileSystem = TempDirectory.Tmpfs,
+    bool HoldEverything = true);
 
 /// <summary>
 /// A private, real Postfix (Debian's binaries, started as root with <c>postfix -c DIR start</c>) set up the way
@@ -42,8 +48,9 @@ public sealed class PostfixInstance : IAsyncDisposable
     private PostfixInstance(PostfixInstanceOptions options)
     {
         Options = options;
-        // tmpfs, as the scanner daemons: the queue specs count on ext4 handing freed inode numbers straight back.
-        Directory = Path.Combine(TempDirectory.On(TempDirectory.Tmpfs), $"msa-postfix-{Guid.NewGuid():N}"[..26]);
+        // tmpfs unless told, as the scanner daemons: the inode-reuse specs elsewhere count on ext4 handing freed inode
+        // numbers straight back, and a busy MTA on the same file system would take them.
+        Directory = Path.Combine(TempDirectory.On(options.FileSystem), $"msa-postfix-{Guid.NewGuid():N}"[..26]);
         SmtpPort = LoopbackPort.Free();
         SinkPort = LoopbackPort.Free();
         while (SinkPort == SmtpPort) SinkPort = LoopbackPort.Free();
@@ -93,7 +100,7 @@ public sealed class PostfixInstance : IAsyncDisposable
         }
         File.WriteAllText(Path.Combine(ConfigDirectory, "main.cf"), MainCf());
         File.WriteAllText(Path.Combine(ConfigDirectory, "master.cf"), MasterCf());
-        File.WriteAllText(Path.Combine(ConfigDirectory, "header_checks"), "/^Received:/ HOLD\n");
+        File.WriteAllText(Path.Combine(ConfigDirectory, "header_checks"), Options.HoldEverything ? "/^Received:/ HOLD\n" : "");
 
         // smtp-sink -u postfix: it drops to the mail_owner; -d DIR/m.: one file per message, named m.<time-ish suffix>.
         _sink = Process.Start(new ProcessStartInfo("smtp-sink", [

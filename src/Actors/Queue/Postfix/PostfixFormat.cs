@@ -70,6 +70,19 @@ public sealed class PostfixFormat : IQueueFormat, IOutgoingQueueRules
 
     public IOutgoingQueueRules Outgoing => this;
 
+    /// <summary>
+    /// As cleanup puts a message on hold: the records of a message received now from this sender for these recipients
+    /// (each also its own original recipient, as smtpd records it), entered like every file this format writes
+    /// (<see cref="PostfixMailQueue"/>: mail_owner, 0700, fsync, renamed to a queue id of its inode).
+    /// </summary>
+    public string WriteIncomingEntry(string incomingDirectory, QueueEnvelope envelope, ReadOnlySpan<byte> message)
+    {
+        var held = new PostfixEnvelope(PostfixArrivalTime.From(_clock.GetUtcNow()), envelope.Sender,
+            envelope.Recipients.Select(recipient => new PostfixRecipient(recipient, recipient)).ToList(), [], []);
+        var queueName = Path.GetRelativePath(_layout.QueueDirectory, incomingDirectory);
+        return _mailQueue.Enter(PostfixQueueFileWriter.Format(held, message), queueName).QueueId;
+    }
+
     /// <summary>Owned by the mail_owner (a root-owned file stops qmgr with "Permission denied") and at 0700, before the fsync.</summary>
     public void PrepareStaged(SafeFileHandle handle, string path)
     {
