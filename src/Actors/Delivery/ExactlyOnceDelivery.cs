@@ -62,8 +62,8 @@ public sealed record DeliveryResult(string? OutgoingPath, string? QuarantinePath
 /// <b>Durability is shared, not repeated.</b> "Durably" above means: a round of the one <see cref="DurabilityBarrier"/>
 /// (syncfs of every file system involved: outgoing, quarantine, work area, the SQLite journal's directory) that
 /// started after the step's writes returned. SQLite runs in synchronous=NORMAL: a commit is in its write-ahead log
-/// (so it survives the process dying at once) but reaches the disk only at such a round, together with the queue files
-/// of every message in flight. Each message passes four barriers, each shared by all the messages that reach it in
+/// (so it survives the process dying at once) but is certain to be on disk only after such a round, which makes the
+/// queue files of every message in flight durable with it. Each message passes four barriers, each shared by all the messages that reach it in
 /// the same millisecond:
 /// </para>
 /// <code>
@@ -94,8 +94,8 @@ public sealed record DeliveryResult(string? OutgoingPath, string? QuarantinePath
 /// A record an earlier run wrote and this run read at recovery (<see cref="DeliveryPlan.Recorded"/>) may still be only in
 /// the page cache when the earlier run was killed, so it goes through B2 too. With PostgreSQL a record is durable when
 /// the server answers (<see cref="MessageJournalClient.DurableOnWrite"/>), so B2 is skipped; B4 still orders the unlink
-/// before Finished. <c>PowerCutSpecs</c> drops everything no barrier covered at each of these points and checks that
-/// recovery neither loses nor duplicates.
+/// before Finished. <c>PowerCutSpecs</c> restores what each round made durable, and every mix of two neighbouring
+/// rounds' queues and journal, and checks that recovery neither loses nor duplicates.
 /// </para>
 /// </remarks>
 public sealed class ExactlyOnceDelivery(QueueDirectoryWriter outgoing, QuarantineStore quarantine, MessageJournalClient journal)
