@@ -4,31 +4,63 @@ using Microsoft.Win32.SafeHandles;
 namespace MailScanner.Actors.Delivery;
 
 /// <summary>
-/// Group commit for one file system. Each writer asks "make what I wrote durable"; one syncfs then answers
-/// every request made before it started. Under load, hundreds of messages share one flush instead of paying
-/// an fsync each — that is how the gateway beats a serial write-fsync-rename loop.
+/// Group commit for the file systems a delivery touches. Each writer asks "make what I wrote durable"; one round of
+/// syncfs (one call per distinct file system) then answers every request made before it started. Under load, hundreds
+/// of messages share one flush instead of paying an fsync each — that is how the gateway beats a serial
+/// write-fsync-rename loop.
 /// </summary>
 /// <remarks>
+/// <para>
+/// The gateway gives one barrier to everything on a delivery's path: the outgoing queue, the quarantine, the work area
+/// (where the claimed originals are unlinked) and the SQLite journal's state directory, which runs in
+/// <c>synchronous=NORMAL</c> and is made durable by these rounds instead of by an fsync of its own (see
+/// <see cref="ExactlyOnceDelivery"/> for the ordering). Directories on one file system share one syncfs.
+/// </para>
+/// <para>
 /// Like PostgreSQL's commit_delay, a round waits a moment after its first request so that the writers busy
 /// alongside it can join: measured here, flushing at once averaged 2 messages per syncfs, and each extra
-/// journal commit also stalls every unlink, rename and close on the file system while it runs.
+/// flush also stalls every unlink, rename and close on the file system while it runs.
+/// </para>
 /// </remarks>
 public sealed class DurabilityBarrier : IDisposable
 {
-    private readonly SafeFileHandle _fileSystem;
+    private readonly IReadOnlyList<SafeFileHandle> _fileSystems;
     private readonly object _gate = new();
     private List<TaskCompletionSource> _waiting = new();
     private readonly Thread _flusher;
     private bool _stopping;
 
     private readonly TimeSpan _gatherDelay;
+    private readonly Action? _beforeFlush;
 
     public DurabilityBarrier(string directoryOnFileSystem, TimeSpan? gatherDelay = null)
+        : this([directoryOnFileSystem], gatherDelay)
+    {
+    }
+
+    /// <param name="directories">Every directory whose writes this barrier must make durable; one syncfs per file system among them.</param>
+    /// <param name="beforeFlush">
+    /// Specs only: runs on the flushing thread once a round's requests are taken and before it flushes, so a power-cut
+    /// recorder can keep exactly the state that round makes durable.
+    /// </param>
+    public DurabilityBarrier(IEnumerable<string> directories, TimeSpan? gatherDelay = null, Action? beforeFlush = null)
     {
         _gatherDelay = gatherDelay ?? TimeSpan.FromMilliseconds(1);
-        _fileSystem = NativeFile.OpenDirectory(directoryOnFileSystem);
-        _flusher = new Thread(FlushLoop) { IsBackground = true, Name = $"durability-barrier {directoryOnFileSystem}" };
+        _beforeFlush = beforeFlush;
+        var distinct = directories.Select(ExistingAncestor).Distinct().ToList();
+        var handles = new List<SafeFileHandle>();
+        foreach (var byDevice in distinct.GroupBy(NativeFile.DeviceOf)) handles.Add(NativeFile.OpenDirectory(byDevice.First()));
+        _fileSystems = handles;
+        _flusher = new Thread(FlushLoop) { IsBackground = true, Name = $"durability-barrier {string.Join(", ", distinct)}" };
         _flusher.Start();
+    }
+
+    /// <summary>The directory itself, or (one not made yet, as the quarantine before its first entry) the nearest that exists: on the same file system unless a mount comes between.</summary>
+    private static string ExistingAncestor(string directory)
+    {
+        var path = Path.GetFullPath(directory);
+        while (!Directory.Exists(path) && Path.GetDirectoryName(path) is { } parent) path = parent;
+        return path;
     }
 
     /// <summary>Completes once a flush that started after this call has finished: everything written before it is on disk.</summary>
@@ -62,7 +94,8 @@ public sealed class DurabilityBarrier : IDisposable
             }
             try
             {
-                NativeFile.SyncFileSystem(_fileSystem);
+                _beforeFlush?.Invoke();
+                foreach (var fileSystem in _fileSystems) NativeFile.SyncFileSystem(fileSystem);
                 foreach (var waiter in round) waiter.TrySetResult();
             }
             catch (Exception e)
@@ -80,6 +113,6 @@ public sealed class DurabilityBarrier : IDisposable
             Monitor.PulseAll(_gate);
         }
         _flusher.Join();
-        _fileSystem.Dispose();
+        foreach (var fileSystem in _fileSystems) fileSystem.Dispose();
     }
 }

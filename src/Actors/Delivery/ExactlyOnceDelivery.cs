@@ -50,23 +50,68 @@ public sealed record DeliveryResult(string? OutgoingPath, string? QuarantinePath
 /// <list type="number">
 /// <item>stage every copy under a temp name that is this message's alone (its identity), durably;</item>
 /// <item>record the staged names in the journal, durably — the decision point;</item>
-/// <item>rename each copy into place (never replacing anything), durably; only then may the original go.</item>
+/// <item>rename each copy into place (never replacing anything), durably; only then may the original go;</item>
+/// <item>unlink the original, durably; only then may the journal forget the message (<see cref="ForgetOnceDurable"/>).</item>
 /// </list>
 /// A crash before 2 leaves temps no record names: the next attempt replaces them. After 2 the next attempt finds
 /// the record and only completes step 3 — a temp still there is renamed now, a temp gone was renamed before — so
 /// the message is never written a second time, and the original is deleted only after step 3 is durable.
 /// </summary>
+/// <remarks>
+/// <para>
+/// <b>Durability is shared, not repeated.</b> "Durably" above means: a round of the one <see cref="DurabilityBarrier"/>
+/// (syncfs of every file system involved: outgoing, quarantine, work area, the SQLite journal's directory) that
+/// started after the step's writes returned. SQLite runs in synchronous=NORMAL: a commit is in its write-ahead log
+/// (so it survives the process dying at once) but is certain to be on disk only after such a round, which makes the
+/// queue files of every message in flight durable with it. Each message passes four barriers, each shared by all the messages that reach it in
+/// the same millisecond:
+/// </para>
+/// <code>
+///   stage temp ─B1─► record in journal ─B2─► rename temp → final ─B3─► unlink original ─B4─► journal: Finished
+/// </code>
+/// <para>
+/// The rule that makes a power cut harmless: <i>a write is issued only after everything it depends on is durable</i>.
+/// A write that is not yet covered by a barrier may reach the disk at any moment or never (page write-back, an SQLite
+/// checkpoint, the cut); either way only steps whose prerequisites are already on disk can be there. Then, cut
+/// anywhere, the disk holds a state in which:
+/// </para>
+/// <list type="bullet">
+/// <item>B1 before the record: a record on disk names temps that are on disk with their content, so "the temp is gone"
+/// can only mean "it was renamed"; without B1 a cut could keep the record and drop the temp, and recovery would
+/// delete an original that was never delivered (lost).</item>
+/// <item>B2 before the rename: a final file on disk has its record on disk, so recovery completes it instead of
+/// scanning and delivering the message again; without B2 a cut could keep the rename and drop the record
+/// (duplicated).</item>
+/// <item>B3 before the unlink: an original gone from disk has its copies on disk under their final names.</item>
+/// <item>B4 before Finished: a journal that has forgotten the message has its original gone from disk too; without
+/// B4 a cut could keep Finished and drop the unlink, and the original would be taken as a new message
+/// (duplicated).</item>
+/// </list>
+/// <para>
+/// SQLite keeps a prefix of its commits across a cut (its log is checksummed frame by frame), so a later record is never
+/// on disk without the earlier ones. An attempt recorded before scanning (BeginAttempt) needs no barrier: it counts
+/// crashes of the process, which NORMAL survives, and losing one to a power cut only gives the message an attempt back.
+/// A record an earlier run wrote and this run read at recovery (<see cref="DeliveryPlan.Recorded"/>) may still be only in
+/// the page cache when the earlier run was killed, so it goes through B2 too. With PostgreSQL a record is durable when
+/// the server answers (<see cref="MessageJournalClient.DurableOnWrite"/>), so B2 is skipped; B4 still orders the unlink
+/// before Finished. <c>PowerCutSpecs</c> restores what each round made durable, and every mix of two neighbouring
+/// rounds' queues and journal, and checks that recovery neither loses nor duplicates.
+/// </para>
+/// </remarks>
 public sealed class ExactlyOnceDelivery(QueueDirectoryWriter outgoing, QuarantineStore quarantine, MessageJournalClient journal)
 {
     /// <summary>Fails with <see cref="WriteFailedException"/> when a disk or the journal could not take a write.</summary>
     public async Task<DeliveryResult> DeliverAsync(DeliveryPlan plan)
     {
         var intent = plan.Recorded ?? await StageCopiesAsync(plan).ConfigureAwait(false);
-        if (plan.Recorded is null && (intent.OutgoingTemp is not null || intent.QuarantineStaging is not null))
+        var publishes = intent.OutgoingTemp is not null || intent.QuarantineStaging is not null;
+        if (publishes)
         {
             try
             {
-                await journal.RecordDeliveryAsync(plan.Identity, intent).ConfigureAwait(false);
+                if (plan.Recorded is null) await journal.RecordDeliveryAsync(plan.Identity, intent).ConfigureAwait(false);
+                // B2: the record on disk before any rename it decides.
+                if (!journal.DurableOnWrite) await outgoing.Barrier.WhenDurableAsync().ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -77,6 +122,29 @@ public sealed class ExactlyOnceDelivery(QueueDirectoryWriter outgoing, Quarantin
         var quarantinePath = intent.QuarantineStaging is { } staging ? WritingTo(quarantine.Directory, quarantine.PublishAsync(staging)) : Task.FromResult<string?>(null);
         var result = new DeliveryResult(await outgoingPath.ConfigureAwait(false), await quarantinePath.ConfigureAwait(false));
         return result.OutgoingPath is null ? result : result with { AnnounceProblem = await outgoing.AnnounceAsync(result.OutgoingPath).ConfigureAwait(false) };
+    }
+
+    /// <summary>
+    /// The original was unlinked (or moved aside): the journal forgets the message once that is durable (B4), never
+    /// before. Should the flush fail or the gateway be stopping, the record stays: a recorded delivery whose original
+    /// is gone is never acted on, and one whose original came back is completed, not repeated.
+    /// </summary>
+    public void ForgetOnceDurable(FileIdentity identity)
+    {
+        if (!journal.Enabled) return;
+        Task durable;
+        try
+        {
+            durable = outgoing.Barrier.WhenDurableAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+        durable.ContinueWith(flushed =>
+        {
+            if (flushed.IsCompletedSuccessfully) journal.Finished(identity);
+        }, TaskScheduler.Default);
     }
 
     private async Task<DeliveryIntent> StageCopiesAsync(DeliveryPlan plan)

@@ -15,18 +15,20 @@ namespace MailScanner.Actors.Delivery;
 /// </remarks>
 public sealed class QueueDirectoryWriter
 {
-    private readonly DurabilityBarrier _barrier;
     private readonly IOutgoingQueueRules _rules;
 
     /// <param name="rules">The MTA's part: ownership and mode, the final name, its subdirectory, the wake-up.</param>
     public QueueDirectoryWriter(string directory, DurabilityBarrier barrier, IOutgoingQueueRules rules)
     {
         Directory = directory;
-        _barrier = barrier;
+        Barrier = barrier;
         _rules = rules;
     }
 
     public string Directory { get; }
+
+    /// <summary>The group commit that makes this writer's files durable; the gateway shares one across the delivery's file systems and its journal.</summary>
+    public DurabilityBarrier Barrier { get; }
 
     /// <summary>
     /// Writes <paramref name="content"/> durably under <paramref name="tempName"/> (unique to one message, never all
@@ -50,7 +52,7 @@ public sealed class QueueDirectoryWriter
         {
             for (var i = 0; i < entry.Companions.Count; i++) WriteStaged(CompanionTempPath(tempPath, i), entry.Companions[i]);
             written = WriteStaged(tempPath, entry.Primary);
-            await _barrier.WhenDurableAsync().ConfigureAwait(false);
+            await Barrier.WhenDurableAsync().ConfigureAwait(false);
         }
         catch
         {
@@ -104,13 +106,13 @@ public sealed class QueueDirectoryWriter
         {
             if (present.Key != staged.IdentityKey)
                 throw new IOException($"{staged.Path} is not the file that was staged for delivery (identity {present.Key}, recorded {staged.IdentityKey}); left alone");
-            if (PublishCompanions(staged)) await _barrier.WhenDurableAsync().ConfigureAwait(false);
+            if (PublishCompanions(staged)) await Barrier.WhenDurableAsync().ConfigureAwait(false);
             _rules.PrepareToPublish(Directory, staged.FinalName);
             if (NativeFile.TryRenameNoReplace(staged.Path, finalPath) == RenameOutcome.TargetExists)
                 throw new IOException($"cannot publish {staged.Path}: {finalPath} already exists");
         }
         // Also when the rename was an earlier attempt's: it may not have reached the disk before that attempt died.
-        await _barrier.WhenDurableAsync().ConfigureAwait(false);
+        await Barrier.WhenDurableAsync().ConfigureAwait(false);
         return finalPath;
     }
 

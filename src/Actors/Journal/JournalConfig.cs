@@ -1,5 +1,10 @@
+using System.Data.Common;
+using Akka.Actor.Setup;
 using Akka.Configuration;
 using Akka.Persistence.Sql;
+using Akka.Persistence.Sql.Config;
+using LinqToDB;
+using LinqToDB.Interceptors;
 using Microsoft.Data.Sqlite;
 
 namespace MailScanner.Actors.Journal;
@@ -20,6 +25,45 @@ public static partial class JournalConfig
             // SQLite has one writer: more than one concurrent batch only makes them wait for each other.
             parallelism: 1),
     };
+
+    /// <summary>
+    /// What the plugins need beyond HOCON, given to the actor system at creation: for SQLite, connections that run in
+    /// synchronous=NORMAL (a per-connection setting, so it is set on every connection the plugins open). In WAL mode a
+    /// commit then appends to the log without an fsync; the delivery path's barrier rounds flush the journal's file
+    /// system with the queues' (<see cref="Delivery.ExactlyOnceDelivery"/> says in what order and why that is safe).
+    /// PostgreSQL keeps its own durable commits: nothing to add.
+    /// </summary>
+    public static Setup? SetupFor(JournalSettings settings)
+    {
+        if (settings.Provider != JournalProvider.Sqlite) return null;
+        var options = new DataOptions()
+            .UseConnectionString(ProviderName.SQLiteMS, SqliteConnectionString(settings))
+            .UseInterceptor(new SynchronousNormal());
+        var setup = new MultiDataOptionsSetup();
+        setup.AddDataOptions(settings.JournalPluginId, options);
+        setup.AddDataOptions(settings.SnapshotPluginId, options);
+        return setup;
+    }
+
+    /// <summary>Puts each connection the plugins open into synchronous=NORMAL before it is used.</summary>
+    private sealed class SynchronousNormal : ConnectionInterceptor
+    {
+        private const string Pragma = "PRAGMA synchronous=NORMAL;";
+
+        public override void ConnectionOpened(ConnectionEventData eventData, DbConnection connection)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = Pragma;
+            command.ExecuteNonQuery();
+        }
+
+        public override async Task ConnectionOpenedAsync(ConnectionEventData eventData, DbConnection connection, CancellationToken cancellationToken)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = Pragma;
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     private static string SqliteConnectionString(JournalSettings settings) => new SqliteConnectionStringBuilder
     {
@@ -57,7 +101,8 @@ public static partial class JournalConfig
     /// <summary>
     /// Creates the database's directory and puts the file in WAL mode (a property of the file, kept across opens):
     /// commits then append to the log with one fsync instead of rewriting pages, and readers never block the writer.
-    /// SQLite's default synchronous=FULL stays, so a commit is on disk when it returns, even across a power cut.
+    /// The plugins' connections run in synchronous=NORMAL (<see cref="SetupFor"/>): a commit survives the process dying
+    /// at once and reaches the disk with the delivery path's next barrier round.
     /// PostgreSQL needs nothing here: the plugin creates its tables (auto-initialize) in the database the operator made.
     /// </summary>
     public static void PrepareDatabase(JournalSettings settings)

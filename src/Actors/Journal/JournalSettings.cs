@@ -52,6 +52,16 @@ public sealed record JournalSettings(bool Enabled, string DatabasePath, int Snap
             return "postgresql (connection string not readable)";
         }
     }
+    /// <summary>
+    /// Whether a write is on disk when the database answers. PostgreSQL's commit waits for its own WAL flush; SQLite runs in
+    /// synchronous=NORMAL (WAL, no fsync per commit) and is made durable by the delivery path's barriers, which flush its
+    /// state directory's file system with the queues' (<see cref="Delivery.ExactlyOnceDelivery"/>).
+    /// </summary>
+    public bool DurableOnWrite => Provider == JournalProvider.PostgreSql;
+
+    /// <summary>The directory whose file system the durability barrier must flush for this journal, or null when the database is not a local file.</summary>
+    public string? LocalDirectory => Enabled && Provider == JournalProvider.Sqlite ? Path.GetDirectoryName(Path.GetFullPath(DatabasePath)) : null;
+
     /// <summary>Akka.Persistence.Sql's plugins; another pair only in specs that watch what reaches the database.</summary>
     public string JournalPluginId { get; init; } = "akka.persistence.journal.sql";
     public string SnapshotPluginId { get; init; } = "akka.persistence.snapshot-store.sql";

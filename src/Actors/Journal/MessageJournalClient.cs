@@ -14,21 +14,32 @@ public sealed class MessageJournalClient
     private readonly IActorRef? _journal;
     private readonly TimeSpan _timeout;
 
-    private MessageJournalClient(IActorRef? journal, TimeSpan timeout, int maxProcessingAttempts, string location)
+    private MessageJournalClient(IActorRef? journal, TimeSpan timeout, int maxProcessingAttempts, string location, bool durableOnWrite = true)
     {
         _journal = journal;
+        DurableOnWrite = durableOnWrite;
         Location = location;
         _timeout = timeout;
         MaxProcessingAttempts = maxProcessingAttempts;
     }
 
     public static MessageJournalClient For(IActorRef journal, JournalSettings settings) =>
-        new(journal, settings.AnswerTimeout, settings.MaxProcessingAttempts, settings.Location);
+        new(journal, settings.AnswerTimeout, settings.MaxProcessingAttempts, settings.Location, settings.DurableOnWrite);
 
     /// <summary>No journal: at-least-once delivery across crashes, and no attempt counting (attempt 1, always).</summary>
     public static MessageJournalClient Disabled(int maxProcessingAttempts = 6) => new(null, TimeSpan.Zero, maxProcessingAttempts, "disabled");
 
     public int MaxProcessingAttempts { get; }
+
+    /// <summary>False when there is no journal: nothing is remembered, so nothing waits to be forgotten.</summary>
+    public bool Enabled => _journal is not null;
+
+    /// <summary>
+    /// Whether a write is durable once answered (PostgreSQL commits with its own fsync). False for SQLite, which runs in
+    /// synchronous=NORMAL: its writes survive a crash of the process at once, a power cut only after the delivery path's
+    /// next <see cref="Delivery.DurabilityBarrier"/> round.
+    /// </summary>
+    public bool DurableOnWrite { get; }
 
     /// <summary>The journal's database: where a journal that cannot write is reported to be.</summary>
     public string Location { get; }

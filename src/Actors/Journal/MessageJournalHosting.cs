@@ -17,6 +17,7 @@ public static class MessageJournalHosting
         string name = "message-journal", PipelineCounters? counters = null)
     {
         builder.AddHocon(JournalConfig.For(settings), HoconAddMode.Prepend);
+        if (JournalConfig.SetupFor(settings) is { } setup) builder.AddSetup(setup);
         builder.WithCustomSerializer(MessageJournalSerializer.Name, [typeof(IMessageJournalEvent), typeof(MessageJournalSnapshot)],
             system => new MessageJournalSerializer(system));
         return builder.WithActors((system, registry) =>

@@ -140,7 +140,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         else
             _log.Error("Queue file {QueueId} ({Identity}) is malformed and could not be moved aside; it stays at {WorkPath}: {Reason}", QueueId, Identity, _message!.WorkPath, problem);
         _workspace.Counters.CountRefused();
-        _workspace.Journal.Finished(Identity);
+        _workspace.Delivery.ForgetOnceDurable(Identity);
         Sender.Tell(new Refused(Identity, QueueId, problem));
         Finish(Gone);
     }
@@ -421,7 +421,8 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         _workspace.Counters.CountDeleted();
         var outcome = _workspace.Counters.CountFinished(message.QueueId, _decision!.Verdict.Kind, _decision.Action, message.Envelope);
         _attemptOpen = false;
-        _workspace.Journal.Finished(Identity);
+        // The journal forgets the message only once the unlink is on disk (ExactlyOnceDelivery: B4).
+        _workspace.Delivery.ForgetOnceDurable(Identity);
         // One line per message outcome: what an operator greps for when a message is asked about. Outcome and
         // VerdictKind are the labels of mailscanner_messages_total and mailscanner_verdicts_total.
         _log.Info(

@@ -34,21 +34,22 @@ public static class MessageRegionHosting
     private static MessageWorkspace WorkspaceFor(ActorSystem system, IActorRegistry registry, GatewaySettings settings, PipelineCounters counters)
     {
         var format = QueueFormats.For(settings.Queue);
-        var outgoingBarrier = new DurabilityBarrier(settings.Queue.Outgoing);
-        var quarantineBarrier = new DurabilityBarrier(settings.Quarantine.Directory);
+        // One barrier over every file system a delivery touches, the SQLite journal's included: each round makes the
+        // staged copies, the renames, the unlinks and the journal's records durable together (ExactlyOnceDelivery).
+        var barrier = new DurabilityBarrier(new[] { settings.Queue.Outgoing, settings.Quarantine.Directory, settings.Queue.Work }
+            .Concat(settings.Journal.LocalDirectory is { } journalDirectory ? [journalDirectory] : []));
         var closer = new DeferredCloser();
         system.RegisterOnTermination(() =>
         {
-            outgoingBarrier.Dispose();
-            quarantineBarrier.Dispose();
+            barrier.Dispose();
             closer.Dispose();
         });
         return new MessageWorkspace(
             format,
             settings.Queue.Work,
             settings.Queue.Bad,
-            new QueueDirectoryWriter(settings.Queue.Outgoing, outgoingBarrier, format.Outgoing),
-            new QuarantineStore(settings.Quarantine.Directory, quarantineBarrier),
+            new QueueDirectoryWriter(settings.Queue.Outgoing, barrier, format.Outgoing),
+            new QuarantineStore(settings.Quarantine.Directory, barrier),
             settings.Rules,
             settings.Policy,
             ScannerEngineHosting.EnginesIn(registry),
