@@ -84,6 +84,58 @@ public sealed class EximFormat : IQueueFormat, IOutgoingQueueRules
 
     public IOutgoingQueueRules Outgoing => this;
 
+    private string? _lastEnqueuedId;
+
+    /// <summary>
+    /// As the receiving Exim spools a message it accepted: <c>-D</c> first, then <c>-H</c> (each under a temp name Exim
+    /// ignores, fsynced, Exim's user's, renamed), so the pair is complete when the <c>-H</c> appears.
+    /// </summary>
+    public string WriteIncomingEntry(string incomingDirectory, QueueEnvelope envelope, ReadOnlySpan<byte> message)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var id = _lastEnqueuedId = EximMessageId.New(now, Environment.ProcessId, _lastEnqueuedId);
+        var (uid, gid) = _owner ?? (0, 0);
+        var envelopePart = string.Join('\n',
+        [
+            $"{id}-H",
+            $"{_options.User} {uid} {gid}",
+            $"<{envelope.Sender}>",
+            $"{now.ToUnixTimeSeconds()} 0",
+            "-ident mailscanner-actors",
+            "-received_protocol local",
+            "-body_linecount 0",
+            "XX",
+            envelope.Recipients.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            .. envelope.Recipients,
+            "",
+            "",
+        ]);
+        var spooled = new EximSpoolMessage(id, System.Text.Encoding.UTF8.GetBytes(envelopePart), envelope.Sender, envelope.Recipients, []);
+        var entry = ComposeOutgoing(new QueueFileParse.Parsed(envelope, Array.Empty<byte>(), message.ToArray()) { Details = spooled }, message);
+        var headerPath = Path.Combine(incomingDirectory, entry.FinalName!);
+        PrepareToPublish(incomingDirectory, entry.FinalName!);
+        WriteDurably(DataFileOf(headerPath), entry.Companions[0]);
+        WriteDurably(headerPath, entry.Primary);
+        return id;
+    }
+
+    private void WriteDurably(string path, ReadOnlyMemory<byte> content)
+    {
+        var temp = $"{Path.GetDirectoryName(path)}/hdr.{Environment.ProcessId}.{Guid.NewGuid():N}";
+        using (var handle = NativeFile.CreateExclusive(temp))
+        {
+            RandomAccess.Write(handle, content.Span, 0);
+            PrepareStaged(handle, temp);
+            RandomAccess.FlushToDisk(handle);
+        }
+        if (NativeFile.TryRenameNoReplace(temp, path) != RenameOutcome.Renamed)
+        {
+            File.Delete(temp);
+            throw new IOException($"{path} already exists");
+        }
+        NativeFile.SyncDirectory(Path.GetDirectoryName(path)!);
+    }
+
     /// <summary>Exim's own files are 0640 and its user's: it opens -D for writing to lock it.</summary>
     public void PrepareStaged(SafeFileHandle handle, string path)
     {

@@ -2,8 +2,9 @@ namespace MailScanner.Actors.Queue.Exim;
 
 /// <summary>
 /// Exim's message ids: up to 4.96 <c>tttttt-pppppp-ss</c> (16 characters), from 4.97 on <c>tttttt-ppppppppppp-ssss</c>
-/// (23): base-62 time, process id and sub-second parts. Both are read; an id is never made up here, because the
-/// gateway gives the delivering Exim the receiving Exim's own id (as MailScanner does): two spools, so no clash.
+/// (23): base-62 time, process id and sub-second parts. Both are read. The pipeline never makes one up: it gives the
+/// delivering Exim the receiving Exim's own id (as MailScanner does), two spools, so no clash. Only <c>enqueue</c>,
+/// which plays the receiving Exim, makes one (<see cref="New"/>).
 /// </summary>
 public static class EximMessageId
 {
@@ -26,6 +27,36 @@ public static class EximMessageId
         if (name.Length < 3 || name[^2] != '-' || name[^1] != suffix || !IsValid(name.AsSpan(0, name.Length - 2))) return false;
         id = name[..^2];
         return true;
+    }
+
+    private const string Base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+    /// <summary>
+    /// A short id as Exim 4.96 makes one: the time in seconds, the process id and the 1/2000 s within the second, in
+    /// base 62. Exim waits for the next tick before it makes another, so two ids of one process differ; so does this
+    /// (<paramref name="after"/>: the last id this process made, or null).
+    /// </summary>
+    public static string New(DateTimeOffset now, int processId, string? after = null)
+    {
+        while (true)
+        {
+            var seconds = now.ToUnixTimeSeconds();
+            var tick = (int)(now.Ticks % TimeSpan.TicksPerSecond / (TimeSpan.TicksPerMillisecond / 2));
+            var id = $"{Encode(seconds, 6)}-{Encode(processId, 6)}-{Encode(tick, 2)}";
+            if (id != after) return id;
+            now = now.AddTicks(TimeSpan.TicksPerMillisecond / 2);
+        }
+    }
+
+    private static string Encode(long value, int length)
+    {
+        var chars = new char[length];
+        for (var i = length - 1; i >= 0; i--)
+        {
+            chars[i] = Base62[(int)(value % 62)];
+            value /= 62;
+        }
+        return new string(chars);
     }
 
     private static bool Shaped(ReadOnlySpan<char> id, int pidLength, int subsecondLength) =>
