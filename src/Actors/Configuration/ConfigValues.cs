@@ -83,6 +83,25 @@ internal static class ConfigValues
         return value.Value;
     }
 
+    /// <summary>A list of words or quoted strings (<c>[]</c> is an empty list; a single value is an error, not a list of one).</summary>
+    public static IReadOnlyList<string> StringList(Config config, string key)
+    {
+        if (!config.HasPath(key)) throw new ConfigurationException(key, "is missing");
+        var value = config.GetValue(key);
+        if (value.IsObject()) throw new ConfigurationException(key, "must be a list [ ... ], not a section { ... }");
+        // An empty list [] is neither IsArray() nor IsString() to Akka's HOCON; a single word or string is IsString().
+        if (value.IsString() && !value.IsArray()) throw new ConfigurationException(key, "must be a list [ ... ]");
+        if (!value.IsArray()) return [];
+        try
+        {
+            return value.GetStringList().Select(s => (s ?? "").Trim()).ToList();
+        }
+        catch (Exception e) when (e is InvalidOperationException or NotSupportedException or FormatException)
+        {
+            throw new ConfigurationException(key, "must be a list of words or quoted strings", e);
+        }
+    }
+
     /// <summary>One of the names of <typeparamref name="TEnum"/>, in lower case with dashes (<c>high-spam</c>), any case accepted.</summary>
     public static TEnum OneOf<TEnum>(Config config, string key) where TEnum : struct, Enum
     {
