@@ -149,7 +149,8 @@ public static class GatewaySettingsLoader
     /// <summary>
     /// Creates the directories that are missing (work, bad, quarantine and state owner-only, 0700: they hold
     /// mail or the record of it) and checks that work and bad share the incoming file system, because a
-    /// message is claimed by renaming it there and a rename cannot cross file systems.
+    /// message is claimed by renaming it there and a rename cannot cross file systems. Clustered, it also names the
+    /// shared queue's file system by its id (<see cref="SharedQueueVolume"/>).
     /// </summary>
     public static void PrepareDirectories(GatewaySettings s)
     {
@@ -165,6 +166,9 @@ public static class GatewaySettingsLoader
         Create(BadKey, s.Queue.Bad, ownerOnly);
         Create(QuarantineKey, s.Quarantine.Directory, ownerOnly);
         Create(StateDirectoryKey, s.StateDirectory, ownerOnly);
+
+        // Clustered, files are named by the shared queue's own id rather than this machine's device number.
+        if (s.Cluster.Enabled) SharedQueueVolume.Establish(s.Queue.Work);
 
         var incomingDevice = NativeFile.DeviceOf(s.Queue.Incoming);
         foreach (var (key, path) in new[] { (WorkKey, s.Queue.Work), (BadKey, s.Queue.Bad) })

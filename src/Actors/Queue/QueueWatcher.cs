@@ -67,14 +67,17 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private FileSystemWatcher? _changeHint;
     /// <summary>Set while the messages an earlier run was scanning when it died are taken one at a time; nothing else is admitted.</summary>
     private CrashIsolationPlan? _isolation;
+    /// <summary>Clustered: claims in the work area that no one drives (their node died) are taken up at each periodic listing.</summary>
+    private readonly bool _recoverOrphanedClaims;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     public QueueWatcher(QueueSettings settings, IQueueFormat format, IActorRef messages,
         Func<IActorContext, IReadOnlyList<IActorRef>> startCoordinators, int batchSize, PipelineCounters counters,
-        MessageJournalClient? journal = null)
+        MessageJournalClient? journal = null, bool recoverOrphanedClaims = false)
     {
         _settings = settings;
+        _recoverOrphanedClaims = recoverOrphanedClaims;
         _journal = journal ?? MessageJournalClient.Disabled();
         _format = format;
         _listing = new IncomingQueueListing(settings.Incoming, settings.Bad, format);
@@ -93,6 +96,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         Receive<PeriodicScan>(_ =>
         {
             _changedSinceListing = true;
+            RecoverOrphanedClaims();
             ScanAndAdmit();
         });
         Receive<ChangeHint>(_ =>
@@ -144,8 +148,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     public static Props PropsFor(QueueSettings settings, IQueueFormat format, IActorRef messages,
         Func<IActorContext, IReadOnlyList<IActorRef>> startCoordinators, int batchSize, PipelineCounters counters,
-        MessageJournalClient? journal = null) =>
-        Props.Create(() => new QueueWatcher(settings, format, messages, startCoordinators, batchSize, counters, journal));
+        MessageJournalClient? journal = null, bool recoverOrphanedClaims = false) =>
+        Props.Create(() => new QueueWatcher(settings, format, messages, startCoordinators, batchSize, counters, journal, recoverOrphanedClaims));
 
     protected override void PreStart()
     {
@@ -219,6 +223,23 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         _log.Info("The messages interrupted by the last ending are done; claiming as usual");
         foreach (var claim in heldBack) Recover(claim);
         ScanAndAdmit();
+    }
+
+    /// <summary>
+    /// Clustered only: a claim in the work area that is neither being admitted nor in flight here lost its MessageActor
+    /// with its node (a command to it then reached a new MessageActor, which absorbed it, so its batch let it go). The
+    /// claim is handed to its identity's MessageActor again, which takes it over and resumes it from the journal. On one
+    /// node no claim is ever left without an owner while the watcher runs, so this is off there.
+    /// </summary>
+    private void RecoverOrphanedClaims()
+    {
+        if (!_recoverOrphanedClaims || !_watching || _stopping is not null || _isolation is not null) return;
+        foreach (var claim in WorkAreaClaim.FindIn(_settings.Work, _settings.Incoming, _format))
+        {
+            if (_admitting.ContainsKey(claim.Identity) || _inFlight.Contains(claim.Identity)) continue;
+            _log.Info("Message {Identity} is claimed in the work area but no node drives it (its node is gone); taking it over", claim.Identity);
+            Recover(claim);
+        }
     }
 
     private void Recover(WorkAreaClaim claim)
