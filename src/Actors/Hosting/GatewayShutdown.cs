@@ -49,7 +49,7 @@ public static class GatewayShutdown
         {
             try
             {
-                return await system.ActorSelection($"/user/{singletonName}/singleton").ResolveOne(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                return await system.ActorSelection($"/user/{singletonName}/{singletonName}").ResolveOne(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             }
             catch (ActorNotFoundException)
             {
