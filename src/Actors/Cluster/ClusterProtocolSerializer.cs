@@ -24,7 +24,7 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
 
     /// <summary>Every record of these protocols is serialized here; a spec checks that each one makes the round trip.</summary>
     public static readonly IReadOnlyList<Type> Protocols =
-        [typeof(MessageCommands), typeof(MessageReplies), typeof(MessageJournalProtocol), typeof(QueueWatcherProtocol)];
+        [typeof(MessageCommands), typeof(MessageReplies), typeof(MessageJournalProtocol), typeof(QueueWatcherProtocol), typeof(ClusterStatusProtocol)];
 
     private static readonly FrozenDictionary<Type, string> ManifestByType = Protocols
         .SelectMany(protocol => protocol.GetNestedTypes().Where(t => !t.IsAbstract).Select(t => (t, $"{Prefix(protocol)}.{t.Name}")))
@@ -55,6 +55,7 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
         nameof(MessageCommands) => "command",
         nameof(MessageReplies) => "reply",
         nameof(MessageJournalProtocol) => "journal",
+        nameof(ClusterStatusProtocol) => "status",
         _ => "watcher",
     };
 }
@@ -94,4 +95,7 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
 [JsonSerializable(typeof(QueueWatcherProtocol.Status))]
 [JsonSerializable(typeof(QueueWatcherProtocol.Stop))]
 [JsonSerializable(typeof(QueueWatcherProtocol.Stopped))]
+[JsonSerializable(typeof(ClusterStatusProtocol.GetNodeStatus))]
+[JsonSerializable(typeof(ClusterStatusProtocol.NodeStatus))]
+[JsonSerializable(typeof(ClusterStatusProtocol.MemberView))]
 internal sealed partial class ClusterJson : JsonSerializerContext;

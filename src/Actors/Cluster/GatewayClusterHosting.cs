@@ -30,6 +30,18 @@ public static class GatewayClusterHosting
             });
     }
 
+    /// <summary>
+    /// Starts this node's <see cref="ClusterNodeStatus"/> (what <c>cluster status</c> asks) and, with metrics on, the
+    /// cluster gauges. After the MessageActors: it samples their shard region.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddClusterStatus(this AkkaConfigurationBuilder builder, bool withMetrics) =>
+        builder.WithActors((system, registry) =>
+        {
+            var gauges = new ClusterGauges(system);
+            if (withMetrics) gauges.Observe(MailScanner.Actors.Metrics.ActorSystemMetrics.For(system).Meter);
+            system.ActorOf(ClusterNodeStatus.PropsFor(registry.Get<Messages.MessageActor>(), gauges), ClusterNodeStatus.Name);
+        });
+
     /// <summary>The resolver's timings; the strategy itself comes from <see cref="KeepMajorityOption"/>.</summary>
     private static string SplitBrainResolverHocon(ClusterSettings cluster) => string.Create(CultureInfo.InvariantCulture, $$"""
         akka.cluster.split-brain-resolver {

@@ -33,10 +33,14 @@ public static class GatewayHosting
             .AddScannerEngines(settings.Scanners, pipelineCounters)
             .AddMessageActors(settings, pipelineCounters, adjustWorkspace)
             .AddQueueWatcher(settings, pipelineCounters)
+            .AddClusterStatusIf(settings)
             .WithActors((system, registry) =>
             {
                 if (settings.Cluster.Enabled) GatewayShutdown.RegisterClustered(system, QueueWatcherHosting.SingletonName, settings.Shutdown);
                 else GatewayShutdown.Register(system, registry.Get<QueueWatcher>(), settings.Shutdown);
             });
     }
+
+    private static AkkaConfigurationBuilder AddClusterStatusIf(this AkkaConfigurationBuilder builder, GatewaySettings settings) =>
+        settings.Cluster.Enabled ? builder.AddClusterStatus(withMetrics: settings.Metrics.Enabled) : builder;
 }

@@ -52,6 +52,7 @@ public static class MessageRegionHosting
     /// Clustered, a shard region over the nodes with the <c>scan</c> role (a node without it reaches them through a proxy):
     /// entities are created on the first command and stop themselves when done (never passivated for idleness: an entity
     /// that waits holds a claim); no entity is remembered, because the work area is what says which messages are claimed.
+    /// A shard that moves (a rebalance, a node leaving) has its MessageActors let go of their files first (<see cref="MessageActor.HandOff"/>).
     /// </summary>
     private static ShardOptions ShardRegionOptions => new()
     {
@@ -59,6 +60,7 @@ public static class MessageRegionHosting
         StateStoreMode = StateStoreMode.DData,
         RememberEntities = false,
         ShouldPassivateIdleEntities = false,
+        HandOffStopMessage = MessageActor.HandOff.Instance,
     };
 
     private static MessageWorkspace WorkspaceFor(ActorSystem system, IActorRegistry registry, GatewaySettings settings, PipelineCounters counters)

@@ -69,6 +69,9 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private CrashIsolationPlan? _isolation;
     /// <summary>Clustered: claims in the work area that no one drives (their node died) are taken up at each periodic listing.</summary>
     private readonly bool _recoverOrphanedClaims;
+    /// <summary>Clustered: when each admission in progress was sent; one its MessageActor never answers is given up (see <see cref="RecoverOrphanedClaims"/>).</summary>
+    private readonly Dictionary<FileIdentity, DateTime> _admissionSent = new();
+    private static readonly TimeSpan AdmissionAnswerTimeout = TimeSpan.FromSeconds(30);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -234,6 +237,14 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private void RecoverOrphanedClaims()
     {
         if (!_recoverOrphanedClaims || !_watching || _stopping is not null || _isolation is not null) return;
+        // An Admit or Recover routed to a node that died before it was downed is lost with it: after a while the admission
+        // is given up, so that the file is admitted again from the incoming queue, or, claimed meanwhile, taken up below.
+        var unanswered = _admissionSent.Where(a => DateTime.UtcNow - a.Value > AdmissionAnswerTimeout).Select(a => a.Key).ToList();
+        foreach (var identity in unanswered)
+        {
+            _log.Warning("Message {Identity}: no answer from its MessageActor within {Timeout} (its node may be gone); it is admitted again", identity, AdmissionAnswerTimeout);
+            ForgetAdmission(identity);
+        }
         foreach (var claim in WorkAreaClaim.FindIn(_settings.Work, _settings.Incoming, _format))
         {
             if (_admitting.ContainsKey(claim.Identity) || _inFlight.Contains(claim.Identity)) continue;
@@ -245,6 +256,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private void Recover(WorkAreaClaim claim)
     {
         _admitting[claim.Identity] = claim.IncomingPath;
+        if (_recoverOrphanedClaims) _admissionSent[claim.Identity] = DateTime.UtcNow;
         _admittingNames.Add(Path.GetFileName(claim.IncomingPath));
         _messages.Tell(new MessageCommands.Recover(claim.Identity, claim.WorkPath, claim.IncomingPath));
     }
@@ -303,6 +315,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             if (_inFlight.Contains(identity) || _admitting.ContainsKey(identity) || _listing.WasRefused(identity)) continue;
             if (_retries.MustWait(identity, DateTime.UtcNow)) continue;
             _admitting[identity] = path;
+            if (_recoverOrphanedClaims) _admissionSent[identity] = DateTime.UtcNow;
             _admittingNames.Add(Path.GetFileName(path));
             _messages.Tell(new MessageCommands.Admit(identity, path));
         }
@@ -414,6 +427,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     private bool ForgetAdmission(FileIdentity identity)
     {
+        _admissionSent.Remove(identity);
         if (!_admitting.Remove(identity, out var path)) return false;
         _admittingNames.Remove(Path.GetFileName(path));
         return true;

@@ -6,6 +6,7 @@ using ClusterSettings = MailScanner.Actors.Cluster.ClusterSettings;
 using Envelope = MailScanner.Actors.Queue.ZMailer.Envelope;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
+using MailScanner.Actors.Metrics;
 using MailScanner.Actors.Queue.ZMailer;
 using MailScanner.Actors.Tests.Pipeline;
 using MailScanner.Actors.Tests.TestSupport;
@@ -25,6 +26,8 @@ public sealed class ClusterOwnershipSpecs(PostgresServer server) : IClassFixture
     private static readonly TimeSpan Answer = TimeSpan.FromSeconds(20);
     private readonly GatewayTestbed _bed = new();
     private readonly List<HostedGateway> _nodes = [];
+    private ClusterSettings _firstNode = ClusterSettings.Disabled;
+    private string _systemName = "";
 
     private string Manual => Path.Combine(Path.GetDirectoryName(_bed.Incoming)!, "manual");
 
@@ -34,11 +37,14 @@ public sealed class ClusterOwnershipSpecs(PostgresServer server) : IClassFixture
         var journal = JournalSettings.For(_bed.State) with { Provider = JournalProvider.PostgreSql, ConnectionString = await server.CreateDatabaseAsync() };
         var ports = Enumerable.Range(0, 3).Select(_ => LoopbackPort.Free()).ToList();
         var seeds = ports.Select(p => new SeedNode("127.0.0.1", p)).ToList();
-        var systemName = $"cluster-spec-{Guid.NewGuid():N}"[..20];
+        _systemName = $"cluster-spec-{Guid.NewGuid():N}"[..20];
         foreach (var port in ports)
         {
             var cluster = new ClusterSettings(true, "127.0.0.1", port, seeds, [ClusterSettings.ScanRole], TimeSpan.FromSeconds(3), null);
-            _nodes.Add(await HostedGateway.StartAsync(_bed.Settings() with { Journal = journal, Cluster = cluster }, systemName: systemName));
+            // The first node serves /metrics, with the cluster's gauges.
+            var metrics = _nodes.Count == 0 ? MetricsSettings.OnFreeLoopbackPort : MetricsSettings.Disabled;
+            if (_nodes.Count == 0) _firstNode = cluster;
+            _nodes.Add(await HostedGateway.StartAsync(_bed.Settings() with { Journal = journal, Cluster = cluster, Metrics = metrics }, systemName: _systemName));
         }
         await Eventually.Holds(() => _nodes.All(n => Akka.Cluster.Cluster.Get(n.System).State.Members.Count(m => m.Status == MemberStatus.Up) == 3),
             TimeSpan.FromSeconds(60), () => $"three nodes up: {string.Join("; ", _nodes.Select(n => Akka.Cluster.Cluster.Get(n.System).State))}");
@@ -71,20 +77,15 @@ public sealed class ClusterOwnershipSpecs(PostgresServer server) : IClassFixture
     public async Task Should_absorb_a_stale_command_for_a_reused_identity_on_whichever_node_it_arrives()
     {
         var (oldPath, old) = QueueByHand("the first life");
+        // ext4 gives a freed inode number to the next new file, lowest free number first: files are created (and kept,
+        // filling any lower hole) from now on until one gets the first message's number, once that message is gone.
+        using var reuse = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var second = Task.Run(() => QueueReusingInode(old.Inode, "the second life", reuse.Token));
         Assert.All(await FromEveryNodeAtOnce(new Admit(old, oldPath)), reply => Assert.IsType<Admitted>(reply));
         await Eventually.Holds(() => OutgoingWith("the first life") == 1 && !File.Exists(_bed.WorkPathOf(old)), TimeSpan.FromSeconds(60), "the first message to be done");
 
-        // ext4 gives a freed inode number to the next new file: the same name, another file. The old one is freed once
-        // its MessageActor lets go of its handle, and the gateway creates files of its own meanwhile: try until it comes.
-        var second = (Path: "", Identity: default(FileIdentity));
-        await Eventually.Holds(() =>
-        {
-            second = QueueByHand("the second life");
-            if (second.Identity.Inode == old.Inode) return true;
-            File.Delete(second.Path);
-            return false;
-        }, TimeSpan.FromSeconds(30), $"a new file with inode {old.Inode}", TimeSpan.FromMilliseconds(5));
-        var (newPath, reused) = second;
+        // The same name, another file.
+        var (newPath, reused) = await second;
         Assert.Equal(oldPath, newPath);
         Assert.NotEqual(old, reused);
         var before = File.ReadAllBytes(newPath);
@@ -97,11 +98,74 @@ public sealed class ClusterOwnershipSpecs(PostgresServer server) : IClassFixture
         Assert.Equal(0, OutgoingWith("the second life"));
     }
 
+    [Fact]
+    public async Task Should_answer_cluster_status_with_every_member_its_reachability_and_the_one_node_running_the_watcher()
+    {
+        var answer = await ClusterStatusQuery.AskAsync(_firstNode, _systemName, Answer);
+
+        Assert.NotNull(answer);
+        var (view, byMember) = answer.Value;
+        Assert.Equal(3, view.Members.Count);
+        Assert.All(view.Members, m => Assert.True(m.Reachable && m.Status == "Up" && m.Roles.SequenceEqual(["scan"]), m.ToString()));
+        Assert.Equal(3, byMember.Count);
+        Assert.Single(byMember.Values, n => n.RunsWatcher);
+        var text = ClusterStatusQuery.Render(view, byMember);
+        Assert.StartsWith("cluster: 3 member(s), 3 reachable", text, StringComparison.Ordinal);
+        Assert.Matches(@"NODE\s+STATUS\s+REACHABLE\s+ROLES\s+WATCHER\s+SHARDS\s+IN-FLIGHT", text);
+        Assert.Equal(3, text.Split('\n').Count(line => line.Contains("  Up  ", StringComparison.Ordinal) && line.Contains("yes", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Should_publish_the_cluster_gauges_with_the_shards_and_entities_of_messages_in_flight()
+    {
+        var (path, identity) = QueueByHand("counted");
+        Assert.IsType<Admitted>(await _nodes[0].Messages.Ask<object>(new Admit(identity, path), Answer));
+
+        var scrape = await MailScanner.Actors.Tests.Metrics.MetricsScrape.UntilAsync(_nodes[0].Endpoint!, s =>
+                s.Sum("akka_cluster_members") == 3 && s.Sum("akka_cluster_reachable_members") == 3 &&
+                s.Has("akka_cluster_sharding_shards") && s.Has("akka_cluster_sharding_entities"),
+            "the cluster gauges");
+
+        Assert.True(scrape.Sum("akka_cluster_sharding_shards") <= 100, "at most the extractor's 100 shards on one node");
+        // The sampled entities follow the MessageActors as they come and go: the message is processed and they return to none.
+        await Eventually.Holds(() => OutgoingWith("counted") == 1, TimeSpan.FromSeconds(60), "the message delivered");
+        await MailScanner.Actors.Tests.Metrics.MetricsScrape.UntilAsync(_nodes[0].Endpoint!, s => s.Sum("akka_cluster_sharding_entities") == 0, "no entity left once done");
+    }
+
     private (string Path, FileIdentity Identity) QueueByHand(string body)
     {
         var envelope = new Envelope("alice@example.org", ["bob@example.com"], "mx.example.org [192.0.2.1]", []);
         return ZMailerQueueWriter.WriteDurably(Manual, ZMailerQueueFile.Format(envelope,
             Encoding.UTF8.GetBytes($"From: alice@example.org\r\nTo: bob@example.com\r\nSubject: cluster\r\n\r\n{body}\r\n")));
+    }
+
+    /// <summary>A queue file given <paramref name="inode"/> by the file system (as soon as it is free), named by it as ZMailer does.</summary>
+    private (string Path, FileIdentity Identity) QueueReusingInode(ulong inode, string body, CancellationToken giveUp)
+    {
+        var envelope = new Envelope("alice@example.org", ["bob@example.com"], "mx.example.org [192.0.2.1]", []);
+        var content = ZMailerQueueFile.Format(envelope, Encoding.UTF8.GetBytes($"From: alice@example.org\r\nSubject: cluster\r\n\r\n{body}\r\n"));
+        var holes = Path.Combine(Path.GetDirectoryName(_bed.Incoming)!, "holes");
+        Directory.CreateDirectory(holes);
+        for (var n = 0; ; n++)
+        {
+            giveUp.ThrowIfCancellationRequested();
+            var temp = Path.Combine(Manual, $"tf-reuse-{n}");
+            FileIdentity identity;
+            using (var handle = NativeFile.CreateExclusive(temp))
+            {
+                identity = NativeFile.GetIdentity(handle);
+                if (identity.Inode == inode) RandomAccess.Write(handle, content, 0);
+            }
+            if (identity.Inode != inode)
+            {
+                File.Move(temp, Path.Combine(holes, $"{n}"));
+                Thread.Sleep(1);
+                continue;
+            }
+            var path = Path.Combine(Manual, inode.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(RenameOutcome.Renamed, NativeFile.TryRenameNoReplace(temp, path));
+            return (path, identity);
+        }
     }
 
     /// <summary>The same command from each node's shard region at the same time; each node's answer.</summary>

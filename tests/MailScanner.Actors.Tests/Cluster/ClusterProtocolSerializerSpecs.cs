@@ -36,6 +36,10 @@ public sealed class ClusterProtocolSerializerSpecs : IDisposable
         new MessageJournalProtocol.Size(7, 99),
         QueueWatcherProtocol.ScanQueue.Instance, QueueWatcherProtocol.GetStatus.Instance, new QueueWatcherProtocol.Status(1, 2, 3),
         new QueueWatcherProtocol.Stop(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(4500)), new QueueWatcherProtocol.Stopped(4, 5, 6),
+        ClusterStatusProtocol.GetNodeStatus.Instance,
+        new ClusterStatusProtocol.NodeStatus("akka.tcp://mailscanner@10.0.0.5:4053", ["scan"], true, 12, 40,
+            [new ClusterStatusProtocol.MemberView("akka.tcp://mailscanner@10.0.0.6:4053", "Up", ["scan"], false)]),
+        new ClusterStatusProtocol.MemberView("akka.tcp://mailscanner@10.0.0.7:4053", "Leaving", [], true),
     ];
 
     private readonly ActorSystem _system = ActorSystem.Create("serializer-spec");

@@ -42,6 +42,7 @@ public sealed class GatewayProcess : IDisposable
 
     public int Id => _process.Id;
     public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
     public string Stdout => Read(_stdout);
     public string Stderr => Read(_stderr);
 
