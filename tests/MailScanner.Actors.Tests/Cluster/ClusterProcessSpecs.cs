@@ -102,6 +102,20 @@ public sealed class ClusterProcessSpecs(PostgresServer server, ITestOutputHelper
         Assert.Empty(Directory.EnumerateFileSystemEntries(Spool("quarantine")));
     }
 
+    [Fact]
+    public async Task Should_refuse_to_start_a_cluster_node_without_a_shared_journal_with_exit_2_naming_the_key()
+    {
+        File.WriteAllText(Path.Combine(_dir.Path, "sqlite.conf"), $"mailscanner.cluster {{ enabled = yes, seed-nodes = [\"127.0.0.1:{LoopbackPort.Free()}\"] }}\n");
+
+        using var node = GatewayProcess.Start(_dir.Path, "run", "--config", "sqlite.conf");
+        using (var patience = new CancellationTokenSource(Patience)) await node.WaitForExitAsync(patience.Token);
+
+        Assert.True(node.ExitCode == 2, node.ToString());
+        Assert.Equal("mailscanner-actors: configuration error: mailscanner.journal.provider: must be postgresql when mailscanner.cluster.enabled = yes: " +
+                     "every node must share one journal (got sqlite)", node.Stderr.Trim());
+        Assert.False(Directory.Exists(Path.Combine(_dir.Path, "var")), "nothing is created for a configuration that is refused");
+    }
+
     /// <summary><c>cluster status</c> from outside the cluster: every member up and reachable, one of them running the watcher.</summary>
     private async Task AssertClusterStatus(IReadOnlyList<GatewayProcess> nodes)
     {
