@@ -103,6 +103,36 @@ public sealed class ClusterProcessSpecs(PostgresServer server, ITestOutputHelper
     }
 
     [Fact]
+    public async Task Should_let_the_node_running_the_watcher_leave_on_SIGTERM_with_exit_0_and_the_others_finish_every_message_once()
+    {
+        const int messageCount = 200;
+        var connectionString = await server.CreateDatabaseAsync();
+        var ports = Enumerable.Range(0, 3).Select(_ => LoopbackPort.Free()).ToList();
+        for (var node = 0; node < 3; node++) WriteNodeConfig(node, ports, connectionString);
+        Directory.CreateDirectory(Spool("router"));
+        var nodes = Enumerable.Range(0, 3).Select(n => Run(n)).ToArray();
+        await Until(() => nodes.Count(n => n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal)) == 1 &&
+                          nodes.Count(n => n.Stdout.Contains("Welcome from", StringComparison.Ordinal)) == 2, "three nodes up, one watcher", nodes);
+        var leaving = Array.FindIndex(nodes, n => n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal));
+        var stayed = nodes.Where((_, i) => i != leaving).ToArray();
+
+        var producer = Task.Run(() => Produce(messageCount));
+        await Until(() => Directory.EnumerateFiles(Spool("outgoing")).Count() >= messageCount / 4, "a quarter delivered", nodes);
+        nodes[leaving].Terminate();
+        using (var grace = new CancellationTokenSource(Patience)) await nodes[leaving].WaitForExitAsync(grace.Token);
+        await producer;
+
+        Assert.True(nodes[leaving].ExitCode == 0, nodes[leaving].ToString());
+        Assert.Contains("Stopping: no more messages are admitted", nodes[leaving].Stdout, StringComparison.Ordinal);
+        await Until(() => stayed.Any(n => n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal)), "another node to run the watcher", stayed);
+        await Until(() => Directory.EnumerateFiles(Spool("outgoing")).Count() >= messageCount && !Claims().Any() &&
+                          !Directory.EnumerateFiles(Spool("router")).Any(), $"every message delivered ({messageCount})", stayed);
+        var seen = Directory.EnumerateFiles(Spool("outgoing")).Select(SeqHeader.OfFile).GroupBy(seq => seq).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(Enumerable.Range(0, messageCount), seen.Keys.Order());
+        Assert.All(seen, entry => Assert.Equal(1, entry.Value));
+    }
+
+    [Fact]
     public async Task Should_refuse_to_start_a_cluster_node_without_a_shared_journal_with_exit_2_naming_the_key()
     {
         File.WriteAllText(Path.Combine(_dir.Path, "sqlite.conf"), $"mailscanner.cluster {{ enabled = yes, seed-nodes = [\"127.0.0.1:{LoopbackPort.Free()}\"] }}\n");

@@ -8,7 +8,7 @@ namespace MailScanner.Actors.Tests.TestSupport;
 /// One real <c>mailscanner-actors</c> process (the executable the test project references), its output captured.
 /// Disposing kills it if it still runs.
 /// </summary>
-public sealed class GatewayProcess : IDisposable
+public sealed partial class GatewayProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _stdout = new();
@@ -45,6 +45,12 @@ public sealed class GatewayProcess : IDisposable
     public int ExitCode => _process.ExitCode;
     public string Stdout => Read(_stdout);
     public string Stderr => Read(_stderr);
+
+    /// <summary>SIGTERM: the gateway's graceful stop.</summary>
+    public void Terminate() => Assert.Equal(0, SendSignal(_process.Id, 15));
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SendSignal(int pid, int signal);
 
     /// <summary>SIGKILL: no stop of any kind runs, as when a machine loses power.</summary>
     public void KillHard()
