@@ -25,10 +25,11 @@ internal static class CommandLine
         root.Subcommands.Add(CheckConfigCommand());
         root.Subcommands.Add(QuarantineCommand());
         root.Subcommands.Add(EnqueueCommand());
+        root.Subcommands.Add(ClusterCommand.Build());
         return root;
     }
 
-    private static Option<string?> ConfigOption() => new("--config")
+    internal static Option<string?> ConfigOption() => new("--config")
     {
         Description = "HOCON file with the keys to change; everything else falls back to the built-in defaults (hocon/mailscanner.conf).",
     };
@@ -230,7 +231,7 @@ internal static class CommandLine
         }
     });
 
-    private static async Task<int> Refuse(string message)
+    internal static async Task<int> Refuse(string message)
     {
         await Console.Error.WriteLineAsync($"mailscanner-actors: {message}");
         return RefusedExitCode;
@@ -263,7 +264,7 @@ internal static class CommandLine
         }
     }
 
-    private static async Task<int> ReportingConfigurationErrors(Func<Task<int>> action)
+    internal static async Task<int> ReportingConfigurationErrors(Func<Task<int>> action)
     {
         try
         {

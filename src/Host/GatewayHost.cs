@@ -35,7 +35,7 @@ internal static class GatewayHost
                     loggers.ClearLoggers();
                     loggers.AddLogger<SerilogLogger>();
                 });
-                builder.AddMailScannerGateway(settings);
+                builder.AddMailScannerGateway(settings, actorSystemName: ActorSystemName);
             }))
             .ConfigureServices(services => services.AddObservabilityEndpoint(settings))
             .Build();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Akka.Configuration;
+using Akka.Configuration.Hocon;
 
 namespace MailScanner.Actors.Configuration;
 
@@ -81,6 +82,33 @@ internal static class ConfigValues
         }
         if (value is not > 0) throw new ConfigurationException(key, $"must be at least 1 byte (got '{raw}')");
         return value.Value;
+    }
+
+    /// <summary>A list of words or quoted strings (<c>[]</c> is an empty list; a single value is an error, not a list of one).</summary>
+    public static IReadOnlyList<string> StringList(Config config, string key)
+    {
+        if (!config.HasPath(key)) throw new ConfigurationException(key, "is missing");
+        return StringList(config.GetValue(key), key);
+    }
+
+    /// <summary>A list read from a value already found (a ruleset's own keys), errors naming <paramref name="key"/>.</summary>
+    /// <param name="example">One item of a list that would do, for the error messages.</param>
+    public static IReadOnlyList<string> StringList(HoconValue value, string key, string? example = null)
+    {
+        if (value.IsObject()) throw new ConfigurationException(key, "must be a list [ ... ], not a section { ... }");
+        // An empty list [] is neither IsArray() nor IsString() to Akka's HOCON; a single word or string is IsString().
+        if (value.IsString() && !value.IsArray())
+            throw new ConfigurationException(key, example is null ? "must be a list [ ... ]" : $"must be a list [ ... ], e.g. [\"{example}\"]");
+        if (!value.IsArray()) return [];
+        try
+        {
+            return value.GetStringList().Select(s => (s ?? "").Trim()).ToList();
+        }
+        catch (Exception e) when (e is InvalidOperationException or NotSupportedException or FormatException)
+        {
+            throw new ConfigurationException(key,
+                example is null ? "must be a list of words or quoted strings" : $"must be a list of quoted strings such as \"{example}\"", e);
+        }
     }
 
     /// <summary>One of the names of <typeparamref name="TEnum"/>, in lower case with dashes (<c>high-spam</c>), any case accepted.</summary>

@@ -50,6 +50,7 @@ internal static class EffectiveSettingsRenderer
         b.AppendLine($"    delete-repeats = {s.Batch.DeleteRepeats.ToString(CultureInfo.InvariantCulture)}");
         b.AppendLine("  }");
         RenderLogging(s.Logging, b);
+        RenderCluster(s.Cluster, b);
         b.Append(s.ContentSections);
         b.AppendLine("}");
         return b.ToString();
@@ -73,6 +74,21 @@ internal static class EffectiveSettingsRenderer
             b.AppendLine($"      retained-files = {file.RetainedFiles.ToString(CultureInfo.InvariantCulture)}");
             b.AppendLine($"      max-size = {Size(file.MaxSize)}");
         }
+        b.AppendLine("    }");
+        b.AppendLine("  }");
+    }
+
+    private static void RenderCluster(MailScanner.Actors.Cluster.ClusterSettings cluster, StringBuilder b)
+    {
+        b.AppendLine("  cluster {");
+        b.AppendLine($"    enabled = {(cluster.Enabled ? "yes" : "no")}");
+        b.AppendLine($"    hostname = {Quote(cluster.Hostname)}");
+        b.AppendLine($"    port = {cluster.Port.ToString(CultureInfo.InvariantCulture)}");
+        b.AppendLine($"    seed-nodes = [{string.Join(", ", cluster.SeedNodes.Select(n => Quote(n.ToString())))}]");
+        b.AppendLine($"    roles = [{string.Join(", ", cluster.Roles.Select(Quote))}]");
+        b.AppendLine("    split-brain-resolver {");
+        b.AppendLine($"      stable-after = {Duration(cluster.StableAfter)}");
+        b.AppendLine($"      down-all-when-unstable = {(cluster.DownAllWhenUnstable is { } t ? Duration(t) : "off")}");
         b.AppendLine("    }");
         b.AppendLine("  }");
     }

@@ -37,6 +37,9 @@ public sealed record GatewaySettings(
     /// <summary>Where the log goes (<c>mailscanner.logging</c>): read by the host before anything else starts.</summary>
     public LoggingSettings Logging { get; init; } = LoggingSettings.ConsoleOnly;
 
+    /// <summary>Several nodes on one shared queue (<c>mailscanner.cluster</c>); off: one node.</summary>
+    public MailScanner.Actors.Cluster.ClusterSettings Cluster { get; init; } = MailScanner.Actors.Cluster.ClusterSettings.Disabled;
+
     /// <summary>
     /// The effective HOCON of the content sections (rules, policy, scanners) that <see cref="Rules"/>,
     /// <see cref="Policy"/> and <see cref="Scanners"/> were read from: what check-config prints for them, and what
@@ -46,7 +49,7 @@ public sealed record GatewaySettings(
 
     public bool Equals(GatewaySettings? other) =>
         other is not null && Queue == other.Queue && Quarantine == other.Quarantine && Batch == other.Batch &&
-        StateDirectory == other.StateDirectory && Journal == other.Journal && Shutdown == other.Shutdown && Scanners == other.Scanners && Metrics == other.Metrics && Logging == other.Logging && ContentSections == other.ContentSections;
+        StateDirectory == other.StateDirectory && Journal == other.Journal && Shutdown == other.Shutdown && Scanners == other.Scanners && Metrics == other.Metrics && Logging == other.Logging && Cluster == other.Cluster && ContentSections == other.ContentSections;
 
     public override int GetHashCode() => HashCode.Combine(Queue, Quarantine, Batch, StateDirectory, ContentSections);
 }

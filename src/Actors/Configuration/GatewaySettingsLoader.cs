@@ -1,5 +1,6 @@
 using System.Text;
 using Akka.Configuration;
+using MailScanner.Actors.Cluster;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
 using MailScanner.Actors.Metrics;
@@ -125,9 +126,13 @@ public static class GatewaySettingsLoader
             MaxWait: ConfigValues.PositiveDuration(config, MaxWaitKey),
             DeleteRepeats: ConfigValues.PositiveInt(config, DeleteRepeatsKey));
         var stateDirectory = ConfigValues.Path(config, StateDirectoryKey, workingDirectory);
+        var journal = JournalSettings.FromConfig(config, stateDirectory);
+        var cluster = ClusterSettings.FromConfig(config);
+        if (cluster.Enabled) RequireSharedJournal(journal);
         return new GatewaySettings(queue, quarantine, batch, stateDirectory)
         {
-            Journal = JournalSettings.FromConfig(config, stateDirectory),
+            Journal = journal,
+            Cluster = cluster,
             Shutdown = new ShutdownSettings(ReadGracePeriod(config)),
             Rules = RuleSettings.FromConfig(config),
             Scanners = ScannerSettings.FromConfig(config),
@@ -144,7 +149,8 @@ public static class GatewaySettingsLoader
     /// <summary>
     /// Creates the directories that are missing (work, bad, quarantine and state owner-only, 0700: they hold
     /// mail or the record of it) and checks that work and bad share the incoming file system, because a
-    /// message is claimed by renaming it there and a rename cannot cross file systems.
+    /// message is claimed by renaming it there and a rename cannot cross file systems. Clustered, it also names the
+    /// shared queue's file system by its id (<see cref="SharedQueueVolume"/>).
     /// </summary>
     public static void PrepareDirectories(GatewaySettings s)
     {
@@ -160,6 +166,9 @@ public static class GatewaySettingsLoader
         Create(BadKey, s.Queue.Bad, ownerOnly);
         Create(QuarantineKey, s.Quarantine.Directory, ownerOnly);
         Create(StateDirectoryKey, s.StateDirectory, ownerOnly);
+
+        // Clustered, files are named by the shared queue's own id rather than this machine's device number.
+        if (s.Cluster.Enabled) SharedQueueVolume.Establish(s.Queue.Work);
 
         var incomingDevice = NativeFile.DeviceOf(s.Queue.Incoming);
         foreach (var (key, path) in new[] { (WorkKey, s.Queue.Work), (BadKey, s.Queue.Bad) })
@@ -181,6 +190,17 @@ public static class GatewaySettingsLoader
                 throw new ConfigurationException(key, $"cannot create directory {path}: {e.Message}", e);
             }
         }
+    }
+
+    /// <summary>Nodes of one cluster take over each other's messages: what was done to them must be in one journal they all share.</summary>
+    private static void RequireSharedJournal(JournalSettings journal)
+    {
+        if (!journal.Enabled)
+            throw new ConfigurationException("mailscanner.journal.enabled",
+                $"must be yes when {ClusterSettings.EnabledKey} = yes: a node that takes over another's messages resumes them from the journal");
+        if (journal.Provider != JournalProvider.PostgreSql)
+            throw new ConfigurationException("mailscanner.journal.provider",
+                $"must be postgresql when {ClusterSettings.EnabledKey} = yes: every node must share one journal (got {JournalSettings.ProviderName(journal.Provider)})");
     }
 
     private static string ReadFormat(Config config)

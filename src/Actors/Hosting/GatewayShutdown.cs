@@ -35,7 +35,29 @@ public static class GatewayShutdown
     public static TimeSpan PhaseTimeoutFor(ShutdownSettings settings) => settings.GracePeriod + LetGoAllowance + TimeSpan.FromSeconds(5);
 
     /// <summary>Adds the stop task to the actor system's CoordinatedShutdown.</summary>
-    public static void Register(ActorSystem system, IActorRef queueWatcher, ShutdownSettings settings)
+    public static void Register(ActorSystem system, IActorRef queueWatcher, ShutdownSettings settings) =>
+        Register(system, () => Task.FromResult<IActorRef?>(queueWatcher), settings);
+
+    /// <summary>
+    /// Clustered: the stop drains the queue watcher only when this node runs it (it is the cluster's singleton, under the
+    /// manager named <paramref name="singletonName"/>); its messages then finish before the watcher moves to another node.
+    /// A node without it has nothing to drain: its MessageActors are handed off by Cluster Sharding as the node leaves,
+    /// and the watcher takes their claims up again.
+    /// </summary>
+    public static void RegisterClustered(ActorSystem system, string singletonName, ShutdownSettings settings) =>
+        Register(system, async () =>
+        {
+            try
+            {
+                return await system.ActorSelection($"/user/{singletonName}/{singletonName}").ResolveOne(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            }
+            catch (ActorNotFoundException)
+            {
+                return null;
+            }
+        }, settings);
+
+    private static void Register(ActorSystem system, Func<Task<IActorRef?>> queueWatcher, ShutdownSettings settings)
     {
         var shutdown = CoordinatedShutdown.Get(system);
         var (grace, allowance) = Budget(settings.GracePeriod, shutdown.Timeout(Phase));
@@ -50,8 +72,9 @@ public static class GatewayShutdown
         {
             try
             {
-                await queueWatcher.Ask<QueueWatcherProtocol.Stopped>(new QueueWatcherProtocol.Stop(grace, allowance), grace + allowance)
-                    .ConfigureAwait(false);
+                if (await queueWatcher().ConfigureAwait(false) is { } watcher)
+                    await watcher.Ask<QueueWatcherProtocol.Stopped>(new QueueWatcherProtocol.Stop(grace, allowance), grace + allowance)
+                        .ConfigureAwait(false);
             }
             catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
             {

@@ -127,7 +127,7 @@ public static partial class NativeFile
     public static unsafe FileIdentity GetIdentity(SafeFileHandle handle, out GenerationSource source)
     {
         var stx = StatxOf(handle, StatxBasicStats | StatxBirthTime);
-        var device = ((ulong)stx.DeviceMajor << 32) | stx.DeviceMinor;
+        var device = VolumeOf(stx);
 
         if (IoctlGetVersion(handle, FsIocGetVersion, out var version) == 0)
         {
@@ -203,7 +203,29 @@ public static partial class NativeFile
     public static ulong DeviceOf(string path)
     {
         if (StatxCall(AtFdCwd, path, 0, StatxBasicStats, out var stx) != 0) throw Failure(Marshal.GetLastPInvokeError(), "stat", path);
-        return ((ulong)stx.DeviceMajor << 32) | stx.DeviceMinor;
+        return VolumeOf(stx);
+    }
+
+    /// <summary>Local device numbers that stand for a volume every node of a cluster names alike (see <see cref="NameVolume"/>).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, ulong> VolumeNames = new();
+
+    /// <summary>
+    /// From now on, files on the file system whose local device number is that of <paramref name="pathOnIt"/> report
+    /// <paramref name="volumeId"/> as their device, in identities and in statuses alike. A device number is local to
+    /// one machine (two machines mounting one file system see different ones); a clustered gateway names its shared
+    /// queue's file system by an id kept on it (<see cref="Cluster.SharedQueueVolume"/>), so that a file's identity
+    /// is the same on every node. Process-wide, so set once at start-up, before any identity is taken.
+    /// </summary>
+    public static void NameVolume(string pathOnIt, ulong volumeId)
+    {
+        if (StatxCall(AtFdCwd, pathOnIt, 0, StatxBasicStats, out var stx) != 0) throw Failure(Marshal.GetLastPInvokeError(), "stat", pathOnIt);
+        VolumeNames[((ulong)stx.DeviceMajor << 32) | stx.DeviceMinor] = volumeId;
+    }
+
+    private static ulong VolumeOf(in Statx stx)
+    {
+        var device = ((ulong)stx.DeviceMajor << 32) | stx.DeviceMinor;
+        return !VolumeNames.IsEmpty && VolumeNames.TryGetValue(device, out var named) ? named : device;
     }
 
     private static Statx StatxOf(SafeFileHandle handle, uint mask)
@@ -229,7 +251,7 @@ public static partial class NativeFile
             _ => FileKind.Unknown,
         };
         var modified = DateTime.UnixEpoch.AddTicks((stx.ModifiedSeconds * TimeSpan.TicksPerSecond) + (stx.ModifiedNanoseconds / 100));
-        var device = ((ulong)stx.DeviceMajor << 32) | stx.DeviceMinor;
+        var device = VolumeOf(stx);
         return new FileStatus(kind, device, stx.Inode, (long)stx.Size, modified, stx.Mode & 0xFFFu);
     }
 

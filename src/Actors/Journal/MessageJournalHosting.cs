@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using MailScanner.Actors.Metrics;
 
@@ -13,18 +14,26 @@ public static class MessageJournalHosting
     /// written (locked, deleted, the disk full) the journal stops, the MessageActors waiting on it hand their messages
     /// back, and it is started again after 1 s, 2 s ... up to 30 s.
     /// </summary>
+    /// <param name="clusterSingleton">
+    /// Clustered: the journal is one persistent actor for the whole cluster (a cluster singleton, registered as its
+    /// proxy), because its one event stream must have one writer; a node that takes over another's messages finds
+    /// their attempts and recorded deliveries there.
+    /// </param>
     public static AkkaConfigurationBuilder AddMessageJournal(this AkkaConfigurationBuilder builder, JournalSettings settings,
-        string name = "message-journal", PipelineCounters? counters = null)
+        string name = "message-journal", PipelineCounters? counters = null, bool clusterSingleton = false)
     {
         builder.AddHocon(JournalConfig.For(settings), HoconAddMode.Prepend);
         if (JournalConfig.SetupFor(settings) is { } setup) builder.AddSetup(setup);
         builder.WithCustomSerializer(MessageJournalSerializer.Name, [typeof(IMessageJournalEvent), typeof(MessageJournalSnapshot)],
             system => new MessageJournalSerializer(system));
+        var supervised = Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
+            MessageJournal.PropsFor(settings, counters), "journal", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1));
+        if (clusterSingleton)
+            return builder.WithSingleton<MessageJournal>(name, supervised, new ClusterSingletonOptions(), createProxyToo: true);
         return builder.WithActors((system, registry) =>
         {
             JournalConfig.PrepareDatabase(settings);
-            registry.Register<MessageJournal>(system.ActorOf(Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
-                MessageJournal.PropsFor(settings, counters), "journal", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)), name));
+            registry.Register<MessageJournal>(system.ActorOf(supervised, name));
         });
     }
 

@@ -66,6 +66,8 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     private DeliveryIntent? _recordedDelivery;
     /// <summary>An attempt is recorded in the journal and not yet ended: a clean hand-back must say it did not count.</summary>
     private bool _attemptOpen;
+    /// <summary>Cluster Sharding moves this actor's shard (a rebalance, or its node leaving): stop once the file is let go.</summary>
+    private bool _handingOff;
     private IActorRef _scanRequester = ActorRefs.Nobody;
     /// <summary>When the copies' write began (<see cref="Stopwatch.GetTimestamp"/>): the deliver stage's latency.</summary>
     private long _writeStartedAt;
@@ -81,6 +83,29 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     public static Props PropsFor(MessageWorkspace workspace) => Props.Create(() => new MessageActor(workspace));
 
     private FileIdentity Identity => _message!.Identity;
+
+    /// <summary>
+    /// Clustered, what the shard region sends each MessageActor of a shard it moves elsewhere (a rebalance, or this node
+    /// leaving): the message lets go of its file as on a stop (<see cref="LetGo"/>: back to the incoming queue untouched,
+    /// or, being written, finished and deleted), then the actor stops. The watcher admits a handed-back file again, and
+    /// its MessageActor is then created where the shard now lives; a message is never stopped with its file claimed.
+    /// </summary>
+    public sealed record HandOff
+    {
+        public static readonly HandOff Instance = new();
+    }
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (message is not HandOff) return base.AroundReceive(receive, message);
+        _handingOff = true;
+        if (_message is null)
+        {
+            Context.Stop(Self);
+            return true;
+        }
+        return base.AroundReceive(receive, new LetGo(_message.Identity));
+    }
     private string QueueId => _message!.QueueId;
 
     protected override void OnReceive(object message)
@@ -518,7 +543,9 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         if (_message is not null) _workspace.Closer.Close(_message.Handle);
         _message = null;
         Context.Become(finalState);
-        Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+        // Handing off, the shard waits for this actor to stop; otherwise the parent stops it when nothing is on its way.
+        if (_handingOff) Context.Stop(Self);
+        else Context.Parent.Tell(new Passivate(PoisonPill.Instance));
     }
 
     protected override void PostStop() => _message?.Handle.Dispose();

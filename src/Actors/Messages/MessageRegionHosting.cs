@@ -1,5 +1,8 @@
 using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Sharding;
 using Akka.Hosting;
+using MailScanner.Actors.Cluster;
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Journal;
@@ -16,20 +19,49 @@ public static class MessageRegionHosting
 {
     /// <summary>
     /// Starts the parent of all MessageActors and registers it as <see cref="MessageActor"/>: callers address
-    /// messages through it by identity, as they would a shard region. The journal and the scanner engines are looked up
-    /// in the registry, so they are added first.
+    /// messages through it by identity. On one node it is a <see cref="MessageRegion"/>; clustered, a shard region with
+    /// the same extractor (<see cref="ShardRegionOptions"/>), so that each identity has one MessageActor in the whole
+    /// cluster. The journal and the scanner engines are looked up in the registry, so they are added first.
     /// </summary>
     /// <param name="adjustWorkspace">Specs only: replaces parts of what the MessageActors work with (a slow scanner engine, throwing rules).</param>
     public static AkkaConfigurationBuilder AddMessageActors(this AkkaConfigurationBuilder builder, GatewaySettings settings,
-        PipelineCounters counters, Func<ActorSystem, MessageWorkspace, MessageWorkspace>? adjustWorkspace = null) =>
-        builder.WithActors((system, registry) =>
+        PipelineCounters counters, Func<ActorSystem, MessageWorkspace, MessageWorkspace>? adjustWorkspace = null)
+    {
+        Props EntityProps(ActorSystem system, IActorRegistry registry) => MessageActor.PropsFor(Workspace(system, registry, settings, counters, adjustWorkspace));
+        if (!settings.Cluster.Enabled)
+            return builder.WithActors((system, registry) =>
+                registry.Register<MessageActor>(system.ActorOf(MessageRegion.PropsFor(EntityProps(system, registry)), "messages")));
+        return builder.WithShardRegion<MessageActor>("messages", (system, registry, _) =>
         {
-            var workspace = WorkspaceFor(system, registry, settings, counters);
-            if (adjustWorkspace is not null) workspace = adjustWorkspace(system, workspace);
-            if (settings.Rules.Enabled && workspace.ScanWithBuiltInRules == BuiltInRules.Scan)
-                _ = RulesWarmUp.StartInBackground(settings.Rules, Akka.Event.Logging.GetLogger(system, typeof(RulesWarmUp)));
-            registry.Register<MessageActor>(system.ActorOf(MessageRegion.PropsFor(MessageActor.PropsFor(workspace)), "messages"));
-        });
+            var entity = EntityProps(system, registry);
+            return _ => entity;
+        }, new MessageExtractor(), ShardRegionOptions);
+    }
+
+    private static MessageWorkspace Workspace(ActorSystem system, IActorRegistry registry, GatewaySettings settings, PipelineCounters counters,
+        Func<ActorSystem, MessageWorkspace, MessageWorkspace>? adjustWorkspace)
+    {
+        var workspace = WorkspaceFor(system, registry, settings, counters);
+        if (adjustWorkspace is not null) workspace = adjustWorkspace(system, workspace);
+        if (settings.Rules.Enabled && workspace.ScanWithBuiltInRules == BuiltInRules.Scan)
+            _ = RulesWarmUp.StartInBackground(settings.Rules, Akka.Event.Logging.GetLogger(system, typeof(RulesWarmUp)));
+        return workspace;
+    }
+
+    /// <summary>
+    /// Clustered, a shard region over the nodes with the <c>scan</c> role (a node without it reaches them through a proxy):
+    /// entities are created on the first command and stop themselves when done (never passivated for idleness: an entity
+    /// that waits holds a claim); no entity is remembered, because the work area is what says which messages are claimed.
+    /// A shard that moves (a rebalance, a node leaving) has its MessageActors let go of their files first (<see cref="MessageActor.HandOff"/>).
+    /// </summary>
+    private static ShardOptions ShardRegionOptions => new()
+    {
+        Role = ClusterSettings.ScanRole,
+        StateStoreMode = StateStoreMode.DData,
+        RememberEntities = false,
+        ShouldPassivateIdleEntities = false,
+        HandOffStopMessage = MessageActor.HandOff.Instance,
+    };
 
     private static MessageWorkspace WorkspaceFor(ActorSystem system, IActorRegistry registry, GatewaySettings settings, PipelineCounters counters)
     {

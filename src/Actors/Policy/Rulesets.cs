@@ -227,21 +227,8 @@ public sealed class Rulesets
 
     private static string ReadString(Config config, string path, string key) => SingleString(config.GetValue(path), key);
 
-    private static IReadOnlyList<string> ReadStringList(Config config, string path, string key)
-    {
-        var value = config.GetValue(path);
-        if (value.IsObject()) throw new ConfigurationException(key, "must be a list [ ... ], not a section { ... }");
-        if (value.IsString() && !value.IsArray()) throw new ConfigurationException(key, "must be a list [ ... ], e.g. [\"to-domain:example.com\"]");
-        if (!value.IsArray()) return [];
-        try
-        {
-            return value.GetStringList().Select(s => (s ?? "").Trim()).ToList();
-        }
-        catch (Exception e) when (e is InvalidOperationException or NotSupportedException or FormatException)
-        {
-            throw new ConfigurationException(key, "must be a list of quoted strings such as \"to-domain:example.com\"", e);
-        }
-    }
+    private static IReadOnlyList<string> ReadStringList(Config config, string path, string key) =>
+        ConfigValues.StringList(config.GetValue(path), key, example: "to-domain:example.com");
 
     private static double? ReadThreshold(Config config, string path, string key)
     {

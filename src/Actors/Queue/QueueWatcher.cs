@@ -67,14 +67,20 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private FileSystemWatcher? _changeHint;
     /// <summary>Set while the messages an earlier run was scanning when it died are taken one at a time; nothing else is admitted.</summary>
     private CrashIsolationPlan? _isolation;
+    /// <summary>Clustered: claims in the work area that no one drives (their node died) are taken up at each periodic listing.</summary>
+    private readonly bool _recoverOrphanedClaims;
+    /// <summary>Clustered: when each admission in progress was sent; one its MessageActor never answers is given up (see <see cref="RecoverOrphanedClaims"/>).</summary>
+    private readonly Dictionary<FileIdentity, DateTime> _admissionSent = new();
+    private static readonly TimeSpan AdmissionAnswerTimeout = TimeSpan.FromSeconds(30);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     public QueueWatcher(QueueSettings settings, IQueueFormat format, IActorRef messages,
         Func<IActorContext, IReadOnlyList<IActorRef>> startCoordinators, int batchSize, PipelineCounters counters,
-        MessageJournalClient? journal = null)
+        MessageJournalClient? journal = null, bool recoverOrphanedClaims = false)
     {
         _settings = settings;
+        _recoverOrphanedClaims = recoverOrphanedClaims;
         _journal = journal ?? MessageJournalClient.Disabled();
         _format = format;
         _listing = new IncomingQueueListing(settings.Incoming, settings.Bad, format);
@@ -93,6 +99,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         Receive<PeriodicScan>(_ =>
         {
             _changedSinceListing = true;
+            RecoverOrphanedClaims();
             ScanAndAdmit();
         });
         Receive<ChangeHint>(_ =>
@@ -144,8 +151,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     public static Props PropsFor(QueueSettings settings, IQueueFormat format, IActorRef messages,
         Func<IActorContext, IReadOnlyList<IActorRef>> startCoordinators, int batchSize, PipelineCounters counters,
-        MessageJournalClient? journal = null) =>
-        Props.Create(() => new QueueWatcher(settings, format, messages, startCoordinators, batchSize, counters, journal));
+        MessageJournalClient? journal = null, bool recoverOrphanedClaims = false) =>
+        Props.Create(() => new QueueWatcher(settings, format, messages, startCoordinators, batchSize, counters, journal, recoverOrphanedClaims));
 
     protected override void PreStart()
     {
@@ -221,9 +228,35 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         ScanAndAdmit();
     }
 
+    /// <summary>
+    /// Clustered only: a claim in the work area that is neither being admitted nor in flight here lost its MessageActor
+    /// with its node (a command to it then reached a new MessageActor, which absorbed it, so its batch let it go). The
+    /// claim is handed to its identity's MessageActor again, which takes it over and resumes it from the journal. On one
+    /// node no claim is ever left without an owner while the watcher runs, so this is off there.
+    /// </summary>
+    private void RecoverOrphanedClaims()
+    {
+        if (!_recoverOrphanedClaims || !_watching || _stopping is not null || _isolation is not null) return;
+        // An Admit or Recover routed to a node that died before it was downed is lost with it: after a while the admission
+        // is given up, so that the file is admitted again from the incoming queue, or, claimed meanwhile, taken up below.
+        var unanswered = _admissionSent.Where(a => DateTime.UtcNow - a.Value > AdmissionAnswerTimeout).Select(a => a.Key).ToList();
+        foreach (var identity in unanswered)
+        {
+            _log.Warning("Message {Identity}: no answer from its MessageActor within {Timeout} (its node may be gone); it is admitted again", identity, AdmissionAnswerTimeout);
+            ForgetAdmission(identity);
+        }
+        foreach (var claim in WorkAreaClaim.FindIn(_settings.Work, _settings.Incoming, _format))
+        {
+            if (_admitting.ContainsKey(claim.Identity) || _inFlight.Contains(claim.Identity)) continue;
+            _log.Info("Message {Identity} is claimed in the work area but no node drives it (its node is gone); taking it over", claim.Identity);
+            Recover(claim);
+        }
+    }
+
     private void Recover(WorkAreaClaim claim)
     {
         _admitting[claim.Identity] = claim.IncomingPath;
+        if (_recoverOrphanedClaims) _admissionSent[claim.Identity] = DateTime.UtcNow;
         _admittingNames.Add(Path.GetFileName(claim.IncomingPath));
         _messages.Tell(new MessageCommands.Recover(claim.Identity, claim.WorkPath, claim.IncomingPath));
     }
@@ -282,6 +315,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             if (_inFlight.Contains(identity) || _admitting.ContainsKey(identity) || _listing.WasRefused(identity)) continue;
             if (_retries.MustWait(identity, DateTime.UtcNow)) continue;
             _admitting[identity] = path;
+            if (_recoverOrphanedClaims) _admissionSent[identity] = DateTime.UtcNow;
             _admittingNames.Add(Path.GetFileName(path));
             _messages.Tell(new MessageCommands.Admit(identity, path));
         }
@@ -393,6 +427,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     private bool ForgetAdmission(FileIdentity identity)
     {
+        _admissionSent.Remove(identity);
         if (!_admitting.Remove(identity, out var path)) return false;
         _admittingNames.Remove(Path.GetFileName(path));
         return true;

@@ -150,47 +150,4 @@ public sealed partial class CommandLineSpecs
             Assert.False(process.HasExited, $"exited early with {(process.HasExited ? process.ExitCode : 0)}: {Read(stdout)} {Read(stderr)}");
             return false;
         }, Patience, () => $"the gateway to get there: {Read(stdout)} {Read(stderr)}", TimeSpan.FromMilliseconds(50));
-
-
-    /// <summary>A spamd that accepts connections and never answers: every scan stays in flight until its timeout.</summary>
-    private sealed class SilentDaemon : IDisposable
-    {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly List<Socket> _held = [];
-        private readonly CancellationTokenSource _stop = new();
-
-        public SilentDaemon()
-        {
-            _listener.Start();
-            _ = HoldConnectionsAsync();
-        }
-
-        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
-
-        private async Task HoldConnectionsAsync()
-        {
-            try
-            {
-                while (true)
-                {
-                    var socket = await _listener.AcceptSocketAsync(_stop.Token);
-                    lock (_held) _held.Add(socket);
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-            }
-        }
-
-        public void Dispose()
-        {
-            _stop.Cancel();
-            _listener.Stop();
-            lock (_held)
-            {
-                foreach (var socket in _held) socket.Dispose();
-            }
-            _stop.Dispose();
-        }
-    }
 }

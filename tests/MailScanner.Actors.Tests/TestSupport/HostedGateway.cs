@@ -46,21 +46,24 @@ public sealed class HostedGateway : IAsyncDisposable
 
     /// <param name="adjustWorkspace">Replaces parts of what the MessageActors work with (a slow engine, throwing rules).</param>
     /// <param name="hocon">Added to the actor system's configuration (log level, test plugins).</param>
+    /// <param name="systemName">The actor system's name: the same for the nodes of one cluster; a fresh one otherwise.</param>
     public static async Task<HostedGateway> StartAsync(GatewaySettings settings, PipelineCounters? counters = null,
-        Func<ActorSystem, MessageWorkspace, MessageWorkspace>? adjustWorkspace = null, string hocon = "akka.loglevel = WARNING")
+        Func<ActorSystem, MessageWorkspace, MessageWorkspace>? adjustWorkspace = null, string hocon = "akka.loglevel = WARNING",
+        string? systemName = null)
     {
+        var name = systemName ?? $"gateway-spec-{Guid.NewGuid():N}"[..20];
         var pipelineCounters = counters ?? new PipelineCounters();
         LogCapture? log = null;
         var host = new HostBuilder()
             .ConfigureServices(services => services.Configure<HostOptions>(options =>
                 options.ShutdownTimeout = GatewayShutdown.PhaseTimeoutFor(settings.Shutdown) + TimeSpan.FromSeconds(30)))
-            .ConfigureServices(services => services.AddAkka($"gateway-spec-{Guid.NewGuid():N}"[..20], (builder, _) =>
+            .ConfigureServices(services => services.AddAkka(name, (builder, _) =>
             {
                 builder.AddHocon(hocon, HoconAddMode.Prepend);
                 builder.AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
                 // First of all start-up tasks, so that nothing the gateway logs while it starts is missed.
                 builder.WithActors((system, _) => log = LogCapture.Of(system));
-                builder.AddMailScannerGateway(settings, pipelineCounters, adjustWorkspace);
+                builder.AddMailScannerGateway(settings, pipelineCounters, adjustWorkspace, name);
             }))
             .ConfigureServices(services => services.AddObservabilityEndpoint(settings))
             .Build();
