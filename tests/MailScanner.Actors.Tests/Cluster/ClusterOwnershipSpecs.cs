@@ -81,7 +81,11 @@ public sealed class ClusterOwnershipSpecs(PostgresServer server) : IClassFixture
         // filling any lower hole) from now on until one gets the first message's number, once that message is gone.
         using var reuse = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var second = Task.Run(() => QueueReusingInode(old.Inode, "the second life", reuse.Token));
-        Assert.All(await FromEveryNodeAtOnce(new Admit(old, oldPath)), reply => Assert.IsType<Admitted>(reply));
+        // One owner admits it; an Admit that arrives only after that owner finished the message (the watcher takes up the
+        // claim at once on a busy machine) finds its file gone and is absorbed, which is no second owner either.
+        var admitted = await FromEveryNodeAtOnce(new Admit(old, oldPath));
+        Assert.Contains(admitted, reply => reply is Admitted);
+        Assert.All(admitted, reply => Assert.True(reply is Admitted or Absorbed, $"{reply}"));
         await Eventually.Holds(() => OutgoingWith("the first life") == 1 && !File.Exists(_bed.WorkPathOf(old)), TimeSpan.FromSeconds(60), "the first message to be done");
 
         // The same name, another file.
