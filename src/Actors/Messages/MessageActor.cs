@@ -246,7 +246,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         var message = _message!.Message;
         ScanReport rules;
-        using (_workspace.Counters.Time(PipelineStage.Rules)) rules = _workspace.ScanWithBuiltInRules(message, _workspace.Rules);
+        using (_workspace.Counters.Time(PipelineStage.Rules)) rules = _workspace.ScanWithBuiltInRules(message, _workspace.Rules, _workspace.UnpackBudget);
         _scan = new ScanRound([rules], _workspace.ScannerEngines.Count);
         if (_scan.Complete)
         {
@@ -310,7 +310,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         if (_decision is not null) return;
         using var timing = _workspace.Counters.Time(PipelineStage.Clean);
-        _decision = MessageDecision.Decide(_message!.Envelope, _message.Message, _scan!.Reports, _workspace.Policy, _workspace.Rules.Html);
+        _decision = MessageDecision.Decide(_message!.Envelope, _message.Message, _scan!.Reports, _workspace.Policy, _workspace.Rules.Html, _workspace.Rules.Limits);
         _verdict = _decision.Verdict;
         if (_decision.QuarantinedInsteadOfCleaned)
             _log.Warning("Message {QueueId} ({Identity}) is {Verdict} in no particular part; it is quarantined instead of cleaned",
