@@ -247,6 +247,12 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         var message = _message!.Message;
         ScanReport rules;
         using (_workspace.Counters.Time(PipelineStage.Rules)) rules = _workspace.ScanWithBuiltInRules(message, _workspace.Rules, _workspace.UnpackBudget);
+        if (rules.Postponed is { } busy)
+        {
+            // Not judged on what it could not unpack for lack of memory others held: back to the queue, tried again later.
+            HandBack(nameof(Scan), $"not scanned yet: {busy}", _scanRequester);
+            return;
+        }
         _scan = new ScanRound([rules], _workspace.ScannerEngines.Count);
         if (_scan.Complete)
         {

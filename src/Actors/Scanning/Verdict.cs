@@ -64,6 +64,12 @@ public sealed record ScanReport(string Scanner, IReadOnlyList<ScanFinding> Findi
     /// <summary>The message holds HTML with something the HTML settings disarm (script, iframe, object, form).</summary>
     public bool HasActiveHtml { get; init; }
 
+    /// <summary>
+    /// Why the scan could not be completed now and the message must be tried again later (other messages held the
+    /// gateway's unpacking memory); null for a complete scan. A postponed report's findings are not a verdict.
+    /// </summary>
+    public string? Postponed { get; init; }
+
     public static ScanReport Nothing(string scanner) => new(scanner, Array.Empty<ScanFinding>());
 }
 

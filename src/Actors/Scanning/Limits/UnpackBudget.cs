@@ -7,9 +7,11 @@ namespace MailScanner.Actors.Scanning.Limits;
 /// give memory back; the budget is never exceeded.
 /// </summary>
 /// <remarks>
-/// Takers hold what they took while they wait for more, so two large analyses could each wait for the other. A wait
-/// is therefore bounded (<see cref="UnpackAccount"/> gives up after <see cref="MaxWait"/> and reports the part as
-/// not analysable); nothing waits forever.
+/// Takers hold what they took while they wait for more, so analyses could each wait for the others. A wait is
+/// therefore bounded: it ends at once when every holder is waiting (nobody would give anything back), and after
+/// <see cref="MaxWait"/> in any case. The analysis that gave up is postponed (<see cref="UnpackRefusal.GatewayMemoryBusy"/>):
+/// its message is handed back to the queue and tried again later, never judged on a part it could not read for lack
+/// of memory others held. Only a part larger than the whole budget is a finding.
 /// </remarks>
 public sealed class UnpackBudget
 {
@@ -19,7 +21,8 @@ public sealed class UnpackBudget
     private readonly object _gate = new();
     private long _inUse;
     private long _peak;
-    private int _waiters;
+    /// <summary>Accounts holding memory now, and how many of them are waiting for more.</summary>
+    private int _holders, _waitingHolders;
 
     public UnpackBudget(long capacity)
     {
@@ -47,44 +50,52 @@ public sealed class UnpackBudget
     /// <summary>Opens the account of one message's analysis, which may take at most <paramref name="perMessageLimit"/> bytes.</summary>
     public UnpackAccount Open(long perMessageLimit) => new(this, perMessageLimit);
 
-    /// <summary>Takes <paramref name="bytes"/>, waiting up to <paramref name="maxWait"/> for them; false when they could not be had.</summary>
-    internal bool TryTake(long bytes, TimeSpan maxWait)
+    /// <summary>
+    /// Takes <paramref name="bytes"/>, waiting up to <paramref name="maxWait"/> for them. A taker that already holds
+    /// memory (<paramref name="holding"/>) does not wait when every other holder is waiting too: nobody would ever give
+    /// anything back, so it gives up at once instead of after the wait.
+    /// </summary>
+    internal UnpackRefusal TryTake(long bytes, TimeSpan maxWait, bool holding)
     {
-        if (bytes <= 0) return true;
-        if (bytes > Capacity) return false;
+        if (bytes <= 0) return UnpackRefusal.None;
+        if (bytes > Capacity) return UnpackRefusal.LargerThanGatewayMemory;
         lock (_gate)
         {
             if (_inUse + bytes > Capacity)
             {
                 var deadline = Environment.TickCount64 + (long)maxWait.TotalMilliseconds;
-                _waiters++;
+                if (holding) _waitingHolders++;
                 try
                 {
                     while (_inUse + bytes > Capacity)
                     {
+                        if (holding && _waitingHolders >= _holders) return UnpackRefusal.GatewayMemoryBusy;
                         var left = deadline - Environment.TickCount64;
-                        if (left <= 0) return false;
-                        Monitor.Wait(_gate, TimeSpan.FromMilliseconds(left));
+                        if (left <= 0) return UnpackRefusal.GatewayMemoryBusy;
+                        Monitor.Wait(_gate, TimeSpan.FromMilliseconds(Math.Min(left, 100)));
                     }
                 }
                 finally
                 {
-                    _waiters--;
+                    if (holding) _waitingHolders--;
                 }
             }
+            if (!holding) _holders++;
             _inUse += bytes;
             if (_inUse > _peak) _peak = _inUse;
-            return true;
+            return UnpackRefusal.None;
         }
     }
 
-    internal void Give(long bytes)
+    /// <summary>Gives <paramref name="bytes"/> back; <paramref name="releasesAll"/> when the giver now holds nothing.</summary>
+    internal void Give(long bytes, bool releasesAll)
     {
         if (bytes <= 0) return;
         lock (_gate)
         {
             _inUse -= bytes;
-            if (_waiters > 0) Monitor.PulseAll(_gate);
+            if (releasesAll) _holders--;
+            Monitor.PulseAll(_gate);
         }
     }
 }
@@ -95,8 +106,10 @@ public enum UnpackRefusal
     None,
     /// <summary>The message's own <c>max-unpacked-bytes</c> would be passed.</summary>
     MessageLimit,
-    /// <summary>The gateway-wide <c>unpack-memory</c> could not spare it in time (or is smaller than what is asked).</summary>
-    GatewayMemory,
+    /// <summary>More than the whole gateway-wide <c>unpack-memory</c>: this part can never be analysed.</summary>
+    LargerThanGatewayMemory,
+    /// <summary>Other messages hold the gateway-wide <c>unpack-memory</c>: the analysis is postponed, not judged.</summary>
+    GatewayMemoryBusy,
 }
 
 /// <summary>
@@ -118,6 +131,9 @@ public sealed class UnpackAccount : IDisposable
     /// <summary>The message's limit (<c>max-unpacked-bytes</c>).</summary>
     public long Limit { get; }
 
+    /// <summary>A take had to give up because others held the gateway's memory: the analysis is incomplete and must be tried again later.</summary>
+    public bool Postponed { get; private set; }
+
     /// <summary>Bytes taken so far (and not given back).</summary>
     public long Held => _held;
 
@@ -134,7 +150,12 @@ public sealed class UnpackAccount : IDisposable
     {
         if (bytes <= 0) return UnpackRefusal.None;
         if (countsAgainstMessage && Used + bytes > Limit) return UnpackRefusal.MessageLimit;
-        if (!_budget.TryTake(bytes, UnpackBudget.MaxWait)) return UnpackRefusal.GatewayMemory;
+        var refusal = _budget.TryTake(bytes, UnpackBudget.MaxWait, holding: _held > 0);
+        if (refusal != UnpackRefusal.None)
+        {
+            if (refusal == UnpackRefusal.GatewayMemoryBusy) Postponed = true;
+            return refusal;
+        }
         _held += bytes;
         if (countsAgainstMessage) Used += bytes;
         return UnpackRefusal.None;
@@ -147,12 +168,12 @@ public sealed class UnpackAccount : IDisposable
         if (bytes <= 0) return;
         _held -= bytes;
         Used = Math.Max(0, Used - bytes);
-        _budget.Give(bytes);
+        _budget.Give(bytes, releasesAll: _held == 0);
     }
 
     public void Dispose()
     {
-        _budget.Give(_held);
+        _budget.Give(_held, releasesAll: true);
         _held = 0;
     }
 }

@@ -164,7 +164,8 @@ public static class MessageAnalyzer
             }
             if (isMessage)
             {
-                // An attached message MimeKit did not parse as one (base64 or quoted-printable): parsed here, within the same limits.
+                // An attached message MimeKit did not parse as one (MimeKit leaves one in base64 or quoted-printable a
+                // leaf): decoded above and parsed here, within the same limits.
                 var name = fileName ?? $"message {PartPosition.Shown(position)}";
                 Embedded(content, $"{prefix}{name}/", mimePath, depth + 1, archiveDepth);
                 return;
@@ -195,7 +196,8 @@ public static class MessageAnalyzer
             MimeMessage inner;
             try
             {
-                using var stream = ReadOnlyStreams.Over(content);
+                // Not disposed: the parts of a persistent parse read their content from it later.
+                var stream = ReadOnlyStreams.Over(content);
                 inner = new MimeParser(ParserOptionsFor(limits.MaxMimeDepth - depth), stream, persistent: true).ParseMessage();
             }
             catch (Exception e) when (e is FormatException or IOException)
@@ -251,6 +253,11 @@ public static class MessageAnalyzer
 
         private void Zip(ReadOnlyMemory<byte> content, string name, string mimePath, int archiveDepth, int mimeDepth)
         {
+            if (ZipDirectory.HasOverlappingEntries(content.Span))
+            {
+                Finding("archive: entries share their compressed data (overlapping-entry zip bomb)", name, mimePath);
+                return;
+            }
             // Listing a zip costs memory per entry before any is read: the count it declares is checked first.
             if (ZipDirectory.DeclaredEntries(content.Span) is { } declared && _members + declared > limits.MaxArchiveMembers)
             {
@@ -258,38 +265,56 @@ public static class MessageAnalyzer
                 Limit("archive", "max-archive-members", $"the zip declares {declared} entries; more than {limits.MaxArchiveMembers} archive members in the message", name, mimePath);
                 return;
             }
-            if (ZipDirectory.HasOverlappingEntries(content.Span))
+            if (ZipDirectory.Members(content.Span) is { } members)
             {
-                Finding("archive: entries share their compressed data (overlapping-entry zip bomb)", name, mimePath);
+                foreach (var member in members)
+                {
+                    if (!CountMember(name, mimePath)) return;
+                    var unsupported = member.Method is 0 or 8 ? null : $"cannot be unpacked (compression method {member.Method})";
+                    if (!ZipEntry(name, mimePath, archiveDepth, mimeDepth, member.Name, member.DeclaredSize, member.PackedSize, member.IsEncrypted, unsupported, () =>
+                        {
+                            var packed = ReadOnlyStreams.Over(content.Slice((int)member.DataOffset, (int)member.PackedSize));
+                            return member.Method == 8 ? new DeflateStream(packed, CompressionMode.Decompress) : packed;
+                        })) return;
+                }
                 return;
             }
+            // zip64 and what the directory reader above does not take: .NET's reader (which stops at the declared size).
             using var zip = new ZipArchive(ReadOnlyStreams.Over(content), ZipArchiveMode.Read);
             foreach (var entry in zip.Entries)
             {
                 if (!CountMember(name, mimePath)) return;
-                if (entry.FullName.EndsWith('/') && entry.Length == 0) continue; // a directory
-                var memberName = $"{name}/{entry.FullName}";
-                var fileName = LastSegment(entry.FullName);
-                if (entry.IsEncrypted)
-                {
-                    AddMember(memberName, mimePath, fileName, entry.Length, ReadOnlyMemory<byte>.Empty, AnalyzedPart.Encrypted, archiveDepth);
-                    continue;
-                }
-                ReadOnlyMemory<byte> data;
-                try
-                {
-                    using var stream = entry.Open();
-                    if (!TryExpand(stream, entry.CompressedLength, entry.Length, "zip header", memberName, mimePath, out data)) continue;
-                }
-                catch (Exception e) when (e is InvalidDataException or NotSupportedException or IOException)
-                {
-                    AddMember(memberName, mimePath, fileName, entry.Length, ReadOnlyMemory<byte>.Empty, $"cannot be unpacked ({e.Message})", archiveDepth);
-                    continue;
-                }
-                if (_unpackedExceeded) return;
-                AddMember(memberName, mimePath, fileName, entry.Length, data, null, archiveDepth);
-                Inside(data, memberName, mimePath, fileName, archiveDepth, mimeDepth);
+                if (!ZipEntry(name, mimePath, archiveDepth, mimeDepth, entry.FullName, entry.Length, entry.CompressedLength, entry.IsEncrypted, null, entry.Open)) return;
             }
+        }
+
+        /// <summary>One zip member, unpacked from <paramref name="open"/>; false when the walk of this zip must stop.</summary>
+        private bool ZipEntry(string name, string mimePath, int archiveDepth, int mimeDepth, string entryName, long declared, long packedSize,
+            bool encrypted, string? unsupported, Func<Stream> open)
+        {
+            if (entryName.EndsWith('/') && declared == 0) return true; // a directory
+            var memberName = $"{name}/{entryName}";
+            var fileName = LastSegment(entryName);
+            if (encrypted || unsupported is not null)
+            {
+                AddMember(memberName, mimePath, fileName, declared, ReadOnlyMemory<byte>.Empty, encrypted ? AnalyzedPart.Encrypted : unsupported, archiveDepth);
+                return true;
+            }
+            ReadOnlyMemory<byte> data;
+            try
+            {
+                using var stream = open();
+                if (!TryExpand(stream, packedSize, declared, "zip header", memberName, mimePath, out data)) return true;
+            }
+            catch (Exception e) when (e is InvalidDataException or NotSupportedException or IOException)
+            {
+                AddMember(memberName, mimePath, fileName, declared, ReadOnlyMemory<byte>.Empty, $"cannot be unpacked ({e.Message})", archiveDepth);
+                return true;
+            }
+            if (_unpackedExceeded) return false;
+            AddMember(memberName, mimePath, fileName, declared, data, null, archiveDepth);
+            Inside(data, memberName, mimePath, fileName, archiveDepth, mimeDepth);
+            return true;
         }
 
         private void Gzip(ReadOnlyMemory<byte> content, string name, string mimePath, string? containerFileName, int archiveDepth, int mimeDepth)
@@ -355,8 +380,11 @@ public static class MessageAnalyzer
                 case UnpackRefusal.MessageLimit:
                     UnpackedExceeded(area, partName, mimePath);
                     return false;
+                case UnpackRefusal.LargerThanGatewayMemory:
+                    Limit(area, "unpack-memory", $"{bytes} bytes are more than the gateway's whole unpacking memory", partName, mimePath);
+                    return false;
                 default:
-                    Limit(area, "unpack-memory", $"{bytes} bytes could not be had from the gateway's unpacking memory in time", partName, mimePath);
+                    // Others hold the memory: the account is marked postponed and the message is tried again later.
                     return false;
             }
         }
@@ -379,16 +407,17 @@ public static class MessageAnalyzer
                 RatioExceeded(memberName, mimePath, declaredSize, packedSize);
                 return false;
             }
-            // Never more than the ratio allows: a larger real size is found by the one byte read beyond.
-            var size = trustDeclared ? declaredSize : Math.Min(declaredSize, ratioCapBytes);
+            // A hint beyond what the ratio allows (a truncated gzip's "trailer" is whatever bytes it ends with) starts
+            // small and grows, doubling, up to the ratio's cap: a larger real size is found by the one byte read beyond.
+            var growing = !trustDeclared && declaredSize > ratioCapBytes;
+            var size = growing ? Math.Min(ratioCapBytes, Math.Max(64 * 1024, 4 * packedSize)) : declaredSize;
             if (!TryTake(size, countsAgainstMessage: true, "archive", memberName, mimePath)) return false;
             var buffer = new byte[size];
             var filled = Fill(stream, buffer, 0);
             Span<byte> beyond = stackalloc byte[1];
-            // A hint that was too small: grow, doubling, up to what the ratio allows.
-            while (!trustDeclared && filled == buffer.Length && buffer.Length < ratioCapBytes && stream.Read(beyond) > 0)
+            while (growing && filled == buffer.Length && buffer.Length < ratioCapBytes && stream.Read(beyond) > 0)
             {
-                var grown = Math.Min(ratioCapBytes, Math.Max(64 * 1024, 2L * buffer.Length));
+                var grown = Math.Min(ratioCapBytes, 2L * buffer.Length);
                 if (!TryTake(grown, countsAgainstMessage: true, "archive", memberName, mimePath)) return false;
                 var larger = new byte[grown];
                 buffer.CopyTo(larger, 0);
@@ -400,7 +429,7 @@ public static class MessageAnalyzer
             data = new ReadOnlyMemory<byte>(buffer, 0, filled);
             if (filled == buffer.Length && stream.Read(beyond) > 0)
             {
-                if (filled >= ratioCapBytes) RatioExceeded(memberName, mimePath, filled + 1L, packedSize);
+                if (growing || filled >= ratioCapBytes) RatioExceeded(memberName, mimePath, filled + 1L, packedSize);
                 else Finding($"archive: real size differs from what the {declaredBy} declares (more than the {declaredSize} bytes declared; only those were analysed)", memberName, mimePath);
             }
             else if (filled != declaredSize)

@@ -53,6 +53,11 @@ public static class BuiltInRules
         // The parts hold decoded bytes taken from the budget until the rules are done with them.
         using var account = budget.Open(settings.Limits.MaxUnpackedBytes);
         var analysis = MessageAnalyzer.Analyze(message, settings.Limits, account);
+        if (account.Postponed)
+            return new ScanReport(ScannerName, analysis.Findings)
+            {
+                Postponed = $"other messages hold the gateway's unpacking memory (limits.unpack-memory = {budget.Capacity} bytes)",
+            };
         var activeHtml = false;
         findings.AddRange(analysis.Findings);
 
