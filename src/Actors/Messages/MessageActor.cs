@@ -20,7 +20,7 @@ namespace MailScanner.Actors.Messages;
 ///   unadmitted ──Admit / Recover──► claimed ──Scan──► attempt recorded ──► scanning ──► claimed ──Clean, Deliver──►
 ///        │                                 │            │ a scanner could not answer: handed back to the queue, retried later
 ///        │                                 │            └ a delivery was already recorded: completed, not repeated
-///        │                                 └ attempts used up: quarantined as unprocessable
+///        │                                 └ attempts used up: quarantined as unprocessable (unscannable, by policy, when a scanner timed out on it)
 ///        └── any other command: absorbed, nothing touched
 ///   ──► copies staged ──► delivery recorded ──► copies published ──► safely written ──Delete──► gone
 ///
@@ -209,6 +209,17 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                     QueueId, Identity, MessageActionNames.Name(recorded.Action));
                 ScanFinished(_decision.Verdict);
                 break;
+            case MessageJournalProtocol.AttemptBegun begun when begun.Attempt > _workspace.Journal.MaxProcessingAttempts
+                                                               && _workspace.ScannerTimeouts.Count(Identity.Key) is > 0 and var timeouts:
+                _attemptOpen = true;
+                // A scanner that answers everything else timed out on this one: never fully scanned, and the policy
+                // decides what happens to it (by default the quarantine), as for any other verdict.
+                _scan = new ScanRound([new ScanReport("gateway", [new ScanFinding(VerdictKind.Unscannable,
+                    $"a scanner timed out on it {timeouts} time(s) while it answered other messages; {begun.Attempt - 1} attempts (max-processing-attempts = {_workspace.Journal.MaxProcessingAttempts})")])], 0);
+                _log.Error("Message {QueueId} ({Identity}) from <{Sender}>: the scanners timed out on it in its {Attempts} attempts; it is unscannable",
+                    QueueId, Identity, PrintableText.Of(_message!.Envelope.Sender), begun.Attempt - 1);
+                ScanFinished(_scan.Verdict);
+                break;
             case MessageJournalProtocol.AttemptBegun begun when begun.Attempt > _workspace.Journal.MaxProcessingAttempts:
                 _attemptOpen = true;
                 _decision = MessageDecision.Already(new Verdict(VerdictKind.Unprocessable,
@@ -280,6 +291,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                 // The scanner answers others but not this message: the attempt counts, so a message no scanner gets
                 // through ends in the quarantine after max-processing-attempts instead of being retried forever.
                 Timers.Cancel("scan-deadline");
+                _workspace.ScannerTimeouts.Record(Identity.Key);
                 HandBack(nameof(Scan), $"not scanned, and the attempt counts: {unavailable.Reason}", _scanRequester, attemptCounts: true);
                 break;
             case ScannerEngine.Unavailable unavailable when unavailable.MessageKey == Identity.Key:
@@ -428,6 +440,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         _workspace.Counters.CountFinished(message.QueueId, _decision!.Verdict.Kind, _decision.Action);
         _attemptOpen = false;
         _workspace.Journal.Finished(Identity);
+        _workspace.ScannerTimeouts.Forget(Identity.Key);
         // One line per message outcome: what an operator greps for when a message is asked about.
         _log.Info(
             "Message {QueueId} {Identity} from <{Sender}> to {RecipientCount} recipient(s), {Size} bytes: {Verdict}, {Action} in {Milliseconds} ms",

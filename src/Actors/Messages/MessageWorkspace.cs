@@ -37,6 +37,9 @@ public sealed record MessageWorkspace(
     /// </summary>
     public UnpackBudget UnpackBudget { get; init; } = new(Rules.Limits.UnpackMemory);
 
+    /// <summary>Which messages a scanner timed out on: those that run out of attempts that way are unscannable.</summary>
+    public ScannerTimeouts ScannerTimeouts { get; init; } = new();
+
     /// <summary>The built-in rules; replaceable so that specs can make scanning throw, as a poison message would.</summary>
     public Func<ReadOnlyMemory<byte>, RuleSettings, UnpackBudget, ScanReport> ScanWithBuiltInRules { get; init; } = BuiltInRules.Scan;
 
