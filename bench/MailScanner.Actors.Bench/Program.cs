@@ -302,6 +302,20 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
         });
     }
 
+    if (options.Runs(BenchOptions.Bombs))
+    {
+        await Measure("bombs", $"(h) peak RSS: {BombRssMeasurement.Bombs} messages of the hostile corpus written to the queue at once", async () =>
+        {
+            var result = await new BombRssMeasurement(workspace, Gateway(), options).RunAsync(cancel.Token);
+            var ceiling = BombRssMeasurement.UnpackMemoryMegabytes + result.IdleMegabytes + 150;
+            Console.WriteLine($"  idle RSS: {result.IdleMegabytes:F1} MB; peak RSS (VmHWM) with {result.Messages} bombs: {result.PeakMegabytes:F1} MB " +
+                              $"(+{result.PeakMegabytes - result.IdleMegabytes:F1} MB); all through in {result.Seconds:F1} s");
+            Console.WriteLine($"  {result.Stop}");
+            summary.Add($"peak RSS (h), {result.Messages} bombs", $"{result.PeakMegabytes:F1} MB (idle {result.IdleMegabytes:F1})", "< 500 MB", result.PeakMegabytes < 500);
+            summary.Add("peak RSS (h) vs unpack-memory + idle + 150 MB", $"{result.PeakMegabytes:F1} MB", $"<= {ceiling:F0} MB", result.PeakMegabytes <= ceiling);
+        });
+    }
+
     if (options.Runs(BenchOptions.Latency))
     {
         await Measure("idle latency", $"(d) idle latency: {options.LatencySamples} single messages into a quiet queue", async () =>

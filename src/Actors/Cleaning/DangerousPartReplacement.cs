@@ -26,7 +26,8 @@ internal static class DangerousPartReplacement
             .Where(f => !HtmlReasons.Any(p => f.Reason.StartsWith(p, StringComparison.Ordinal)))
             .ToList();
         if (dangerous.Count == 0) return;
-        var parts = MessageAnalyzer.Analyze(message, limits).Parts;
+        // Only findings without a MIME position need the parts looked up by name (built-in and clamd findings carry it).
+        IReadOnlyList<AnalyzedPart>? parts = null;
 
         // Target entity → the findings that put it there, in the order first seen.
         var targets = new List<(MimeEntity Entity, List<ScanFinding> Findings)>();
@@ -37,7 +38,7 @@ internal static class DangerousPartReplacement
                 changes.Add($"not replaced: {finding} names no part; the message is only tagged");
                 continue;
             }
-            var paths = finding.MimePath is { } exact ? [exact] : MimePathsOf(finding.PartName, parts);
+            var paths = finding.MimePath is { } exact ? [exact] : MimePathsOf(finding.PartName, parts ??= MessageAnalyzer.Analyze(message, limits).Parts);
             var entities = paths.Select(p => TargetAt(parsed, p)).OfType<MimeEntity>().Distinct().ToList();
             if (entities.Count == 0)
             {

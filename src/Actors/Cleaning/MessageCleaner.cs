@@ -21,7 +21,11 @@ public sealed record CleaningRequest(
     SpamScore? Spam,
     bool ReplaceDangerousParts,
     string? SubjectTag,
-    HtmlSettings? DisarmHtml);
+    HtmlSettings? DisarmHtml)
+{
+    /// <summary>The limits the message was analysed with: the cleaner parses it the same way, so MIME positions agree.</summary>
+    public AnalysisLimits Limits { get; init; } = AnalysisLimits.Default;
+}
 
 /// <summary>The cleaned RFC 5322 message and what was done to it, one readable line per change.</summary>
 public sealed record CleanedMessage(byte[] Message, IReadOnlyList<string> Changes);
@@ -86,13 +90,11 @@ public static class MessageCleaner
     private static CleanedMessage CleanMime(ReadOnlyMemory<byte> message, CleaningRequest request)
     {
         var changes = new List<string>();
-        var limits = AnalysisLimits.Default;
+        var limits = request.Limits;
         MimeMessage parsed;
         using var stream = ReadOnlyStreams.Over(message);
         // Parsed exactly as MessageAnalyzer parses it, so that its MIME positions name the same entities here.
-        var options = ParserOptions.Default.Clone();
-        options.MaxMimeDepth = limits.MaxMimeDepth + 1;
-        parsed = new MimeParser(options, stream, persistent: true).ParseMessage();
+        parsed = new MimeParser(MessageAnalyzer.ParserOptionsFor(limits.MaxMimeDepth), stream, persistent: true).ParseMessage();
 
         if (request.ReplaceDangerousParts) DangerousPartReplacement.Apply(parsed, message, request.Findings, limits, changes);
         if (request.DisarmHtml is { } html && parsed.Body is { } body)

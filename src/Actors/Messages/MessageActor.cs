@@ -20,7 +20,7 @@ namespace MailScanner.Actors.Messages;
 ///   unadmitted ──Admit / Recover──► claimed ──Scan──► attempt recorded ──► scanning ──► claimed ──Clean, Deliver──►
 ///        │                                 │            │ a scanner could not answer: handed back to the queue, retried later
 ///        │                                 │            └ a delivery was already recorded: completed, not repeated
-///        │                                 └ attempts used up: quarantined as unprocessable
+///        │                                 └ attempts used up: quarantined as unprocessable (unscannable, by policy, when a scanner timed out on it)
 ///        └── any other command: absorbed, nothing touched
 ///   ──► copies staged ──► delivery recorded ──► copies published ──► safely written ──Delete──► gone
 ///
@@ -234,6 +234,17 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                     QueueId, Identity, MessageActionNames.Name(recorded.Action));
                 ScanFinished(_decision.Verdict);
                 break;
+            case MessageJournalProtocol.AttemptBegun begun when begun.Attempt > _workspace.Journal.MaxProcessingAttempts
+                                                               && _workspace.ScannerTimeouts.Count(Identity.Key) is > 0 and var timeouts:
+                _attemptOpen = true;
+                // A scanner that answers everything else timed out on this one: never fully scanned, and the policy
+                // decides what happens to it (by default the quarantine), as for any other verdict.
+                _scan = new ScanRound([new ScanReport("gateway", [new ScanFinding(VerdictKind.Unscannable,
+                    $"a scanner timed out on it {timeouts} time(s) while it answered other messages; {begun.Attempt - 1} attempts (max-processing-attempts = {_workspace.Journal.MaxProcessingAttempts})")])], 0);
+                _log.Error("Message {QueueId} ({Identity}) from <{Sender}>: the scanners timed out on it in its {Attempts} attempts; it is unscannable",
+                    QueueId, Identity, PrintableText.Of(_message!.Envelope.Sender), begun.Attempt - 1);
+                ScanFinished(_scan.Verdict);
+                break;
             case MessageJournalProtocol.AttemptBegun begun when begun.Attempt > _workspace.Journal.MaxProcessingAttempts:
                 _attemptOpen = true;
                 _decision = MessageDecision.Already(new Verdict(VerdictKind.Unprocessable,
@@ -271,7 +282,13 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         var message = _message!.Message;
         ScanReport rules;
-        using (_workspace.Counters.Time(PipelineStage.Rules)) rules = _workspace.ScanWithBuiltInRules(message, _workspace.Rules);
+        using (_workspace.Counters.Time(PipelineStage.Rules)) rules = _workspace.ScanWithBuiltInRules(message, _workspace.Rules, _workspace.UnpackBudget);
+        if (rules.Postponed is { } busy)
+        {
+            // Not judged on what it could not unpack for lack of memory others held: back to the queue, tried again later.
+            HandBack(nameof(Scan), $"not scanned yet: {busy}", _scanRequester);
+            return;
+        }
         _scan = new ScanRound([rules], _workspace.ScannerEngines.Count);
         if (_scan.Complete)
         {
@@ -299,6 +316,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
                 // The scanner answers others but not this message: the attempt counts, so a message no scanner gets
                 // through ends in the quarantine after max-processing-attempts instead of being retried forever.
                 Timers.Cancel("scan-deadline");
+                _workspace.ScannerTimeouts.Record(Identity.Key);
                 HandBack(nameof(Scan), $"not scanned, and the attempt counts: {unavailable.Reason}", _scanRequester, attemptCounts: true);
                 break;
             case ScannerEngine.Unavailable unavailable when unavailable.MessageKey == Identity.Key:
@@ -335,7 +353,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
     {
         if (_decision is not null) return;
         using var timing = _workspace.Counters.Time(PipelineStage.Clean);
-        _decision = MessageDecision.Decide(_message!.Envelope, _message.Message, _scan!.Reports, _workspace.Policy, _workspace.Rules.Html);
+        _decision = MessageDecision.Decide(_message!.Envelope, _message.Message, _scan!.Reports, _workspace.Policy, _workspace.Rules.Html, _workspace.Rules.Limits);
         _verdict = _decision.Verdict;
         if (_decision.QuarantinedInsteadOfCleaned)
             _log.Warning("Message {QueueId} ({Identity}) is {Verdict} in no particular part; it is quarantined instead of cleaned",
@@ -448,6 +466,7 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         _attemptOpen = false;
         // The journal forgets the message only once the unlink is on disk (ExactlyOnceDelivery: B4).
         _workspace.Delivery.ForgetOnceDurable(Identity);
+        _workspace.ScannerTimeouts.Forget(Identity.Key);
         // One line per message outcome: what an operator greps for when a message is asked about. Outcome and
         // VerdictKind are the labels of mailscanner_messages_total and mailscanner_verdicts_total.
         _log.Info(

@@ -6,6 +6,7 @@ using MailScanner.Actors.Policy;
 using MailScanner.Actors.Quarantine;
 using MailScanner.Actors.Queue;
 using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Scanning.Limits;
 using MailScanner.Actors.Scanning.Rules;
 
 namespace MailScanner.Actors.Messages;
@@ -30,8 +31,17 @@ public sealed record MessageWorkspace(
     /// <summary>Reports disk-full, I/O and journal failures once per episode instead of once per message.</summary>
     public WriteFailureEpisodes WriteFailures { get; init; } = WriteFailureEpisodes.Silent();
 
+    /// <summary>
+    /// The memory all of this gateway's MessageActors decode and unpack within (<c>limits.unpack-memory</c>): one per
+    /// gateway, shared by every message in flight.
+    /// </summary>
+    public UnpackBudget UnpackBudget { get; init; } = new(Rules.Limits.UnpackMemory);
+
+    /// <summary>Which messages a scanner timed out on: those that run out of attempts that way are unscannable.</summary>
+    public ScannerTimeouts ScannerTimeouts { get; init; } = new();
+
     /// <summary>The built-in rules; replaceable so that specs can make scanning throw, as a poison message would.</summary>
-    public Func<ReadOnlyMemory<byte>, RuleSettings, ScanReport> ScanWithBuiltInRules { get; init; } = BuiltInRules.Scan;
+    public Func<ReadOnlyMemory<byte>, RuleSettings, UnpackBudget, ScanReport> ScanWithBuiltInRules { get; init; } = BuiltInRules.Scan;
 
     /// <summary>The exactly-once write of a message's copies, over this workspace's queues and journal.</summary>
     public ExactlyOnceDelivery Delivery => new(Outgoing, Quarantine, Journal);

@@ -1,6 +1,7 @@
 using MailScanner.Actors.Cleaning;
 using MailScanner.Actors.Queue;
 using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Scanning.Mime;
 using MailScanner.Actors.Scanning.Rules;
 
 namespace MailScanner.Actors.Policy;
@@ -21,7 +22,7 @@ public sealed record MessageDecision(Verdict Verdict, MessageAction Action, byte
     /// message without the MTA's envelope; <paramref name="envelope"/> chooses the policy.
     /// </summary>
     public static MessageDecision Decide(QueueEnvelope envelope, ReadOnlyMemory<byte> message,
-        IReadOnlyList<ScanReport> reports, Rulesets rulesets, HtmlSettings html)
+        IReadOnlyList<ScanReport> reports, Rulesets rulesets, HtmlSettings html, AnalysisLimits? limits = null)
     {
         var policy = rulesets.Resolve(envelope);
         var findings = reports.SelectMany(r => r.Findings).ToList();
@@ -37,8 +38,12 @@ public sealed record MessageDecision(Verdict Verdict, MessageAction Action, byte
         if (!action.Delivers()) return new MessageDecision(verdict, action, null, quarantinedInstead);
 
         var request = new CleaningRequest(verdict, findings, spam, ReplaceDangerousParts: action == MessageAction.DeliverCleaned,
-            policy.SubjectTagFor(verdict), html);
+            policy.SubjectTagFor(verdict), html) { Limits = limits ?? AnalysisLimits.Default };
         var cleaned = MessageCleaner.CleanAsNeeded(message, request, reports.Any(r => r.HasActiveHtml));
+        // A dangerous part the cleaner could not cut out (not found in the MIME tree, a message it cannot rewrite)
+        // would reach the recipient as it was: the message is quarantined whole instead.
+        if (request.ReplaceDangerousParts && cleaned.Changes.Any(c => c.StartsWith("not replaced", StringComparison.Ordinal)))
+            return new MessageDecision(verdict, MessageAction.Quarantine, null, QuarantinedInsteadOfCleaned: true);
         return new MessageDecision(verdict, action, cleaned.Message, quarantinedInstead);
     }
 

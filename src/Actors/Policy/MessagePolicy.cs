@@ -38,6 +38,8 @@ public sealed record MessagePolicy(
             [VerdictKind.HighSpam] = MessageAction.Deliver,
             [VerdictKind.DangerousContent] = MessageAction.DeliverCleaned,
             [VerdictKind.Infected] = MessageAction.DeliverCleaned,
+            // Never fully scanned: not MailScanner's (it has no such verdict), ours.
+            [VerdictKind.Unscannable] = MessageAction.Quarantine,
         },
         new Dictionary<VerdictKind, string>
         {
@@ -45,6 +47,7 @@ public sealed record MessagePolicy(
             [VerdictKind.HighSpam] = "{Spam?}",
             [VerdictKind.DangerousContent] = "{Dangerous Content?}",
             [VerdictKind.Infected] = "{Virus?}",
+            [VerdictKind.Unscannable] = "{Unscanned?}",
         },
         SpamThreshold: null,
         HighSpamThreshold: null,

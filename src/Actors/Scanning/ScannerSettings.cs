@@ -25,7 +25,10 @@ public sealed record ScannerSettings(ClamdScannerSettings Clamd, SpamdScannerSet
             new ClamdScannerSettings(
                 Enabled: ConfigValues.Boolean(merged, $"{clamd}.enabled"),
                 Address: ReadAddress(merged, $"{clamd}.address"),
-                Engine: ReadEngine(merged, clamd)),
+                Engine: ReadEngine(merged, clamd))
+            {
+                MaxSize = ConfigValues.PositiveSize(merged, $"{clamd}.max-size"),
+            },
             new SpamdScannerSettings(
                 Enabled: ConfigValues.Boolean(merged, $"{spamd}.enabled"),
                 Address: ReadAddress(merged, $"{spamd}.address"),
@@ -68,7 +71,11 @@ public sealed record ScannerSettings(ClamdScannerSettings Clamd, SpamdScannerSet
 }
 
 /// <summary><c>mailscanner.scanners.clamd</c>.</summary>
-public sealed record ClamdScannerSettings(bool Enabled, ScannerAddress Address, ScannerEngineSettings Engine);
+public sealed record ClamdScannerSettings(bool Enabled, ScannerAddress Address, ScannerEngineSettings Engine)
+{
+    /// <summary>clamd's StreamMaxLength: a larger message is scanned part by part, and a larger part is not scanned (a finding).</summary>
+    public long MaxSize { get; init; } = ClamdBackend.DefaultMaxSize;
+}
 
 /// <summary><c>mailscanner.scanners.spamd</c>; <paramref name="HighSpamScore"/> is MailScanner's "High SpamAssassin Score".</summary>
 public sealed record SpamdScannerSettings(bool Enabled, ScannerAddress Address, ScannerEngineSettings Engine, double HighSpamScore)

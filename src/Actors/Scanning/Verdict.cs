@@ -12,7 +12,15 @@ public sealed record Verdict(VerdictKind Kind, IReadOnlyList<string> Reasons)
     /// <summary>The verdict of a set of findings: the most severe kind, with every reason.</summary>
     public static Verdict Of(IReadOnlyCollection<ScanFinding> findings) => findings.Count == 0
         ? Clean
-        : new Verdict(findings.Max(f => f.Kind), findings.Select(f => f.ToString()).ToList());
+        : new Verdict(findings.MaxBy(f => Severity(f.Kind))!.Kind, findings.Select(f => f.ToString()).ToList());
+
+    /// <summary>How severe a kind is; the enum's order, except that <see cref="VerdictKind.Unscannable"/> (added last) ranks above infected.</summary>
+    public static int Severity(VerdictKind kind) => kind switch
+    {
+        VerdictKind.Unscannable => (int)VerdictKind.Infected + 1,
+        VerdictKind.Unprocessable => (int)VerdictKind.Infected + 2,
+        _ => (int)kind,
+    };
 
     public override string ToString() => Reasons.Count == 0 ? Name(Kind)
         : $"{Name(Kind)} ({string.Join("; ", Reasons)})";
@@ -29,7 +37,7 @@ public sealed record Verdict(VerdictKind Kind, IReadOnlyList<string> Reasons)
     };
 }
 
-/// <summary>Severity order matters: <see cref="Verdict.Of"/> takes the maximum.</summary>
+/// <summary>Severity order matters (<see cref="Verdict.Severity"/>): <see cref="Verdict.Of"/> takes the most severe.</summary>
 public enum VerdictKind
 {
     Clean, Spam, HighSpam, DangerousContent, Infected,
@@ -39,6 +47,13 @@ public enum VerdictKind
     /// and never ended (a crash, an exception), so it is quarantined instead of being tried again. No policy applies.
     /// </summary>
     Unprocessable,
+
+    /// <summary>
+    /// Not a scanner's finding: a scanner daemon timed out on this message (while it answered others) in attempts that
+    /// used up <c>mailscanner.max-processing-attempts</c>. The policy decides (by default: quarantine). Last, so that
+    /// journals written before it existed keep their numbers.
+    /// </summary>
+    Unscannable,
 }
 
 /// <summary>
@@ -63,6 +78,12 @@ public sealed record ScanReport(string Scanner, IReadOnlyList<ScanFinding> Findi
 {
     /// <summary>The message holds HTML with something the HTML settings disarm (script, iframe, object, form).</summary>
     public bool HasActiveHtml { get; init; }
+
+    /// <summary>
+    /// Why the scan could not be completed now and the message must be tried again later (other messages held the
+    /// gateway's unpacking memory); null for a complete scan. A postponed report's findings are not a verdict.
+    /// </summary>
+    public string? Postponed { get; init; }
 
     public static ScanReport Nothing(string scanner) => new(scanner, Array.Empty<ScanFinding>());
 }

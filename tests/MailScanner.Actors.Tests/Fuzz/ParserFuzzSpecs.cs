@@ -4,8 +4,10 @@ using CsCheck;
 using MailScanner.Actors.Cleaning;
 using MailScanner.Actors.Queue.ZMailer;
 using MailScanner.Actors.Scanning;
+using MailScanner.Actors.Scanning.Limits;
 using MailScanner.Actors.Scanning.Rules;
 using MailScanner.Actors.Tests.Scanning;
+using MailScanner.Actors.Tests.TestSupport;
 using MimeKit;
 using Xunit;
 
@@ -37,6 +39,8 @@ public sealed class ParserFuzzSpecs
         TestMail.Bytes(TestMail.Message(TestMail.Attachment("g.gz", TestMail.Gzip(TestMail.Eicar)))),
         TestMail.Bytes(TestMail.HtmlMessage("<html><body><a href=\"http://evil.example/\">https://bank.example/</a><script>x()</script><iframe src=x></iframe></body></html>")),
         TestMail.Bytes(TestMail.Message(TestMail.Forwarded(TestMail.Message(TestMail.Attachment("inner.pdf.exe", TestMail.PortableExecutable()))))),
+        // Issue 16's hidden layers: .eml in a zip, uuencode, yEnc, encoded attached messages, lying and truncated archives.
+        .. HostileCorpus.EicarCarriers().Select(carrier => carrier.Message),
     ];
 
     private static readonly Gen<byte[]> MutatedMessages =
@@ -91,8 +95,12 @@ public sealed class ParserFuzzSpecs
     public void Should_scan_any_message_with_the_built_in_rules_without_throwing() =>
         Messages.Sample(message => Bounded(() =>
         {
-            var report = BuiltInRules.Scan(message, RuleSettings.Default);
+            // A small budget, so that the budget's refusals are fuzzed too: it is never exceeded and always given back.
+            var budget = new UnpackBudget(4 * 1024 * 1024);
+            var report = BuiltInRules.Scan(message, RuleSettings.Default, budget);
             Assert.All(report.Findings, finding => Assert.False(string.IsNullOrWhiteSpace(finding.Reason)));
+            Assert.True(budget.Peak <= budget.Capacity, $"held {budget.Peak} of {budget.Capacity}");
+            Assert.Equal(0, budget.InUse);
         }), iter: Iterations, threads: 1);
 
     [Fact]

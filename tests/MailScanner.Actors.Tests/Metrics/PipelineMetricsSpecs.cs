@@ -91,9 +91,9 @@ public sealed class PipelineMetricsSpecs : IDisposable
         var (gateway, endpoint) = await MetricsGateway.StartAsync(settings, hocon: "akka.loglevel = ERROR",
             adjustWorkspace: (_, workspace) => workspace with
             {
-                ScanWithBuiltInRules = (message, rules) => Encoding.ASCII.GetString(message.Span).Contains("POISON", StringComparison.Ordinal)
+                ScanWithBuiltInRules = (message, rules, budget) => Encoding.ASCII.GetString(message.Span).Contains("POISON", StringComparison.Ordinal)
                     ? throw new InvalidOperationException("simulated parser bug")
-                    : BuiltInRules.Scan(message, rules),
+                    : BuiltInRules.Scan(message, rules, budget),
             });
         await using var _ = gateway;
 

@@ -221,7 +221,7 @@ public sealed class CrashRecoverySpecs : IAsyncLifetime
         Func<ReadOnlyMemory<byte>, RuleSettings, ScanReport>? builtInRules = null)
     {
         var gateway = await HostedGateway.StartAsync(settings, hocon: "akka.loglevel = ERROR",
-            adjustWorkspace: builtInRules is null ? null : (_, workspace) => workspace with { ScanWithBuiltInRules = builtInRules });
+            adjustWorkspace: builtInRules is null ? null : (_, workspace) => workspace with { ScanWithBuiltInRules = (message, rules, _) => builtInRules(message, rules) });
         _gateways.Add(gateway);
         return gateway.Counters;
     }

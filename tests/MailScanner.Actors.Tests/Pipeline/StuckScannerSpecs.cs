@@ -10,8 +10,8 @@ namespace MailScanner.Actors.Tests.Pipeline;
 
 /// <summary>
 /// A message a scanner daemon never gets through (it times out on it while answering PING and every other message):
-/// it costs only its own attempts and ends in the quarantine as unprocessable; it is not retried forever, and the
-/// engine stays healthy for everyone else's mail.
+/// it costs only its own attempts and ends with the verdict unscannable, in the quarantine by the default policy; it is
+/// not retried forever, and the engine stays healthy for everyone else's mail.
 /// </summary>
 public sealed class StuckScannerSpecs : IDisposable
 {
@@ -41,7 +41,8 @@ public sealed class StuckScannerSpecs : IDisposable
 
         await Eventually.Holds(() => gateway.Counters.Deleted == 21, TimeSpan.FromSeconds(60), () => $"every message to be finished ({gateway.Counters})");
         var entry = Assert.Single(new QuarantineStore(_bed.Quarantine).List());
-        Assert.Equal(VerdictKind.Unprocessable, entry.Metadata.Verdict);
+        Assert.Equal(VerdictKind.Unscannable, entry.Metadata.Verdict);
+        Assert.Equal(1, gateway.Counters.VerdictCount(VerdictKind.Unscannable));
         Assert.Contains("STUCK", File.ReadAllText(entry.QueueFilePath), StringComparison.Ordinal);
         Assert.Equal(3, gateway.Counters.Failed); // one hand-back per attempt, then quarantined
         Assert.Equal(20, GatewayTestbed.AllEntries(_bed.Outgoing).Count());

@@ -112,6 +112,22 @@ public sealed class ClamdClientSpecs : IClassFixture<ClamdDaemon>
     }
 
     [Fact]
+    public async Task Should_scan_a_message_over_max_size_part_by_part_and_name_a_part_too_large_to_scan()
+    {
+        using var cts = new CancellationTokenSource(Deadline);
+        var big = new byte[6000];
+        new Random(3).NextBytes(big);
+        var message = TestMail.Bytes(TestMail.Message(TestMail.Attachment("eicar.com", TestMail.Eicar), TestMail.Attachment("big.bin", big)));
+
+        var report = await new ClamdBackend(_clamd.Client(), maxSize: 4096).ScanAsync(message, cts.Token);
+
+        Assert.Contains(new ScanFinding(VerdictKind.Infected, EicarFound, "eicar.com") { MimePath = "2" }, report.Findings);
+        var tooLarge = Assert.Single(report.Findings, f => f.Kind == VerdictKind.DangerousContent);
+        Assert.StartsWith("not scanned by clamd: too large (6000 bytes, more than max-size 4096)", tooLarge.Reason, StringComparison.Ordinal);
+        Assert.Equal(("big.bin", "3"), (tooLarge.PartName, tooLarge.MimePath));
+    }
+
+    [Fact]
     public async Task Should_name_the_infected_attachment_and_not_the_clean_text_beside_it()
     {
         using var cts = new CancellationTokenSource(Deadline);

@@ -66,7 +66,7 @@ public sealed class MalformedMimeSpecs
             --b--
             """));
 
-        Assert.Contains(new ScanFinding(VerdictKind.Infected, BuiltInRules.EicarReason, "doc.pdf"), report.Findings);
+        Assert.Contains(new ScanFinding(VerdictKind.Infected, BuiltInRules.EicarReason, "doc.pdf") { MimePath = "1" }, report.Findings);
     }
 
     [Fact]
@@ -83,7 +83,7 @@ public sealed class MalformedMimeSpecs
         var report = ScanBounded(message);
 
         // Named by its part: found in the parsed body, not only by the raw search that needs no parsing.
-        Assert.Contains(new ScanFinding(VerdictKind.Infected, BuiltInRules.EicarReason, "part 1"), report.Findings);
+        Assert.Contains(new ScanFinding(VerdictKind.Infected, BuiltInRules.EicarReason, "part 1") { MimePath = "1" }, report.Findings);
     }
 
     [Fact]
@@ -125,7 +125,7 @@ public sealed class MalformedMimeSpecs
 
         var report = ScanBounded(Raw(b.ToString()));
 
-        Assert.Contains(report.Findings, f => f is { Kind: VerdictKind.DangerousContent } && f.Reason.StartsWith("mime: part limit exceeded", StringComparison.Ordinal));
+        Assert.Contains(report.Findings, f => f is { Kind: VerdictKind.DangerousContent } && f.Reason.StartsWith("mime: could not be analysed: limit max-mime-parts", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -138,7 +138,7 @@ public sealed class MalformedMimeSpecs
 
         var report = ScanBounded(Raw(b.ToString()));
 
-        Assert.Contains(report.Findings, f => f is { Kind: VerdictKind.DangerousContent } && f.Reason.StartsWith("mime: nesting depth limit exceeded", StringComparison.Ordinal));
+        Assert.Contains(report.Findings, f => f is { Kind: VerdictKind.DangerousContent } && f.Reason.StartsWith("mime: could not be analysed: limit max-mime-depth", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -150,7 +150,7 @@ public sealed class MalformedMimeSpecs
 
         var report = ScanBounded(Bytes(message));
 
-        Assert.Contains(report.Findings, f => f.Reason.StartsWith("mime: nesting depth limit exceeded", StringComparison.Ordinal));
+        Assert.Contains(report.Findings, f => f.Reason.StartsWith("mime: could not be analysed: limit max-mime-depth", StringComparison.Ordinal));
         Assert.Equal(VerdictKind.Infected, Verdict.Of(report.Findings).Kind); // found by the raw search
     }
 
@@ -223,6 +223,6 @@ public sealed class MalformedMimeSpecs
 
         var report = ScanBounded(Bytes(Message(Attachment("g.gz", gz.AsSpan(0, gz.Length / 2).ToArray()))));
 
-        Assert.Contains(new ScanFinding(VerdictKind.Infected, BuiltInRules.EicarReason, "g.gz/g"), report.Findings);
+        Assert.Contains(new ScanFinding(VerdictKind.Infected, BuiltInRules.EicarReason, "g.gz/g") { MimePath = "2" }, report.Findings);
     }
 }

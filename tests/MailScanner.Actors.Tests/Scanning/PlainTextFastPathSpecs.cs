@@ -64,7 +64,7 @@ public sealed class PlainTextFastPathSpecs
         Assert.False(part.IsAttachment);
         Assert.Null(part.FileName);
         var finding = Assert.Single(BuiltInRules.Scan(message, RuleSettings.Default).Findings);
-        Assert.Equal(new ScanFinding(VerdictKind.Infected, BuiltInRules.EicarReason, part.PartName), finding);
+        Assert.Equal(new ScanFinding(VerdictKind.Infected, BuiltInRules.EicarReason, part.PartName) { MimePath = part.MimePath }, finding);
     }
 
     [Fact]

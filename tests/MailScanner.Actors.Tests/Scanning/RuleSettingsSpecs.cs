@@ -42,11 +42,11 @@ public sealed class RuleSettingsSpecs : IDisposable
             mailscanner.rules {
               filenames { deny-extensions = [".EXE", zip], allow = ["ok-*.exe"], deny-double-extensions = no, deny-control-characters = off }
               filetypes.deny-executables = false
-              archives { max-depth = 2, max-members = 10, max-expanded-bytes = 1m, max-compression-ratio = 12.5, allow-encrypted = yes }
-              mime { max-parts = 50, max-depth = 7 }
+              archives { max-compression-ratio = 12.5, allow-encrypted = yes }
               sizes { max-message-bytes = 10m, max-attachment-bytes = 512k, max-attachments = 3 }
               html { script = deny, iframe = allow, object = disarm, form = no, phishing-net = no }
             }
+            mailscanner.limits { unpack-memory = 64m, max-unpacked-bytes = 1m, max-archive-depth = 2, max-archive-members = 10, max-mime-depth = 7, max-mime-parts = 50 }
             """);
 
         var s = RuleSettings.FromConfig(GatewaySettingsLoader.LoadConfig(file));
@@ -55,7 +55,7 @@ public sealed class RuleSettingsSpecs : IDisposable
         Assert.Equal(["ok-*.exe"], s.Filenames.Allow);
         Assert.False(s.Filenames.DenyDoubleExtensions || s.Filenames.DenyControlCharacters || s.DenyExecutableFiletypes);
         Assert.True(s.AllowEncryptedArchives);
-        Assert.Equal(new AnalysisLimits(50, 7, 2, 10, 1024 * 1024, 12.5), s.Limits);
+        Assert.Equal(new AnalysisLimits(50, 7, 2, 10, 1024 * 1024, 12.5) { UnpackMemory = 64 * 1024 * 1024 }, s.Limits);
         Assert.Equal(new SizeLimits(10 * 1024 * 1024, 512 * 1024, 3), s.Sizes);
         Assert.Equal(new HtmlSettings(HtmlTagAction.Deny, HtmlTagAction.Allow, HtmlTagAction.Disarm, HtmlTagAction.Deny, false), s.Html);
     }
@@ -84,11 +84,14 @@ public sealed class RuleSettingsSpecs : IDisposable
     [InlineData("mailscanner.rules.filenames.deny-extensions = [\"ex e\"]", "mailscanner.rules.filenames.deny-extensions")]
     [InlineData("mailscanner.rules.filenames.allow = [\"dir/x.exe\"]", "mailscanner.rules.filenames.allow")]
     [InlineData("mailscanner.rules.filenames.deny-double-extensions = maybe", "mailscanner.rules.filenames.deny-double-extensions")]
-    [InlineData("mailscanner.rules.archives.max-depth = -1", "mailscanner.rules.archives.max-depth")]
-    [InlineData("mailscanner.rules.archives.max-members = 0", "mailscanner.rules.archives.max-members")]
-    [InlineData("mailscanner.rules.archives.max-expanded-bytes = lots", "mailscanner.rules.archives.max-expanded-bytes")]
+    [InlineData("mailscanner.limits.max-archive-depth = -1", "mailscanner.limits.max-archive-depth")]
+    [InlineData("mailscanner.limits.max-archive-members = 0", "mailscanner.limits.max-archive-members")]
+    [InlineData("mailscanner.limits.max-unpacked-bytes = lots", "mailscanner.limits.max-unpacked-bytes")]
+    [InlineData("mailscanner.limits.max-unpacked-bytes = 300m", "mailscanner.limits.max-unpacked-bytes")]
+    [InlineData("mailscanner.limits.unpack-memory = 1k", "mailscanner.limits.unpack-memory")]
+    [InlineData("mailscanner.limits.max-mime-parts = 0", "mailscanner.limits.max-mime-parts")]
     [InlineData("mailscanner.rules.archives.max-compression-ratio = 0.5", "mailscanner.rules.archives.max-compression-ratio")]
-    [InlineData("mailscanner.rules.mime.max-depth = 1000", "mailscanner.rules.mime.max-depth")]
+    [InlineData("mailscanner.limits.max-mime-depth = 1000", "mailscanner.limits.max-mime-depth")]
     [InlineData("mailscanner.rules.sizes.max-attachments = many", "mailscanner.rules.sizes.max-attachments")]
     [InlineData("mailscanner.rules.html.script = remove", "mailscanner.rules.html.script")]
     [InlineData("mailscanner.rules.html { phishing-net { on = yes } }", "mailscanner.rules.html.phishing-net")]

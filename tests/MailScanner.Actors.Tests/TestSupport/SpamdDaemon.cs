@@ -31,7 +31,11 @@ public class SpamdDaemon : ScannerDaemon
 
     /// <param name="children">spamd's --max-children; with --min-children equal, all are forked before the first scan
     /// (spamd scans one message per child at a time, so this is its concurrency).</param>
-    public static SpamdDaemon WithChildren(int children) => new(children);
+    /// <param name="childTimeout">spamd's --timeout-child; spamd's own default when null.</param>
+    public static SpamdDaemon WithChildren(int children, TimeSpan? childTimeout = null) => new(children) { ChildTimeout = childTimeout };
+
+    /// <summary>spamd's --timeout-child: a child still scanning after this is killed (spamd's default: 300 s).</summary>
+    public TimeSpan? ChildTimeout { get; private init; }
 
     public int Children { get; }
     public int Port { get; }
@@ -49,6 +53,8 @@ public class SpamdDaemon : ScannerDaemon
             "--pidfile", Path.Combine(Directory, "spamd.pid"),
             "--siteconfigpath", SiteConfig,
         ]);
+        if (ChildTimeout is { } childTimeout)
+            info.ArgumentList.Add($"--timeout-child={((int)Math.Ceiling(childTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture)}");
         if (IsRoot)
         {
             info.ArgumentList.Add("--username");

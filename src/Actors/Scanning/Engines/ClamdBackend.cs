@@ -21,14 +21,27 @@ namespace MailScanner.Actors.Scanning.Engines;
 /// </remarks>
 public sealed class ClamdBackend : IScannerBackend
 {
-    private readonly ClamdClient _client;
+    /// <summary>Debian's clamd.conf StreamMaxLength (25M): clamd refuses a larger stream.</summary>
+    public const long DefaultMaxSize = 25L * 1024 * 1024;
 
-    public ClamdBackend(ClamdClient client) => _client = client;
+    private readonly ClamdClient _client;
+    private readonly long _maxSize;
+
+    /// <param name="maxSize">
+    /// <c>scanners.clamd.max-size</c>, clamd's StreamMaxLength: a larger message is not sent whole (clamd would close
+    /// the connection), but part by part (<see cref="ScanInPartsAsync"/>).
+    /// </param>
+    public ClamdBackend(ClamdClient client, long maxSize = DefaultMaxSize)
+    {
+        _client = client;
+        _maxSize = maxSize;
+    }
 
     public string Name => ClamdClient.Scanner;
 
     public async Task<ScanReport> ScanAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
+        if (content.Length > _maxSize) return await ScanInPartsAsync(content, cancellationToken).ConfigureAwait(false);
         var result = await _client.ScanAsync(content, cancellationToken).ConfigureAwait(false);
         if (result is not ClamdResult.Found found) return ToReport(result);
         return new ScanReport(ClamdClient.Scanner, await LocateAsync(content, found, cancellationToken).ConfigureAwait(false));
@@ -74,6 +87,39 @@ public sealed class ClamdBackend : IScannerBackend
         if (findings.Count == 0 || !await ResidueIsCleanAsync(message, findings, cancellationToken).ConfigureAwait(false))
             findings.Add(Infected(whole, part: null));
         return findings;
+    }
+
+    /// <summary>
+    /// A message larger than clamd takes: each MIME leaf is decoded and scanned on its own; a leaf that is itself
+    /// larger than <c>max-size</c> is not scanned and is named in a "not scanned by clamd: too large" finding
+    /// (dangerous content: the policy decides, and a cleaned copy replaces that part). The headers and MIME structure
+    /// are left to the built-in rules.
+    /// </summary>
+    private async Task<ScanReport> ScanInPartsAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        var findings = new List<ScanFinding>();
+        var analysis = MessageAnalyzer.Analyze(message, AnalysisLimits.Default);
+        foreach (var part in analysis.Parts.Where(p => p.Source == PartSource.MimePart))
+        {
+            var result = part.Content.Length > _maxSize
+                ? new ClamdResult.TooLarge($"{part.Content.Length} bytes, more than max-size {_maxSize}")
+                : await _client.ScanAsync(part.Content, cancellationToken).ConfigureAwait(false);
+            switch (result)
+            {
+                case ClamdResult.Found found:
+                    findings.Add(Infected(found, part));
+                    break;
+                case ClamdResult.TooLarge tooLarge:
+                    findings.Add(new ScanFinding(VerdictKind.DangerousContent, $"not scanned by clamd: too large ({tooLarge.Detail}) (clamd)", part.PartName)
+                    {
+                        MimePath = part.MimePath,
+                    });
+                    break;
+                case ClamdResult.Error error:
+                    throw new ScannerProtocolException(ClamdClient.Scanner, $"scan of {part.PartName} failed: {error.Message}");
+            }
+        }
+        return new ScanReport(ClamdClient.Scanner, findings);
     }
 
     /// <summary>Whether clamd finds nothing in the message once the parts of <paramref name="findings"/> are replaced.</summary>

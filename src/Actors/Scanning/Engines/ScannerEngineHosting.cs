@@ -19,7 +19,7 @@ public static class ScannerEngineHosting
         {
             if (scanners.Clamd.Enabled)
                 registry.Register<ClamdBackend>(system.ActorOf(ScannerEngine.SupervisedPropsFor(
-                    new ClamdBackend(new ClamdClient(scanners.Clamd.Address)), scanners.Clamd.Engine, counters), "clamd"));
+                    new ClamdBackend(new ClamdClient(scanners.Clamd.Address), scanners.Clamd.MaxSize), scanners.Clamd.Engine, counters), "clamd"));
             if (scanners.Spamd.Enabled)
                 registry.Register<SpamdBackend>(system.ActorOf(ScannerEngine.SupervisedPropsFor(
                     new SpamdBackend(new SpamdClient(scanners.Spamd.Address), scanners.Spamd.HighSpamScore, scanners.Spamd.MaxSize), scanners.Spamd.Engine, counters), "spamd"));

@@ -1,7 +1,10 @@
 namespace MailScanner.Actors.Scanning.Mime;
 
-/// <summary>Where an analysed part came from: a leaf of the MIME tree, or a member unpacked from an archive.</summary>
-public enum PartSource { MimePart, ArchiveMember }
+/// <summary>
+/// Where an analysed part came from: a leaf of the MIME tree, a member unpacked from an archive, or a file
+/// uuencoded or yEnc-encoded into the text of a part.
+/// </summary>
+public enum PartSource { MimePart, ArchiveMember, EncodedBlock }
 
 /// <summary>
 /// One leaf of a message as the rules see it: a MIME leaf part (text body, attachment, the leaf of a forwarded
@@ -56,11 +59,11 @@ public sealed record MessageAnalysis(long MessageSize, IReadOnlyList<AnalyzedPar
 /// The bounds that keep analysis of hostile mail finite. Exceeding one stops that branch of the analysis and
 /// becomes a <see cref="VerdictKind.DangerousContent"/> finding, never an exception.
 /// </summary>
-/// <param name="MaxMimeParts">MIME entities (multiparts, leaves, attached messages) analysed per message.</param>
-/// <param name="MaxMimeDepth">Nesting of multiparts and attached messages (<c>message/rfc822</c>).</param>
-/// <param name="MaxArchiveDepth">Archives inside archives: 1 unpacks an attached zip but not a zip inside it.</param>
-/// <param name="MaxArchiveMembers">Archive members (files, directories, links) per message, all archives together.</param>
-/// <param name="MaxExpandedBytes">Bytes unpacked from archives per message, all archives together.</param>
+/// <param name="MaxMimeParts">MIME entities (multiparts, leaves, attached messages) analysed per message (<c>limits.max-mime-parts</c>).</param>
+/// <param name="MaxMimeDepth">Nesting of multiparts and attached messages (<c>message/rfc822</c>, <c>.eml</c> in archives) (<c>limits.max-mime-depth</c>).</param>
+/// <param name="MaxArchiveDepth">Archives inside archives: 1 unpacks an attached zip but not a zip inside it (<c>limits.max-archive-depth</c>).</param>
+/// <param name="MaxArchiveMembers">Archive members (files, directories, links) and encoded blocks per message, all together (<c>limits.max-archive-members</c>).</param>
+/// <param name="MaxUnpackedBytes">Bytes unpacked from archives and encoded blocks and decoded inside attached messages, per message (<c>limits.max-unpacked-bytes</c>).</param>
 /// <param name="MaxCompressionRatio">Unpacked / packed size of one member above which it is treated as a zip bomb
 /// (only once it unpacks to more than <see cref="MessageAnalyzer.RatioFloorBytes"/>, so small, very compressible files pass).</param>
 public sealed record AnalysisLimits(
@@ -68,11 +71,17 @@ public sealed record AnalysisLimits(
     int MaxMimeDepth,
     int MaxArchiveDepth,
     int MaxArchiveMembers,
-    long MaxExpandedBytes,
+    long MaxUnpackedBytes,
     double MaxCompressionRatio)
 {
+    /// <summary>
+    /// What decoding and unpacking may hold at once across all messages of the gateway (<c>limits.unpack-memory</c>):
+    /// the capacity of its one <see cref="Limits.UnpackBudget"/>.
+    /// </summary>
+    public long UnpackMemory { get; init; } = 256L * 1024 * 1024;
+
     /// <summary>The shipped defaults (as in <c>hocon/mailscanner.conf</c>).</summary>
     public static readonly AnalysisLimits Default = new(
         MaxMimeParts: 1000, MaxMimeDepth: 20, MaxArchiveDepth: 5, MaxArchiveMembers: 1000,
-        MaxExpandedBytes: 100L * 1024 * 1024, MaxCompressionRatio: 100);
+        MaxUnpackedBytes: 100L * 1024 * 1024, MaxCompressionRatio: 100);
 }

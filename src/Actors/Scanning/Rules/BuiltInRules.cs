@@ -1,3 +1,4 @@
+using MailScanner.Actors.Scanning.Limits;
 using MailScanner.Actors.Scanning.Mime;
 
 namespace MailScanner.Actors.Scanning.Rules;
@@ -23,8 +24,15 @@ public static class BuiltInRules
     public static ReadOnlySpan<byte> EicarSignature =>
         @"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"u8;
 
-    /// <summary>Scans one RFC 5322 message (without queue envelope). Never throws for bad input.</summary>
-    public static ScanReport Scan(ReadOnlyMemory<byte> message, RuleSettings settings)
+    /// <summary>Scans one RFC 5322 message (without queue envelope) outside any gateway's budget. Never throws for bad input.</summary>
+    public static ScanReport Scan(ReadOnlyMemory<byte> message, RuleSettings settings) =>
+        Scan(message, settings, UnpackBudget.Unbounded());
+
+    /// <summary>
+    /// Scans one RFC 5322 message (without queue envelope), decoding and unpacking within <paramref name="budget"/>
+    /// (the gateway's, shared by every message in flight). Never throws for bad input.
+    /// </summary>
+    public static ScanReport Scan(ReadOnlyMemory<byte> message, RuleSettings settings, UnpackBudget budget)
     {
         if (!settings.Enabled)
         {
@@ -38,14 +46,22 @@ public static class BuiltInRules
         if (sizes.MaxMessageBytes > 0 && message.Length > sizes.MaxMessageBytes)
             findings.Add(Dangerous($"size: message is {message.Length} bytes, more than the limit of {sizes.MaxMessageBytes}", null));
 
-        if (PlainTextMessage.BodyOffset(message.Span) is { } body)
+        // A uuencoded or yEnc block in the body is a file: the full analysis decodes it.
+        if (PlainTextMessage.BodyOffset(message.Span) is { } body && !EncodedBlocks.MayContain(message.Span[body..]))
             return ScanPlainText(message.Span, body, settings, findings);
 
-        var analysis = MessageAnalyzer.Analyze(message, settings.Limits);
+        // The parts hold decoded bytes taken from the budget until the rules are done with them.
+        using var account = budget.Open(settings.Limits.MaxUnpackedBytes);
+        var analysis = MessageAnalyzer.Analyze(message, settings.Limits, account);
+        if (account.Postponed)
+            return new ScanReport(ScannerName, analysis.Findings)
+            {
+                Postponed = $"other messages hold the gateway's unpacking memory (limits.unpack-memory = {budget.Capacity} bytes)",
+            };
         var activeHtml = false;
         findings.AddRange(analysis.Findings);
 
-        var eicarParts = new List<string>();
+        var eicarParts = new List<AnalyzedPart>();
         var attachments = 0;
         foreach (var part in analysis.Parts)
         {
@@ -53,27 +69,27 @@ public static class BuiltInRules
             {
                 attachments++;
                 if (sizes.MaxAttachmentBytes > 0 && part.DecodedSize > sizes.MaxAttachmentBytes)
-                    findings.Add(Dangerous($"size: attachment is {part.DecodedSize} bytes, more than the limit of {sizes.MaxAttachmentBytes}", part.PartName));
+                    findings.Add(DangerousIn($"size: attachment is {part.DecodedSize} bytes, more than the limit of {sizes.MaxAttachmentBytes}", part));
             }
             if (part.Unscannable is { } why)
             {
                 if (!part.IsEncrypted)
-                    findings.Add(Dangerous($"archive: member {why}", part.PartName));
+                    findings.Add(DangerousIn($"archive: member {why}", part));
                 else if (!settings.AllowEncryptedArchives)
-                    findings.Add(Dangerous("archive: encrypted (password-protected) member cannot be scanned", part.PartName));
+                    findings.Add(DangerousIn("archive: encrypted (password-protected) member cannot be scanned", part));
             }
-            if (ContainsEicar(part.Content.Span)) eicarParts.Add(part.PartName);
+            if (ContainsEicar(part.Content.Span)) eicarParts.Add(part);
             if (part.FileName is { } name && FilenameRule.Check(name, settings.Filenames) is { } filenameReason)
-                findings.Add(Dangerous(filenameReason, part.PartName));
+                findings.Add(DangerousIn(filenameReason, part));
             if (settings.DenyExecutableFiletypes && FiletypeRule.Executable(part.Content.Span) is { } type)
-                findings.Add(Dangerous($"filetype: {type} content", part.PartName));
+                findings.Add(DangerousIn($"filetype: {type} content", part));
             if (part.Html is { } html) activeHtml |= Html(html, part.PartName, settings.Html, findings);
         }
         if (sizes.MaxAttachments > 0 && attachments > sizes.MaxAttachments)
             findings.Add(Dangerous($"size: {attachments} attachments, more than the limit of {sizes.MaxAttachments}", null));
         // An uncompressed archive (tar) holds the string too; name only the innermost part that has it.
-        foreach (var name in eicarParts.Where(p => !eicarParts.Any(q => q.StartsWith(p + "/", StringComparison.Ordinal))))
-            findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason, name));
+        foreach (var part in eicarParts.Where(p => !eicarParts.Any(q => q.PartName.StartsWith(p.PartName + "/", StringComparison.Ordinal))))
+            findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason, part.PartName) { MimePath = part.MimePath });
         // The raw search also finds EICAR where no part holds it: a header, or MIME too broken to take apart.
         if (eicarParts.Count == 0 && ContainsEicar(message.Span))
             findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason));
@@ -87,10 +103,10 @@ public static class BuiltInRules
     /// </summary>
     private static ScanReport ScanPlainText(ReadOnlySpan<byte> message, int bodyOffset, RuleSettings settings, List<ScanFinding> findings)
     {
-        const string body = "part 1";
-        if (ContainsEicar(message)) findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason, body));
+        const string body = "part 1", position = "1";
+        if (ContainsEicar(message)) findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason, body) { MimePath = position });
         if (settings.DenyExecutableFiletypes && FiletypeRule.Executable(message[bodyOffset..]) is { } type)
-            findings.Add(Dangerous($"filetype: {type} content", body));
+            findings.Add(Dangerous($"filetype: {type} content", body) with { MimePath = position });
         return new ScanReport(ScannerName, findings);
     }
 
@@ -129,4 +145,8 @@ public static class BuiltInRules
     };
 
     private static ScanFinding Dangerous(string reason, string? partName) => new(VerdictKind.DangerousContent, reason, partName);
+
+    /// <summary>A finding about one analysed part, with the position of the MIME part that cleaning replaces for it.</summary>
+    private static ScanFinding DangerousIn(string reason, AnalyzedPart part) =>
+        new(VerdictKind.DangerousContent, reason, part.PartName) { MimePath = part.MimePath };
 }

@@ -35,12 +35,17 @@ public static class FilenameRule
         return ext.Length is >= 1 and <= 5 && ext.All(char.IsAsciiLetterOrDigit) ? ext.ToLowerInvariant() : null;
     }
 
-    /// <summary>C0/C1 controls, DEL, and the Unicode marks that reorder or hide how a name is displayed.</summary>
+    /// <summary>
+    /// C0/C1 controls, DEL, and the Unicode marks that reorder or hide how a name is displayed: bidi overrides and
+    /// every other invisible format character (U+200B zero width space splits "e\u200Bxe" so that it reads as "exe"
+    /// to a person but not to a filter; U+FEFF, U+2060 and the soft hyphen likewise).
+    /// </summary>
     public static bool HasControlOrBidi(string name)
     {
         foreach (var c in name)
         {
-            if (char.IsControl(c) || PrintableText.IsBidiControl(c)) return true;
+            if (char.IsControl(c) || PrintableText.IsBidiControl(c) ||
+                char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Format) return true;
         }
         return false;
     }

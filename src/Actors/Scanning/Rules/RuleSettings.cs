@@ -82,12 +82,18 @@ public sealed record RuleSettings(
             DenyDoubleExtensions: ConfigValues.Boolean(config, Key("filenames.deny-double-extensions")),
             DenyControlCharacters: ConfigValues.Boolean(config, Key("filenames.deny-control-characters")));
         var limits = new AnalysisLimits(
-            MaxMimeParts: ReadInt(config, Key("mime.max-parts"), min: 1),
-            MaxMimeDepth: ReadInt(config, Key("mime.max-depth"), min: 1, max: 200),
-            MaxArchiveDepth: ReadInt(config, Key("archives.max-depth"), min: 0, max: 50),
-            MaxArchiveMembers: ReadInt(config, Key("archives.max-members"), min: 1),
-            MaxExpandedBytes: ReadSize(config, Key("archives.max-expanded-bytes"), min: 1),
-            MaxCompressionRatio: ReadRatio(config, Key("archives.max-compression-ratio")));
+            MaxMimeParts: ReadInt(config, LimitKey("max-mime-parts"), min: 1),
+            MaxMimeDepth: ReadInt(config, LimitKey("max-mime-depth"), min: 1, max: 200),
+            MaxArchiveDepth: ReadInt(config, LimitKey("max-archive-depth"), min: 0, max: 50),
+            MaxArchiveMembers: ReadInt(config, LimitKey("max-archive-members"), min: 1),
+            MaxUnpackedBytes: ReadSize(config, LimitKey("max-unpacked-bytes"), min: 1),
+            MaxCompressionRatio: ReadRatio(config, Key("archives.max-compression-ratio")))
+        {
+            UnpackMemory = ReadSize(config, LimitKey("unpack-memory"), min: 1024 * 1024),
+        };
+        if (limits.MaxUnpackedBytes > limits.UnpackMemory)
+            throw new ConfigurationException(LimitKey("max-unpacked-bytes"),
+                $"must not be larger than {LimitKey("unpack-memory")} ({limits.MaxUnpackedBytes} > {limits.UnpackMemory}): one message could never have it");
         var sizes = new SizeLimits(
             MaxMessageBytes: ReadSize(config, Key("sizes.max-message-bytes"), min: 0),
             MaxAttachmentBytes: ReadSize(config, Key("sizes.max-attachment-bytes"), min: 0),
@@ -106,6 +112,11 @@ public sealed record RuleSettings(
     }
 
     private static string Key(string relative) => $"{Section}.{relative}";
+
+    /// <summary>The analysis limits have their own section: they bound the gateway, not one rule.</summary>
+    public const string LimitsSection = "mailscanner.limits";
+
+    private static string LimitKey(string relative) => $"{LimitsSection}.{relative}";
 
     private static HoconValue Value(Config config, string key)
     {
