@@ -101,7 +101,7 @@ public sealed class SendmailFormat : IQueueFormat, IOutgoingQueueRules
     {
         var now = _clock.GetUtcNow();
         var id = SendmailQueueFile.IdOf(now, Interlocked.Increment(ref _sequence) % 3600, Environment.ProcessId % 1_000_000);
-        var (qf, df) = SendmailQueueFile.WriteNew(envelope, now, message);
+        var (qf, df) = SendmailQueueFile.WriteNew(id, envelope, now, message);
         var dataPath = Path.Combine(incomingDirectory, "df" + id);
         var queuePath = Path.Combine(incomingDirectory, "qf" + id);
         if (File.Exists(queuePath) || File.Exists(dataPath)) throw new IOException($"sendmail queue id {id} is taken in {incomingDirectory}");

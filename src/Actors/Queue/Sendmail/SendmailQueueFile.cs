@@ -87,13 +87,18 @@ public static class SendmailQueueFile
     public static (byte[] Qf, byte[] Df) Write(SendmailQueuedMessage claimed, ReadOnlySpan<byte> message) =>
         Write(claimed.EnvelopeLines.Span, claimed.MacroHeaders.Span, message);
 
-    /// <summary>A new message as sendmail queues one received over SMTP, with each recipient its own original recipient.</summary>
-    public static (byte[] Qf, byte[] Df) WriteNew(QueueEnvelope envelope, DateTimeOffset now, ReadOnlySpan<byte> message)
+    /// <summary>
+    /// A new message as sendmail queues one received locally, with each recipient its own original recipient, and a
+    /// <c>Received:</c> line naming its id as sendmail adds one: it also makes each qf, and so <see cref="IdFor"/>, unique.
+    /// </summary>
+    public static (byte[] Qf, byte[] Df) WriteNew(string id, QueueEnvelope envelope, DateTimeOffset now, ReadOnlySpan<byte> message)
     {
         var lines = new StringBuilder();
         lines.Append(CultureInfo.InvariantCulture, $"V8\nT{now.ToUnixTimeSeconds()}\nK0\nN0\nP30000\nFs\n$_localhost\n$rlocal\nS<{envelope.Sender}>\n");
         foreach (var recipient in envelope.Recipients) lines.Append(CultureInfo.InvariantCulture, $"rRFC822; {recipient}\nRPFD:<{recipient}>\n");
-        return Write(Encoding.UTF8.GetBytes(lines.ToString()), [], message);
+        var received = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $"Received: by localhost (mailscanner-actors enqueue) id {id};\n\t{now.UtcDateTime:ddd, d MMM yyyy HH:mm:ss} +0000\n"));
+        return Write(Encoding.UTF8.GetBytes(lines.ToString()), [], [.. received, .. message]);
     }
 
     /// <summary>

@@ -147,6 +147,12 @@ public sealed class SendmailSpoolSpecs : IAsyncLifetime
         var parsed = Assert.IsType<QueueFileParse.Parsed>(_format.ParseEntry(Read(Path.Combine(_sendmail.ReceivingQueue, "qf" + id))));
         Assert.Equal("alice@example.org", parsed.Envelope.Sender);
         Assert.Equal(["bob@example.com"], parsed.Envelope.Recipients);
-        Assert.Equal(Message.Replace("\r\n", "\n", StringComparison.Ordinal), Encoding.UTF8.GetString(parsed.Message.Span));
+        Assert.Equal($"Received: by localhost (mailscanner-actors enqueue) id {id};\n", Encoding.UTF8.GetString(parsed.Message.Span).Split('\t')[0]);
+        Assert.EndsWith("\n" + Message.Replace("\r\n", "\n", StringComparison.Ordinal), Encoding.UTF8.GetString(parsed.Message.Span), StringComparison.Ordinal);
+
+        var again = _format.WriteIncomingEntry(_sendmail.ReceivingQueue, new QueueEnvelope("alice@example.org", ["bob@example.com"]), Encoding.UTF8.GetBytes(Message));
+        Assert.NotEqual(id, again);
+        Assert.NotEqual(SendmailQueueFile.IdFor(File.ReadAllBytes(Path.Combine(_sendmail.ReceivingQueue, "qf" + id))),
+            SendmailQueueFile.IdFor(File.ReadAllBytes(Path.Combine(_sendmail.ReceivingQueue, "qf" + again))));
     }
 }
