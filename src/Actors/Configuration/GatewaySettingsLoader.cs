@@ -113,7 +113,8 @@ public static class GatewaySettingsLoader
             RetryBackoffMax: ConfigValues.PositiveDuration(config, RetryBackoffMaxKey));
         if (queue.RetryBackoffMax < queue.RetryBackoffMin)
             throw new ConfigurationException(RetryBackoffMaxKey, $"must not be shorter than {RetryBackoffMinKey}");
-        queue = queue with { Postfix = PostfixQueueOptions.FromConfig(config), Exim = Queue.Exim.EximQueueOptions.FromConfig(config) };
+        queue = queue with { Postfix = PostfixQueueOptions.FromConfig(config), Exim = Queue.Exim.EximQueueOptions.FromConfig(config),
+            Sendmail = Queue.Sendmail.SendmailQueueOptions.FromConfig(config) };
         if (queue.Format == PostfixFormat.FormatName &&
             Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(queue.Incoming)) != Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(queue.Outgoing)))
             throw new ConfigurationException(OutgoingKey,

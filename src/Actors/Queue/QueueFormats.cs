@@ -1,6 +1,7 @@
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Queue.Exim;
 using MailScanner.Actors.Queue.Postfix;
+using MailScanner.Actors.Queue.Sendmail;
 
 namespace MailScanner.Actors.Queue;
 
@@ -18,6 +19,7 @@ public static class QueueFormats
             [ZMailerFormat.Instance.Name] = _ => ZMailerFormat.Instance,
             [PostfixFormat.FormatName] = queue => new PostfixFormat(queue.Postfix.LayoutFor(queue.Incoming, queue.Outgoing)),
             [EximFormat.FormatName] = queue => new EximFormat(queue.Exim),
+            [SendmailFormat.FormatName] = queue => new SendmailFormat(queue.Sendmail),
         };
 
     /// <summary>The known names, sorted, for validation and error messages.</summary>

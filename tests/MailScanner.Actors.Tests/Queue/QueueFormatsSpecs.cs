@@ -13,7 +13,7 @@ public sealed class QueueFormatsSpecs
     [Fact]
     public void Should_find_each_known_format_by_the_name_it_gives_itself()
     {
-        Assert.Equal(["exim", "postfix", "zmailer"], QueueFormats.Names);
+        Assert.Equal(["exim", "postfix", "sendmail", "zmailer"], QueueFormats.Names);
         foreach (var name in QueueFormats.Names) Assert.Equal(name, QueueFormats.For(Queue(name)).Name);
         Assert.Same(ZMailerFormat.Instance, QueueFormats.For(Queue("zmailer")));
     }
@@ -40,6 +40,22 @@ public sealed class QueueFormatsSpecs
 
         var noUser = Akka.Configuration.ConfigurationFactory.ParseString("mailscanner.queue.exim.user = \"\"").WithFallback(defaults);
         Assert.Equal("mailscanner.queue.exim.user", Assert.Throws<ConfigurationException>(() => GatewaySettingsLoader.FromConfig(noUser, Path.GetTempPath())).Key);
+    }
+
+    [Fact]
+    public void Should_read_the_sendmail_settings_and_refuse_an_empty_sendmail_user()
+    {
+        var defaults = GatewaySettingsLoader.Defaults();
+        var config = Akka.Configuration.ConfigurationFactory.ParseString(
+            "mailscanner.queue { format = sendmail, sendmail { user = mail, deliver-command = \"/usr/sbin/sendmail  -C /etc/mail/out.cf\" } }").WithFallback(defaults);
+        var sendmail = GatewaySettingsLoader.FromConfig(config, Path.GetTempPath()).Queue.Sendmail;
+        Assert.Equal("mail", sendmail.User);
+        Assert.Equal(["/usr/sbin/sendmail", "-C", "/etc/mail/out.cf"], sendmail.DeliverCommand);
+        Assert.Equal("root", GatewaySettingsLoader.FromConfig(defaults, Path.GetTempPath()).Queue.Sendmail.User);
+        Assert.Empty(GatewaySettingsLoader.FromConfig(defaults, Path.GetTempPath()).Queue.Sendmail.DeliverCommand);
+
+        var noUser = Akka.Configuration.ConfigurationFactory.ParseString("mailscanner.queue.sendmail.user = \"\"").WithFallback(defaults);
+        Assert.Equal("mailscanner.queue.sendmail.user", Assert.Throws<ConfigurationException>(() => GatewaySettingsLoader.FromConfig(noUser, Path.GetTempPath())).Key);
     }
 
     [Fact]

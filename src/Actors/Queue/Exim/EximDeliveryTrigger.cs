@@ -9,8 +9,13 @@ namespace MailScanner.Actors.Queue.Exim;
 /// <c>-H</c> is gone by then (delivered by a queue runner) is left out. A failing run is reported once per episode;
 /// the messages stay on the delivering Exim's spool for its queue runner.
 /// </summary>
-internal sealed class EximDeliveryTrigger(IReadOnlyList<string> command, int maxRuns = 4, int maxIdsPerRun = 100)
+/// <remarks>Sendmail's is the same but for how ids are named and passed (<c>qf&lt;id&gt;</c>, <c>-qI&lt;id&gt;</c> each).</remarks>
+internal sealed class EximDeliveryTrigger(IReadOnlyList<string> command, int maxRuns = 4, int maxIdsPerRun = 100,
+    Func<string, string>? idOfPath = null, Func<IReadOnlyList<string>, IEnumerable<string>>? argumentsFor = null, string option = "-Mc")
 {
+    private readonly Func<string, string> _idOf = idOfPath ?? (path => Path.GetFileName(path)[..^2]);
+    private readonly Func<IReadOnlyList<string>, IEnumerable<string>> _argumentsFor = argumentsFor ?? (ids => ids.Prepend("-Mc"));
+
     private readonly object _lock = new();
     private readonly List<string> _waiting = new();
     private int _running;
@@ -49,7 +54,7 @@ internal sealed class EximDeliveryTrigger(IReadOnlyList<string> command, int max
                 batch = _waiting.Take(maxIdsPerRun).ToList();
                 _waiting.RemoveRange(0, batch.Count);
             }
-            var ids = batch.Where(File.Exists).Select(path => Path.GetFileName(path)[..^2]).ToList();
+            var ids = batch.Where(File.Exists).Select(_idOf).ToList();
             if (ids.Count == 0) continue;
             var problem = await RunAsync(ids).ConfigureAwait(false);
             lock (_lock)
@@ -64,8 +69,7 @@ internal sealed class EximDeliveryTrigger(IReadOnlyList<string> command, int max
     {
         var start = new ProcessStartInfo(command[0]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in command.Skip(1)) start.ArgumentList.Add(argument);
-        start.ArgumentList.Add("-Mc");
-        foreach (var id in ids) start.ArgumentList.Add(id);
+        foreach (var argument in _argumentsFor(ids)) start.ArgumentList.Add(argument);
         try
         {
             using var process = Process.Start(start) ?? throw new InvalidOperationException("the process did not start");
@@ -73,11 +77,11 @@ internal sealed class EximDeliveryTrigger(IReadOnlyList<string> command, int max
             var errors = process.StandardError.ReadToEndAsync();
             await process.WaitForExitAsync().ConfigureAwait(false);
             var said = ((await output.ConfigureAwait(false)) + (await errors.ConfigureAwait(false))).Trim();
-            return process.ExitCode == 0 ? null : $"{string.Join(' ', command)} -Mc ({ids.Count} message(s)) exited with {process.ExitCode}: {said}";
+            return process.ExitCode == 0 ? null : $"{string.Join(' ', command)} {option} ({ids.Count} message(s)) exited with {process.ExitCode}: {said}";
         }
         catch (Exception e)
         {
-            return $"{string.Join(' ', command)} -Mc could not be run: {e.Message}";
+            return $"{string.Join(' ', command)} {option} could not be run: {e.Message}";
         }
     }
 }

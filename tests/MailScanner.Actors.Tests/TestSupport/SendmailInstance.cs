@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Globalization;
+using MailScanner.Actors.Queue.Sendmail;
+
+namespace MailScanner.Actors.Tests.TestSupport;
+
+/// <summary>
+/// MailScanner's two-sendmail setup, with Debian's real Sendmail 8.17 unpacked into a private prefix by
+/// <c>tests/install-sendmail.sh</c> (the postfix package the other specs need conflicts with sendmail-bin): a receiving
+/// sendmail (<c>DeliveryMode=q</c>, a foreground daemon on 127.0.0.1 at a free port) whose queue directory the gateway
+/// reads, and a delivering sendmail (no daemon; run with <c>-qI&lt;id&gt;</c>) whose queue directory the gateway writes
+/// and which relays everything to an <c>smtp-sink</c> on loopback. Both <c>.cf</c> files are generated with m4 from the
+/// unpacked sendmail-cf macros; everything lives under one temp directory; the machine's MTA and port 25 are untouched.
+/// </summary>
+/// <remarks>
+/// Sendmail sleeps a minute at start when the host name is unqualified, so every sendmail runs through a wrapper script
+/// that gives it its own UTS namespace with a qualified name (<c>unshare -u</c>); the machine's name is not changed.
+/// </remarks>
+public sealed class SendmailInstance : IAsyncDisposable
+{
+    public const string Prefix = "/opt/mailscanner-actors-tests/sendmail";
+    public static string Binary => Path.Combine(Prefix, "usr/libexec/sendmail/sendmail");
+    private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(60);
+    private Process? _receiver;
+    private Process? _sink;
+
+    private SendmailInstance()
+    {
+        Directory = Path.Combine(TempDirectory.On(TempDirectory.Tmpfs), $"msa-sendmail-{Guid.NewGuid():N}"[..25]);
+        SmtpPort = LoopbackPort.Free();
+        SinkPort = LoopbackPort.Free();
+        while (SinkPort == SmtpPort) SinkPort = LoopbackPort.Free();
+    }
+
+    public string Directory { get; }
+    public int SmtpPort { get; }
+    public int SinkPort { get; }
+    public string ReceivingQueue => Path.Combine(Directory, "receiving");
+    public string DeliveringQueue => Path.Combine(Directory, "delivering");
+    public string SinkDirectory => Path.Combine(Directory, "sink");
+    public string DeliveringConfig => Path.Combine(Directory, "delivering.cf");
+    private string ReceivingConfig => Path.Combine(Directory, "receiving.cf");
+
+    /// <summary>Runs the unpacked sendmail under its own qualified host name.</summary>
+    public string Wrapper => Path.Combine(Directory, "sendmail");
+
+    /// <summary>The gateway's settings for these queues: files root's, delivered with the delivering configuration's -qI.</summary>
+    public SendmailQueueOptions Options => new("root", [Wrapper, "-C", DeliveringConfig]);
+
+    public static async Task<SendmailInstance> StartAsync()
+    {
+        if (!Environment.IsPrivilegedProcess) throw new InvalidOperationException("a private sendmail is started as root (sendmail -C FILE)");
+        if (!File.Exists(Binary)) throw new InvalidOperationException($"{Binary} is missing: run tests/install-sendmail.sh (tests/run-all.sh does)");
+        var instance = new SendmailInstance();
+        try
+        {
+            await instance.StartProcessesAsync();
+            return instance;
+        }
+        catch
+        {
+            await instance.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartProcessesAsync()
+    {
+        foreach (var directory in new[] { ReceivingQueue, DeliveringQueue, SinkDirectory }) System.IO.Directory.CreateDirectory(directory);
+        var (chown, chownOutput) = await PostfixInstance.Run("chown", $"{PostfixInstance.MailOwner}:{PostfixInstance.MailOwner}", SinkDirectory);
+        if (chown != 0) throw new InvalidOperationException($"chown {SinkDirectory}: {chownOutput}");
+        File.WriteAllText(Wrapper,
+            "#!/bin/sh\nexec unshare -u sh -c 'hostname sendmail-specs.invalid && exec \"$0\" \"$@\"' " + Binary + " \"$@\"\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await GenerateConfigAsync(ReceivingConfig, ReceivingQueue, receiving: true);
+        await GenerateConfigAsync(DeliveringConfig, DeliveringQueue, receiving: false);
+
+        _sink = Start("smtp-sink", "-u", PostfixInstance.MailOwner, "-d", Path.Combine(SinkDirectory, "m."), $"127.0.0.1:{SinkPort.ToString(CultureInfo.InvariantCulture)}", "256");
+        await Eventually.Holds(() => PostfixInstance.Accepts(SinkPort), StartDeadline, () => $"smtp-sink to listen on 127.0.0.1:{SinkPort}");
+        _receiver = Start(Wrapper, "-C", ReceivingConfig, "-bD");
+        await Eventually.Holds(() => !_receiver.HasExited ? PostfixInstance.Accepts(SmtpPort) : throw new InvalidOperationException("the receiving sendmail exited"),
+            StartDeadline, () => $"the receiving sendmail to accept SMTP on 127.0.0.1:{SmtpPort} (exited: {_receiver.HasExited})");
+    }
+
+    /// <summary>A .cf from sendmail-cf's m4 macros: its own queue, loopback only, everything relayed to smtp-sink.</summary>
+    private async Task GenerateConfigAsync(string path, string queue, bool receiving)
+    {
+        var mc = string.Join('\n',
+            "divert(0)dnl",
+            "OSTYPE(`linux')dnl",
+            $"define(`QUEUE_DIR', `{queue}')dnl",
+            $"define(`STATUS_FILE', `{queue}.statistics')dnl",
+            $"define(`confPID_FILE', `{queue}.pid')dnl",
+            "define(`confHOST_STATUS_DIRECTORY', `')dnl",
+            "define(`ALIAS_FILE', `')dnl",
+            "define(`confDONT_PROBE_INTERFACES', `True')dnl",
+            "define(`confDOMAIN_NAME', `sendmail-specs.invalid')dnl",
+            receiving ? "define(`confDELIVERY_MODE', `queueonly')dnl" : "define(`confDELIVERY_MODE', `interactive')dnl",
+            "define(`SMART_HOST', `[127.0.0.1]')dnl",
+            $"define(`RELAY_MAILER_ARGS', `TCP $h {SinkPort.ToString(CultureInfo.InvariantCulture)}')dnl",
+            "FEATURE(`nocanonify')dnl",
+            "FEATURE(`accept_unresolvable_domains')dnl",
+            "FEATURE(`promiscuous_relay')dnl",
+            $"DAEMON_OPTIONS(`Port={SmtpPort.ToString(CultureInfo.InvariantCulture)}, Addr=127.0.0.1, Name=MTA')dnl",
+            "MAILER(`smtp')dnl",
+            "");
+        var mcPath = Path.ChangeExtension(path, ".mc");
+        File.WriteAllText(mcPath, mc);
+        var cfDirectory = Path.Combine(Prefix, "usr/share/sendmail/cf/");
+        var (status, output) = await PostfixInstance.Run("sh", "-c", $"m4 -D_CF_DIR_={cfDirectory} {cfDirectory}m4/cf.m4 {mcPath} > {path}");
+        if (status != 0) throw new InvalidOperationException($"m4 for {path}: {output}");
+    }
+
+    /// <summary>One message over SMTP to the receiving sendmail; returns sendmail's reply to the data.</summary>
+    public Task<string> SendAsync(string sender, IReadOnlyList<string> recipients, string message) =>
+        PostfixInstance.SendOverSmtpAsync(SmtpPort, sender, recipients, message);
+
+    /// <summary>The delivering sendmail's queue run for these ids (<c>-qI&lt;id&gt;</c> each), or for its whole queue.</summary>
+    public Task<(int Status, string Output)> RunDeliveringQueueAsync(params string[] ids) =>
+        PostfixInstance.Run(Wrapper, ["-C", DeliveringConfig, .. ids.Length == 0 ? ["-q"] : ids.Select(id => "-qI" + id)]);
+
+    /// <summary>The files smtp-sink wrote, one per delivered message.</summary>
+    public IReadOnlyList<string> SinkFiles() => System.IO.Directory.GetFiles(SinkDirectory, "m.*");
+
+    public static IReadOnlyList<string> QueueFiles(string queue) =>
+        System.IO.Directory.GetFiles(queue).Select(path => Path.GetFileName(path)).Order(StringComparer.Ordinal).ToList();
+
+    private static Process Start(string command, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(command, arguments) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {command}");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in new[] { _receiver, _sink })
+        {
+            if (process is null) continue;
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            process.Dispose();
+        }
+        _receiver = _sink = null;
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (DirectoryNotFoundException) { }
+    }
+}
