@@ -84,7 +84,7 @@ public sealed class EximFormat : IQueueFormat, IOutgoingQueueRules
 
     public IOutgoingQueueRules Outgoing => this;
 
-    private string? _lastEnqueuedId;
+    private DateTimeOffset _lastEnqueuedAt;
 
     /// <summary>
     /// As the receiving Exim spools a message it accepted: <c>-D</c> first, then <c>-H</c> (each under a temp name Exim
@@ -92,8 +92,11 @@ public sealed class EximFormat : IQueueFormat, IOutgoingQueueRules
     /// </summary>
     public string WriteIncomingEntry(string incomingDirectory, QueueEnvelope envelope, ReadOnlySpan<byte> message)
     {
+        // Exim waits for the next tick of its id clock before it makes another id; so does this, by moving on one tick.
         var now = DateTimeOffset.UtcNow;
-        var id = _lastEnqueuedId = EximMessageId.New(now, Environment.ProcessId, _lastEnqueuedId);
+        if (now <= _lastEnqueuedAt.AddTicks(EximMessageId.TickLength.Ticks)) now = _lastEnqueuedAt.AddTicks(EximMessageId.TickLength.Ticks);
+        _lastEnqueuedAt = now;
+        var id = EximMessageId.New(now, Environment.ProcessId);
         var (uid, gid) = _owner ?? (0, 0);
         var envelopePart = string.Join('\n',
         [

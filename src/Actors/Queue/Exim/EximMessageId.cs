@@ -31,21 +31,17 @@ public static class EximMessageId
 
     private const string Base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+    /// <summary>The resolution of the sub-second part: 1/2000 s.</summary>
+    public static readonly TimeSpan TickLength = TimeSpan.FromTicks(TimeSpan.TicksPerMillisecond / 2);
+
     /// <summary>
     /// A short id as Exim 4.96 makes one: the time in seconds, the process id and the 1/2000 s within the second, in
-    /// base 62. Exim waits for the next tick before it makes another, so two ids of one process differ; so does this
-    /// (<paramref name="after"/>: the last id this process made, or null).
+    /// base 62. Two calls of one process must be at least <see cref="TickLength"/> apart to differ, as in Exim.
     /// </summary>
-    public static string New(DateTimeOffset now, int processId, string? after = null)
+    public static string New(DateTimeOffset now, int processId)
     {
-        while (true)
-        {
-            var seconds = now.ToUnixTimeSeconds();
-            var tick = (int)(now.Ticks % TimeSpan.TicksPerSecond / (TimeSpan.TicksPerMillisecond / 2));
-            var id = $"{Encode(seconds, 6)}-{Encode(processId, 6)}-{Encode(tick, 2)}";
-            if (id != after) return id;
-            now = now.AddTicks(TimeSpan.TicksPerMillisecond / 2);
-        }
+        var tick = (int)(now.Ticks % TimeSpan.TicksPerSecond / TickLength.Ticks);
+        return $"{Encode(now.ToUnixTimeSeconds(), 6)}-{Encode(processId, 6)}-{Encode(tick, 2)}";
     }
 
     private static string Encode(long value, int length)
