@@ -80,9 +80,9 @@ public sealed class EximInstance : IAsyncDisposable
         File.WriteAllText(ReceivingConfig, Configuration(ReceivingSpool, receiving: true));
         File.WriteAllText(DeliveringConfig, Configuration(DeliveringSpool, receiving: false));
 
-        _sink = Start("smtp-sink", "-u", PostfixInstance.MailOwner, "-d", Path.Combine(SinkDirectory, "m."), $"127.0.0.1:{SinkPort.ToString(CultureInfo.InvariantCulture)}", "256");
+        _sink = DaemonProcess.StartSmtpSink(SinkDirectory, SinkPort);
         await Eventually.Holds(() => PostfixInstance.Accepts(SinkPort), StartDeadline, () => $"smtp-sink to listen on 127.0.0.1:{SinkPort}");
-        _receiver = Start(Binary, "-C", ReceivingConfig, "-bdf");
+        _receiver = DaemonProcess.Start(Binary, "-C", ReceivingConfig, "-bdf");
         await Eventually.Holds(() => !_receiver.HasExited ? PostfixInstance.Accepts(SmtpPort) : throw new InvalidOperationException($"the receiving exim exited; log:\n{ReceivingLog()}"), StartDeadline,
             () => $"the receiving exim to accept SMTP on 127.0.0.1:{SmtpPort} (exited: {_receiver.HasExited}); log:\n{ReceivingLog()}");
     }
@@ -156,26 +156,9 @@ public sealed class EximInstance : IAsyncDisposable
     /// <summary>Exim's paniclog, or nothing: Exim writes there what it cannot handle, spool errors among them.</summary>
     public static string PanicLog(string spool) => File.Exists(Path.Combine(spool, "log", "paniclog")) ? File.ReadAllText(Path.Combine(spool, "log", "paniclog")) : "";
 
-    private static Process Start(string command, params string[] arguments)
-    {
-        var info = new ProcessStartInfo(command, arguments) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {command}");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
     public async ValueTask DisposeAsync()
     {
-        foreach (var process in new[] { _receiver, _sink })
-        {
-            if (process is null) continue;
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            process.Dispose();
-        }
+        await DaemonProcess.StopAsync(_receiver, _sink);
         _receiver = _sink = null;
         try
         {

@@ -102,15 +102,7 @@ public sealed class PostfixInstance : IAsyncDisposable
         File.WriteAllText(Path.Combine(ConfigDirectory, "master.cf"), MasterCf());
         File.WriteAllText(Path.Combine(ConfigDirectory, "header_checks"), Options.HoldEverything ? "/^Received:/ HOLD\n" : "");
 
-        // smtp-sink -u postfix: it drops to the mail_owner; -d DIR/m.: one file per message, named m.<time-ish suffix>.
-        _sink = Process.Start(new ProcessStartInfo("smtp-sink", [
-            "-u", MailOwner, "-d", Path.Combine(SinkDirectory, "m."), $"127.0.0.1:{SinkPort.ToString(CultureInfo.InvariantCulture)}", "256",
-        ])
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        }) ?? throw new InvalidOperationException("cannot start smtp-sink");
+        _sink = DaemonProcess.StartSmtpSink(SinkDirectory, SinkPort);
         await Eventually.Holds(() => Accepts(SinkPort), StartDeadline, () => $"smtp-sink to listen on 127.0.0.1:{SinkPort} (exited: {_sink.HasExited})");
 
         var (status, output) = await Run("postfix", "-c", ConfigDirectory, "start");

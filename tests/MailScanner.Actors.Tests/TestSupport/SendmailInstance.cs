@@ -75,9 +75,9 @@ public sealed class SendmailInstance : IAsyncDisposable
         await GenerateConfigAsync(ReceivingConfig, ReceivingQueue, receiving: true);
         await GenerateConfigAsync(DeliveringConfig, DeliveringQueue, receiving: false);
 
-        _sink = Start("smtp-sink", "-u", PostfixInstance.MailOwner, "-d", Path.Combine(SinkDirectory, "m."), $"127.0.0.1:{SinkPort.ToString(CultureInfo.InvariantCulture)}", "256");
+        _sink = DaemonProcess.StartSmtpSink(SinkDirectory, SinkPort);
         await Eventually.Holds(() => PostfixInstance.Accepts(SinkPort), StartDeadline, () => $"smtp-sink to listen on 127.0.0.1:{SinkPort}");
-        _receiver = Start(Wrapper, "-C", ReceivingConfig, "-bD");
+        _receiver = DaemonProcess.Start(Wrapper, "-C", ReceivingConfig, "-bD");
         await Eventually.Holds(() => !_receiver.HasExited ? PostfixInstance.Accepts(SmtpPort) : throw new InvalidOperationException("the receiving sendmail exited"),
             StartDeadline, () => $"the receiving sendmail to accept SMTP on 127.0.0.1:{SmtpPort} (exited: {_receiver.HasExited})");
     }
@@ -130,26 +130,9 @@ public sealed class SendmailInstance : IAsyncDisposable
     public static IReadOnlyList<string> QueueFiles(string queue) =>
         System.IO.Directory.GetFiles(queue).Select(path => Path.GetFileName(path)).Order(StringComparer.Ordinal).ToList();
 
-    private static Process Start(string command, params string[] arguments)
-    {
-        var info = new ProcessStartInfo(command, arguments) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {command}");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
     public async ValueTask DisposeAsync()
     {
-        foreach (var process in new[] { _receiver, _sink })
-        {
-            if (process is null) continue;
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            process.Dispose();
-        }
+        await DaemonProcess.StopAsync(_receiver, _sink);
         _receiver = _sink = null;
         try
         {
