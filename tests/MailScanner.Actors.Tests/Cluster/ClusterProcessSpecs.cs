@@ -146,18 +146,27 @@ public sealed class ClusterProcessSpecs(PostgresServer server, ITestOutputHelper
         Assert.False(Directory.Exists(Path.Combine(_dir.Path, "var")), "nothing is created for a configuration that is refused");
     }
 
-    /// <summary><c>cluster status</c> from outside the cluster: every member up and reachable, one of them running the watcher.</summary>
+    /// <summary>
+    /// <c>cluster status</c> from outside the cluster: every member up and reachable, one of them running the watcher.
+    /// A member that was welcomed is still Joining until the leader sees the gossip converge and moves it Up, so the
+    /// command is asked again until it reports three Up members (or the patience runs out).
+    /// </summary>
     private async Task AssertClusterStatus(IReadOnlyList<GatewayProcess> nodes)
     {
         await Until(() => nodes.All(n => n.Stdout.Contains("Singleton identified at", StringComparison.Ordinal)), "every node to know the watcher", nodes);
-        using var status = GatewayProcess.Start(_dir.Path, "cluster", "status", "--config", "node-1.conf");
-        using (var patience = new CancellationTokenSource(Patience)) await status.WaitForExitAsync(patience.Token);
-        output.WriteLine(status.Stdout);
-        Assert.True(status.ExitCode == 0, status.ToString());
-        Assert.StartsWith("cluster: 3 member(s), 3 reachable", status.Stdout, StringComparison.Ordinal);
-        var lines = status.Stdout.Split('\n');
-        Assert.Equal(3, lines.Count(line => line.Contains("  Up  ", StringComparison.Ordinal)));
-        Assert.Single(lines, line => System.Text.RegularExpressions.Regex.IsMatch(line, @"\s+Up\s+yes\s+scan\s+yes\s"));
+        var lastStatus = "";
+        await Eventually.Holds(async () =>
+        {
+            using var status = GatewayProcess.Start(_dir.Path, "cluster", "status", "--config", "node-1.conf");
+            using (var patience = new CancellationTokenSource(Patience)) await status.WaitForExitAsync(patience.Token);
+            lastStatus = status.ToString();
+            Assert.True(status.ExitCode == 0, lastStatus);
+            var lines = status.Stdout.Split('\n');
+            return status.Stdout.StartsWith("cluster: 3 member(s), 3 reachable", StringComparison.Ordinal) &&
+                   lines.Count(line => line.Contains("  Up  ", StringComparison.Ordinal)) == 3 &&
+                   lines.Count(line => System.Text.RegularExpressions.Regex.IsMatch(line, @"\s+Up\s+yes\s+scan\s+yes\s")) == 1;
+        }, Patience, () => $"cluster status to show three members Up and reachable, one running the watcher; last answer: {lastStatus}", TimeSpan.FromMilliseconds(500));
+        output.WriteLine(lastStatus);
     }
 
     private GatewayProcess Run(int node, string name = "node")
