@@ -51,6 +51,9 @@ public sealed class PostfixInstance : IAsyncDisposable
         // tmpfs unless told, as the scanner daemons: the inode-reuse specs elsewhere count on ext4 handing freed inode
         // numbers straight back, and a busy MTA on the same file system would take them.
         Directory = Path.Combine(TempDirectory.On(options.FileSystem), $"msa-postfix-{Guid.NewGuid():N}"[..26]);
+        // The sink on tmpfs whatever the queue's file system: each delivered message is a new file, and on ext4 it would
+        // take the inode a spec has just freed for a new hold file to reuse.
+        SinkDirectory = Path.Combine(TempDirectory.On(TempDirectory.Tmpfs), $"msa-sink-{Guid.NewGuid():N}"[..23]);
         SmtpPort = LoopbackPort.Free();
         SinkPort = LoopbackPort.Free();
         while (SinkPort == SmtpPort) SinkPort = LoopbackPort.Free();
@@ -60,7 +63,7 @@ public sealed class PostfixInstance : IAsyncDisposable
     public string Directory { get; }
     public string ConfigDirectory => Path.Combine(Directory, "etc");
     public string QueueDirectory => Path.Combine(Directory, "spool");
-    public string SinkDirectory => Path.Combine(Directory, "sink");
+    public string SinkDirectory { get; }
     public string LogFile => Path.Combine(Directory, "maillog");
     public int SmtpPort { get; }
     public int SinkPort { get; }
@@ -242,11 +245,14 @@ public sealed class PostfixInstance : IAsyncDisposable
             _sink.Dispose();
             _sink = null;
         }
-        try
+        foreach (var directory in new[] { Directory, SinkDirectory })
         {
-            System.IO.Directory.Delete(Directory, recursive: true);
+            try
+            {
+                System.IO.Directory.Delete(directory, recursive: true);
+            }
+            catch (DirectoryNotFoundException) { }
         }
-        catch (DirectoryNotFoundException) { }
     }
 
     internal static async Task<(int Status, string Output)> Run(string command, params string[] arguments)
