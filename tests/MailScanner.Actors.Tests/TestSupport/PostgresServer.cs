@@ -5,9 +5,9 @@ namespace MailScanner.Actors.Tests.TestSupport;
 
 /// <summary>
 /// A private PostgreSQL server (<see cref="PrivatePostgres"/>: Debian's postgresql package, its own data directory,
-/// loopback, a free port), started for a test class: every class that uses this fixture has a server of its own, so a
-/// class that stops it (<see cref="Stop"/>) disturbs no other. Each spec asks for a fresh database with
-/// <see cref="CreateDatabaseAsync"/>.
+/// loopback, a free port), started for a test class: every class that uses this fixture has a server of its own. Each
+/// spec asks for a fresh database with <see cref="CreateDatabaseAsync"/>. (The PostgreSQL outage specs stop and start
+/// a server of their own, the crash harness's, not this one.)
 /// </summary>
 public sealed class PostgresServer : IAsyncLifetime
 {
@@ -26,12 +26,6 @@ public sealed class PostgresServer : IAsyncLifetime
     public string ConnectionString(string database) => Server.ConnectionString(database);
 
     public Task<long> ScalarAsync(string connectionString, string query) => Server.ScalarAsync(connectionString, query);
-
-    /// <summary>Stops the server (pg_ctl stop, fast): connections break, new ones are refused, until <see cref="StartAsync"/>.</summary>
-    public void Stop() => Server.Stop();
-
-    /// <summary>Starts the stopped server again, same port and data.</summary>
-    public Task StartAsync() => Server.StartAsync();
 
     public Task DisposeAsync()
     {
