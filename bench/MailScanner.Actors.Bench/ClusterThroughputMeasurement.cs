@@ -7,6 +7,7 @@ namespace MailScanner.Actors.Bench;
 
 /// <param name="Nodes">Gateway processes on the queue; <see cref="Clustered"/> says whether they formed a cluster.</param>
 /// <param name="CoresEach">The CPU share each process was held to (null: not held, the whole machine).</param>
+/// <param name="Cpu">The CPU time all nodes together used from the first message in until the queue was drained (start-up excluded).</param>
 internal sealed record ClusterThroughputResult(string Label, int Nodes, bool Clustered, double? CoresEach, int Messages, TimeSpan Elapsed, TimeSpan Cpu, DeliveryCheck Check)
 {
     public double PerSecond => Messages / Elapsed.TotalSeconds;
@@ -59,11 +60,12 @@ internal sealed class ClusterThroughputMeasurement(
             }
             await WaitUntilUpAsync(gateways, clustered, cancel);
 
+            var cpuBefore = gateways.Aggregate(TimeSpan.Zero, (sum, g) => sum + g.CpuTime());
             var startedAt = Stopwatch.GetTimestamp();
             foreach (var file in Directory.EnumerateFiles(staging).ToList())
                 File.Move(file, Path.Combine(directories.Incoming, Path.GetFileName(file))); // same file system: a rename, the inode (and so the name) kept
             var drained = await QueueProgress.WaitUntilDrainedAsync(gateways, directories, count, options.StallTimeout, null, cancel);
-            var cpu = gateways.Aggregate(TimeSpan.Zero, (sum, g) => sum + g.CpuTime());
+            var cpu = gateways.Aggregate(TimeSpan.Zero, (sum, g) => sum + g.CpuTime()) - cpuBefore;
             foreach (var quota in quotas) Console.WriteLine($"  node held to {quota.Cores:F2} cores: {quota.Throttling()}");
             foreach (var stop in await Task.WhenAll(gateways.Select(g => g.StopAsync())))
                 if (!stop.Contains("cleanly", StringComparison.Ordinal)) Console.WriteLine($"  note: {stop}");

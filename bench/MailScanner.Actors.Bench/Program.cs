@@ -361,10 +361,12 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
                     alone ??= result;
                     var ratio = result.PerSecond / alone.PerSecond;
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  {result.PerSecond:F1} messages/s ({result.Elapsed.TotalSeconds:F2} s), ratio to (i0) {ratio:F2}; CPU {result.Cpu.TotalSeconds:F1} s, {result.CpuMillisecondsPerMessage:F2} ms per message (start-up included)"));
+                        $"  {result.PerSecond:F1} messages/s ({result.Elapsed.TotalSeconds:F2} s), ratio to (i0) {ratio:F2}; CPU of all nodes while draining {result.Cpu.TotalSeconds:F1} s, " +
+                        $"{result.CpuMillisecondsPerMessage:F2} ms per message, {result.CpuMillisecondsPerMessage / alone.CpuMillisecondsPerMessage:F2} of (i0)"));
                     Console.WriteLine($"  delivery: {result.Check.Describe()}");
                     var label = run.Label[..run.Label.IndexOf(')', StringComparison.Ordinal)] + ")";
-                    summary.Add($"cluster {label} {run.Label[(label.Length + 1)..]}", string.Create(CultureInfo.InvariantCulture, $"{result.PerSecond:F1} msg/s, {ratio:F2} of (i0)"),
+                    summary.Add($"cluster {label} {run.Label[(label.Length + 1)..]}", string.Create(CultureInfo.InvariantCulture,
+                            $"{result.PerSecond:F1} msg/s, {ratio:F2} of (i0); {result.CpuMillisecondsPerMessage:F2} CPU-ms/msg"),
                         run.Nodes == 3 ? ">= 0.80 of (i0)" : null, run.Nodes == 3 ? ratio >= 0.80 : null);
                     summary.Add($"cluster {label}, lost / duplicated", $"{result.Check.Lost} / {result.Check.Duplicated}", "0 / 0", result.Check is { Lost: 0, Duplicated: 0 });
                 });
