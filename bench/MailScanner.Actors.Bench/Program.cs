@@ -37,7 +37,7 @@ Console.WriteLine($"mailscanner-bench on {Environment.ProcessorCount} cores, scr
 Console.WriteLine($"gateway: {gatewayDll ?? "(not found; build src/Host or pass --gateway)"}");
 
 Corpus? corpus = null;
-if (new[] { BenchOptions.Baseline, BenchOptions.Gateway, BenchOptions.Metrics, BenchOptions.Clamd, BenchOptions.Spamd, BenchOptions.Latency, BenchOptions.Postfix }.Any(options.Runs))
+if (new[] { BenchOptions.Baseline, BenchOptions.Gateway, BenchOptions.Metrics, BenchOptions.Clamd, BenchOptions.Spamd, BenchOptions.Latency, BenchOptions.Postfix, BenchOptions.Cluster }.Any(options.Runs))
 {
     try
     {
@@ -331,6 +331,51 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
             Console.WriteLine($"  {result.Stop}");
             summary.Add("idle latency (d)", figures, "p99 < 50 ms", result.Percentile(0.99) < 50);
         });
+    }
+
+    if (options.Runs(BenchOptions.Cluster) && corpus is not null)
+    {
+        // (i) the cost of clustering: one node without it on the whole machine, then 1, 2 and 3 clustered nodes on one
+        // queue and one PostgreSQL journal, each node held to 1/N of the CPUs, so the cluster never has more than the machine.
+        var cores = (double)Environment.ProcessorCount;
+        var postgres = await MailScanner.Actors.CrashHarness.PrivatePostgres.StartNewAsync(
+            Path.Combine(TempDirectory.On(TempDirectory.Ext4), $"mailscanner-bench-pg-{Guid.NewGuid():N}"), LoopbackPort.Free(), cancel.Token);
+        try
+        {
+            ClusterThroughputResult? alone = null;
+            var runs = new (string Label, int Nodes, bool Clustered, bool OnPostgres, double? CoresEach)[]
+            {
+                ("(i0) one node, no cluster, SQLite journal, all cores", 1, false, false, null),
+                ("(i0p) one node, no cluster, PostgreSQL journal, all cores", 1, false, true, null),
+                ("(i1) 1 clustered node, all cores", 1, true, true, cores),
+                ($"(i2) 2 clustered nodes, {cores / 2:F2} cores each", 2, true, true, cores / 2),
+                ($"(i3) 3 clustered nodes, {cores / 3:F2} cores each", 3, true, true, cores / 3),
+            };
+            foreach (var run in runs)
+            {
+                await Measure("cluster", $"{run.Label}: backlog of {options.ClusterMessages} corpus messages", async () =>
+                {
+                    var journal = run.OnPostgres ? await postgres.CreateDatabaseAsync() : null;
+                    var result = await new ClusterThroughputMeasurement(workspace, Realistic, options.ClusterMessages, Gateway(), options)
+                        .RunAsync(run.Label, run.Nodes, run.Clustered, journal, run.CoresEach, cancel.Token);
+                    alone ??= result;
+                    var ratio = result.PerSecond / alone.PerSecond;
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  {result.PerSecond:F1} messages/s ({result.Elapsed.TotalSeconds:F2} s), ratio to (i0) {ratio:F2}; CPU of all nodes while draining {result.Cpu.TotalSeconds:F1} s, " +
+                        $"{result.CpuMillisecondsPerMessage:F2} ms per message, {result.CpuMillisecondsPerMessage / alone.CpuMillisecondsPerMessage:F2} of (i0)"));
+                    Console.WriteLine($"  delivery: {result.Check.Describe()}");
+                    var label = run.Label[..run.Label.IndexOf(')', StringComparison.Ordinal)] + ")";
+                    summary.Add($"cluster {label} {run.Label[(label.Length + 1)..]}", string.Create(CultureInfo.InvariantCulture,
+                            $"{result.PerSecond:F1} msg/s, {ratio:F2} of (i0); {result.CpuMillisecondsPerMessage:F2} CPU-ms/msg"),
+                        run.Nodes == 3 ? ">= 0.80 of (i0)" : null, run.Nodes == 3 ? ratio >= 0.80 : null);
+                    summary.Add($"cluster {label}, lost / duplicated", $"{result.Check.Lost} / {result.Check.Duplicated}", "0 / 0", result.Check is { Lost: 0, Duplicated: 0 });
+                });
+            }
+        }
+        finally
+        {
+            postgres.Dispose();
+        }
     }
 
     var fsyncAfter = DiskProbe.FsyncMedianMs(workspace.NewArea("probe-after"));
