@@ -21,7 +21,7 @@ public interface IPrivateMta
     /// <summary>The log lines in which the MTA reports a queue file it cannot read, a panic or a message it gave up on.</summary>
     IReadOnlyList<string> QueueFileErrors();
 
-    /// <summary>How many deliveries to the sink its log reports.</summary>
+    /// <summary>How many messages its log reports delivered to the sink (each once, however many recipients it had).</summary>
     int DeliveriesLogged();
 
     /// <summary>The end of its log, for a failure's message.</summary>

@@ -127,6 +127,52 @@ public static class MtaGatewayRun
     }
 
     /// <summary>
+    /// A dozen messages one after another, each to two recipients (one with capitals, as written), one of them with an
+    /// EICAR attachment, the others with a folded header and a body line that starts with a dot: each arrives once, with
+    /// its envelope and the gateway's header, untouched otherwise; the EICAR one cleaned, its original in the quarantine.
+    /// </summary>
+    public static async Task DeliverEnvelopesAsync(IPrivateMta mta, GatewaySettings settings)
+    {
+        const int count = 12, infected = 5;
+        const string sender = "alice@example.org";
+        await using var gateway = await HostedGateway.StartAsync(settings);
+        var recipients = new Dictionary<int, string[]>();
+        for (var seq = 0; seq < count; seq++)
+        {
+            recipients[seq] = [$"rcpt{seq}@example.net", $"Other{seq}@Example.COM"];
+            var message = seq == infected
+                ? Encoding.ASCII.GetString(TestMail.Bytes(TestMail.Message(TestMail.Attachment("invoice.com", TestMail.Eicar)))).Replace("Subject: test", $"Subject: test\r\nX-Seq: {seq}")
+                : $"From: Alice <{sender}>\nTo: rcpt{seq}@example.net\nSubject: message {seq}\n  folded subject line\nX-Seq: {seq}\n\nHello number {seq}.\n.a line that starts with a dot\n";
+            await PostfixInstance.SendOverSmtpAsync(mta.SmtpPort, sender, recipients[seq], message);
+        }
+
+        var sink = new CompleteSinkFiles(mta);
+        await Eventually.Holds(() => sink.Count() >= count && mta.QueuedFiles().Count == 0, TimeSpan.FromSeconds(90),
+            () => $"{mta.Name} to deliver all {count} ({sink.Count()} so far; {gateway.Counters}); queued: {string.Join(' ', mta.QueuedFiles().Select(Path.GetFileName))}; log tail:\n{mta.LogTail()}");
+        var delivered = mta.SinkFiles().Select(SinkFile.Read).ToList();
+        Assert.Equal(Enumerable.Range(0, count), delivered.Select(d => SeqHeader.Of(d.Message)).Order());
+        foreach (var copy in delivered)
+        {
+            var seq = SeqHeader.Of(copy.Message);
+            Assert.Equal(sender, copy.MailFrom);
+            Assert.Equal(recipients[seq].Order(StringComparer.Ordinal), copy.RcptTo.Order(StringComparer.Ordinal));
+            Assert.Contains($"{MessageCleaner.VerdictHeader}:", copy.Message, StringComparison.Ordinal);
+            if (seq == infected) continue;
+            Assert.Contains($"Subject: message {seq}\n  folded subject line\n", copy.Message, StringComparison.Ordinal);
+            Assert.EndsWith($"Hello number {seq}.\n.a line that starts with a dot\n", copy.Message, StringComparison.Ordinal);
+        }
+        var cleaned = Assert.Single(delivered, d => SeqHeader.Of(d.Message) == infected);
+        Assert.DoesNotContain("EICAR-STANDARD-ANTIVIRUS-TEST-FILE", cleaned.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(Convert.ToBase64String(TestMail.Eicar)[..40], cleaned.Message, StringComparison.Ordinal);
+        Assert.Equal(VerdictKind.Infected, Assert.Single(new QuarantineStore(settings.Quarantine.Directory).List()).Metadata.Verdict);
+
+        Assert.Empty(Directory.EnumerateFileSystemEntries(settings.Queue.Work));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(settings.Queue.Bad));
+        Assert.Empty(mta.QueueFileErrors());
+        Assert.Equal(count, mta.DeliveriesLogged());
+    }
+
+    /// <summary>
     /// smtp-sink creates its file before it has written all of the message; a complete one ends with the empty line it
     /// writes for the end of data. Each file is read until it is complete, then only counted.
     /// </summary>

@@ -234,7 +234,9 @@ public sealed class PostfixInstance : IAsyncDisposable, IPrivateMta
     public IReadOnlyList<string> QueueFileErrors() => Log().Split('\n').Where(line => new[] { "warning", "fatal", "corrupt", "panic" }
         .Any(word => line.Contains(word, StringComparison.OrdinalIgnoreCase))).ToList();
 
-    public int DeliveriesLogged() => Log().Split('\n').Count(line => line.Contains(" status=sent ", StringComparison.Ordinal));
+    /// <summary>Postfix logs each recipient's delivery (<c>ID: to=&lt;...&gt;, ... status=sent</c>); one message is one queue id.</summary>
+    public int DeliveriesLogged() => Log().Split('\n').Where(line => line.Contains(" status=sent ", StringComparison.Ordinal))
+        .Select(line => line[..line.IndexOf(": to=<", StringComparison.Ordinal)].Split(' ')[^1]).Distinct(StringComparer.Ordinal).Count();
 
     public string LogTail() => string.Join('\n', Log().Split('\n').TakeLast(30));
 

@@ -156,7 +156,8 @@ public sealed class SendmailInstance : IAsyncDisposable, IPrivateMta
         .Any(word => line.Contains(word, StringComparison.OrdinalIgnoreCase))).ToList();
 
     /// <summary>Only the delivering sendmail sends; the receiving one queues.</summary>
-    public int DeliveriesLogged() => Log().Count(line => line.Contains("stat=Sent", StringComparison.Ordinal));
+    public int DeliveriesLogged() => Log().Where(line => line.Contains(" stat=Sent", StringComparison.Ordinal))
+        .Select(line => line[..line.IndexOf(": to=", StringComparison.Ordinal)].Split(' ')[^1]).Distinct(StringComparer.Ordinal).Count();
 
     public string LogTail() => string.Join('\n', Log().TakeLast(30));
 

@@ -24,8 +24,6 @@ namespace MailScanner.Actors.Tests.Queue.Postfix;
 [SupportedOSPlatform("linux")]
 public sealed class PostfixGatewayEndToEndSpecs : IDisposable
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
-    private const string Sender = "alice@example.org";
     private readonly GatewayTestbed _bed = new();
     private readonly ITestOutputHelper _output;
 
@@ -44,43 +42,7 @@ public sealed class PostfixGatewayEndToEndSpecs : IDisposable
     public async Task Should_scan_held_mail_and_hand_it_back_to_postfix_exactly_once_with_its_envelope(bool longIds, string hashQueueNames, int depth)
     {
         await using var postfix = await PostfixInstance.StartAsync(new PostfixInstanceOptions(longIds, hashQueueNames, depth));
-        var settings = SettingsFor(postfix, _bed.Settings());
-        await using var gateway = await HostedGateway.StartAsync(settings);
-
-        const int count = 12;
-        var recipients = new Dictionary<int, string[]>();
-        for (var seq = 0; seq < count; seq++)
-        {
-            recipients[seq] = [$"rcpt{seq}@example.net", $"Other{seq}@Example.COM"];
-            var message = seq == 5
-                ? Encoding.ASCII.GetString(TestMail.Bytes(TestMail.Message(TestMail.Attachment("invoice.com", TestMail.Eicar)))).Replace("Subject: test", $"Subject: test\r\nX-Seq: {seq}")
-                : $"From: Alice <{Sender}>\nTo: rcpt{seq}@example.net\nSubject: message {seq}\nX-Seq: {seq}\n\nHello number {seq}.\n";
-            await postfix.SendAsync(Sender, recipients[seq], message);
-        }
-
-        await Eventually.Holds(() => postfix.SinkFiles().Count >= count && postfix.QueueFiles("incoming").Count == 0 && postfix.QueueFiles("active").Count == 0,
-            Patience, () => $"Postfix to deliver all {count} ({postfix.SinkFiles().Count} so far; {gateway.Counters}); log:\n{postfix.Log()}");
-        var delivered = postfix.SinkFiles().Select(SinkFile.Read).ToList();
-        Assert.Equal(Enumerable.Range(0, count), delivered.Select(d => SeqHeader.Of(d.Message)).Order());
-        foreach (var copy in delivered)
-        {
-            var seq = SeqHeader.Of(copy.Message);
-            Assert.Equal(Sender, copy.MailFrom);
-            Assert.Equal(recipients[seq].Order(StringComparer.Ordinal), copy.RcptTo.Order(StringComparer.Ordinal));
-            Assert.Contains("X-MailScanner-Actors:", copy.Message, StringComparison.Ordinal);
-        }
-        var cleaned = Assert.Single(delivered, d => SeqHeader.Of(d.Message) == 5);
-        Assert.DoesNotContain("EICAR-STANDARD-ANTIVIRUS-TEST-FILE", cleaned.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain(Convert.ToBase64String(TestMail.Eicar)[..40], cleaned.Message, StringComparison.Ordinal);
-        var quarantined = Assert.Single(new QuarantineStore(_bed.Quarantine).List());
-        Assert.Equal(VerdictKind.Infected, quarantined.Metadata.Verdict);
-
-        Assert.Empty(postfix.QueueFiles("hold"));
-        Assert.Empty(postfix.QueueFiles("deferred"));
-        Assert.Empty(postfix.QueueFiles("corrupt"));
-        Assert.Empty(Directory.EnumerateFileSystemEntries(settings.Queue.Work));
-        Assert.Empty(Directory.EnumerateFileSystemEntries(settings.Queue.Bad));
-        Assert.DoesNotContain(postfix.Log().Split('\n'), line => line.Contains("warning", StringComparison.Ordinal) || line.Contains("fatal", StringComparison.Ordinal));
+        await MtaGatewayRun.DeliverEnvelopesAsync(postfix, SettingsFor(postfix, _bed.Settings()));
     }
 
     public static TheoryData<bool, string, int, int> CorpusQueues => new()
