@@ -186,7 +186,31 @@ internal sealed class PostfixEndToEndMeasurement(BenchWorkspace workspace, Func<
         return await SendAndWaitAsync(postfix, null, cancel);
     }
 
-    public async Task<QueueRunResult> RunWithGatewayAsync(CancellationToken cancel)
+    public Task<QueueRunResult> RunWithGatewayAsync(CancellationToken cancel) =>
+        WithGatewayAsync((postfix, gateway) => SendAndWaitAsync(postfix, gateway, cancel));
+
+    /// <summary>
+    /// (p7) One message at a time through a quiet Postfix with the gateway in the path: from Postfix's answer to the data
+    /// until smtp-sink has the message, as the sender's side sees it; each sample sorted, shortest first.
+    /// </summary>
+    public Task<IReadOnlyList<TimeSpan>> IdleLatencyWithGatewayAsync(int samples, CancellationToken cancel) =>
+        WithGatewayAsync<IReadOnlyList<TimeSpan>>(async (postfix, gateway) =>
+        {
+            await postfix.SendAsync("warm-up@bench.example", ["warm-up@bench.example"], "Subject: warm-up\n\nwarm-up\n");
+            await WaitForSink(postfix, gateway, 1, cancel);
+            var latencies = new List<TimeSpan>();
+            for (var seq = 0; seq < samples; seq++)
+            {
+                var message = messageFor(seq);
+                await postfix.SendAsync(message.Sender, message.Recipients, Encoding.Latin1.GetString(message.Rfc5322()), Encoding.Latin1);
+                var sent = Stopwatch.GetTimestamp();
+                await WaitForSink(postfix, gateway, seq + 2, cancel, TimeSpan.FromMilliseconds(2));
+                latencies.Add(Stopwatch.GetElapsedTime(sent));
+            }
+            return latencies.Order().ToList();
+        });
+
+    private async Task<T> WithGatewayAsync<T>(Func<PostfixInstance, GatewayProcess, Task<T>> run)
     {
         var area = workspace.NewArea("postfix-gateway");
         try
@@ -196,7 +220,7 @@ internal sealed class PostfixEndToEndMeasurement(BenchWorkspace workspace, Func<
             if (NativeFile.DeviceOf(directories.Work) != NativeFile.DeviceOf(postfix.QueueDirectory))
                 throw new BenchFailure($"{area} and {postfix.QueueDirectory} are on different file systems; the gateway claims by rename");
             await using var gateway = GatewayProcess.Start(gatewayDll, directories, options.Coordinators, area, PostfixBacklogMeasurement.PostfixHocon(postfix.Layout));
-            return await SendAndWaitAsync(postfix, gateway, cancel);
+            return await run(postfix, gateway);
         }
         finally
         {
@@ -229,12 +253,12 @@ internal sealed class PostfixEndToEndMeasurement(BenchWorkspace workspace, Func<
             $"all sent over SMTP by {sent.TotalSeconds:F2} s, {connections} connections; Postfix log: {problems} warning/fatal lines{gatewayCpu}");
     }
 
-    private async Task WaitForSink(PostfixInstance postfix, GatewayProcess? gateway, int expected, CancellationToken cancel)
+    private async Task WaitForSink(PostfixInstance postfix, GatewayProcess? gateway, int expected, CancellationToken cancel, TimeSpan? every = null)
     {
         var last = (Count: -1, At: Stopwatch.GetTimestamp());
         while (postfix.SinkFiles().Count < expected)
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(20), cancel);
+            await Task.Delay(every ?? TimeSpan.FromMilliseconds(20), cancel);
             gateway?.EnsureRunning();
             var count = postfix.SinkFiles().Count;
             if (count != last.Count) last = (count, Stopwatch.GetTimestamp());

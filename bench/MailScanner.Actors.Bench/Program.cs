@@ -296,6 +296,13 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
             Console.WriteLine($"  with the gateway / Postfix alone: {share:P0}");
             summary.Add("ratio p4/p3 (gateway in the path / Postfix alone)", $"{share:P0}", ">= 60%", share >= 0.60);
         });
+        await Measure("postfix-latency", $"(p7) Postfix with the gateway in the path, idle: {options.SmtpLatencySamples} messages one at a time, each until smtp-sink has it", async () =>
+        {
+            var latencies = await smtp.IdleLatencyWithGatewayAsync(options.SmtpLatencySamples, cancel.Token);
+            string At(double quantile) => $"{latencies[(int)Math.Min(latencies.Count - 1, Math.Floor(quantile * latencies.Count))].TotalMilliseconds:F0} ms";
+            Console.WriteLine($"  p50 {At(0.50)}, p90 {At(0.90)}, max {latencies[^1].TotalMilliseconds:F0} ms");
+            summary.Add("Postfix + gateway idle latency p50 / p90 (p7)", $"{At(0.50)} / {At(0.90)}");
+        });
     }
 
     if (options.Runs(BenchOptions.Rss))
