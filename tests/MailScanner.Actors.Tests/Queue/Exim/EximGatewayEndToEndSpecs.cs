@@ -1,14 +1,9 @@
 using System.Runtime.Versioning;
-using System.Text;
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Queue.Exim;
-using MailScanner.Actors.Quarantine;
-using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Tests.Pipeline;
-using MailScanner.Actors.Tests.Scanning;
 using MailScanner.Actors.Tests.TestSupport;
 using Xunit;
-using SinkFile = MailScanner.Actors.Tests.Queue.Postfix.PostfixQueueEndToEndSpecs.SinkFile;
 
 namespace MailScanner.Actors.Tests.Queue.Exim;
 

@@ -1,15 +1,10 @@
 using System.Runtime.Versioning;
-using System.Text;
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Queue.Sendmail;
-using MailScanner.Actors.Quarantine;
-using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Tests.Pipeline;
-using MailScanner.Actors.Tests.Scanning;
 using MailScanner.Actors.Tests.TestSupport;
 using Xunit;
 using Xunit.Abstractions;
-using SinkFile = MailScanner.Actors.Tests.Queue.Postfix.PostfixQueueEndToEndSpecs.SinkFile;
 
 namespace MailScanner.Actors.Tests.Queue.Sendmail;
 
