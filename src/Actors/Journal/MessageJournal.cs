@@ -63,6 +63,8 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         _counters = counters;
         JournalPluginId = settings.JournalPluginId;
         SnapshotPluginId = settings.SnapshotPluginId;
+        // Here, not in PreStart: recovery is asked for before PreStart runs.
+        JournalConfig.RestoreKnownSchema(settings);
     }
 
     public static Props PropsFor(JournalSettings settings, PipelineCounters? counters = null) => Props.Create(() => new MessageJournal(settings, counters));
