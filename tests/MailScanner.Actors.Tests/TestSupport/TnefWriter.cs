@@ -1,0 +1,76 @@
+using System.Text;
+
+namespace MailScanner.Actors.Tests.TestSupport;
+
+/// <summary>
+/// Writes a small TNEF stream (winmail.dat) as Outlook does for a message with attachments: the version, code page and
+/// message class attributes, an optional body, and per attachment its rendering, title (attAttachTitle), data
+/// (attAttachData) and MAPI properties (PR_ATTACH_LONG_FILENAME). Enough for MimeKit's TnefReader and for clamd. Only
+/// the BCL, so that the bench compiles it with <see cref="HostileCorpus"/>.
+/// </summary>
+public static class TnefWriter
+{
+    private const uint Signature = 0x223E9F78;
+    private const byte MessageLevel = 1, AttachmentLevel = 2;
+
+    public sealed record Attachment(string FileName, byte[] Data);
+
+    public static byte[] Write(string? body, params Attachment[] attachments)
+    {
+        using var output = new MemoryStream();
+        var w = new BinaryWriter(output);
+        w.Write(Signature);
+        w.Write((ushort)0x0001); // legacy key
+        Attribute(w, MessageLevel, 0x00089006, BitConverter.GetBytes(0x00010000)); // attTnefVersion
+        Attribute(w, MessageLevel, 0x00069007, [.. BitConverter.GetBytes(1252), .. BitConverter.GetBytes(0)]); // attOemCodepage
+        Attribute(w, MessageLevel, 0x00078008, Encoding.ASCII.GetBytes("IPM.Microsoft Mail.Note\0")); // attMessageClass
+        if (body is not null) Attribute(w, MessageLevel, 0x0002800C, Encoding.Latin1.GetBytes(body + "\0")); // attBody
+        foreach (var attachment in attachments)
+        {
+            // attAttachRenddata: a file (1), no position, no size, no flags.
+            Attribute(w, AttachmentLevel, 0x00069002, [.. BitConverter.GetBytes((ushort)1), .. BitConverter.GetBytes(-1), .. new byte[8]]);
+            Attribute(w, AttachmentLevel, 0x00018010, Encoding.Latin1.GetBytes(ShortName(attachment.FileName) + "\0")); // attAttachTitle
+            Attribute(w, AttachmentLevel, 0x0006800F, attachment.Data); // attAttachData
+            Attribute(w, AttachmentLevel, 0x00069005, LongFileNameProperty(attachment.FileName)); // attAttachment
+        }
+        w.Flush();
+        return output.ToArray();
+    }
+
+    /// <summary>One attribute: level, tag, length, value, and the value's checksum (its bytes summed modulo 65536).</summary>
+    private static void Attribute(BinaryWriter w, byte level, uint tag, byte[] value)
+    {
+        w.Write(level);
+        w.Write(tag);
+        w.Write(value.Length);
+        w.Write(value);
+        var sum = 0;
+        foreach (var b in value) sum += b;
+        w.Write((ushort)sum);
+    }
+
+    /// <summary>A MAPI property list holding one PT_STRING8 PR_ATTACH_LONG_FILENAME (0x3707).</summary>
+    private static byte[] LongFileNameProperty(string fileName)
+    {
+        var name = Encoding.Latin1.GetBytes(fileName + "\0");
+        using var output = new MemoryStream();
+        var w = new BinaryWriter(output);
+        w.Write(1); // property count
+        w.Write((ushort)0x001E); // PT_STRING8
+        w.Write((ushort)0x3707);
+        w.Write(1); // value count
+        w.Write(name.Length);
+        w.Write(name);
+        w.Write(new byte[(4 - name.Length % 4) % 4]);
+        w.Flush();
+        return output.ToArray();
+    }
+
+    private static string ShortName(string fileName)
+    {
+        var dot = fileName.LastIndexOf('.');
+        var stem = dot < 0 ? fileName : fileName[..dot];
+        var extension = dot < 0 ? "" : fileName[dot..];
+        return (stem.Length > 8 ? stem[..6] + "~1" : stem) + (extension.Length > 4 ? extension[..4] : extension);
+    }
+}
