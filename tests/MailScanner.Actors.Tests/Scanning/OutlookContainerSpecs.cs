@@ -169,9 +169,10 @@ public sealed class OutlookContainerSpecs
     [InlineData(Msg.Damage.ChainEndsEarly, "sector chain ends early")]
     [InlineData(Msg.Damage.SizeBeyondFile, "more than the file")]
     [InlineData(Msg.Damage.DirectoryCycle, "a cycle")]
+    [InlineData(Msg.Damage.SharedEntries, "belongs to two storages")]
     public void Should_report_a_malformed_outlook_message_as_not_analysable(Msg.Damage damage, string why)
     {
-        var msg = Msg.Write(new Msg.Message("hello", null, [new Msg.Attachment("data.bin", new byte[10_000])]), damage);
+        var msg = Msg.Write(new Msg.Message("hello", null, [new Msg.Attachment("data.bin", new byte[10_000]), new Msg.Attachment("notes.txt", Text("notes"))]), damage);
 
         var finding = Assert.Single(Scan(WithMsg(msg)), f => f.Reason.StartsWith("outlook: could not be analysed: corrupt", StringComparison.Ordinal));
         Assert.Contains(why, finding.Reason, StringComparison.Ordinal);

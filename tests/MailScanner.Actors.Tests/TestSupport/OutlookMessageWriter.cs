@@ -30,6 +30,8 @@ public static class OutlookMessageWriter
         SizeBeyondFile,
         /// <summary>The first regular stream's chain ends one sector early.</summary>
         ChainEndsEarly,
+        /// <summary>The second attachment storage's children are the first one's: entries shared by two storages.</summary>
+        SharedEntries,
     }
 
     public static byte[] Write(Message message, Damage damage = Damage.None) =>
@@ -143,6 +145,10 @@ public static class OutlookMessageWriter
                 case Damage.DirectoryCycle:
                     var attachment = entries.First(e => e.Node.Name.StartsWith("__attach", StringComparison.Ordinal));
                     entries[(int)attachment.Child].Right = attachment.Child;
+                    break;
+                case Damage.SharedEntries:
+                    var attachments = entries.Where(e => e.Node.Name.StartsWith("__attach", StringComparison.Ordinal)).ToList();
+                    attachments[1].Child = attachments[0].Child;
                     break;
             }
             var directoryStart = Chain(Directory(entries));

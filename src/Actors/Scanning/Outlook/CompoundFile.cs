@@ -31,7 +31,7 @@ public sealed class CompoundFileException(string message) : Exception(message);
 /// runs off the file or is shorter than its stream, or a directory tree with cycles, is a
 /// <see cref="CompoundFileException"/>, never an endless walk or a read outside the buffer. It allocates only the
 /// sector lists it follows and the streams it is asked for; the caller bounds those (every stream's size is checked
-/// against the file's length before it is returned).
+/// against the file's length before it is returned). Not thread-safe: it keeps the storages it has listed.
 /// </summary>
 public sealed class CompoundFile
 {
@@ -48,6 +48,9 @@ public sealed class CompoundFile
     private readonly uint[] _miniFatSectors;
     private readonly uint[] _miniStreamSectors;
     private readonly CompoundFileEntry[] _entries;
+    /// <summary>The storages listed so far, and which storage each listed entry belongs to (-1: none yet).</summary>
+    private readonly Dictionary<int, List<CompoundFileEntry>> _children = [];
+    private int[]? _owners;
 
     private CompoundFile(ReadOnlyMemory<byte> bytes, int sectorSize, int sectorCount, uint[] fatSectors)
     {
@@ -124,12 +127,18 @@ public sealed class CompoundFile
         return new CompoundFile(file, miniFat, miniStream, entries);
     }
 
-    /// <summary>The storages and streams directly inside <paramref name="storage"/> (its red-black tree of siblings), by name.</summary>
+    /// <summary>
+    /// The storages and streams directly inside <paramref name="storage"/> (its red-black tree of siblings), by name.
+    /// Listed once per storage and kept: an entry reached from two storages is malformed (it would let a small file
+    /// make every listing walk the whole directory again).
+    /// </summary>
     public IReadOnlyList<CompoundFileEntry> Children(CompoundFileEntry storage)
     {
+        if (_children.TryGetValue(storage.Id, out var listed)) return listed;
         var children = new List<CompoundFileEntry>();
+        _children[storage.Id] = children;
         if (!storage.IsStorage || storage.Child == NoStream) return children;
-        var seen = new BitArray(_entries.Length);
+        _owners ??= Enumerable.Repeat(-1, _entries.Length).ToArray();
         var pending = new Stack<uint>();
         pending.Push(storage.Child);
         while (pending.Count > 0)
@@ -137,8 +146,9 @@ public sealed class CompoundFile
             var id = pending.Pop();
             if (id == NoStream) continue;
             if (id >= _entries.Length) throw new CompoundFileException($"directory entry {id} does not exist");
-            if (seen[(int)id] || id == 0) throw new CompoundFileException($"directory entry {id} is reached twice (a cycle)");
-            seen[(int)id] = true;
+            if (_owners[id] == storage.Id || id == 0) throw new CompoundFileException($"directory entry {id} is reached twice (a cycle)");
+            if (_owners[id] >= 0) throw new CompoundFileException($"directory entry {id} belongs to two storages");
+            _owners[id] = storage.Id;
             var entry = _entries[id];
             if (entry.Type is not (CompoundFileEntryType.Storage or CompoundFileEntryType.Stream))
                 throw new CompoundFileException($"directory entry {id} is neither a storage nor a stream");
