@@ -46,6 +46,8 @@ internal sealed record BenchOptions
     public int MetricsPairs { get; init; } = 3;
     /// <summary>How many times (u) default limits and (u0) the unpacking budget out of the way run, alternately; the cost is the median pair's.</summary>
     public int BudgetPairs { get; init; } = 3;
+    /// <summary>A gateway dll built from before the unpacking budget: (u0) runs it instead of this build with the budget out of the way.</summary>
+    public string? BeforeGatewayPath { get; init; }
 
     public bool Runs(string measurement) => Only.Contains(measurement);
 
@@ -71,6 +73,7 @@ internal sealed record BenchOptions
           --journal-pairs N     (b2) and (b3) run N times alternately; the journal cost is the median pair's (default 3)
           --metrics-pairs N     (g) metrics on and scraped every second, (g0) metrics off, N times alternately (default 3)
           --budget-pairs N      (u) default limits, (u0) the unpacking budget and limits out of the way, N times alternately (default 3)
+          --before-gateway PATH (u0) runs this mailscanner-actors.dll (a build from before the budget) on its defaults instead
         """;
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
@@ -106,6 +109,7 @@ internal sealed record BenchOptions
                 "--journal-pairs" => options with { JournalPairs = Count() },
                 "--metrics-pairs" => options with { MetricsPairs = Count() },
                 "--budget-pairs" => options with { BudgetPairs = Count() },
+                "--before-gateway" => options with { BeforeGatewayPath = Path.GetFullPath(Value()) },
                 _ => throw new UsageException($"unknown flag {flag}"),
             };
         }

@@ -37,7 +37,7 @@ Console.WriteLine($"mailscanner-bench on {Environment.ProcessorCount} cores, scr
 Console.WriteLine($"gateway: {gatewayDll ?? "(not found; build src/Host or pass --gateway)"}");
 
 Corpus? corpus = null;
-if (new[] { BenchOptions.Baseline, BenchOptions.Gateway, BenchOptions.Metrics, BenchOptions.Clamd, BenchOptions.Spamd, BenchOptions.Latency, BenchOptions.Postfix }.Any(options.Runs))
+if (new[] { BenchOptions.Baseline, BenchOptions.Gateway, BenchOptions.Metrics, BenchOptions.Budget, BenchOptions.Clamd, BenchOptions.Spamd, BenchOptions.Latency, BenchOptions.Postfix }.Any(options.Runs))
 {
     try
     {
@@ -56,9 +56,9 @@ string Gateway() => gatewayDll ?? throw new BenchFailure("gateway dll not found 
 
 using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
 {
-    async Task<GatewayThroughputResult> RunGatewayOn(string label, Func<int, QueueMessage> messageFor, int count, string? extraHocon)
+    async Task<GatewayThroughputResult> RunGatewayOn(string label, Func<int, QueueMessage> messageFor, int count, string? extraHocon, string? gateway = null)
     {
-        var result = await new GatewayThroughputMeasurement(workspace, messageFor, count, Gateway(), options, extraHocon).RunAsync(cancel.Token);
+        var result = await new GatewayThroughputMeasurement(workspace, messageFor, count, gateway ?? Gateway(), options, extraHocon).RunAsync(cancel.Token);
         Console.WriteLine($"  gateway {label}:");
         Console.WriteLine($"  start-up until first claim: {result.Startup.TotalSeconds:F2} s");
         Console.WriteLine($"  from process start: {result.PerSecondFromStart:F1} messages/s ({result.FromStart.TotalSeconds:F2} s)");
@@ -178,10 +178,15 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
             mailscanner.limits.max-archive-members = 100000000
             mailscanner.limits.max-mime-parts = 100000000
             """;
+        // With --before-gateway, (u0) is instead a build from before issue 16 on its own defaults: the issue's "no worse
+        // than before" taken literally (it then includes everything else issue 16 added to the analysis, too).
+        var before = options.BeforeGatewayPath;
         var pairs = await AlternatePairs(options.BudgetPairs,
             ("gateway-budget", "(u)", "gateway on its default limits (unpack-memory 256m)", label => RunGatewayOn(label, Realistic, options.Messages, null)),
-            ("gateway-no-budget", "(u0)", "gateway with the unpacking budget and limits out of the way", label => RunGatewayOn(label, Realistic, options.Messages, budgetOutOfTheWay)),
-            "budget");
+            before is null
+                ? ("gateway-no-budget", "(u0)", "gateway with the unpacking budget and limits out of the way", label => RunGatewayOn(label, Realistic, options.Messages, budgetOutOfTheWay))
+                : ("gateway-before", "(u0)", $"gateway built from before the budget ({before})", label => RunGatewayOn(label, Realistic, options.Messages, null, before)),
+            "budget", swapEachPair: true);
         PairCosts(pairs, "unpacking budget cost on ordinary mail (1 - u/u0)", "unpacking budget CPU per message (u/u0 - 1)", target: 0.05);
     }
 
@@ -360,26 +365,29 @@ static string Answer(ClamdResult result) => result switch
 };
 
 // Runs (with) and (without) alternately, `count` times; the pairs where both finished. One pair alone follows whatever
-// else the shared machine is doing, so the figures are the median pair's (PairCosts).
+// else the shared machine is doing, so the figures are the median pair's (PairCosts). With `swapEachPair` every
+// second pair runs (without) first (A B, B A, ...), so that whatever favours the first or second run of a pair (the
+// page cache, the disk's state) does not always favour the same side.
 async Task<List<(GatewayThroughputResult With, GatewayThroughputResult Without)>> AlternatePairs(int count,
     (string Name, string Label, string Title, Func<string, Task<GatewayThroughputResult>> Run) with,
-    (string Name, string Label, string Title, Func<string, Task<GatewayThroughputResult>> Run) without, string what)
+    (string Name, string Label, string Title, Func<string, Task<GatewayThroughputResult>> Run) without, string what, bool swapEachPair = false)
 {
     var pairs = new List<(GatewayThroughputResult, GatewayThroughputResult)>();
     for (var pair = 1; pair <= count; pair++)
     {
         var suffix = count == 1 ? "" : $" #{pair}";
-        GatewayThroughputResult? first = null;
-        await Measure(with.Name, $"{with.Label}{suffix} {with.Title}: backlog of {options.Messages} corpus messages", async () =>
-            first = await with.Run($"{with.Label}{suffix}"));
-        await Measure(without.Name, $"{without.Label}{suffix} {without.Title}: backlog of {options.Messages} corpus messages", async () =>
+        var swapped = swapEachPair && pair % 2 == 0;
+        var results = new Dictionary<string, GatewayThroughputResult>();
+        foreach (var side in swapped ? new[] { without, with } : [with, without])
         {
-            var second = await without.Run($"{without.Label}{suffix}");
-            if (first is null) return;
-            pairs.Add((first, second));
-            Console.WriteLine($"  {what} cost in this pair: {1 - first.PerSecondFromFirstClaim / second.PerSecondFromFirstClaim:P1} of the throughput without, " +
-                              $"{first.CpuMillisecondsPerMessage / second.CpuMillisecondsPerMessage - 1:P1} more CPU per message");
-        });
+            await Measure(side.Name, $"{side.Label}{suffix} {side.Title}: backlog of {options.Messages} corpus messages", async () =>
+                results[side.Name] = await side.Run($"{side.Label}{suffix}"));
+        }
+        if (!results.TryGetValue(with.Name, out var first) || !results.TryGetValue(without.Name, out var second)) continue;
+        pairs.Add((first, second));
+        Console.WriteLine($"  {what} cost in this pair{(swapped ? " (run in swapped order)" : "")}: " +
+                          $"{1 - first.PerSecondFromFirstClaim / second.PerSecondFromFirstClaim:P1} of the throughput without, " +
+                          $"{first.CpuMillisecondsPerMessage / second.CpuMillisecondsPerMessage - 1:P1} more CPU per message");
     }
     return pairs;
 }
