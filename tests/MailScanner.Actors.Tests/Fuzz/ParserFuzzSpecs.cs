@@ -116,6 +116,7 @@ public sealed class ParserFuzzSpecs
         [
             new OutlookMessageWriter.Attachment("large.bin", Enumerable.Range(0, 9000).Select(i => (byte)i).ToArray()),
             new OutlookMessageWriter.Attachment("eicar.com", TestMail.Eicar),
+            new OutlookMessageWriter.Attachment("Drawing", Ole: [OutlookMessageWriter.Node.Folder("Inner", [OutlookMessageWriter.Node.Stream("CONTENTS", TestMail.Eicar)])]),
             new OutlookMessageWriter.Attachment("inner", Embedded: new OutlookMessageWriter.Message("inner body", null, [new OutlookMessageWriter.Attachment("x.exe", TestMail.PortableExecutable())])),
         ]))),
     ];

@@ -151,6 +151,17 @@ public sealed class OutlookContainerSpecs
     }
 
     [Fact]
+    public void Should_analyse_the_streams_of_an_ole_object_embedded_in_an_outlook_message()
+    {
+        var ole = new[] { Msg.Node.Stream("CompObj", Text("Package")), Msg.Node.Folder("Inner", [Msg.Node.Stream("CONTENTS", Eicar)]) };
+        var msg = Msg.Write(new Msg.Message("see the drawing", null, [new Msg.Attachment("Drawing", Ole: ole)]));
+
+        var findings = Scan(WithMsg(msg));
+
+        Assert.Contains(findings, f => f.Kind == VerdictKind.Infected && f.PartName == "forwarded.msg/Drawing/Inner/CONTENTS");
+    }
+
+    [Fact]
     public void Should_read_large_attachments_from_regular_sectors_and_small_ones_from_the_mini_stream()
     {
         var large = Enumerable.Range(0, 70_000).Select(i => (byte)(i * 7)).ToArray();

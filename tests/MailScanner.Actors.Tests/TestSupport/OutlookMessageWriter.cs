@@ -15,8 +15,8 @@ public static class OutlookMessageWriter
 {
     public sealed record Message(string? Body, string? Html, IReadOnlyList<Attachment> Attachments);
 
-    /// <summary>A file attachment (<paramref name="Data"/>) or an attached message (<paramref name="Embedded"/>).</summary>
-    public sealed record Attachment(string FileName, byte[]? Data = null, Message? Embedded = null);
+    /// <summary>A file attachment (<paramref name="Data"/>), an attached message (<paramref name="Embedded"/>) or an embedded OLE object's storage (<paramref name="Ole"/>).</summary>
+    public sealed record Attachment(string FileName, byte[]? Data = null, Message? Embedded = null, IReadOnlyList<Node>? Ole = null);
 
     /// <summary>The one lie a damaged file tells.</summary>
     public enum Damage
@@ -56,6 +56,7 @@ public static class OutlookMessageWriter
             };
             if (attachment.Data is { } data) parts.Add(Node.Stream("__substg1.0_37010102", data));
             if (attachment.Embedded is { } embedded) parts.Add(Storage("__substg1.0_3701000D", embedded, topLevel: false));
+            if (attachment.Ole is { } ole) parts.Add(Node.Folder("__substg1.0_3701000D", ole));
             children.Add(Node.Folder($"__attach_version1.0_#{i:X8}", parts));
         }
         return Node.Folder(name, children);

@@ -137,7 +137,7 @@ public static partial class MessageAnalyzer
                 // An attached message: a TNEF stream again, after the 16-byte interface id of the object.
                 if (mimeDepth + 1 >= limits.MaxMimeDepth)
                 {
-                    Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages", memberName, mimePath);
+                    MimeDepthExceeded(memberName, mimePath);
                     return true;
                 }
                 Tnef(data.AsMemory(Math.Min(16, data.Length)), memberName, mimePath, archiveDepth, mimeDepth + 1);
@@ -159,7 +159,7 @@ public static partial class MessageAnalyzer
         {
             if (mimeDepth + 1 >= limits.MaxMimeDepth)
             {
-                Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages", name, mimePath);
+                MimeDepthExceeded(name, mimePath);
                 return;
             }
             try
@@ -167,7 +167,7 @@ public static partial class MessageAnalyzer
                 // The directory costs an object per 128-byte entry: taken like the bytes it was read from.
                 if (!TryTake(content.Length, countsAgainstMessage: true, "outlook", name, mimePath)) return;
                 var file = CompoundFile.Open(content, MaxCompoundFileEntries);
-                if (!OutlookMessage.IsMessage(file))
+                if (!OutlookMessage.IsMessage(file, file.Root))
                 {
                     if (claimsToBeMessage) Finding("outlook: could not be analysed: a compound file without message properties", name, mimePath);
                     return;
@@ -200,10 +200,11 @@ public static partial class MessageAnalyzer
                 {
                     if (mimeDepth + 1 >= limits.MaxMimeDepth)
                     {
-                        Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages", memberName, mimePath);
+                        MimeDepthExceeded(memberName, mimePath);
                         continue;
                     }
-                    OutlookStorage(file, embedded, memberName, mimePath, archiveDepth, mimeDepth + 1);
+                    if (OutlookMessage.IsMessage(file, embedded)) OutlookStorage(file, embedded, memberName, mimePath, archiveDepth, mimeDepth + 1);
+                    else OleObject(file, embedded, memberName, mimePath, archiveDepth, mimeDepth + 1);
                 }
                 else if (attachment.Data is { } stream)
                 {
@@ -213,6 +214,31 @@ public static partial class MessageAnalyzer
                     Inside(data, memberName, mimePath, fileName ?? "", archiveDepth, mimeDepth);
                 }
                 if (_unpackedExceeded || _membersExceeded) return;
+            }
+        }
+
+        /// <summary>
+        /// An OLE object embedded in a .msg (a document, or a package wrapping any file): its streams are analysed as
+        /// members (no file names: the EICAR and filetype rules apply, and clamd reads the object itself), storages
+        /// inside it one level deeper.
+        /// </summary>
+        private void OleObject(CompoundFile file, CompoundFileEntry storage, string name, string mimePath, int archiveDepth, int mimeDepth)
+        {
+            foreach (var entry in file.Children(storage))
+            {
+                if (!CountMember(name, mimePath)) return;
+                var memberName = $"{name}/{Sanitize(entry.Name) ?? "stream"}";
+                if (entry.IsStorage)
+                {
+                    if (mimeDepth + 1 >= limits.MaxMimeDepth) MimeDepthExceeded(memberName, mimePath);
+                    else OleObject(file, entry, memberName, mimePath, archiveDepth, mimeDepth + 1);
+                    continue;
+                }
+                if (!TryTake(entry.Size, countsAgainstMessage: true, "outlook", memberName, mimePath)) return;
+                var data = file.Read(entry);
+                AddMember(memberName, mimePath, null, data.Length, data, null, archiveDepth);
+                Inside(data, memberName, mimePath, "", archiveDepth, mimeDepth);
+                if (_unpackedExceeded) return;
             }
         }
 

@@ -121,11 +121,13 @@ public static partial class MessageAnalyzer
             }
         }
 
+        private void MimeDepthExceeded(string partName, string mimePath) =>
+            Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages", partName, mimePath);
+
         private bool TooDeep(int depth, string prefix, string position, string? container)
         {
             if (depth < limits.MaxMimeDepth) return false;
-            Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages",
-                $"{prefix}part {PartPosition.Shown(position)}", container ?? PartPosition.Shown(position));
+            MimeDepthExceeded($"{prefix}part {PartPosition.Shown(position)}", container ?? PartPosition.Shown(position));
             return true;
         }
 
@@ -138,13 +140,13 @@ public static partial class MessageAnalyzer
             if (type.StartsWith("multipart/", StringComparison.Ordinal))
             {
                 // MimeKit stopped recursing (beyond ParserOptions.MaxMimeDepth) and handed the rest over as a leaf.
-                Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages", partName, mimePath);
+                MimeDepthExceeded(partName, mimePath);
                 return;
             }
             var isMessage = type is "message/rfc822" or "message/global";
             if (isMessage && depth + 1 >= limits.MaxMimeDepth)
             {
-                Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages", partName, mimePath);
+                MimeDepthExceeded(partName, mimePath);
                 return;
             }
             // Decoding never makes content longer than its encoded form (7bit and 8bit keep the length exactly), so
@@ -196,7 +198,7 @@ public static partial class MessageAnalyzer
         {
             if (depth >= limits.MaxMimeDepth)
             {
-                Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages", prefix.TrimEnd('/'), mimePath);
+                MimeDepthExceeded(prefix.TrimEnd('/'), mimePath);
                 return;
             }
             MimeMessage inner;

@@ -8,7 +8,10 @@ namespace MailScanner.Actors.Scanning.Outlook;
 /// code page is not looked up: the rules look for ASCII markers, tags and links, which every code page keeps).</param>
 public sealed record OutlookBody(string Name, bool IsHtml, CompoundFileEntry Stream, Encoding Encoding);
 
-/// <summary>An attachment of an Outlook message: a file (<paramref name="Data"/>) or an attached message (<paramref name="Embedded"/>).</summary>
+/// <summary>
+/// An attachment of an Outlook message: a file (<paramref name="Data"/>), or a storage (<paramref name="Embedded"/>)
+/// that is an attached message or an embedded OLE object (<see cref="OutlookMessage.IsMessage"/> tells which).
+/// </summary>
 /// <param name="FileName">PR_ATTACH_LONG_FILENAME, else PR_ATTACH_FILENAME, else PR_DISPLAY_NAME; null when none is there.</param>
 public sealed record OutlookAttachment(string Storage, string? FileName, CompoundFileEntry? Data, CompoundFileEntry? Embedded);
 
@@ -36,9 +39,13 @@ public sealed class OutlookMessage
         _children = file.Children(storage);
     }
 
-    /// <summary>Whether a compound file is an Outlook message: its root holds the property stream or property substreams.</summary>
-    public static bool IsMessage(CompoundFile file) =>
-        file.Children(file.Root).Any(e => e.Name is "__properties_version1.0" || e.Name.StartsWith(Substorage, StringComparison.OrdinalIgnoreCase));
+    /// <summary>
+    /// Whether a storage is an Outlook message: it holds the property stream or property substreams. The root of a
+    /// .msg is one; an attachment's <c>__substg1.0_3701000D</c> storage is one for an attached message and is not for
+    /// an embedded OLE object (a document or package, the object's own streams).
+    /// </summary>
+    public static bool IsMessage(CompoundFile file, CompoundFileEntry storage) =>
+        file.Children(storage).Any(e => e.Name is "__properties_version1.0" || e.Name.StartsWith(Substorage, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The plain and HTML bodies present (PR_BODY 1000001F/1000001E, PR_HTML 10130102, PR_BODY_HTML 1013001F/1013001E).</summary>
     public IEnumerable<OutlookBody> Bodies()
