@@ -110,7 +110,7 @@ public sealed class ParserFuzzSpecs
     /// </summary>
     private static readonly (string FileName, string Type, byte[] Bytes)[] ContainerSeeds =
     [
-        ("winmail.dat", "application/ms-tnef", TnefWriter.Write("body", new TnefWriter.Attachment("eicar.com", TestMail.Eicar),
+        ("winmail.dat", "application/ms-tnef", TnefWriter.Write("body", OutlookMessageWriter.CompressedRtf(@"{\rtf1 rich}"), new TnefWriter.Attachment("eicar.com", TestMail.Eicar),
             new TnefWriter.Attachment("docs.zip", TestMail.Zip(("a.txt", TestMail.Text("hello")))))),
         ("fwd.msg", "application/vnd.ms-outlook", OutlookMessageWriter.Write(new OutlookMessageWriter.Message("plain body", "<html><script>x()</script></html>",
         [
@@ -118,7 +118,7 @@ public sealed class ParserFuzzSpecs
             new OutlookMessageWriter.Attachment("eicar.com", TestMail.Eicar),
             new OutlookMessageWriter.Attachment("Drawing", Ole: [OutlookMessageWriter.Node.Folder("Inner", [OutlookMessageWriter.Node.Stream("CONTENTS", TestMail.Eicar)])]),
             new OutlookMessageWriter.Attachment("inner", Embedded: new OutlookMessageWriter.Message("inner body", null, [new OutlookMessageWriter.Attachment("x.exe", TestMail.PortableExecutable())])),
-        ]))),
+        ], OutlookMessageWriter.CompressedRtf(@"{\rtf1\ansi a body in rich text}")))),
     ];
 
     /// <summary>Values that sector numbers, lengths and counts must survive: the special sector marks, zero, one past, huge.</summary>

@@ -63,6 +63,16 @@ public sealed class OutlookContainerSpecs
         Assert.Contains(analysis.Parts, p => p.PartName == "winmail.dat/minutes.zip/minutes.txt" && p.ArchiveDepth == 2 && p.MimePath == "2");
     }
 
+    [Fact]
+    public void Should_decompress_the_rtf_body_of_a_winmail_dat_and_analyse_it()
+    {
+        var rtf = @"{\rtf1\ansi see below: " + Encoding.ASCII.GetString(Eicar) + "}";
+
+        var findings = Scan(WithTnef(TnefWriter.Write(null, Msg.CompressedRtf(rtf), new TnefWriter.Attachment("minutes.txt", Text("minutes")))));
+
+        Assert.Contains(findings, f => f.Kind == VerdictKind.Infected && f.PartName == "winmail.dat/body.rtf" && f.MimePath == "2");
+    }
+
     [Theory]
     [InlineData(30)] // inside an attribute's header
     [InlineData(-9)] // inside the last attachment's data
@@ -137,6 +147,29 @@ public sealed class OutlookContainerSpecs
         Assert.Contains(analysis.Parts, p => p.PartName == "forwarded.msg/body.html" && p.Html!.Contains("bank.example", StringComparison.Ordinal));
         Assert.Contains(findings, f => f.Kind == VerdictKind.Infected && f.PartName == "forwarded.msg/body.txt/eicar.com");
         Assert.Contains(findings, f => f.Reason.StartsWith("phishing:", StringComparison.Ordinal) && f.PartName == "forwarded.msg/body.html");
+    }
+
+    [Fact]
+    public void Should_decompress_the_rtf_body_of_an_outlook_message_and_analyse_it()
+    {
+        var rtf = @"{\rtf1\ansi see below: " + Encoding.ASCII.GetString(Eicar) + "}";
+        var msg = Msg.Write(new Msg.Message(null, null, [], Msg.CompressedRtf(rtf)));
+
+        var analysis = MessageAnalyzer.Analyze(WithMsg(msg), AnalysisLimits.Default);
+
+        var body = Assert.Single(analysis.Parts, p => p.PartName == "forwarded.msg/body.rtf");
+        Assert.Equal(rtf, Encoding.ASCII.GetString(body.Content.Span));
+        Assert.Contains(Scan(WithMsg(msg)), f => f.Kind == VerdictKind.Infected && f.PartName == "forwarded.msg/body.rtf");
+    }
+
+    [Fact]
+    public void Should_refuse_a_compressed_rtf_body_that_declares_more_than_it_can_hold()
+    {
+        // MimeKit would size its output from this header: two gigabytes for a few bytes.
+        var msg = Msg.Write(new Msg.Message(null, null, [], Msg.CompressedRtf(@"{\rtf1 x}", declaredSize: int.MaxValue)));
+
+        var finding = Assert.Single(Scan(WithMsg(msg)), f => f.Reason.StartsWith("rtf: could not be analysed: corrupt", StringComparison.Ordinal));
+        Assert.Equal(("forwarded.msg/body.rtf", "2"), (finding.PartName, finding.MimePath));
     }
 
     [Fact]

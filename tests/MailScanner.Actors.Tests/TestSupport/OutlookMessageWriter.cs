@@ -13,7 +13,28 @@ namespace MailScanner.Actors.Tests.TestSupport;
 /// </summary>
 public static class OutlookMessageWriter
 {
-    public sealed record Message(string? Body, string? Html, IReadOnlyList<Attachment> Attachments);
+    /// <summary>A message; <paramref name="Rtf"/> is the PR_RTF_COMPRESSED stream as it is (see <see cref="CompressedRtf"/>).</summary>
+    public sealed record Message(string? Body, string? Html, IReadOnlyList<Attachment> Attachments, byte[]? Rtf = null);
+
+    /// <summary>
+    /// An RTF body compressed as MS-OXRTFCP describes ("LZFu"), with literals only (a control byte of zero before every
+    /// eight bytes): valid, if not small. <paramref name="declaredSize"/> overrides the uncompressed size in the header.
+    /// </summary>
+    public static byte[] CompressedRtf(string rtf, int? declaredSize = null)
+    {
+        var raw = Encoding.ASCII.GetBytes(rtf);
+        var body = new List<byte>();
+        foreach (var run in raw.Chunk(8))
+        {
+            body.Add(0);
+            body.AddRange(run);
+        }
+        var header = new byte[16];
+        BinaryPrimitives.WriteInt32LittleEndian(header, body.Count + 12);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(4), declaredSize ?? raw.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), 0x75465A4C); // "LZFu"
+        return [.. header, .. body];
+    }
 
     /// <summary>A file attachment (<paramref name="Data"/>), an attached message (<paramref name="Embedded"/>) or an embedded OLE object's storage (<paramref name="Ole"/>).</summary>
     public sealed record Attachment(string FileName, byte[]? Data = null, Message? Embedded = null, IReadOnlyList<Node>? Ole = null);
@@ -46,6 +67,7 @@ public static class OutlookMessageWriter
         };
         if (message.Body is { } body) children.Add(Node.Stream("__substg1.0_1000001F", Encoding.Unicode.GetBytes(body)));
         if (message.Html is { } html) children.Add(Node.Stream("__substg1.0_10130102", Encoding.UTF8.GetBytes(html)));
+        if (message.Rtf is { } rtf) children.Add(Node.Stream("__substg1.0_10090102", rtf));
         for (var i = 0; i < message.Attachments.Count; i++)
         {
             var attachment = message.Attachments[i];

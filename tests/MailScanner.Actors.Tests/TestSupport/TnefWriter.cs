@@ -15,7 +15,10 @@ public static class TnefWriter
 
     public sealed record Attachment(string FileName, byte[] Data);
 
-    public static byte[] Write(string? body, params Attachment[] attachments)
+    public static byte[] Write(string? body, params Attachment[] attachments) => Write(body, null, attachments);
+
+    /// <summary>With <paramref name="compressedRtf"/>, the message's MAPI properties carry it as PR_RTF_COMPRESSED.</summary>
+    public static byte[] Write(string? body, byte[]? compressedRtf, params Attachment[] attachments)
     {
         using var output = new MemoryStream();
         var w = new BinaryWriter(output);
@@ -25,6 +28,7 @@ public static class TnefWriter
         Attribute(w, MessageLevel, 0x00069007, [.. BitConverter.GetBytes(1252), .. BitConverter.GetBytes(0)]); // attOemCodepage
         Attribute(w, MessageLevel, 0x00078008, Encoding.ASCII.GetBytes("IPM.Microsoft Mail.Note\0")); // attMessageClass
         if (body is not null) Attribute(w, MessageLevel, 0x0002800C, Encoding.Latin1.GetBytes(body + "\0")); // attBody
+        if (compressedRtf is not null) Attribute(w, MessageLevel, 0x00069003, Property(0x0102, 0x1009, compressedRtf)); // attMsgProps
         foreach (var attachment in attachments)
         {
             // attAttachRenddata: a file (1), no position, no size, no flags.
@@ -50,18 +54,20 @@ public static class TnefWriter
     }
 
     /// <summary>A MAPI property list holding one PT_STRING8 PR_ATTACH_LONG_FILENAME (0x3707).</summary>
-    private static byte[] LongFileNameProperty(string fileName)
+    private static byte[] LongFileNameProperty(string fileName) => Property(0x001E, 0x3707, Encoding.Latin1.GetBytes(fileName + "\0"));
+
+    /// <summary>A MAPI property list holding one variable-length property (PT_STRING8, PT_BINARY): count, tag, one value, padded to 4 bytes.</summary>
+    private static byte[] Property(ushort type, ushort id, byte[] value)
     {
-        var name = Encoding.Latin1.GetBytes(fileName + "\0");
         using var output = new MemoryStream();
         var w = new BinaryWriter(output);
         w.Write(1); // property count
-        w.Write((ushort)0x001E); // PT_STRING8
-        w.Write((ushort)0x3707);
+        w.Write(type);
+        w.Write(id);
         w.Write(1); // value count
-        w.Write(name.Length);
-        w.Write(name);
-        w.Write(new byte[(4 - name.Length % 4) % 4]);
+        w.Write(value.Length);
+        w.Write(value);
+        w.Write(new byte[(4 - value.Length % 4) % 4]);
         w.Flush();
         return output.ToArray();
     }

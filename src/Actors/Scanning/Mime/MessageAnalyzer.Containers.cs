@@ -60,7 +60,9 @@ public static partial class MessageAnalyzer
                         case (TnefAttributeLevel.Message, TnefAttributeTag.MapiProperties):
                             while (prop.ReadNextProperty())
                             {
-                                if (prop.PropertyTag.Id is TnefPropertyId.Body or TnefPropertyId.BodyHtml &&
+                                if (prop.PropertyTag.Id == TnefPropertyId.RtfCompressed && prop.PropertyTag.ValueTnefType == TnefPropertyType.Binary)
+                                    RtfBody(name, mimePath, prop.ReadValueAsBytes(), archiveDepth);
+                                else if (prop.PropertyTag.Id is TnefPropertyId.Body or TnefPropertyId.BodyHtml &&
                                     prop.PropertyTag.ValueTnefType is TnefPropertyType.String8 or TnefPropertyType.Unicode or TnefPropertyType.Binary)
                                 {
                                     var html = prop.PropertyTag.Id == TnefPropertyId.BodyHtml;
@@ -189,6 +191,11 @@ public static partial class MessageAnalyzer
                 if (!TryTake(4 * body.Stream.Size, countsAgainstMessage: true, "outlook", $"{name}/{body.Name}", mimePath)) return;
                 Body(name, mimePath, body.Name, body.Encoding.GetString(file.Read(body.Stream)).TrimEnd('\0'), body.IsHtml, archiveDepth, mimeDepth);
             }
+            if (message.CompressedRtf() is { } rtf)
+            {
+                if (!TryTake(rtf.Size, countsAgainstMessage: true, "outlook", $"{name}/body.rtf", mimePath)) return;
+                RtfBody(name, mimePath, file.Read(rtf), archiveDepth);
+            }
             var index = 0;
             foreach (var attachment in message.Attachments())
             {
@@ -240,6 +247,39 @@ public static partial class MessageAnalyzer
                 Inside(data, memberName, mimePath, "", archiveDepth, mimeDepth);
                 if (_unpackedExceeded) return;
             }
+        }
+
+        /// <summary>
+        /// The RTF body of a TNEF or .msg, decompressed with MimeKit's <see cref="RtfCompressedToRtf"/> (MS-OXRTFCP) and
+        /// analysed as a text/rtf part. That format cannot expand more than 8 times (a 2-byte reference yields at most
+        /// 17 bytes, 8 of them per control byte), but MimeKit sizes its buffer from the size the header declares: a
+        /// header that declares more than the format can give is a finding, and is never handed to MimeKit.
+        /// </summary>
+        private void RtfBody(string container, string mimePath, byte[] compressed, int archiveDepth)
+        {
+            var partName = $"{container}/body.rtf";
+            var declared = compressed.Length >= 16 ? BitConverter.ToInt32(compressed, 4) : -1;
+            var most = 8L * compressed.Length + 4096;
+            if (declared < 0 || declared > most)
+            {
+                Finding($"rtf: could not be analysed: corrupt (the compressed body declares {declared} bytes from {compressed.Length})", partName, mimePath);
+                return;
+            }
+            // MimeKit's output buffer (at most the input plus the declared size's distance from it), and our copy.
+            if (!TryTake(2 * (compressed.Length + most), countsAgainstMessage: true, "rtf", partName, mimePath)) return;
+            ReadOnlyMemory<byte> content;
+            try
+            {
+                var output = new RtfCompressedToRtf().Flush(compressed, 0, compressed.Length, out var index, out var length);
+                content = output.AsSpan(index, length).ToArray();
+            }
+            catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException or InvalidOperationException or FormatException)
+            {
+                Finding($"rtf: could not be analysed: corrupt ({e.Message})", partName, mimePath);
+                return;
+            }
+            _parts.Add(new AnalyzedPart(partName, mimePath, null, "text/rtf", PartSource.ArchiveMember,
+                IsAttachment: false, declared, content.Length, content, null, archiveDepth));
         }
 
         /// <summary>A body found inside a container, analysed as a text part of it (the HTML rules for HTML, encoded blocks for text).</summary>

@@ -20,7 +20,7 @@ public sealed record OutlookAttachment(string Storage, string? FileName, Compoun
 /// bodies and its attachments (<c>__attach_version1.0_#XXXXXXXX</c> storages with their data stream
 /// <c>__substg1.0_37010102</c> or an attached message in the storage <c>__substg1.0_3701000D</c>, which is a message
 /// storage again). Properties are named streams (<c>__substg1.0_</c> + property id + type, in hex), so nothing of the
-/// property stream is needed. Recipients, named properties and the RTF body are not read.
+/// property stream is needed. Recipients and named properties are not read.
 /// </summary>
 public sealed class OutlookMessage
 {
@@ -62,6 +62,9 @@ public sealed class OutlookMessage
             }
         }
     }
+
+    /// <summary>PR_RTF_COMPRESSED (10090102): the RTF body, compressed as MS-OXRTFCP describes; null when there is none.</summary>
+    public CompoundFileEntry? CompressedRtf() => Stream(Substorage + "10090102");
 
     /// <summary>The attachments, in storage order.</summary>
     public IEnumerable<OutlookAttachment> Attachments()
