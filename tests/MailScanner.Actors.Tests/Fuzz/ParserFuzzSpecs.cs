@@ -111,7 +111,8 @@ public sealed class ParserFuzzSpecs
     private static readonly (string FileName, string Type, byte[] Bytes)[] ContainerSeeds =
     [
         ("winmail.dat", "application/ms-tnef", TnefWriter.Write("body", OutlookMessageWriter.CompressedRtf(@"{\rtf1 rich}"), new TnefWriter.Attachment("eicar.com", TestMail.Eicar),
-            new TnefWriter.Attachment("docs.zip", TestMail.Zip(("a.txt", TestMail.Text("hello")))))),
+            new TnefWriter.Attachment("docs.zip", TestMail.Zip(("a.txt", TestMail.Text("hello")))),
+            new TnefWriter.Attachment("Fwd", TnefWriter.Write("inner", new TnefWriter.Attachment("x.exe", TestMail.PortableExecutable())), IsMessage: true))),
         ("fwd.msg", "application/vnd.ms-outlook", OutlookMessageWriter.Write(new OutlookMessageWriter.Message("plain body", "<html><script>x()</script></html>",
         [
             new OutlookMessageWriter.Attachment("large.bin", Enumerable.Range(0, 9000).Select(i => (byte)i).ToArray()),

@@ -73,6 +73,27 @@ public sealed class OutlookContainerSpecs
         Assert.Contains(findings, f => f.Kind == VerdictKind.Infected && f.PartName == "winmail.dat/body.rtf" && f.MimePath == "2");
     }
 
+    [Fact]
+    public void Should_analyse_a_message_attached_inside_a_winmail_dat_recursively()
+    {
+        var inner = TnefWriter.Write("forwarded", new TnefWriter.Attachment("eicar.com", Eicar));
+
+        var findings = Scan(WithTnef(TnefWriter.Write("fyi", new TnefWriter.Attachment("notes.txt", Text("notes")), new TnefWriter.Attachment("Fwd", inner, IsMessage: true))));
+
+        Assert.Contains(findings, f => f.Kind == VerdictKind.Infected && f.PartName == "winmail.dat/Fwd/eicar.com" && f.MimePath == "2");
+    }
+
+    [Fact]
+    public void Should_stop_at_max_mime_depth_in_messages_attached_inside_each_other_in_tnef()
+    {
+        var tnef = TnefWriter.Write("innermost", new TnefWriter.Attachment("eicar.com", Eicar));
+        for (var i = 0; i < 30; i++) tnef = TnefWriter.Write($"level {i}", new TnefWriter.Attachment($"level{i}", tnef, IsMessage: true));
+
+        var findings = Scan(WithTnef(tnef));
+
+        Assert.Contains(findings, f => f.Reason.StartsWith("mime: could not be analysed: limit max-mime-depth", StringComparison.Ordinal) && f.MimePath == "2");
+    }
+
     [Theory]
     [InlineData(30)] // inside an attribute's header
     [InlineData(-9)] // inside the last attachment's data

@@ -13,7 +13,8 @@ public static class TnefWriter
     private const uint Signature = 0x223E9F78;
     private const byte MessageLevel = 1, AttachmentLevel = 2;
 
-    public sealed record Attachment(string FileName, byte[] Data);
+    /// <summary>A file; with <paramref name="IsMessage"/>, <paramref name="Data"/> is an attached message (a TNEF stream itself).</summary>
+    public sealed record Attachment(string FileName, byte[] Data, bool IsMessage = false);
 
     public static byte[] Write(string? body, params Attachment[] attachments) => Write(body, null, attachments);
 
@@ -34,8 +35,20 @@ public static class TnefWriter
             // attAttachRenddata: a file (1), no position, no size, no flags.
             Attribute(w, AttachmentLevel, 0x00069002, [.. BitConverter.GetBytes((ushort)1), .. BitConverter.GetBytes(-1), .. new byte[8]]);
             Attribute(w, AttachmentLevel, 0x00018010, Encoding.Latin1.GetBytes(ShortName(attachment.FileName) + "\0")); // attAttachTitle
-            Attribute(w, AttachmentLevel, 0x0006800F, attachment.Data); // attAttachData
-            Attribute(w, AttachmentLevel, 0x00069005, LongFileNameProperty(attachment.FileName)); // attAttachment
+            if (!attachment.IsMessage)
+            {
+                Attribute(w, AttachmentLevel, 0x0006800F, attachment.Data); // attAttachData
+                Attribute(w, AttachmentLevel, 0x00069005, LongFileNameProperty(attachment.FileName)); // attAttachment
+                continue;
+            }
+            // An attached message: PR_ATTACH_METHOD 5 (embedded message) and PR_ATTACH_DATA_OBJ, an object whose value
+            // is its interface id (16 bytes) and then the message as TNEF.
+            Attribute(w, AttachmentLevel, 0x00069005, [
+                .. BitConverter.GetBytes(3), // property count
+                .. Value(0x001E, 0x3707, Encoding.Latin1.GetBytes(attachment.FileName + "\0")),
+                .. BitConverter.GetBytes((ushort)0x0003), .. BitConverter.GetBytes((ushort)0x3705), .. BitConverter.GetBytes(5),
+                .. Value(0x000D, 0x3701, [.. new byte[16], .. attachment.Data]),
+            ]);
         }
         w.Flush();
         return output.ToArray();
@@ -56,12 +69,14 @@ public static class TnefWriter
     /// <summary>A MAPI property list holding one PT_STRING8 PR_ATTACH_LONG_FILENAME (0x3707).</summary>
     private static byte[] LongFileNameProperty(string fileName) => Property(0x001E, 0x3707, Encoding.Latin1.GetBytes(fileName + "\0"));
 
-    /// <summary>A MAPI property list holding one variable-length property (PT_STRING8, PT_BINARY): count, tag, one value, padded to 4 bytes.</summary>
-    private static byte[] Property(ushort type, ushort id, byte[] value)
+    /// <summary>A MAPI property list holding one variable-length property (PT_STRING8, PT_BINARY).</summary>
+    private static byte[] Property(ushort type, ushort id, byte[] value) => [.. BitConverter.GetBytes(1), .. Value(type, id, value)];
+
+    /// <summary>One variable-length property of a MAPI property list: tag, one value, padded to 4 bytes.</summary>
+    private static byte[] Value(ushort type, ushort id, byte[] value)
     {
         using var output = new MemoryStream();
         var w = new BinaryWriter(output);
-        w.Write(1); // property count
         w.Write(type);
         w.Write(id);
         w.Write(1); // value count
