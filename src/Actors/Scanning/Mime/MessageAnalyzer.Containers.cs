@@ -28,7 +28,7 @@ public static partial class MessageAnalyzer
             TnefComplianceStatus.InvalidTnefSignature | TnefComplianceStatus.NestingTooDeep | TnefComplianceStatus.StreamTruncated;
 
         /// <summary>
-        /// Expands a TNEF stream with MimeKit's <see cref="TnefReader"/>: its plain and HTML bodies and its attachments,
+        /// Expands a TNEF stream with MimeKit's <see cref="TnefReader"/>: its plain, HTML and RTF bodies and its attachments,
         /// attached messages (TNEF again) one MIME level deeper. Every attribute's bytes are taken from the budget
         /// before MimeKit reads them into memory.
         /// </summary>
