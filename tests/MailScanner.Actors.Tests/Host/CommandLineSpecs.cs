@@ -118,7 +118,10 @@ public sealed partial class CommandLineSpecs : IDisposable
 
         // The test host itself runs under the dotnet muxer; use that one rather than whatever PATH finds.
         var muxer = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
-        var info = new ProcessStartInfo(muxer)
+        // Through env --default-signal=INT: a test run started in the background by a non-interactive shell (as CI or
+        // `tests/run-all.sh &` may be) ignores SIGINT, children inherit that, and .NET keeps an inherited SIG_IGN for
+        // SIGINT, so the gateway would never see the signal this spec sends.
+        var info = new ProcessStartInfo("env")
         {
             WorkingDirectory = _dir.FullName,
             RedirectStandardOutput = true,
@@ -126,6 +129,8 @@ public sealed partial class CommandLineSpecs : IDisposable
             RedirectStandardInput = withInput,
             UseShellExecute = false,
         };
+        info.ArgumentList.Add("--default-signal=INT");
+        info.ArgumentList.Add(muxer);
         info.ArgumentList.Add(dll);
         foreach (var arg in args) info.ArgumentList.Add(arg);
 
