@@ -29,6 +29,49 @@ public sealed class MessageCleanerSpecs
 
     private static MimeMessage Parse(byte[] bytes) => MimeMessage.Load(new MemoryStream(bytes));
 
+    [Fact]
+    public void Should_rewrite_the_rules_own_parse_of_a_message_exactly_as_a_fresh_parse_and_take_it_only_once()
+    {
+        // Active HTML and a banned attachment inside a forwarded message: disarming, replacing and tagging all at once.
+        var message = Bytes(Message(
+            new TextPart("html") { Text = "<p>hi <a href=\"http://evil.example.net/\">www.bank.example.com</a><script>x()</script></p>" },
+            Forwarded(Message(new TextPart("plain") { Text = "inner" }, Attachment("run.exe", PortableExecutable()))),
+            Attachment("notes.txt", Text("fine"))));
+        var report = BuiltInRules.Scan(message, RuleSettings.Default);
+        Assert.True(report.HasActiveHtml);
+        Assert.NotEmpty(report.Findings);
+        Assert.NotNull(report.Parsed);
+        var request = new CleaningRequest(Verdict.Of(report.Findings.ToList()), report.Findings, null, ReplaceDangerousParts: true,
+            "{Dangerous?}", RuleSettings.Default.Html);
+
+        var fresh = MessageCleaner.Clean(message, request);
+        var reused = MessageCleaner.Clean(message, request, report.Parsed);
+        // The tree was changed by the first rewrite: a second one on the same report parses again, and gets the same.
+        var again = MessageCleaner.Clean(message, request, report.Parsed);
+        // Not the bytes the tree was parsed from (a copy): parsed again.
+        var copy = MessageCleaner.Clean(message.ToArray(), request, BuiltInRules.Scan(message, RuleSettings.Default).Parsed);
+
+        Assert.Contains(fresh.Changes, c => c.StartsWith("disarmed HTML", StringComparison.Ordinal));
+        Assert.Contains(fresh.Changes, c => c.StartsWith("replaced", StringComparison.Ordinal));
+        foreach (var cleaned in new[] { reused, again, copy })
+        {
+            Assert.Equal(fresh.Message, cleaned.Message);
+            Assert.Equal(fresh.Changes, cleaned.Changes);
+        }
+        Assert.Null(report.Parsed!.Take(message, RuleSettings.Default.Limits.MaxMimeDepth));
+    }
+
+    [Fact]
+    public void Should_hand_the_cleaner_no_parsed_message_when_there_is_nothing_to_rewrite()
+    {
+        var report = BuiltInRules.Scan(Bytes(Message(new TextPart("html") { Text = "<p>plain <b>HTML</b></p>" }, Attachment("notes.txt", Text("fine")))),
+            RuleSettings.Default);
+
+        Assert.False(report.HasActiveHtml);
+        Assert.Empty(report.Findings);
+        Assert.Null(report.Parsed);
+    }
+
     /// <summary>The warning's text with its line breaks (it is wrapped for reading) turned back into spaces.</summary>
     private static string Flat(TextPart warning) => warning.Text.ReplaceLineEndings(" ").TrimEnd();
 
