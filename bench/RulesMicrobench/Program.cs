@@ -30,7 +30,13 @@ if (args.Length > 2)
                 ReplaceDangerousParts: report.Findings.Count > 0, "{Tag}", on.Html), report.Parsed);
             cleaned = $"{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(result.Message))[..16]} {string.Join(" | ", result.Changes)}";
         }
-        writer.WriteLine($"{Path.GetRelativePath(corpus, files[i])}\t{report.HasActiveHtml}\t{string.Join(" | ", report.Findings)}\t{cleaned}");
+        // What every other message gets: the headers rewritten (verdict, spam score and rules, subject tag) and nothing else.
+        var headers = MailScanner.Actors.Cleaning.MessageCleaner.CleanAsNeeded(messages[i], new MailScanner.Actors.Cleaning.CleaningRequest(
+            MailScanner.Actors.Scanning.Verdict.Of(report.Findings.ToList()), report.Findings,
+            new MailScanner.Actors.Scanning.SpamScore(6.2, 5.0, ["BAYES_99", "HTML_MESSAGE", "URIBL_BLOCKED"]),
+            ReplaceDangerousParts: false, "{Spam?}", on.Html), hasActiveHtml: false);
+        var rewritten = $"{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(headers.Message))[..16]} {string.Join(" | ", headers.Changes)}";
+        writer.WriteLine($"{Path.GetRelativePath(corpus, files[i])}\t{report.HasActiveHtml}\t{string.Join(" | ", report.Findings)}\t{cleaned}\t{rewritten}");
     }
 }
 
