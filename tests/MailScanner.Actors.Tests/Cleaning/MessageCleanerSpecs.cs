@@ -349,6 +349,36 @@ public sealed class MessageCleanerSpecs
         Assert.EndsWith("\r\n\r\n--b\r\nbroken", Encoding.ASCII.GetString(cleaned.Message));
         Assert.StartsWith("message could not be rewritten as MIME (test)", cleaned.Changes[0]);
     }
+
+    [Fact]
+    public void Should_rewrite_only_the_header_lines_it_changes_and_end_every_header_line_as_the_first_one_ends()
+    {
+        // CRLF first, then a bare LF and doubled CRs; forged headers with a continuation; 8-bit bytes that must survive.
+        var raw = Encoding.Latin1.GetBytes(
+            "From: a@example.org\r\n" +
+            "X-MailScanner-Actors: clean\r\n\tforged continuation\n" +
+            "Subject: hello \u00e9t\u00e9\r\r\n" +
+            "x-mailscanner-actors-spamscore : 99\r\n" +
+            "X-Other: \u00ff\r\n" +
+            "\r\nbody\nwith\r\nmixed endings\n");
+        var request = new CleaningRequest(Verdict.Clean, [], null, false, "{Spam?}", null);
+
+        var cleaned = MessageCleaner.CleanAsNeeded(raw, request, hasActiveHtml: false);
+
+        Assert.Equal(Encoding.Latin1.GetBytes(
+            "From: a@example.org\r\n" +
+            "Subject: {Spam?} hello \u00e9t\u00e9\r\n" +
+            "X-Other: \u00ff\r\n" +
+            "X-MailScanner-Actors: clean\r\n" +
+            "\r\nbody\nwith\r\nmixed endings\n"), cleaned.Message);
+        Assert.Equal([
+            "message could not be rewritten as MIME (nothing to rewrite but headers); headers added by a header-only rewrite",
+            "removed 1 X-MailScanner-Actors header(s) already in the message",
+            "removed 1 X-MailScanner-Actors-SpamScore header(s) already in the message",
+            "subject tagged {Spam?}",
+            "added X-MailScanner-Actors: clean",
+        ], cleaned.Changes);
+    }
 }
 
 internal static class StreamExtensions
