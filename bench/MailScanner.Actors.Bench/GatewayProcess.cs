@@ -82,12 +82,23 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         return text.ToString();
     }
 
+    /// <summary>Lines a run waits for (the gateway started, a node welcomed into the cluster), kept whole; the rest only in the tail.</summary>
+    private static readonly string[] Milestones = ["mailscanner-actors started", "Welcome from", "Singleton manager started singleton actor [akka://mailscanner/user/queue-watcher"];
+    private readonly List<string> _milestones = [];
+
+    /// <summary>Whether the gateway has logged a line containing <paramref name="text"/>, one of <see cref="Milestones"/>.</summary>
+    public bool HasLogged(string text)
+    {
+        lock (_tailLock) return _milestones.Any(line => line.Contains(text, StringComparison.Ordinal));
+    }
+
     private void Record(string? line)
     {
         if (line is null) return;
         lock (_tailLock)
         {
             if (_logClosed) return;
+            if (Milestones.Any(m => line.Contains(m, StringComparison.Ordinal))) _milestones.Add(line);
             _log.WriteLine(line);
             _tail.Enqueue(line);
             if (_tail.Count > 30) _tail.Dequeue();

@@ -38,6 +38,13 @@ internal static class QueueDirectory
     public static IEnumerable<string> QuarantinedFiles(string quarantine) =>
         AllFiles(quarantine).Where(path => Path.GetFileName(path) == "queue-file" && !path.Contains("/.", StringComparison.Ordinal));
 
+    /// <summary>
+    /// The messages claimed in the work area: every file there but the shared queue's id, which a clustered gateway keeps
+    /// in the work area for good (<c>.mailscanner-queue-id</c>).
+    /// </summary>
+    public static IEnumerable<string> Claims(string work) =>
+        AllFiles(work).Where(path => !Path.GetFileName(path).StartsWith(".mailscanner-queue-id", StringComparison.Ordinal));
+
     /// <summary>Every regular file below a directory, whatever its name (quarantine and bad areas).</summary>
     public static IEnumerable<string> AllFiles(string directory) =>
         System.IO.Directory.Exists(directory)

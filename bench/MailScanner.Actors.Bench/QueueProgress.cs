@@ -54,8 +54,13 @@ internal sealed record DrainOutcome(long CompletedAt, int Delivered);
 /// </summary>
 internal static class QueueProgress
 {
+    public static Task<DrainOutcome> WaitUntilDrainedAsync(
+        GatewayProcess gateway, GatewayDirectories directories, int expected, TimeSpan stallTimeout, Action? onPoll, CancellationToken cancel) =>
+        WaitUntilDrainedAsync([gateway], directories, expected, stallTimeout, onPoll, cancel);
+
+    /// <summary>Several gateways on one queue (the cluster runs): any of them exiting is a failure, the first one's tail is quoted.</summary>
     public static async Task<DrainOutcome> WaitUntilDrainedAsync(
-        GatewayProcess gateway,
+        IReadOnlyList<GatewayProcess> gateways,
         GatewayDirectories directories,
         int expected,
         TimeSpan stallTimeout,
@@ -72,7 +77,7 @@ internal static class QueueProgress
         while (true)
         {
             cancel.ThrowIfCancellationRequested();
-            gateway.EnsureRunning();
+            foreach (var gateway in gateways) gateway.EnsureRunning();
             onPoll?.Invoke();
 
             var now = Stopwatch.GetTimestamp();
@@ -99,7 +104,7 @@ internal static class QueueProgress
                     lastQueued = queued;
                     lastProgress = now;
                 }
-                if (queued == 0 && delivered >= expected && !QueueDirectory.AllFiles(directories.Work).Any())
+                if (queued == 0 && delivered >= expected && !QueueDirectory.Claims(directories.Work).Any())
                     return new DrainOutcome(now, delivered);
             }
 
@@ -107,7 +112,7 @@ internal static class QueueProgress
             {
                 throw new BenchFailure(
                     $"no progress for {stallTimeout.TotalSeconds:F0} s, {delivered} of {expected} delivered: {directories.Describe()}" +
-                    $"; the gateway's last output:{Environment.NewLine}{gateway.Tail()}");
+                    $"; the gateway's last output:{Environment.NewLine}{gateways[0].Tail()}");
             }
 
             var remaining = expected - delivered;

@@ -106,7 +106,7 @@ internal sealed class Census
     private void CountLeftovers(string directory, string label)
     {
         if (!Directory.Exists(directory)) return;
-        foreach (var entry in Directory.EnumerateFileSystemEntries(directory, "*", SearchOption.AllDirectories))
+        foreach (var entry in Directory.EnumerateFileSystemEntries(directory, "*", SearchOption.AllDirectories).Where(IsQueueEntry))
         {
             var where = $"{label}/{Path.GetRelativePath(directory, entry)}";
             if (File.Exists(entry) && HarnessMessage.Inspect(entry, _queue.MessageOf).Seq is { } seq)
@@ -118,9 +118,17 @@ internal sealed class Census
         }
     }
 
-    public static bool IsEmpty(string directory) => !Directory.Exists(directory) || !Directory.EnumerateFileSystemEntries(directory).Any();
+    public static bool IsEmpty(string directory) => !Directory.Exists(directory) || !Directory.EnumerateFileSystemEntries(directory).Any(IsQueueEntry);
 
-    public static int CountEntries(string directory) => Directory.Exists(directory) ? Directory.EnumerateFileSystemEntries(directory).Count() : 0;
+    public static int CountEntries(string directory) => Directory.Exists(directory) ? Directory.EnumerateFileSystemEntries(directory).Count(IsQueueEntry) : 0;
+
+    /// <summary>
+    /// The clustered gateway keeps the shared queue's id in the work area (<c>.mailscanner-queue-id</c>, written under
+    /// that name plus a suffix, then renamed): it belongs there for good and is no message.
+    /// </summary>
+    private static bool IsQueueEntry(string path) => !Path.GetFileName(path).StartsWith(SharedQueueIdFile, StringComparison.Ordinal);
+
+    private const string SharedQueueIdFile = ".mailscanner-queue-id";
 
     private static List<string>[] NewLists(int count)
     {

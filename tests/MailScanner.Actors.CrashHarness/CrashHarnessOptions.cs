@@ -9,6 +9,25 @@ public sealed record CrashHarnessOptions
     /// <summary>Seeds the kill moments. The same seed gives the same waits, not the same run: timing is the machine's.</summary>
     public int Seed { get; init; } = Random.Shared.Next();
 
+    /// <summary>
+    /// A cluster run (<see cref="FleetRunner"/>): this many clustered gateway processes on the one queue and a private
+    /// PostgreSQL journal, nodes killed in turn and restarted while the producer writes <see cref="Messages"/>; 0: the
+    /// one-process crash run.
+    /// </summary>
+    public int ClusterNodes { get; init; }
+
+    /// <summary>One unclustered gateway on a private PostgreSQL journal (<see cref="FleetRunner"/>), e.g. for <see cref="PostgresOutage"/>.</summary>
+    public bool PostgreSql { get; init; }
+
+    /// <summary>Runs on the PostgreSQL journal, so with <see cref="FleetRunner"/>.</summary>
+    public bool OnPostgreSql => PostgreSql || ClusterNodes > 0;
+
+    /// <summary>How many messages the producer writes in a run on PostgreSQL; the kills are spread over the time that takes.</summary>
+    public int Messages { get; init; } = 10_000;
+
+    /// <summary>In a run on PostgreSQL: the server is stopped this long halfway through the production, then started again.</summary>
+    public TimeSpan? PostgresOutage { get; init; }
+
     /// <summary>The queue format the producer writes and the gateway reads and writes (<see cref="HarnessQueue.Formats"/>).</summary>
     public string Format { get; init; } = HarnessQueue.ZMailer;
 

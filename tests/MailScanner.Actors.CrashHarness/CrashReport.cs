@@ -35,6 +35,14 @@ public sealed record CrashReport
     public required TimeSpan KillPhase { get; init; }
     public required TimeSpan Drain { get; init; }
     public required TimeSpan Total { get; init; }
+    /// <summary>How many gateway processes ran at once (a cluster run, <see cref="FleetRunner"/>); 0 for the one-process crash run.</summary>
+    public int Nodes { get; init; }
+    /// <summary>Kills after which the others took the dead node's work over (it was downed; its watcher, if it ran it, started elsewhere).</summary>
+    public int Takeovers { get; init; }
+    /// <summary>Messages claimed by a node that died, resumed by a node of the cluster (the gateway's "resuming it" lines).</summary>
+    public int Resumed { get; init; }
+    /// <summary>What happened in a cluster run, one line each: every kill and takeover as the logs tell it, the PostgreSQL outage.</summary>
+    public IReadOnlyList<string> Events { get; init; } = [];
     /// <summary>The scratch directory, when it was kept.</summary>
     public string? KeptArea { get; init; }
 
@@ -44,16 +52,19 @@ public sealed record CrashReport
     public bool Passed => Lost == 0 && Duplicated == 0 && Leftovers.Count == 0 && Problems.Count == 0;
 
     /// <summary>Exactly the line issue 4 specifies.</summary>
-    public string Line => $"lost={Lost} duplicated={Duplicated} kills={Kills} messages={Messages}";
+    public string Line => $"lost={Lost} duplicated={Duplicated} kills={Kills} messages={Messages}" +
+                          (Nodes > 0 ? $" nodes={Nodes} takeovers={Takeovers} resumed={Resumed}" : "");
 
     /// <summary>Everything but the line: what was lost or duplicated (all seqs, as ranges), leftovers, problems, timings.</summary>
     public string Describe()
     {
         var text = new StringBuilder();
-        text.AppendLine($"seed={Seed} (rerun: --seed {Seed}); {OutgoingFiles} outgoing files, {QuarantinedFiles} quarantined; " +
-                        $"{Kills} kills, {KillsAfterDeliveryBegan} of {KillsAimedAtDeliveries} aimed at deliveries after one began, " +
-                        $"{KillsWhileDelivering} in lives that delivered something");
+        text.AppendLine($"seed={Seed} (rerun: --seed {Seed}); {OutgoingFiles} outgoing files, {QuarantinedFiles} quarantined; " + (Nodes > 0
+            ? $"{Nodes} node(s), {Kills} kills, {Takeovers} taken over by the others and rejoined"
+            : $"{Kills} kills, {KillsAfterDeliveryBegan} of {KillsAimedAtDeliveries} aimed at deliveries after one began, " +
+              $"{KillsWhileDelivering} in lives that delivered something"));
         text.AppendLine($"kill phase {KillPhase.TotalSeconds:F1} s, final drain {Drain.TotalSeconds:F1} s, total {Total.TotalSeconds:F1} s");
+        foreach (var line in Events) text.AppendLine(line);
         if (Lost > 0)
         {
             text.AppendLine($"lost: {Lost} messages, seqs {Ranges(LostSeqs)}");

@@ -90,7 +90,8 @@ public static class CrashRunner
         var drainClock = Stopwatch.StartNew();
         using (var finalLife = GatewayLife.Start(gateway, area, log, options.Kills + 1))
         {
-            if (await AwaitDrainAsync(area, produced, finalLife, options, cancel) is { } drainProblem)
+            if (await AwaitDrainAsync(area, produced, () => finalLife.HasExited ? $"the final gateway exited by itself with code {finalLife.ExitCode} while draining" : null,
+                    options, cancel) is { } drainProblem)
                 problems.Add($"{drainProblem}:{Environment.NewLine}{log.Tail()}");
             if (await finalLife.StopAsync(options.StopGrace) is { } stopProblem)
                 problems.Add($"{stopProblem}:{Environment.NewLine}{log.Tail()}");
@@ -143,8 +144,9 @@ public static class CrashRunner
     /// queues are empty but messages are missing, they are given <see cref="CrashHarnessOptions.QuietPeriod"/> of no
     /// change before the run goes on to report them lost. Returns null, or why it gave up.
     /// </summary>
-    private static async Task<string?> AwaitDrainAsync(
-        HarnessArea area, int produced, GatewayLife life, CrashHarnessOptions options, CancellationToken cancel)
+    /// <param name="exited">Why the drain cannot go on (a gateway exited by itself), or null while it can.</param>
+    internal static async Task<string?> AwaitDrainAsync(
+        HarnessArea area, int produced, Func<string?> exited, CrashHarnessOptions options, CancellationToken cancel)
     {
         var deadline = Stopwatch.StartNew();
         var lastAccountedFor = -1;
@@ -152,7 +154,7 @@ public static class CrashRunner
         var timeout = options.DrainTimeoutFor(produced);
         while (deadline.Elapsed < timeout)
         {
-            if (life.HasExited) return $"the final gateway exited by itself with code {life.ExitCode} while draining";
+            if (exited() is { } gone) return gone;
             if (Census.IsEmpty(area.Incoming) && Census.IsEmpty(area.Work))
             {
                 var accountedFor = Census.Take(area, produced).AccountedFor;

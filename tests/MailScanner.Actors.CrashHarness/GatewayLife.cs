@@ -11,9 +11,10 @@ internal sealed class GatewayLife : IDisposable
 {
     private readonly Process _process;
     private readonly GatewayLog _log;
-    private readonly int _life;
+    private readonly string _life;
+    private readonly List<string> _lines = [];
 
-    private GatewayLife(Process process, GatewayLog log, int life)
+    private GatewayLife(Process process, GatewayLog log, string life)
     {
         _process = process;
         _log = log;
@@ -23,24 +24,48 @@ internal sealed class GatewayLife : IDisposable
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
 
-    public static GatewayLife Start(GatewayLocation gateway, HarnessArea area, GatewayLog log, int life)
+    /// <summary>How many lines this life has written so far: a mark to read <see cref="LinesSince"/> from.</summary>
+    public int LineCount
+    {
+        get { lock (_lines) return _lines.Count; }
+    }
+
+    /// <summary>This life's output from line <paramref name="mark"/> on (what it logged since a moment of the run).</summary>
+    public IReadOnlyList<string> LinesSince(int mark)
+    {
+        lock (_lines) return _lines.Skip(mark).ToList();
+    }
+
+    public static GatewayLife Start(GatewayLocation gateway, HarnessArea area, GatewayLog log, int life) =>
+        Start(gateway, area.Root, area.ConfigFile, log, life.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <param name="life">How this life's lines are marked in the log: its number, or node and number in a cluster run.</param>
+    public static GatewayLife Start(GatewayLocation gateway, string workingDirectory, string configFile, GatewayLog log, string life)
     {
         var start = new ProcessStartInfo(gateway.Muxer)
         {
-            ArgumentList = { gateway.Dll, "run", "--config", area.ConfigFile },
-            WorkingDirectory = area.Root,
+            ArgumentList = { gateway.Dll, "run", "--config", configFile },
+            WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
         var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => log.Write(life, e.Data);
-        process.ErrorDataReceived += (_, e) => log.Write(life, e.Data);
+        var started = new GatewayLife(process, log, life);
+        process.OutputDataReceived += (_, e) => started.Received(e.Data);
+        process.ErrorDataReceived += (_, e) => started.Received(e.Data);
         log.Write(life, "--- harness: starting the gateway");
         if (!process.Start()) throw new InvalidOperationException($"could not start {gateway.Muxer} {gateway.Dll}");
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new GatewayLife(process, log, life);
+        return started;
+    }
+
+    private void Received(string? line)
+    {
+        if (line is null) return;
+        lock (_lines) _lines.Add(line);
+        _log.Write(_life, line);
     }
 
     /// <summary>SIGKILL (Process.Kill), then wait until it is gone. False when it had already exited by itself.</summary>
@@ -113,7 +138,9 @@ internal sealed class GatewayLog(string path) : IDisposable
     private readonly Lock _lock = new();
     private bool _closed;
 
-    public void Write(int life, string? line)
+    public void Write(int life, string? line) => Write(life.ToString(System.Globalization.CultureInfo.InvariantCulture), line);
+
+    public void Write(string life, string? line)
     {
         if (line is null) return;
         var entry = line.StartsWith("--- harness", StringComparison.Ordinal)

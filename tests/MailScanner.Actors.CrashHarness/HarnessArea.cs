@@ -47,7 +47,38 @@ public sealed class HarnessArea : IDisposable
         return text.ToString();
     }
 
-    private static int FreeLoopbackPort()
+    /// <summary>
+    /// A node of a run on the PostgreSQL journal (<see cref="FleetRunner"/>): the area's keys, its own state directory,
+    /// the shared journal and, when <paramref name="clusterPorts"/> are given, its place in the cluster on loopback
+    /// (every node a seed, the split-brain resolver deciding 2 s after the last change, as the cluster specs run it).
+    /// Returns the file's path.
+    /// </summary>
+    public string WriteNodeConfig(int node, string journalConnectionString, IReadOnlyList<int>? clusterPorts)
+    {
+        static string Quote(string text) => JsonSerializer.Serialize(text);
+        var text = new StringBuilder(Hocon());
+        text.Append($"mailscanner.state-directory = {Quote(Path.Combine(Root, $"lib-{node}"))}\n");
+        text.Append("mailscanner.metrics.enabled = no\n");
+        text.Append($"mailscanner.journal {{ provider = postgresql, connection-string = {Quote(journalConnectionString)} }}\n");
+        if (clusterPorts is not null)
+        {
+            text.Append($$"""
+                mailscanner.cluster {
+                  enabled = yes
+                  hostname = "127.0.0.1"
+                  port = {{clusterPorts[node]}}
+                  seed-nodes = [{{string.Join(", ", clusterPorts.Select(p => $"\"127.0.0.1:{p}\""))}}]
+                  split-brain-resolver { stable-after = 2s, down-all-when-unstable = off }
+                }
+
+                """);
+        }
+        var path = Path.Combine(Root, $"node-{node}.conf");
+        File.WriteAllText(path, text.ToString());
+        return path;
+    }
+
+    public static int FreeLoopbackPort()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();

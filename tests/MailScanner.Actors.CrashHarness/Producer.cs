@@ -16,6 +16,9 @@ internal sealed class Producer(HarnessQueue queue, double messagesPerSecond, int
     /// <summary>Messages completely queued so far: sequence numbers 0 .. Produced-1.</summary>
     public int Produced => Volatile.Read(ref _produced);
 
+    /// <summary>Writes no more than <paramref name="count"/> messages, however long the run goes on.</summary>
+    public void Limit(int count) => _stopAt = count;
+
     public void Start(CancellationToken cancel) => _loop = Task.Run(() => RunAsync(cancel), CancellationToken.None);
 
     /// <summary>

@@ -3,11 +3,14 @@ using MailScanner.Actors.CrashHarness;
 
 // mailscanner-crash-harness [--format zmailer|postfix] [--kills N] [--seed S] [--keep] [--gateway DLL] [--rate MSG_PER_S] [--infected-every N]
 //                           [--delivering-every N] [--min-uptime-ms MS] [--max-uptime-ms MS] [--dir PARENT]
+//                           [--cluster NODES | --postgresql] [--messages N] [--postgres-outage SECONDS]
+// --cluster/--postgresql: the gateway(s) on a private PostgreSQL journal, --messages produced, --kills (default 5) spread over them.
 // Progress and details go to stderr; stdout gets exactly one line: lost=N duplicated=N kills=N messages=M.
 // Exit code 0 when nothing was lost or duplicated and nothing was left behind, 1 otherwise, 2 on a usage error.
 
 const string Usage = "usage: mailscanner-crash-harness [--format zmailer|postfix] [--kills N] [--seed S] [--keep] [--gateway DLL] [--rate MSG_PER_S] " +
-                     "[--infected-every N] [--delivering-every N] [--min-uptime-ms MS] [--max-uptime-ms MS] [--dir PARENT]";
+                     "[--infected-every N] [--delivering-every N] [--min-uptime-ms MS] [--max-uptime-ms MS] [--dir PARENT] " +
+                     "[--cluster NODES | --postgresql] [--messages N] [--postgres-outage SECONDS]";
 var options = new CrashHarnessOptions();
 try
 {
@@ -19,6 +22,10 @@ try
         {
             "--format" => options with { Format = Value() },
             "--kills" => options with { Kills = Int() },
+            "--cluster" => options with { ClusterNodes = Int() },
+            "--postgresql" => options with { PostgreSql = true },
+            "--messages" => options with { Messages = Int() },
+            "--postgres-outage" => options with { PostgresOutage = TimeSpan.FromSeconds(Int()) },
             "--seed" => options with { Seed = Int() },
             "--keep" => options with { Keep = true },
             "--gateway" => options with { Gateway = Value() },
@@ -34,6 +41,8 @@ try
     }
     if (!HarnessQueue.Formats.Contains(options.Format)) throw new FormatException($"unknown format {options.Format} (known: {string.Join(", ", HarnessQueue.Formats)})");
     if (options.MessagesPerSecond <= 0 || options.MaxUptime < options.MinUptime) throw new FormatException("rate must be positive, max uptime at least min uptime");
+    if (options.PostgresOutage is not null && !options.OnPostgreSql) throw new FormatException("--postgres-outage needs --cluster or --postgresql");
+    if (options.OnPostgreSql && !args.Contains("--kills")) options = options with { Kills = 5 };
 }
 catch (FormatException e)
 {
@@ -51,7 +60,9 @@ Console.CancelKeyPress += (_, e) =>
 CrashReport report;
 try
 {
-    report = await CrashRunner.RunAsync(options, Console.Error.WriteLine, interrupt.Token);
+    report = options.OnPostgreSql
+        ? await FleetRunner.RunAsync(options, Console.Error.WriteLine, interrupt.Token)
+        : await CrashRunner.RunAsync(options, Console.Error.WriteLine, interrupt.Token);
 }
 catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
 {

@@ -84,6 +84,7 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
 [JsonSerializable(typeof(MessageJournalProtocol.DeliveryRecorded))]
 [JsonSerializable(typeof(MessageJournalProtocol.AttemptAbandoned))]
 [JsonSerializable(typeof(MessageJournalProtocol.Finished))]
+[JsonSerializable(typeof(MessageJournalProtocol.Unavailable))]
 [JsonSerializable(typeof(MessageJournalProtocol.Lookup))]
 [JsonSerializable(typeof(MessageJournalProtocol.Entry))]
 [JsonSerializable(typeof(MessageJournalProtocol.GetInterrupted))]

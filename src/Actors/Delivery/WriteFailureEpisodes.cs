@@ -35,6 +35,13 @@ public sealed record WriteFailure(WriteFailureKind Kind, string Where, string De
 
     public static WriteFailure OfJournal(string database, string detail) => new(WriteFailureKind.JournalUnavailable, database, detail);
 
+    /// <summary>The end of an episode, in the words of the log: "Disk full on /var/spool/outgoing recovered".</summary>
+    public string DescribeRecovery() => Kind switch
+    {
+        WriteFailureKind.JournalUnavailable => $"The message journal ({Where}) is available again",
+        _ => $"{char.ToUpperInvariant(Describe()[0])}{Describe()[1..]} recovered",
+    };
+
     /// <summary>What failed, in the words of the log: "disk full on /var/spool/outgoing".</summary>
     public string Describe() => Kind switch
     {
@@ -126,8 +133,8 @@ public sealed class WriteFailureEpisodes
         }
         foreach (var episode in ended)
         {
-            _log.Info("{Failure} recovered after {Duration}; {Count} message(s) were handed back during the episode and are retried",
-                Capitalized(episode.First.Describe()), (DateTime.UtcNow - episode.StartedUtc).ToString(@"hh\:mm\:ss"), episode.HandedBack);
+            _log.Info("{Recovery} after {Duration}; {Count} message(s) were handed back during the episode and are retried",
+                episode.First.DescribeRecovery(), (DateTime.UtcNow - episode.StartedUtc).ToString(@"hh\:mm\:ss"), episode.HandedBack);
         }
     }
 

@@ -116,6 +116,27 @@ public static partial class JournalConfig
     /// </summary>
     public static IReadOnlyList<string> ReadSchema(JournalSettings settings)
     {
+        var schema = ReadSchemaFromFile(settings);
+        SchemaByPath[settings.DatabasePath] = schema;
+        return schema;
+    }
+
+    /// <summary>The schema each database path was last recovered with, kept across restarts of the journal actor.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<string>> SchemaByPath = new();
+
+    /// <summary>
+    /// A journal started again after a failure, on a file that was deleted in the meantime, would open an empty file
+    /// without the plugin's tables (the plugin creates them only once, when the actor system starts), fail to recover
+    /// and be restarted forever. So an incarnation that follows one which had recovered first gives the file every
+    /// table it lacks; a no-op on an intact file.
+    /// </summary>
+    public static void RestoreKnownSchema(JournalSettings settings)
+    {
+        if (settings.Provider == JournalProvider.Sqlite && SchemaByPath.TryGetValue(settings.DatabasePath, out var schema)) Recreate(settings, schema);
+    }
+
+    private static IReadOnlyList<string> ReadSchemaFromFile(JournalSettings settings)
+    {
         using var connection = OpenUnpooled(settings);
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC";

@@ -44,6 +44,8 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     private bool _snapshotting;
     /// <summary>Requests that arrived while the database was busy; they go together in the next write.</summary>
     private readonly List<(object Request, IActorRef ReplyTo)> _waiting = new();
+    /// <summary>The requests of the write on its way to the database, answered when it is durable (or refused when it fails).</summary>
+    private List<(object Request, IActorRef ReplyTo)> _writing = new();
     /// <summary>Snapshots and deletions waiting for the database; they take turns with the writes.</summary>
     private readonly Queue<Action> _housekeeping = new();
     /// <summary>What the database is doing for the journal now: one thing at a time.</summary>
@@ -61,6 +63,8 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         _counters = counters;
         JournalPluginId = settings.JournalPluginId;
         SnapshotPluginId = settings.SnapshotPluginId;
+        // Here, not in PreStart: recovery is asked for before PreStart runs.
+        JournalConfig.RestoreKnownSchema(settings);
     }
 
     public static Props PropsFor(JournalSettings settings, PipelineCounters? counters = null) => Props.Create(() => new MessageJournal(settings, counters));
@@ -188,6 +192,7 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     {
         var requests = _waiting.ToList();
         _waiting.Clear();
+        _writing = requests;
         var now = DateTime.UtcNow;
         var batch = new Batch(
             requests.Select(r => r.Request).OfType<BeginAttempt>().Select(b => new AttemptStarted(b.Identity.Key, b.QueueId, now)).ToList(),
@@ -214,6 +219,7 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
                         break;
                 }
             }
+            _writing = new();
             _busy = DatabaseWork.None;
             Recorded(written.Count);
             Proceed();
@@ -282,17 +288,27 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        // The journal actor stops after this; its BackoffSupervisor starts it again, and the MessageActors whose
-        // requests went unanswered hand their messages back to the queue.
-        _log.Error(cause, "Message journal could not write ({Event}); restarting it with back-off", @event.GetType().Name);
+        // The journal actor stops after this and its BackoffSupervisor starts it again. Everyone waiting is told now, so
+        // that their messages go back to the queue at once. Whether the failed write reached the database is unknown:
+        // the next incarnation recovers from the database, so a delivery recorded after all is found there and
+        // completed (its staged copies stay where they are when a message is handed back), never written twice.
+        var refused = _writing.Concat(_waiting).Where(r => r.Request is BeginAttempt or RecordDelivery).ToList();
+        foreach (var (_, replyTo) in refused) replyTo.Tell(new Unavailable($"the message journal could not write: {cause.GetBaseException().Message}"));
+        _writing = new();
+        _waiting.Clear();
+        _log.Error("Message journal ({Database}) could not write: {Reason}; {Refused} waiting request(s) refused (their messages go back to the queue), restarting it with back-off",
+            _settings.Location, cause.GetBaseException().Message, refused.Count);
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
-        // The database refused this write but the journal goes on; its requests go unanswered and time out, so their
-        // messages are handed back and retried.
+        // The database refused this write (nothing of it was written) but the journal goes on; its requests are refused,
+        // so their messages are handed back and retried.
         _log.Error(cause, "Message journal write rejected ({Event}); its messages will be retried", @event.GetType().Name);
+        foreach (var (_, replyTo) in _writing.Where(r => r.Request is BeginAttempt or RecordDelivery))
+            replyTo.Tell(new Unavailable($"the message journal's database rejected the write: {cause.GetBaseException().Message}"));
+        _writing = new();
         _busy = DatabaseWork.None;
         base.OnPersistRejected(cause, @event, sequenceNr);
         Proceed();
@@ -300,7 +316,8 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
-        _log.Error(reason, "Message journal could not be read from {Database}; retrying with back-off", _settings.Location);
+        _log.Error("Message journal could not be read from {Database}: {Reason}; messages wait or go back to the queue until it can, retrying with back-off",
+            _settings.Location, reason.GetBaseException().Message);
         base.OnRecoveryFailure(reason, message);
     }
 

@@ -51,17 +51,43 @@ public sealed class MessageJournalClient
     public async Task<IReadOnlyDictionary<string, int>> RecoveredAsync() =>
         _journal is null
             ? new Dictionary<string, int>()
-            : (await _journal.Ask<Interrupted>(GetInterrupted.Instance, _timeout).ConfigureAwait(false)).AttemptsByKey;
+            : (await AskAsync<Interrupted>(GetInterrupted.Instance).ConfigureAwait(false)).AttemptsByKey;
 
     public Task<AttemptBegun> BeginAttemptAsync(FileIdentity identity, string queueId) =>
         _journal is null
             ? Task.FromResult(new AttemptBegun(identity, 1, null))
-            : _journal.Ask<AttemptBegun>(new BeginAttempt(identity, queueId), _timeout);
+            : AskAsync<AttemptBegun>(new BeginAttempt(identity, queueId));
 
     public Task RecordDeliveryAsync(FileIdentity identity, DeliveryIntent intent) =>
-        _journal is null ? Task.CompletedTask : _journal.Ask<DeliveryRecorded>(new RecordDelivery(identity, intent), _timeout);
+        _journal is null ? Task.CompletedTask : AskAsync<DeliveryRecorded>(new RecordDelivery(identity, intent));
+
+    /// <summary>
+    /// The journal's answer, or <see cref="MessageJournalUnavailableException"/> when it said it cannot record now
+    /// (<see cref="Unavailable"/>: its database failed, it restarts) or did not answer in time.
+    /// </summary>
+    private async Task<T> AskAsync<T>(object request)
+    {
+        object answer;
+        try
+        {
+            answer = await _journal!.Ask<object>(request, _timeout).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new MessageJournalUnavailableException($"no answer within {_timeout.TotalSeconds:F0} s");
+        }
+        return answer switch
+        {
+            T expected => expected,
+            Unavailable unavailable => throw new MessageJournalUnavailableException(unavailable.Reason),
+            _ => throw new InvalidOperationException($"the message journal answered {request.GetType().Name} with {answer.GetType().Name}"),
+        };
+    }
 
     public void AttemptAbandoned(FileIdentity identity) => _journal?.Tell(new MessageJournalProtocol.AttemptAbandoned(identity));
 
     public void Finished(FileIdentity identity) => _journal?.Tell(new Finished(identity));
 }
+
+/// <summary>The journal could not record a request (its database failed and it restarts, or it did not answer in time).</summary>
+public sealed class MessageJournalUnavailableException(string reason) : Exception(reason);

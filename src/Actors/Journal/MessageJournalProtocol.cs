@@ -50,6 +50,13 @@ public static class MessageJournalProtocol
     /// <summary>The original is deleted (or moved aside): the message needs no memory any more. Not acknowledged.</summary>
     public sealed record Finished(FileIdentity Identity);
 
+    /// <summary>
+    /// The answer instead of the one asked for when the journal cannot record anything now: its database failed and it
+    /// is restarting (the request may or may not have been written; a recorded delivery is found again either way, see
+    /// <see cref="MessageJournal"/>). The asker gives up at once instead of waiting for its timeout.
+    /// </summary>
+    public sealed record Unavailable(string Reason);
+
     /// <summary>What is recorded about one message, read-only (tests and operators).</summary>
     public sealed record Lookup(FileIdentity Identity);
 

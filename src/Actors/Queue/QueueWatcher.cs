@@ -172,9 +172,18 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         RecoverClaims(interrupted);
         // inotify is only a hint that something changed; the periodic listing is what guarantees progress.
         var self = Self;
-        _changeHint = new FileSystemWatcher(_settings.Incoming) { IncludeSubdirectories = true, InternalBufferSize = 64 * 1024 };
+        _changeHint = new FileSystemWatcher(_settings.Incoming)
+        {
+            IncludeSubdirectories = true,
+            InternalBufferSize = 64 * 1024,
+            // Names, and attributes (IN_ATTRIB): an MTA may mark an entry complete by its mode alone, after its name is in
+            // place (Postfix's cleanup renames into hold/ and only then fchmods 0700), and a listing on the name alone
+            // would leave it to the next periodic one. Not writes: those come by the thousand and complete nothing.
+            NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.Attributes,
+        };
         _changeHint.Created += (_, _) => self.Tell(ChangeHint.Instance);
         _changeHint.Renamed += (_, _) => self.Tell(ChangeHint.Instance);
+        _changeHint.Changed += (_, _) => self.Tell(ChangeHint.Instance);
         _changeHint.Error += (_, _) => self.Tell(ChangeHint.Instance);
         _changeHint.EnableRaisingEvents = true;
         Timers.StartPeriodicTimer("scan", PeriodicScan.Instance, TimeSpan.Zero, _settings.ScanInterval);

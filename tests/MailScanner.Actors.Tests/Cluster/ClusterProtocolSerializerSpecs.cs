@@ -33,7 +33,7 @@ public sealed class ClusterProtocolSerializerSpecs : IDisposable
         new MessageJournalProtocol.AttemptAbandoned(Id), new MessageJournalProtocol.Finished(Id), new MessageJournalProtocol.Lookup(Id),
         new MessageJournalProtocol.Entry(Id, 3, null), MessageJournalProtocol.GetInterrupted.Instance,
         new MessageJournalProtocol.Interrupted(new Dictionary<string, int> { [Id.Key] = 2 }), MessageJournalProtocol.GetSize.Instance,
-        new MessageJournalProtocol.Size(7, 99),
+        new MessageJournalProtocol.Size(7, 99), new MessageJournalProtocol.Unavailable("the message journal is restarting after its database failed"),
         QueueWatcherProtocol.ScanQueue.Instance, QueueWatcherProtocol.GetStatus.Instance, new QueueWatcherProtocol.Status(1, 2, 3),
         new QueueWatcherProtocol.Stop(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(4500)), new QueueWatcherProtocol.Stopped(4, 5, 6),
         ClusterStatusProtocol.GetNodeStatus.Instance,

@@ -103,6 +103,65 @@ public sealed class ParserFuzzSpecs
             Assert.Equal(0, budget.InUse);
         }), iter: Iterations, threads: 1);
 
+    /// <summary>
+    /// The containers the analyser takes apart below MIME (a TNEF stream, an Outlook .msg compound file), mutated at
+    /// their own level: a bit flip inside base64 text is rarely a structural lie, a sector number or length overwritten
+    /// in the raw file is.
+    /// </summary>
+    private static readonly (string FileName, string Type, byte[] Bytes)[] ContainerSeeds =
+    [
+        ("winmail.dat", "application/ms-tnef", TnefWriter.Write("body", OutlookMessageWriter.CompressedRtf(@"{\rtf1 rich}"), new TnefWriter.Attachment("eicar.com", TestMail.Eicar),
+            new TnefWriter.Attachment("docs.zip", TestMail.Zip(("a.txt", TestMail.Text("hello")))),
+            new TnefWriter.Attachment("Fwd", TnefWriter.Write("inner", new TnefWriter.Attachment("x.exe", TestMail.PortableExecutable())), IsMessage: true))),
+        ("fwd.msg", "application/vnd.ms-outlook", OutlookMessageWriter.Write(new OutlookMessageWriter.Message("plain body", "<html><script>x()</script></html>",
+        [
+            new OutlookMessageWriter.Attachment("large.bin", Enumerable.Range(0, 9000).Select(i => (byte)i).ToArray()),
+            new OutlookMessageWriter.Attachment("eicar.com", TestMail.Eicar),
+            new OutlookMessageWriter.Attachment("Drawing", Ole: [OutlookMessageWriter.Node.Folder("Inner", [OutlookMessageWriter.Node.Stream("CONTENTS", TestMail.Eicar)])]),
+            new OutlookMessageWriter.Attachment("inner", Embedded: new OutlookMessageWriter.Message("inner body", null, [new OutlookMessageWriter.Attachment("x.exe", TestMail.PortableExecutable())])),
+        ], OutlookMessageWriter.CompressedRtf(@"{\rtf1\ansi a body in rich text}")))),
+    ];
+
+    /// <summary>Values that sector numbers, lengths and counts must survive: the special sector marks, zero, one past, huge.</summary>
+    private static readonly uint[] HostileWords = [0, 1, 2, 0x10, 0xFFFFFFFA, 0xFFFFFFFC, 0xFFFFFFFD, 0xFFFFFFFE, 0xFFFFFFFF, 0x7FFFFFFF, 0x80000000];
+
+    private static readonly Gen<(int Seed, byte[] Bytes)> MutatedContainers =
+        Gen.Select(Gen.Int[0, ContainerSeeds.Length - 1], Gen.Int[0, 3], Gen.Int[0, int.MaxValue], Gen.Int[0, int.MaxValue], (seed, kind, a, b) =>
+        {
+            var bytes = (byte[])ContainerSeeds[seed].Bytes.Clone();
+            var at = a % bytes.Length;
+            switch (kind)
+            {
+                case 0: // truncated anywhere
+                    return (seed, bytes[..at]);
+                case 1: // a few bits flipped
+                    for (var i = 0; i < 1 + b % 8; i++) bytes[(at + i * 7919) % bytes.Length] ^= (byte)(1 << ((b >> i) & 7));
+                    return (seed, bytes);
+                case 2: // a word overwritten with a hostile value, aligned as sector numbers, sizes and lengths are
+                    var word = at / 4 * 4;
+                    if (word + 4 <= bytes.Length) BitConverter.TryWriteBytes(bytes.AsSpan(word), HostileWords[b % HostileWords.Length]);
+                    return (seed, bytes);
+                default: // a stretch copied over another place in the file
+                    var length = Math.Min(1 + b % 512, bytes.Length - at);
+                    var to = b % (bytes.Length - length + 1);
+                    bytes.AsSpan(at, length).ToArray().CopyTo(bytes, to);
+                    return (seed, bytes);
+            }
+        });
+
+    [Fact]
+    public void Should_analyse_any_tnef_or_outlook_message_without_throwing_or_passing_the_budget() =>
+        MutatedContainers.Sample(mutated => Bounded(() =>
+        {
+            var (fileName, type, _) = ContainerSeeds[mutated.Seed];
+            var message = TestMail.Bytes(TestMail.Message(TestMail.Attachment(fileName, mutated.Bytes, type)));
+            var budget = new UnpackBudget(4 * 1024 * 1024);
+            var report = BuiltInRules.Scan(message, RuleSettings.Default, budget);
+            Assert.All(report.Findings, finding => Assert.False(string.IsNullOrWhiteSpace(finding.Reason)));
+            Assert.True(budget.Peak <= budget.Capacity, $"held {budget.Peak} of {budget.Capacity}");
+            Assert.Equal(0, budget.InUse);
+        }), iter: Iterations * 2, threads: 1);
+
     [Fact]
     public void Should_clean_any_message_the_rules_judged_into_a_message_mime_can_read() =>
         Messages.Sample(message => Bounded(() =>

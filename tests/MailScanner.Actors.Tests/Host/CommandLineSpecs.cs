@@ -10,6 +10,7 @@ public sealed partial class CommandLineSpecs : IDisposable
 {
     private const int SigInt = 2, SigTerm = 15;
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan StopPatience = TimeSpan.FromSeconds(90);
 
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("mailscanner-cli-");
     private readonly List<Process> _started = [];
@@ -76,8 +77,17 @@ public sealed partial class CommandLineSpecs : IDisposable
 
         Assert.Equal(0, SendSignal(process.Id, signal));
 
-        using var stopping = new CancellationTokenSource(Patience);
-        await process.WaitForExitAsync(stopping.Token);
+        // The stop waits for Akka's coordinated shutdown, whose phases have their own timeouts: patience beyond them.
+        using var stopping = new CancellationTokenSource(StopPatience);
+        try
+        {
+            await process.WaitForExitAsync(stopping.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"still running {StopPatience.TotalSeconds} s after signal {signal}; stdout: {Read(stdout)}; stderr: {Read(stderr)}");
+        }
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}; stdout: {Read(stdout)}; stderr: {Read(stderr)}");
         Assert.Contains("mailscanner-actors stopped", Read(stdout));
         Assert.Contains(incoming, Read(stdout)); // the startup line names the effective directories

@@ -18,7 +18,8 @@ namespace MailScanner.Actors.Tests.Pipeline;
 /// Issue 16's "Done when": the generated hostile corpus (<see cref="HostileCorpus"/>) written into the gateway's queue
 /// at once. Every EICAR carrier is quarantined and no delivered copy holds EICAR (not even decoded, as the built-in
 /// rules decode it); every message is delivered, cleaned or quarantined, exactly once, and nothing is left in the
-/// incoming queue or the work area. Then the same with real clamd and spamd: it finishes in bounded time and both
+/// incoming queue or the work area; ordinary mail in Outlook's wrappers (a winmail.dat, a .msg) is delivered. Then the
+/// same with real clamd and spamd: it finishes in bounded time and both
 /// engines stay healthy throughout.
 /// </summary>
 [Collection(ScannerDaemonCollection.Name)]
@@ -124,6 +125,7 @@ public sealed class HostileCorpusPipelineSpecs : IDisposable
             var outcome = kept.Count == 0 ? "delivered" : delivered.Count == 0 ? "quarantined" : "delivered cleaned, original quarantined";
             _output.WriteLine($"  {message.Name}: {outcome}{(kept.Count == 1 ? $" ({Verdict.Name(kept[0].Entry.Metadata.Verdict)}: {string.Join("; ", kept[0].Entry.Metadata.Reasons).Replace('\n', ' ')[..Math.Min(200, string.Join("; ", kept[0].Entry.Metadata.Reasons).Length)]})" : "")}");
             if (message.CarriesEicar) Assert.True(kept.Count == 1, $"{message.Name} carries EICAR and is not in the quarantine");
+            if (message.MustBeDelivered) Assert.True(kept.Count == 0 && delivered.Count == 1, $"{message.Name} is ordinary mail and was not delivered as it was");
             foreach (var copy in delivered)
             {
                 Assert.False(BuiltInRules.ContainsEicar(copy), $"{message.Name}: the delivered copy holds EICAR");

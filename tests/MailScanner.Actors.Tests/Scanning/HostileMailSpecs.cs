@@ -45,6 +45,8 @@ public sealed class HostileMailSpecs
         if (message.CarriesEicar)
             Assert.True(verdict.Kind >= VerdictKind.DangerousContent, $"{name}: {verdict}");
 
+        if (message.MustBeDelivered) Assert.True(verdict.Kind == VerdictKind.Clean, $"{name}: {verdict}");
+
         var decision = MessageDecision.Decide(new QueueEnvelope("sender@attacker.example", ["victim@example.org"]), message.Message,
             [report], Rulesets.Default, HtmlSettings.Default);
         if (decision.DeliveredMessage is not { } delivered) return;
@@ -65,6 +67,8 @@ public sealed class HostileMailSpecs
     [InlineData("eicar-zip-in-zip-in-zip", "outer.zip/level2.zip/level1.zip/eicar.com")]
     [InlineData("eicar-truncated-gzip", "cut.gz/cut")]
     [InlineData("eicar-tar-gz", "files.tgz/files.tar/eicar.com")]
+    [InlineData("eicar-in-tnef", "winmail.dat/eicar.com")]
+    [InlineData("eicar-msg-in-zip", "mail.zip/forwarded.msg/eicar.com")]
     public void Should_find_eicar_in_the_layer_it_hides_in(string name, string partName)
     {
         var report = BuiltInRules.Scan(Named(name).Message, RuleSettings.Default);
@@ -95,7 +99,9 @@ public sealed class HostileMailSpecs
     [InlineData("html-100000-nested-tags")]
     [InlineData("header-2mb-line")]
     [InlineData("body-5mb-single-line")]
-    public void Should_pass_what_is_only_large(string name)
+    [InlineData("clean-tnef")]
+    [InlineData("clean-msg")]
+    public void Should_pass_what_is_only_large_or_only_wrapped(string name)
     {
         Assert.Empty(BuiltInRules.Scan(Named(name).Message, RuleSettings.Default).Findings);
     }

@@ -19,7 +19,7 @@ namespace MailScanner.Actors.Tests.TestSupport;
 /// foreground (<c>-bdf</c>) so that it is ours to stop; an unpacked Exim must be told its own path (<c>exim_path</c>)
 /// for the processes it re-executes.
 /// </remarks>
-public sealed class EximInstance : IAsyncDisposable
+public sealed class EximInstance : IAsyncDisposable, IPrivateMta
 {
     public const string Prefix = "/opt/mailscanner-actors-tests/exim4";
     public const string User = "Debian-exim";
@@ -137,6 +137,22 @@ public sealed class EximInstance : IAsyncDisposable
     /// <summary>Every file under a spool's input/ (and its split subdirectories).</summary>
     public static IReadOnlyList<string> SpoolFiles(string input) =>
         System.IO.Directory.Exists(input) ? System.IO.Directory.GetFiles(input, "*", SearchOption.AllDirectories) : [];
+
+    public string Name => SplitSpoolDirectory ? "exim (split spool)" : "exim";
+
+    public IReadOnlyList<string> QueuedFiles() => [.. SpoolFiles(ReceivingInput), .. SpoolFiles(DeliveringInput)];
+
+    /// <summary>Whatever either Exim wrote to its paniclog, and any spool complaint or frozen message in their logs.</summary>
+    public IReadOnlyList<string> QueueFileErrors() =>
+    [
+        .. (PanicLog(ReceivingSpool) + PanicLog(DeliveringSpool)).Split('\n', StringSplitOptions.RemoveEmptyEntries),
+        .. (ReceivingLog() + DeliveringLog()).Split('\n').Where(line => line.Contains("spool", StringComparison.OrdinalIgnoreCase) || line.Contains("frozen", StringComparison.Ordinal)),
+    ];
+
+    /// <summary>The delivering Exim logs "Completed" once a message has no recipient left.</summary>
+    public int DeliveriesLogged() => DeliveringLog().Split('\n').Count(line => line.EndsWith(" Completed", StringComparison.Ordinal));
+
+    public string LogTail() => DeliveringLog()[^Math.Min(3000, DeliveringLog().Length)..];
 
     public string ReceivingLog() => LogOf(ReceivingSpool);
 

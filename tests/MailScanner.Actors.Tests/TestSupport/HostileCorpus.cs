@@ -3,16 +3,22 @@ using System.Text;
 
 namespace MailScanner.Actors.Tests.TestSupport;
 
-/// <summary>One message a hostile sender would write; <see cref="CarriesEicar"/> when EICAR is hidden in it somewhere.</summary>
-public sealed record HostileMessage(string Name, byte[] Message, bool CarriesEicar);
+/// <summary>
+/// One message a hostile sender would write; <see cref="CarriesEicar"/> when EICAR is hidden in it somewhere;
+/// <see cref="MustBeDelivered"/> for ordinary mail in an unusual wrapper (TNEF, Outlook .msg), which taking the wrapper
+/// apart must not turn into a false alarm.
+/// </summary>
+public sealed record HostileMessage(string Name, byte[] Message, bool CarriesEicar, bool MustBeDelivered = false);
 
 /// <summary>
 /// The corpus of issue 16, generated: decompression bombs of every kind (gzip, flat zip, nested zip, recursive zip,
 /// overlapping-entry zip, lying-size zip, a zip of 100,000 entries), MIME nested 5,000 deep, 20,000 parts, 100,000
 /// nested HTML tags, a 2 MB header line, a 5 MB single-line body, and EICAR hidden in every way the issue names (an
 /// .eml inside a zip, a uuencoded or yEnc block in a text body, an attached message in base64 or quoted-printable, a
-/// zip whose header lies about the size, a truncated gzip, archives inside archives). Self-contained (only the BCL),
-/// so that the bench compiles the same file. Every message carries <c>X-Corpus: name</c>.
+/// zip whose header lies about the size, a truncated gzip, archives inside archives, a winmail.dat, an Outlook .msg in a
+/// zip), and ordinary mail in TNEF and .msg wrappers that must be delivered. Self-contained (only the BCL and the
+/// test-side <see cref="TnefWriter"/> and <see cref="OutlookMessageWriter"/>), so that the bench compiles the same
+/// files. Every message carries <c>X-Corpus: name</c>.
 /// </summary>
 public static class HostileCorpus
 {
@@ -23,6 +29,7 @@ public static class HostileCorpus
     [
         .. Bombs(),
         .. EicarCarriers(),
+        .. OrdinaryOutlookMail(),
         new("zero-width-filename", Attached("zero-width-filename", "invoice.e\u200Bxe", "MZ harmless"u8.ToArray()), false),
     ];
 
@@ -69,6 +76,27 @@ public static class HostileCorpus
             new("eicar-lying-size-zip", Attached("eicar-lying-size-zip", "lying.zip", LyingZip("notes.txt", Encoding.ASCII.GetBytes(new string('n', 2000)).Concat(Eicar).Concat(new byte[2000]).ToArray(), declared: 100)), true),
             new("eicar-truncated-gzip", Attached("eicar-truncated-gzip", "cut.gz", gz[..(gz.Length / 2)]), true),
             new("eicar-tar-gz", Attached("eicar-tar-gz", "files.tgz", GzipOf(TarOf("eicar.com", Eicar))), true),
+            new("eicar-in-tnef", Attached("eicar-in-tnef", "winmail.dat", TnefWriter.Write("see attached", new TnefWriter.Attachment("eicar.com", Eicar)),
+                "application/ms-tnef"), true),
+            new("eicar-msg-in-zip", Attached("eicar-msg-in-zip", "mail.zip", ZipOf(("forwarded.msg", OutlookMessageWriter.Write(
+                new OutlookMessageWriter.Message("see attached", null, [new OutlookMessageWriter.Attachment("eicar.com", Eicar)]))))), true),
+        ];
+    }
+
+    /// <summary>Ordinary mail as Outlook sends it: a winmail.dat and an attached .msg, each holding harmless files; both are delivered.</summary>
+    public static IReadOnlyList<HostileMessage> OrdinaryOutlookMail()
+    {
+        var minutes = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("Minutes of the weekly meeting: nothing to report.\r\n", 200)));
+        var forwarded = new OutlookMessageWriter.Message("The agenda, as promised.", null, [new OutlookMessageWriter.Attachment("agenda.txt", "1. budget\r\n2. roadmap\r\n"u8.ToArray())]);
+        return
+        [
+            new("clean-tnef", Attached("clean-tnef", "winmail.dat", TnefWriter.Write("Minutes attached.",
+                new TnefWriter.Attachment("minutes.txt", minutes), new TnefWriter.Attachment("budget.csv", "item,amount\r\npaper,12\r\n"u8.ToArray())),
+                "application/ms-tnef"), false, MustBeDelivered: true),
+            new("clean-msg", Attached("clean-msg", "weekly meeting.msg", OutlookMessageWriter.Write(new OutlookMessageWriter.Message(
+                "Minutes and the forwarded agenda attached.", "<html><body><p>Minutes and the forwarded <b>agenda</b> attached.</p></body></html>",
+                [new OutlookMessageWriter.Attachment("minutes.txt", minutes), new OutlookMessageWriter.Attachment("agenda", Embedded: forwarded)])),
+                "application/vnd.ms-outlook"), false, MustBeDelivered: true),
         ];
     }
 
@@ -81,11 +109,11 @@ public static class HostileCorpus
         $"From: sender@attacker.example\r\nTo: victim@example.org\r\nSubject: corpus {name}\r\nMessage-ID: <{name}@corpus.example>\r\n" +
         $"X-Corpus: {name}\r\nMIME-Version: 1.0\r\n{rest}";
 
-    private static byte[] Attached(string name, string fileName, byte[] content) =>
-        Encoding.UTF8.GetBytes(Mail(name, MultipartWith("see attached", fileName, content)));
+    private static byte[] Attached(string name, string fileName, byte[] content, string type = "application/octet-stream") =>
+        Encoding.UTF8.GetBytes(Mail(name, MultipartWith("see attached", fileName, content, type: type)));
 
-    private static string MultipartWith(string text, string fileName, byte[] content, string boundary = "corpus-b") =>
-        MultipartWithPart(text, boundary: boundary, part: $"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n" +
+    private static string MultipartWith(string text, string fileName, byte[] content, string boundary = "corpus-b", string type = "application/octet-stream") =>
+        MultipartWithPart(text, boundary: boundary, part: $"Content-Type: {type}\r\nContent-Transfer-Encoding: base64\r\n" +
                                 $"Content-Disposition: attachment; filename*=utf-8''{Uri.EscapeDataString(fileName)}\r\n\r\n{Base64Lines(content)}");
 
     private static string MultipartWithPart(string text, string part, string boundary = "corpus-b") =>

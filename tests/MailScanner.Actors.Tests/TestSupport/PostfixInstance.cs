@@ -39,7 +39,7 @@ public sealed record PostfixInstanceOptions(
 /// <c>maillog_file</c> needs <c>maillog_file_prefixes</c> and a <c>postlog</c> service, and Postfix reports a failed
 /// start only there, so a failed start shows the log.
 /// </remarks>
-public sealed class PostfixInstance : IAsyncDisposable
+public sealed class PostfixInstance : IAsyncDisposable, IPrivateMta
 {
     private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(60);
     private Process? _sink;
@@ -51,6 +51,9 @@ public sealed class PostfixInstance : IAsyncDisposable
         // tmpfs unless told, as the scanner daemons: the inode-reuse specs elsewhere count on ext4 handing freed inode
         // numbers straight back, and a busy MTA on the same file system would take them.
         Directory = Path.Combine(TempDirectory.On(options.FileSystem), $"msa-postfix-{Guid.NewGuid():N}"[..26]);
+        // The sink on tmpfs whatever the queue's file system: each delivered message is a new file, and on ext4 it would
+        // take the inode a spec has just freed for a new hold file to reuse.
+        SinkDirectory = Path.Combine(TempDirectory.On(TempDirectory.Tmpfs), $"msa-sink-{Guid.NewGuid():N}"[..23]);
         SmtpPort = LoopbackPort.Free();
         SinkPort = LoopbackPort.Free();
         while (SinkPort == SmtpPort) SinkPort = LoopbackPort.Free();
@@ -60,7 +63,7 @@ public sealed class PostfixInstance : IAsyncDisposable
     public string Directory { get; }
     public string ConfigDirectory => Path.Combine(Directory, "etc");
     public string QueueDirectory => Path.Combine(Directory, "spool");
-    public string SinkDirectory => Path.Combine(Directory, "sink");
+    public string SinkDirectory { get; }
     public string LogFile => Path.Combine(Directory, "maillog");
     public int SmtpPort { get; }
     public int SinkPort { get; }
@@ -226,6 +229,20 @@ public sealed class PostfixInstance : IAsyncDisposable
 
     public string Log() => File.Exists(LogFile) ? File.ReadAllText(LogFile) : "(no log yet)";
 
+    public string Name => "postfix";
+
+    /// <summary>The queues a message passes through, the gateway's hold among them, and where Postfix puts a file it cannot read.</summary>
+    public IReadOnlyList<string> QueuedFiles() => new[] { "maildrop", "incoming", "active", "deferred", "hold", "corrupt" }.SelectMany(QueueFiles).ToList();
+
+    public IReadOnlyList<string> QueueFileErrors() => Log().Split('\n').Where(line => new[] { "warning", "fatal", "corrupt", "panic" }
+        .Any(word => line.Contains(word, StringComparison.OrdinalIgnoreCase))).ToList();
+
+    /// <summary>Postfix logs each recipient's delivery (<c>ID: to=&lt;...&gt;, ... status=sent</c>); one message is one queue id.</summary>
+    public int DeliveriesLogged() => Log().Split('\n').Where(line => line.Contains(" status=sent ", StringComparison.Ordinal))
+        .Select(line => line[..line.IndexOf(": to=<", StringComparison.Ordinal)].Split(' ')[^1]).Distinct(StringComparer.Ordinal).Count();
+
+    public string LogTail() => string.Join('\n', Log().Split('\n').TakeLast(30));
+
     public async ValueTask DisposeAsync()
     {
         if (_started)
@@ -242,11 +259,14 @@ public sealed class PostfixInstance : IAsyncDisposable
             _sink.Dispose();
             _sink = null;
         }
-        try
+        foreach (var directory in new[] { Directory, SinkDirectory })
         {
-            System.IO.Directory.Delete(Directory, recursive: true);
+            try
+            {
+                System.IO.Directory.Delete(directory, recursive: true);
+            }
+            catch (DirectoryNotFoundException) { }
         }
-        catch (DirectoryNotFoundException) { }
     }
 
     internal static async Task<(int Status, string Output)> Run(string command, params string[] arguments)

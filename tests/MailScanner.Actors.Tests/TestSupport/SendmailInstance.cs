@@ -15,14 +15,20 @@ namespace MailScanner.Actors.Tests.TestSupport;
 /// <remarks>
 /// Sendmail sleeps a minute at start when the host name is unqualified, so every sendmail runs through a wrapper script
 /// that gives it its own UTS namespace with a qualified name (<c>unshare -u</c>); the machine's name is not changed.
+/// Sendmail logs only through syslog (<c>/dev/log</c>), so the same wrapper gives it a mount namespace whose
+/// <c>/dev</c> is this instance's own (the few devices sendmail opens, bound from the real <c>/dev</c>, and a
+/// <c>log</c> that leads to this instance's <see cref="SyslogSocket"/>): both sendmails' logs are the spec's to read,
+/// and the machine's <c>/dev</c> and syslog are untouched.
 /// </remarks>
-public sealed class SendmailInstance : IAsyncDisposable
+public sealed class SendmailInstance : IAsyncDisposable, IPrivateMta
 {
     public const string Prefix = "/opt/mailscanner-actors-tests/sendmail";
     public static string Binary => Path.Combine(Prefix, "usr/libexec/sendmail/sendmail");
     private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(60);
+    private static readonly string[] Devices = ["null", "zero", "full", "random", "urandom"];
     private Process? _receiver;
     private Process? _sink;
+    private SyslogSocket? _syslog;
 
     private SendmailInstance()
     {
@@ -40,6 +46,9 @@ public sealed class SendmailInstance : IAsyncDisposable
     public string SinkDirectory => Path.Combine(Directory, "sink");
     public string DeliveringConfig => Path.Combine(Directory, "delivering.cf");
     private string ReceivingConfig => Path.Combine(Directory, "receiving.cf");
+    private string DeviceDirectory => Path.Combine(Directory, "dev");
+
+    public string Name => "sendmail";
 
     /// <summary>Runs the unpacked sendmail under its own qualified host name.</summary>
     public string Wrapper => Path.Combine(Directory, "sendmail");
@@ -69,8 +78,15 @@ public sealed class SendmailInstance : IAsyncDisposable
         foreach (var directory in new[] { ReceivingQueue, DeliveringQueue, SinkDirectory }) System.IO.Directory.CreateDirectory(directory);
         var (chown, chownOutput) = await PostfixInstance.Run("chown", $"{PostfixInstance.MailOwner}:{PostfixInstance.MailOwner}", SinkDirectory);
         if (chown != 0) throw new InvalidOperationException($"chown {SinkDirectory}: {chownOutput}");
-        File.WriteAllText(Wrapper,
-            "#!/bin/sh\nexec unshare -u sh -c 'hostname sendmail-specs.invalid && exec \"$0\" \"$@\"' " + Binary + " \"$@\"\n");
+        System.IO.Directory.CreateDirectory(DeviceDirectory);
+        foreach (var device in Devices) File.WriteAllBytes(Path.Combine(DeviceDirectory, device), []); // mount points
+        // This instance itself may live on /dev/shm (TempDirectory's tmpfs): that stays visible.
+        System.IO.Directory.CreateDirectory(Path.Combine(DeviceDirectory, "shm"));
+        _syslog = new SyslogSocket(Path.Combine(Directory, "syslog.socket"));
+        File.CreateSymbolicLink(Path.Combine(DeviceDirectory, "log"), _syslog.Path);
+        File.WriteAllText(Wrapper, "#!/bin/sh\nexec unshare -u -m sh -c '" +
+            $"for device in {string.Join(' ', Devices)} shm; do mount --bind /dev/$device {DeviceDirectory}/$device || exit 1; done; " +
+            $"mount --rbind {DeviceDirectory} /dev && hostname sendmail-specs.invalid && exec \"$0\" \"$@\"' {Binary} \"$@\"\n");
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         await GenerateConfigAsync(ReceivingConfig, ReceivingQueue, receiving: true);
         await GenerateConfigAsync(DeliveringConfig, DeliveringQueue, receiving: false);
@@ -78,7 +94,7 @@ public sealed class SendmailInstance : IAsyncDisposable
         _sink = DaemonProcess.StartSmtpSink(SinkDirectory, SinkPort);
         await Eventually.Holds(() => PostfixInstance.Accepts(SinkPort), StartDeadline, () => $"smtp-sink to listen on 127.0.0.1:{SinkPort}");
         _receiver = DaemonProcess.Start(Wrapper, "-C", ReceivingConfig, "-bD");
-        await Eventually.Holds(() => !_receiver.HasExited ? PostfixInstance.Accepts(SmtpPort) : throw new InvalidOperationException("the receiving sendmail exited"),
+        await Eventually.Holds(() => !_receiver.HasExited ? PostfixInstance.Accepts(SmtpPort) : throw new InvalidOperationException($"the receiving sendmail exited with {_receiver.ExitCode}; syslog:\n{string.Join('\n', Log())}"),
             StartDeadline, () => $"the receiving sendmail to accept SMTP on 127.0.0.1:{SmtpPort} (exited: {_receiver.HasExited})");
     }
 
@@ -130,10 +146,27 @@ public sealed class SendmailInstance : IAsyncDisposable
     public static IReadOnlyList<string> QueueFiles(string queue) =>
         System.IO.Directory.GetFiles(queue).Select(path => Path.GetFileName(path)).Order(StringComparer.Ordinal).ToList();
 
+    /// <summary>What both sendmails logged through syslog, one line per message.</summary>
+    public IReadOnlyList<string> Log() => _syslog?.Lines() ?? [];
+
+    public IReadOnlyList<string> QueuedFiles() => [.. QueueFiles(ReceivingQueue), .. QueueFiles(DeliveringQueue)];
+
+    /// <summary>System errors (a qf sendmail cannot read or write is one) and the messages sendmail gives up on.</summary>
+    public IReadOnlyList<string> QueueFileErrors() => Log().Where(line => new[] { "SYSERR", "Losing", "bogus", "readqf", "panic", "corrupt" }
+        .Any(word => line.Contains(word, StringComparison.OrdinalIgnoreCase))).ToList();
+
+    /// <summary>Only the delivering sendmail sends; the receiving one queues.</summary>
+    public int DeliveriesLogged() => Log().Where(line => line.Contains(" stat=Sent", StringComparison.Ordinal))
+        .Select(line => line[..line.IndexOf(": to=", StringComparison.Ordinal)].Split(' ')[^1]).Distinct(StringComparer.Ordinal).Count();
+
+    public string LogTail() => string.Join('\n', Log().TakeLast(30));
+
     public async ValueTask DisposeAsync()
     {
         await DaemonProcess.StopAsync(_receiver, _sink);
         _receiver = _sink = null;
+        _syslog?.Dispose();
+        _syslog = null;
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);

@@ -8,9 +8,10 @@ namespace MailScanner.Actors.Queue.Sendmail;
 /// <summary>
 /// Sendmail, as MailScanner documents it: a receiving sendmail that only queues (<c>DeliveryMode=q</c>) whose
 /// QueueDirectory the gateway reads, and a delivering sendmail whose QueueDirectory it writes. A message is a pair,
-/// <c>qf&lt;id&gt;</c> and <c>df&lt;id&gt;</c>; sendmail writes <c>df</c> first and the <c>qf</c> last (as <c>tf&lt;id&gt;</c>, renamed),
-/// holding its lock on it while it works on the message, so the <c>qf</c> is the primary file, claimed only when no
-/// sendmail holds its lock, and <c>df</c> its companion. Sendmail's queue runs look only at <c>qf</c> names, so the
+/// <c>qf&lt;id&gt;</c> and <c>df&lt;id&gt;</c>; sendmail writes <c>df</c> first and the <c>qf</c> last (a new message's
+/// <c>qf</c> created under its name and locked at once, a rewritten one as <c>tf&lt;id&gt;</c>, renamed), holding its
+/// lock on it while it works on the message, so the <c>qf</c> is the primary file, claimed only once it has content
+/// and no sendmail holds its lock, and <c>df</c> its companion. Sendmail's queue runs look only at <c>qf</c> names, so the
 /// writer's staged <c>tf-&lt;key&gt;</c> files are never read. The delivering sendmail is then told to run the message
 /// (<c>-qI&lt;id&gt;</c>).
 /// </summary>
@@ -45,6 +46,14 @@ public sealed class SendmailFormat : IQueueFormat, IOutgoingQueueRules
 
     /// <summary>Sendmail's ids carry the time and a process id, not the inode: any valid name may be any file.</summary>
     public bool NameMatches(string name, FileIdentity identity) => IsQueueFileName(name);
+
+    /// <summary>
+    /// A new message's qf is created empty (<c>O_CREAT|O_EXCL</c>) and only then locked (queue.c, <c>queueup</c>): a
+    /// claim that took its lock in between would make sendmail refuse the message (SYSERR "queueup: cannot create queue
+    /// file ...: Resource temporarily unavailable", seen under load). Sendmail writes only once it holds the lock, so a
+    /// qf with content is one sendmail has locked, and the claim's own lock tells whether it still does.
+    /// </summary>
+    public bool IsComplete(FileStatus status) => status.Size > 0;
 
     public IReadOnlyList<string> CompanionPathsOf(string primaryPath) => [DataFileOf(primaryPath)];
 

@@ -3,6 +3,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
 using MailScanner.Actors.Scanning.Limits;
+using MailScanner.Actors.Scanning.Outlook;
 using MimeKit;
 
 namespace MailScanner.Actors.Scanning.Mime;
@@ -10,14 +11,15 @@ namespace MailScanner.Actors.Scanning.Mime;
 /// <summary>
 /// Takes a raw RFC 5322 message apart for the rules: every MIME leaf (inside attached messages too, whatever their
 /// transfer encoding), every file inside zip, tar and gzip attachments (nested archives and messages inside archives
-/// included) and every uuencoded or yEnc block in a text part, decoded into memory. Hostile input is the normal case
+/// included), every attachment of a TNEF (winmail.dat) part and of an Outlook .msg (bodies too, attached messages
+/// recursively) and every uuencoded or yEnc block in a text part, decoded into memory. Hostile input is the normal case
 /// here, so everything is bounded by <see cref="AnalysisLimits"/>, and every buffer is taken from the gateway's
 /// <see cref="UnpackBudget"/> before it is allocated. A bound that is hit becomes a finding ("could not be analysed:
 /// limit X") that names the MIME part it concerns, so that cleaning can replace it, and the rest of the message is
 /// still analysed as far as the bounds allow. Nothing here throws for bad input: the pipeline must get a verdict for
 /// every message.
 /// </summary>
-public static class MessageAnalyzer
+public static partial class MessageAnalyzer
 {
     /// <summary>A member must unpack to more than this before the compression ratio counts: a 10 KiB text file of
     /// spaces compresses 1000:1 and is no bomb.</summary>
@@ -66,7 +68,7 @@ public static class MessageAnalyzer
     }
 
     /// <summary>The state of one analysis: what was found so far and how much of each limit is used.</summary>
-    private sealed class Walk(AnalysisLimits limits, UnpackAccount account)
+    private sealed partial class Walk(AnalysisLimits limits, UnpackAccount account)
     {
         private readonly List<AnalyzedPart> _parts = [];
         private readonly List<ScanFinding> _findings = [];
@@ -119,11 +121,13 @@ public static class MessageAnalyzer
             }
         }
 
+        private void MimeDepthExceeded(string partName, string mimePath) =>
+            Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages", partName, mimePath);
+
         private bool TooDeep(int depth, string prefix, string position, string? container)
         {
             if (depth < limits.MaxMimeDepth) return false;
-            Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages",
-                $"{prefix}part {PartPosition.Shown(position)}", container ?? PartPosition.Shown(position));
+            MimeDepthExceeded($"{prefix}part {PartPosition.Shown(position)}", container ?? PartPosition.Shown(position));
             return true;
         }
 
@@ -136,13 +140,13 @@ public static class MessageAnalyzer
             if (type.StartsWith("multipart/", StringComparison.Ordinal))
             {
                 // MimeKit stopped recursing (beyond ParserOptions.MaxMimeDepth) and handed the rest over as a leaf.
-                Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages", partName, mimePath);
+                MimeDepthExceeded(partName, mimePath);
                 return;
             }
             var isMessage = type is "message/rfc822" or "message/global";
             if (isMessage && depth + 1 >= limits.MaxMimeDepth)
             {
-                Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages", partName, mimePath);
+                MimeDepthExceeded(partName, mimePath);
                 return;
             }
             // Decoding never makes content longer than its encoded form (7bit and 8bit keep the length exactly), so
@@ -181,6 +185,10 @@ public static class MessageAnalyzer
             _parts.Add(new AnalyzedPart(partName, mimePath, fileName, type, PartSource.MimePart, isAttachment,
                 part.ContentDisposition?.Size, content.Length, content, null, archiveDepth, html));
             if (ArchiveSniffer.Detect(content.Span) is not ArchiveFormat.None) Archive(content, partName, mimePath, fileName, archiveDepth + 1, depth);
+            else if (MessageSniffer.ClaimsTnef(fileName, type))
+                Finding("tnef: could not be analysed: corrupt (no TNEF signature)", partName, mimePath);
+            else if (CompoundFile.HasSignature(content.Span))
+                Outlook(content, partName, mimePath, archiveDepth, depth, MessageSniffer.ClaimsOutlookMessage(fileName, type));
             else if (type.StartsWith("text/", StringComparison.Ordinal) && EncodedBlocks.MayContain(content.Span))
                 Blocks(content, partName, mimePath, archiveDepth, depth);
         }
@@ -190,7 +198,7 @@ public static class MessageAnalyzer
         {
             if (depth >= limits.MaxMimeDepth)
             {
-                Limit("mime", "max-mime-depth", $"more than {limits.MaxMimeDepth} nested parts or messages", prefix.TrimEnd('/'), mimePath);
+                MimeDepthExceeded(prefix.TrimEnd('/'), mimePath);
                 return;
             }
             MimeMessage inner;
@@ -241,6 +249,7 @@ public static class MessageAnalyzer
                     case ArchiveFormat.Zip: Zip(content, name, mimePath, archiveDepth, mimeDepth); break;
                     case ArchiveFormat.Gzip: Gzip(content, name, mimePath, fileName, archiveDepth, mimeDepth); break;
                     case ArchiveFormat.Tar: Tar(content, name, mimePath, archiveDepth, mimeDepth); break;
+                    case ArchiveFormat.Tnef: Tnef(content, name, mimePath, archiveDepth, mimeDepth); break;
                 }
             }
             catch (Exception e) when (e is InvalidDataException or IOException or FormatException
@@ -355,8 +364,8 @@ public static class MessageAnalyzer
         {
             if (ArchiveSniffer.Detect(data.Span) is not ArchiveFormat.None)
                 Archive(data, memberName, mimePath, fileName, archiveDepth + 1, mimeDepth);
-            else if (MessageSniffer.IsOutlookMessage(fileName, data.Span))
-                Finding("archive: could not be analysed: Outlook .msg files are not taken apart", memberName, mimePath);
+            else if (CompoundFile.HasSignature(data.Span))
+                Outlook(data, memberName, mimePath, archiveDepth, mimeDepth, MessageSniffer.ClaimsOutlookMessage(fileName, null));
             else if (MessageSniffer.IsMessage(fileName, data.Span))
                 Embedded(data, $"{memberName}/", mimePath, mimeDepth + 1, archiveDepth);
         }

@@ -18,8 +18,13 @@ internal static class MessageSniffer
         return false;
     }
 
-    /// <summary>An Outlook .msg (an OLE compound file called *.msg): a message this gateway cannot take apart.</summary>
-    public static bool IsOutlookMessage(string? fileName, ReadOnlySpan<byte> content) =>
-        fileName is not null && fileName.EndsWith(".msg", StringComparison.OrdinalIgnoreCase) &&
-        content.StartsWith((ReadOnlySpan<byte>)[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
+    /// <summary>Named *.msg or typed as an Outlook message: a compound file that is not one is then a finding, not a document.</summary>
+    public static bool ClaimsOutlookMessage(string? fileName, string? mimeType) =>
+        fileName is not null && fileName.EndsWith(".msg", StringComparison.OrdinalIgnoreCase) ||
+        mimeType is "application/vnd.ms-outlook";
+
+    /// <summary>Typed as TNEF or named as Outlook names it: content without the TNEF signature is then corrupt TNEF.</summary>
+    public static bool ClaimsTnef(string? fileName, string mimeType) =>
+        mimeType is "application/ms-tnef" or "application/vnd.ms-tnef" ||
+        string.Equals(fileName, "winmail.dat", StringComparison.OrdinalIgnoreCase);
 }

@@ -74,7 +74,7 @@ public sealed class PostfixQueueIdReuseSpecs : TestKit
         var round = 0;
         while (true)
         {
-            Assert.True(++round <= 100, "no new hold file took the inode of the one just deleted in 100 rounds");
+            Assert.True(++round <= 500, "no new hold file took the inode of the one just deleted in 500 rounds");
             x = Hold($"x{round}");
             RunThroughDeletion(x);
             y = Hold($"y{round}");

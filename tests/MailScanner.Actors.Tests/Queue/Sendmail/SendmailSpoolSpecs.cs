@@ -27,11 +27,11 @@ public sealed class SendmailSpoolSpecs : IAsyncLifetime
 
     public async Task DisposeAsync() => await _sendmail.DisposeAsync();
 
-    private async Task<(string QfPath, QueueFileParse.Parsed Parsed)> ReceiveAsync()
+    private async Task<(string QfPath, QueueFileParse.Parsed Parsed)> ReceiveAsync(string? except = null)
     {
         var reply = await _sendmail.SendAsync("alice@example.org", ["bob@example.com", "carol@example.net"], Message);
         string? qf = null;
-        await Eventually.Holds(() => (qf = Directory.GetFiles(_sendmail.ReceivingQueue, "qf*").SingleOrDefault()) is not null,
+        await Eventually.Holds(() => (qf = Directory.GetFiles(_sendmail.ReceivingQueue, "qf*").SingleOrDefault(path => path != except)) is not null,
             TimeSpan.FromSeconds(20), () => $"the receiving sendmail to queue the message ({reply})");
         var parse = _format.ParseEntry(Read(qf!));
         return (qf!, Assert.IsType<QueueFileParse.Parsed>(parse));
@@ -82,7 +82,9 @@ public sealed class SendmailSpoolSpecs : IAsyncLifetime
         Assert.Contains("X-MailScanner-Actors: clean", delivered, StringComparison.Ordinal);
         Assert.Contains("Subject: hi there", delivered, StringComparison.Ordinal);
         Assert.Contains("body line 1", delivered, StringComparison.Ordinal);
-        Assert.Empty(SendmailInstance.QueueFiles(_sendmail.DeliveringQueue));
+        // Sendmail removes the pair once the sink has answered the data, which may be a moment after the sink wrote it.
+        await Eventually.Holds(() => SendmailInstance.QueueFiles(_sendmail.DeliveringQueue).Count == 0, TimeSpan.FromSeconds(20),
+            () => $"sendmail to remove the delivered pair: {string.Join(' ', SendmailInstance.QueueFiles(_sendmail.DeliveringQueue))}");
     }
 
     [Fact]
@@ -129,6 +131,18 @@ public sealed class SendmailSpoolSpecs : IAsyncLifetime
         }
         // flock(1)'s child may outlive it for a moment with the locked file open.
         await Eventually.Holds(() => CanLock(qfPath), TimeSpan.FromSeconds(10), () => "the qf to be claimable once the lock is released");
+    }
+
+    [Fact]
+    public async Task Should_take_a_qf_as_complete_only_once_sendmail_has_written_it()
+    {
+        // As sendmail starts a new message's qf: created empty, then locked, then written.
+        var qfPath = Path.Combine(_sendmail.ReceivingQueue, "qf6B48Q7MI016113");
+        await using (File.Create(qfPath)) { }
+        Assert.False(_format.IsComplete(NativeFile.TryLStat(qfPath)!));
+
+        var (queued, _) = await ReceiveAsync(except: qfPath);
+        Assert.True(_format.IsComplete(NativeFile.TryLStat(queued)!));
     }
 
     /// <summary>Opened as the claim opens it (a plain open(2), no .NET FileShare lock of its own).</summary>

@@ -1,0 +1,118 @@
+using MailScanner.Actors.Tests.TestSupport;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace MailScanner.Actors.Bench;
+
+/// <param name="Nodes">Gateway processes on the queue; <see cref="Clustered"/> says whether they formed a cluster.</param>
+/// <param name="CoresEach">The CPU share each process was held to (null: not held, the whole machine).</param>
+/// <param name="Cpu">The CPU time all nodes together used from the first message in until the queue was drained (start-up excluded).</param>
+internal sealed record ClusterThroughputResult(string Label, int Nodes, bool Clustered, double? CoresEach, int Messages, TimeSpan Elapsed, TimeSpan Cpu, DeliveryCheck Check)
+{
+    public double PerSecond => Messages / Elapsed.TotalSeconds;
+    public double CpuMillisecondsPerMessage => Cpu.TotalMilliseconds / Messages;
+}
+
+/// <summary>
+/// (i) What clustering costs: the same backlog through one gateway without clustering, and through 1, 2 and 3
+/// clustered gateways (one shared queue, one PostgreSQL journal), each held to its share of the CPUs by a cgroup so
+/// that the nodes together never have more than the machine. The nodes are started on an empty queue and waited for
+/// until they form the cluster; then the backlog, written beforehand into a directory beside the queue, is moved into
+/// the queue by renames (a few milliseconds), and the clock runs from the first rename until incoming and work are
+/// empty and every message is in outgoing. Every message must be there exactly once.
+/// </summary>
+internal sealed class ClusterThroughputMeasurement(
+    BenchWorkspace workspace, Func<int, QueueMessage> messageFor, int count, string gatewayDll, BenchOptions options)
+{
+    private static readonly TimeSpan StartPatience = TimeSpan.FromSeconds(120);
+
+    /// <param name="nodes">How many gateway processes.</param>
+    /// <param name="clustered">Whether they form a cluster (otherwise: one node, no cluster).</param>
+    /// <param name="journal">The PostgreSQL database's connection string, or null for the SQLite journal (one node only).</param>
+    /// <param name="coresEach">The share of the CPUs each node is held to, or null for none.</param>
+    public async Task<ClusterThroughputResult> RunAsync(string label, int nodes, bool clustered, string? journal, double? coresEach, CancellationToken cancel)
+    {
+        var area = workspace.NewArea($"cluster-{nodes}");
+        var gateways = new List<GatewayProcess>();
+        var quotas = new List<CpuQuota>();
+        try
+        {
+            var directories = GatewayDirectories.CreateUnder(area);
+            var staging = Path.Combine(area, "staging");
+            Directory.CreateDirectory(staging);
+            var backlog = Backlog.Write(staging, count, messageFor, cancel);
+            Console.WriteLine($"  backlog: {backlog.Describe()}, staged beside the queue");
+
+            var ports = Enumerable.Range(0, nodes).Select(_ => LoopbackPort.Free()).ToList();
+            for (var node = 0; node < nodes; node++)
+            {
+                var nodeArea = Path.Combine(area, $"node-{node}");
+                Directory.CreateDirectory(nodeArea);
+                var gateway = GatewayProcess.Start(gatewayDll, directories, options.Coordinators, nodeArea, NodeHocon(nodeArea, journal, clustered ? ports : null, node));
+                gateways.Add(gateway);
+                if (coresEach is { } cores)
+                {
+                    var quota = CpuQuota.Create($"{nodes}-{node}", cores);
+                    quotas.Add(quota);
+                    quota.Hold(gateway.Pid);
+                }
+            }
+            await WaitUntilUpAsync(gateways, clustered, cancel);
+
+            var cpuBefore = gateways.Aggregate(TimeSpan.Zero, (sum, g) => sum + g.CpuTime());
+            var startedAt = Stopwatch.GetTimestamp();
+            foreach (var file in Directory.EnumerateFiles(staging).ToList())
+                File.Move(file, Path.Combine(directories.Incoming, Path.GetFileName(file))); // same file system: a rename, the inode (and so the name) kept
+            var drained = await QueueProgress.WaitUntilDrainedAsync(gateways, directories, count, options.StallTimeout, null, cancel);
+            var cpu = gateways.Aggregate(TimeSpan.Zero, (sum, g) => sum + g.CpuTime()) - cpuBefore;
+            foreach (var quota in quotas) Console.WriteLine($"  node held to {quota.Cores:F2} cores: {quota.Throttling()}");
+            foreach (var stop in await Task.WhenAll(gateways.Select(g => g.StopAsync())))
+                if (!stop.Contains("cleanly", StringComparison.Ordinal)) Console.WriteLine($"  note: {stop}");
+            var elapsed = TimeSpan.FromSeconds((drained.CompletedAt - startedAt) / (double)Stopwatch.Frequency);
+            return new ClusterThroughputResult(label, nodes, clustered, coresEach, count, elapsed, cpu,
+                DeliveryCheck.Run(count, directories.Outgoing, directories.Elsewhere, directories.Quarantine));
+        }
+        finally
+        {
+            foreach (var gateway in gateways) await gateway.DisposeAsync();
+            foreach (var quota in quotas) quota.Dispose();
+            workspace.Release(area);
+        }
+    }
+
+    /// <summary>The node's own state directory, the journal and, clustered, its place in a loopback cluster of every node.</summary>
+    private static string NodeHocon(string nodeArea, string? journal, IReadOnlyList<int>? ports, int node)
+    {
+        static string Quote(string text) => JsonSerializer.Serialize(text);
+        var hocon = $"mailscanner.state-directory = {Quote(Path.Combine(nodeArea, "state"))}\n";
+        if (journal is not null) hocon += $"mailscanner.journal {{ provider = postgresql, connection-string = {Quote(journal)} }}\n";
+        if (ports is not null)
+        {
+            hocon += string.Create(CultureInfo.InvariantCulture, $$"""
+                mailscanner.cluster {
+                  enabled = yes
+                  hostname = "127.0.0.1"
+                  port = {{ports[node]}}
+                  seed-nodes = [{{string.Join(", ", ports.Select(p => $"\"127.0.0.1:{p}\""))}}]
+                }
+
+                """);
+        }
+        return hocon;
+    }
+
+    private static async Task WaitUntilUpAsync(IReadOnlyList<GatewayProcess> gateways, bool clustered, CancellationToken cancel)
+    {
+        var patience = Stopwatch.StartNew();
+        while (!(gateways.All(g => g.HasLogged("mailscanner-actors started")) &&
+                 (!clustered || (gateways.Count(g => g.HasLogged("Welcome from")) == gateways.Count - 1 &&
+                                 gateways.Any(g => g.HasLogged("Singleton manager started singleton actor [akka://mailscanner/user/queue-watcher"))))))
+        {
+            foreach (var gateway in gateways) gateway.EnsureRunning();
+            if (patience.Elapsed > StartPatience)
+                throw new BenchFailure($"the nodes were not up{(clustered ? " in one cluster" : "")} within {StartPatience.TotalSeconds:F0} s: {gateways[0].Tail()}");
+            await Task.Delay(100, cancel);
+        }
+    }
+}
