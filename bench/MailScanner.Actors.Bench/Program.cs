@@ -321,6 +321,34 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
         });
     }
 
+    if (options.Runs(BenchOptions.Million))
+    {
+        // (c2) the same small messages, 10,000 and then a million: what the gateway holds and does per message must not
+        // grow with what waits on disk (the listing, its ordering, the journal, the claims).
+        const int reference = 10_000;
+        PeakRssResult? small = null;
+        await Measure("backlog 10000", $"(c2) reference for the large backlog: {reference} small messages", async () =>
+        {
+            small = await new PeakRssMeasurement(workspace, reference, Gateway(), options).RunAsync(cancel.Token);
+            Console.WriteLine($"  peak RSS (VmHWM): {small.PeakMegabytes:F1} MB; from first claim: {small.PerSecondFromFirstClaim:F1} messages/s");
+            Console.WriteLine($"  delivery: {small.Check.Describe()}");
+        });
+        await Measure("backlog million", $"(c2) large backlog: {options.MillionBacklog} small messages", async () =>
+        {
+            var large = await new PeakRssMeasurement(workspace, options.MillionBacklog, Gateway(), options).RunAsync(cancel.Token);
+            Console.WriteLine($"  peak RSS (VmHWM): {large.PeakMegabytes:F1} MB (highest VmRSS sampled: {large.HighestSampledMegabytes:F1} MB)");
+            Console.WriteLine($"  from first claim: {large.PerSecondFromFirstClaim:F1} messages/s");
+            Console.WriteLine($"  delivery: {large.Check.Describe()}");
+            Console.WriteLine($"  {large.Stop}");
+            summary.Add($"peak RSS (c2), {large.Messages} backlog", $"{large.PeakMegabytes:F1} MB", "< 500 MB", large.PeakMegabytes < 500);
+            summary.Add($"peak RSS (c2), missing / duplicated", $"{large.Check.Missing} / {large.Check.Duplicated}", "0 / 0", large.Check.ExactlyOnce);
+            if (small is null) return;
+            var share = large.PerSecondFromFirstClaim / small.PerSecondFromFirstClaim;
+            Console.WriteLine($"  rate against {reference} files ({small.PerSecondFromFirstClaim:F1} messages/s): {share:P0}");
+            summary.Add($"rate (c2), {large.Messages} against {reference} backlog", $"{share:P0} ({large.PerSecondFromFirstClaim:F1} / {small.PerSecondFromFirstClaim:F1} msg/s)", ">= 80%", share >= 0.80);
+        });
+    }
+
     if (options.Runs(BenchOptions.Bombs))
     {
         await Measure("bombs", $"(h) peak RSS: {BombRssMeasurement.Bombs} messages of the hostile corpus written to the queue at once", async () =>

@@ -70,6 +70,9 @@ internal static class QueueProgress
         var lastProgress = Stopwatch.GetTimestamp();
         int lastDelivered = -1, lastQueued = -1;
         var lastIncomingCount = 0L;
+        // Listing a directory of a million names takes a good part of a second: the polls wait at least 20 times as
+        // long as their listings took, so that the bench never takes more than a twentieth of a core from the gateway.
+        var listing = TimeSpan.Zero;
 
         while (true)
         {
@@ -82,6 +85,7 @@ internal static class QueueProgress
             // original quarantined), so the drain is judged by incoming and work being empty, and the counts only
             // show progress.
             var delivered = QueueDirectory.CountQueueFiles(directories.Outgoing) + QueueDirectory.QuarantinedFiles(directories.Quarantine).Count();
+            listing = Stopwatch.GetElapsedTime(now);
             if (delivered != lastDelivered)
             {
                 lastDelivered = delivered;
@@ -89,10 +93,12 @@ internal static class QueueProgress
             }
 
             // Listing incoming competes with the gateway for the same directory: only once a second, or at the end.
-            if (delivered >= expected || Stopwatch.GetElapsedTime(lastIncomingCount, now) >= TimeSpan.FromSeconds(1))
+            if (delivered >= expected || Stopwatch.GetElapsedTime(lastIncomingCount, now) >= TimeSpan.FromSeconds(1) + 20 * listing)
             {
                 lastIncomingCount = now;
+                var countingIncoming = Stopwatch.GetTimestamp();
                 var queued = QueueDirectory.CountQueueFiles(directories.Incoming);
+                listing += Stopwatch.GetElapsedTime(countingIncoming);
                 if (queued != lastQueued)
                 {
                     lastQueued = queued;
@@ -110,7 +116,8 @@ internal static class QueueProgress
             }
 
             var remaining = expected - delivered;
-            await Task.Delay(remaining <= Math.Max(50, expected / 50) ? 5 : 100, cancel);
+            var pause = TimeSpan.FromMilliseconds(remaining <= Math.Max(50, expected / 50) ? 5 : 100);
+            await Task.Delay(pause > 20 * listing ? pause : 20 * listing, cancel);
         }
     }
 }

@@ -66,17 +66,20 @@ public static class MessageCleaner
     /// the headers rewritten. Parsing and re-writing MIME costs more than the rest of a message's handling, and most
     /// mail needs only its headers changed.
     /// </summary>
-    public static CleanedMessage CleanAsNeeded(ReadOnlyMemory<byte> message, CleaningRequest request, bool hasActiveHtml) =>
+    /// <remarks><paramref name="parsed"/>, when given, is the message as the rules parsed it: rewritten without parsing it again.</remarks>
+    public static CleanedMessage CleanAsNeeded(ReadOnlyMemory<byte> message, CleaningRequest request, bool hasActiveHtml,
+        ParsedMessage? parsed = null) =>
         request.ReplaceDangerousParts || hasActiveHtml
-            ? Clean(message, request)
+            ? Clean(message, request, parsed)
             : HeaderOnlyRewrite.Clean(message, request, "nothing to rewrite but headers");
 
     /// <summary>Cleans <paramref name="message"/> (the RFC 5322 message, without any queue-file envelope).</summary>
-    public static CleanedMessage Clean(ReadOnlyMemory<byte> message, CleaningRequest request)
+    /// <param name="parsed">The message's MIME tree as <see cref="MessageAnalyzer"/> parsed these bytes, if at hand; it is taken and changed.</param>
+    public static CleanedMessage Clean(ReadOnlyMemory<byte> message, CleaningRequest request, ParsedMessage? parsed = null)
     {
         try
         {
-            return CleanMime(message, request);
+            return CleanMime(message, request, parsed);
         }
         catch (Exception e)
         {
@@ -87,14 +90,15 @@ public static class MessageCleaner
     // ---------------------------------------------------------------------------------------------------------
     // The MimeKit rewrite.
 
-    private static CleanedMessage CleanMime(ReadOnlyMemory<byte> message, CleaningRequest request)
+    private static CleanedMessage CleanMime(ReadOnlyMemory<byte> message, CleaningRequest request, ParsedMessage? analyzed)
     {
         var changes = new List<string>();
         var limits = request.Limits;
-        MimeMessage parsed;
         using var stream = ReadOnlyStreams.Over(message);
-        // Parsed exactly as MessageAnalyzer parses it, so that its MIME positions name the same entities here.
-        parsed = new MimeParser(MessageAnalyzer.ParserOptionsFor(limits.MaxMimeDepth), stream, persistent: true).ParseMessage();
+        // Parsed exactly as MessageAnalyzer parses it, so that its MIME positions name the same entities here; the
+        // analyzer's own tree when it hands it over.
+        var parsed = analyzed?.Take(message, limits.MaxMimeDepth)
+                     ?? new MimeParser(MessageAnalyzer.ParserOptionsFor(limits.MaxMimeDepth), stream, persistent: true).ParseMessage();
 
         if (request.ReplaceDangerousParts) DangerousPartReplacement.Apply(parsed, message, request.Findings, limits, changes);
         if (request.DisarmHtml is { } html && parsed.Body is { } body)

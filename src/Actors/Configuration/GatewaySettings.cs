@@ -77,6 +77,14 @@ public sealed record QueueSettings(
     public TimeSpan RetryBackoffMin { get; init; } = RetryBackoffMin == default ? TimeSpan.FromSeconds(1) : RetryBackoffMin;
     public TimeSpan RetryBackoffMax { get; init; } = RetryBackoffMax == default ? TimeSpan.FromMinutes(5) : RetryBackoffMax;
 
+    /// <summary>
+    /// The most queue files one listing of the incoming directory hands the watcher (not a configuration key): what it
+    /// holds of a backlog stays bounded, so a million-file backlog is ten listings of a shrinking directory rather
+    /// than a million paths in memory, while each listing, which reads the whole directory, still finds enough to be
+    /// worth its cost.
+    /// </summary>
+    public int ListingWindow { get; init; } = 100_000;
+
     /// <summary><c>mailscanner.queue.postfix</c>: used when <see cref="Format"/> is <c>postfix</c>.</summary>
     public MailScanner.Actors.Queue.Postfix.PostfixQueueOptions Postfix { get; init; } = MailScanner.Actors.Queue.Postfix.PostfixQueueOptions.Default;
 

@@ -39,7 +39,8 @@ public sealed record MessageDecision(Verdict Verdict, MessageAction Action, byte
 
         var request = new CleaningRequest(verdict, findings, spam, ReplaceDangerousParts: action == MessageAction.DeliverCleaned,
             policy.SubjectTagFor(verdict), html) { Limits = limits ?? AnalysisLimits.Default };
-        var cleaned = MessageCleaner.CleanAsNeeded(message, request, reports.Any(r => r.HasActiveHtml));
+        var cleaned = MessageCleaner.CleanAsNeeded(message, request, reports.Any(r => r.HasActiveHtml),
+            reports.Select(r => r.Parsed).FirstOrDefault(parsed => parsed is not null));
         // A dangerous part the cleaner could not cut out (not found in the MIME tree, a message it cannot rewrite)
         // would reach the recipient as it was: the message is quarantined whole instead.
         if (request.ReplaceDangerousParts && cleaned.Changes.Any(c => c.StartsWith("not replaced", StringComparison.Ordinal)))

@@ -25,13 +25,22 @@ internal sealed class IncomingQueueListing(string incoming, string bad, IQueueFo
     private readonly HashSet<FileIdentity> _refused = new();
 
     /// <summary>
-    /// Lists the directory once: the paths of the complete queue files, oldest first by modification time, except those
-    /// named in <paramref name="beingAdmitted"/> and those left in place; and each entry set aside by this listing.
-    /// Names that are not queue file names are the MTA's business and not looked at.
+    /// Lists the directory once: the paths of the <paramref name="atMost"/> oldest complete queue files, oldest first by
+    /// modification time, except those named in <paramref name="beingAdmitted"/> and those left in place; and each entry
+    /// set aside by this listing. Names that are not queue file names are the MTA's business and not looked at.
     /// </summary>
-    public ListedQueue List(IReadOnlySet<string> beingAdmitted)
+    /// <remarks>
+    /// A backlog of a million files must not become a million paths in memory: only the oldest <paramref name="atMost"/>
+    /// are kept while the directory is read (a heap whose top is the youngest kept), and <see cref="ListedQueue.More"/>
+    /// says that the directory held more, to be listed once these are admitted.
+    /// </remarks>
+    public ListedQueue List(IReadOnlySet<string> beingAdmitted, int atMost = int.MaxValue)
     {
-        var found = new List<(string Path, DateTime Modified)>();
+        // Ties in age keep the directory's order, as a stable sort would.
+        atMost = Math.Max(1, atMost);
+        var oldest = new PriorityQueue<string, (DateTime Modified, long Seen)>(YoungestFirst);
+        long seen = 0;
+        var more = false;
         var setAside = new List<SetAsideEntry>();
         foreach (var path in format.CandidateEntries(incoming))
         {
@@ -42,12 +51,24 @@ internal sealed class IncomingQueueListing(string incoming, string bad, IQueueFo
             if (status.Kind == FileKind.Regular)
             {
                 // Not complete yet (Postfix: still being written, not yet at mode 0700): the MTA's, for now.
-                if (format.IsComplete(status)) found.Add((path, status.ModifiedUtc));
+                if (!format.IsComplete(status)) continue;
+                var age = (status.ModifiedUtc, seen++);
+                if (oldest.Count < atMost) oldest.Enqueue(path, age);
+                else
+                {
+                    more = true;
+                    if (oldest.TryPeek(out _, out var youngestKept) && age.CompareTo(youngestKept) < 0) oldest.EnqueueDequeue(path, age);
+                }
             }
             else if (MoveAsideOrLeave(path, status) is { } entry) setAside.Add(entry);
         }
-        return new ListedQueue(found.OrderBy(f => f.Modified).Select(f => f.Path).ToList(), setAside);
+        var listed = new List<string>(oldest.Count);
+        while (oldest.TryDequeue(out var path, out _)) listed.Add(path);
+        listed.Reverse();
+        return new ListedQueue(listed, setAside) { More = more };
     }
+
+    private static readonly Comparer<(DateTime Modified, long Seen)> YoungestFirst = Comparer<(DateTime Modified, long Seen)>.Create((a, b) => b.CompareTo(a));
 
     /// <summary>Never lists the entry at <paramref name="path"/> again; true the first time (report it then), false when it is gone.</summary>
     public bool LeaveInPlace(string path) => NativeFile.TryLStat(path) is { } status && _leftInPlace.Add(KeyOf(status));
@@ -76,7 +97,11 @@ internal sealed class IncomingQueueListing(string incoming, string bad, IQueueFo
 /// <summary>One listing of the incoming queue.</summary>
 /// <param name="OldestFirst">The complete queue files to admit, oldest first.</param>
 /// <param name="SetAside">Entries this listing moved into the bad directory or, newly, left in place.</param>
-internal sealed record ListedQueue(IReadOnlyList<string> OldestFirst, IReadOnlyList<SetAsideEntry> SetAside);
+internal sealed record ListedQueue(IReadOnlyList<string> OldestFirst, IReadOnlyList<SetAsideEntry> SetAside)
+{
+    /// <summary>The directory held more complete queue files than were listed (all younger than those listed).</summary>
+    public bool More { get; init; }
+}
 
 /// <summary>An entry under a queue file's name that is not a queue file: moved to <paramref name="MovedTo"/>, or left in place when null.</summary>
 internal sealed record SetAsideEntry(string Path, string? MovedTo, string Reason);

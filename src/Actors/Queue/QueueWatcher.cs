@@ -289,11 +289,15 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         AdmitCandidates();
     }
 
-    /// <summary>Lists the queue directory once: complete queue files, oldest first. Anything else is left to the MTA.</summary>
+    /// <summary>
+    /// Lists the queue directory once: the oldest <see cref="QueueSettings.ListingWindow"/> complete queue files, oldest first.
+    /// Anything else is left to the MTA.
+    /// </summary>
     private void ListCandidates()
     {
-        _changedSinceListing = false;
-        var listed = _listing.List(_admittingNames);
+        var listed = _listing.List(_admittingNames, _settings.ListingWindow);
+        // Files left unlisted are listed again once these are admitted, with or without a change notification.
+        _changedSinceListing = listed.More;
         foreach (var entry in listed.SetAside)
         {
             _counters.CountRefused();

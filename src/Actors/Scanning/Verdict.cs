@@ -85,6 +85,12 @@ public sealed record ScanReport(string Scanner, IReadOnlyList<ScanFinding> Findi
     /// </summary>
     public string? Postponed { get; init; }
 
+    /// <summary>
+    /// The message as this scanner parsed it, when the cleaner is going to rewrite it (a finding or active HTML), so
+    /// that it is not parsed a second time; null otherwise. It stays with the MessageActor that scanned the message.
+    /// </summary>
+    public Mime.ParsedMessage? Parsed { get; init; }
+
     public static ScanReport Nothing(string scanner) => new(scanner, Array.Empty<ScanFinding>());
 }
 

@@ -29,6 +29,49 @@ public sealed class MessageCleanerSpecs
 
     private static MimeMessage Parse(byte[] bytes) => MimeMessage.Load(new MemoryStream(bytes));
 
+    [Fact]
+    public void Should_rewrite_the_rules_own_parse_of_a_message_exactly_as_a_fresh_parse_and_take_it_only_once()
+    {
+        // Active HTML and a banned attachment inside a forwarded message: disarming, replacing and tagging all at once.
+        var message = Bytes(Message(
+            new TextPart("html") { Text = "<p>hi <a href=\"http://evil.example.net/\">www.bank.example.com</a><script>x()</script></p>" },
+            Forwarded(Message(new TextPart("plain") { Text = "inner" }, Attachment("run.exe", PortableExecutable()))),
+            Attachment("notes.txt", Text("fine"))));
+        var report = BuiltInRules.Scan(message, RuleSettings.Default);
+        Assert.True(report.HasActiveHtml);
+        Assert.NotEmpty(report.Findings);
+        Assert.NotNull(report.Parsed);
+        var request = new CleaningRequest(Verdict.Of(report.Findings.ToList()), report.Findings, null, ReplaceDangerousParts: true,
+            "{Dangerous?}", RuleSettings.Default.Html);
+
+        var fresh = MessageCleaner.Clean(message, request);
+        var reused = MessageCleaner.Clean(message, request, report.Parsed);
+        // The tree was changed by the first rewrite: a second one on the same report parses again, and gets the same.
+        var again = MessageCleaner.Clean(message, request, report.Parsed);
+        // Not the bytes the tree was parsed from (a copy): parsed again.
+        var copy = MessageCleaner.Clean(message.ToArray(), request, BuiltInRules.Scan(message, RuleSettings.Default).Parsed);
+
+        Assert.Contains(fresh.Changes, c => c.StartsWith("disarmed HTML", StringComparison.Ordinal));
+        Assert.Contains(fresh.Changes, c => c.StartsWith("replaced", StringComparison.Ordinal));
+        foreach (var cleaned in new[] { reused, again, copy })
+        {
+            Assert.Equal(fresh.Message, cleaned.Message);
+            Assert.Equal(fresh.Changes, cleaned.Changes);
+        }
+        Assert.Null(report.Parsed!.Take(message, RuleSettings.Default.Limits.MaxMimeDepth));
+    }
+
+    [Fact]
+    public void Should_hand_the_cleaner_no_parsed_message_when_there_is_nothing_to_rewrite()
+    {
+        var report = BuiltInRules.Scan(Bytes(Message(new TextPart("html") { Text = "<p>plain <b>HTML</b></p>" }, Attachment("notes.txt", Text("fine")))),
+            RuleSettings.Default);
+
+        Assert.False(report.HasActiveHtml);
+        Assert.Empty(report.Findings);
+        Assert.Null(report.Parsed);
+    }
+
     /// <summary>The warning's text with its line breaks (it is wrapped for reading) turned back into spaces.</summary>
     private static string Flat(TextPart warning) => warning.Text.ReplaceLineEndings(" ").TrimEnd();
 
@@ -305,6 +348,36 @@ public sealed class MessageCleanerSpecs
         Assert.Equal("A, B", parsed.Headers[MessageCleaner.SpamRulesHeader]);
         Assert.EndsWith("\r\n\r\n--b\r\nbroken", Encoding.ASCII.GetString(cleaned.Message));
         Assert.StartsWith("message could not be rewritten as MIME (test)", cleaned.Changes[0]);
+    }
+
+    [Fact]
+    public void Should_rewrite_only_the_header_lines_it_changes_and_end_every_header_line_as_the_first_one_ends()
+    {
+        // CRLF first, then a bare LF and doubled CRs; forged headers with a continuation; 8-bit bytes that must survive.
+        var raw = Encoding.Latin1.GetBytes(
+            "From: a@example.org\r\n" +
+            "X-MailScanner-Actors: clean\r\n\tforged continuation\n" +
+            "Subject: hello \u00e9t\u00e9\r\r\n" +
+            "x-mailscanner-actors-spamscore : 99\r\n" +
+            "X-Other: \u00ff\r\n" +
+            "\r\nbody\nwith\r\nmixed endings\n");
+        var request = new CleaningRequest(Verdict.Clean, [], null, false, "{Spam?}", null);
+
+        var cleaned = MessageCleaner.CleanAsNeeded(raw, request, hasActiveHtml: false);
+
+        Assert.Equal(Encoding.Latin1.GetBytes(
+            "From: a@example.org\r\n" +
+            "Subject: {Spam?} hello \u00e9t\u00e9\r\n" +
+            "X-Other: \u00ff\r\n" +
+            "X-MailScanner-Actors: clean\r\n" +
+            "\r\nbody\nwith\r\nmixed endings\n"), cleaned.Message);
+        Assert.Equal([
+            "message could not be rewritten as MIME (nothing to rewrite but headers); headers added by a header-only rewrite",
+            "removed 1 X-MailScanner-Actors header(s) already in the message",
+            "removed 1 X-MailScanner-Actors-SpamScore header(s) already in the message",
+            "subject tagged {Spam?}",
+            "added X-MailScanner-Actors: clean",
+        ], cleaned.Changes);
     }
 }
 

@@ -38,6 +38,25 @@ public sealed class IncomingQueueListingSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_list_only_the_oldest_files_up_to_the_window_and_say_that_more_wait()
+    {
+        var now = DateTime.UtcNow;
+        // Names in one order, ages in another, two of the same age: the window keeps the oldest, ties in directory order.
+        var ages = new[] { 5, 1, 7, 3, 3, 9, 2, 8 };
+        var files = ages.Select((hours, i) => (Path: QueueFile($"{100 + i}", now.AddHours(-hours)), Hours: hours)).ToList();
+        var byAge = _listing.List(NoneBeingAdmitted).OldestFirst;
+
+        var window = _listing.List(NoneBeingAdmitted, atMost: 3);
+        var whole = _listing.List(NoneBeingAdmitted, atMost: files.Count);
+
+        Assert.Equal(files.OrderByDescending(f => f.Hours).Select(f => f.Path).Take(3), window.OldestFirst);
+        Assert.True(window.More);
+        Assert.Equal(byAge, whole.OldestFirst);
+        Assert.False(whole.More);
+        Assert.Equal(byAge.Take(5), _listing.List(NoneBeingAdmitted, atMost: 5).OldestFirst);
+    }
+
+    [Fact]
     public void Should_not_list_a_name_being_admitted_nor_an_entry_left_in_place()
     {
         var admitting = QueueFile("100", DateTime.UtcNow.AddHours(-2));

@@ -3,6 +3,7 @@ using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Batching;
+using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Journal;
 using MailScanner.Actors.Metrics;
 using MailScanner.Actors.Queue;
@@ -106,6 +107,30 @@ public sealed class QueueWatcherSpecs : TestKit
         NoInterruptedMessages(journal);
 
         Assert.Equal([oldest, middle, youngest], messages.ReceiveN(3).Cast<Admit>().Select(a => a.IncomingPath));
+    }
+
+    [Fact]
+    public void Should_admit_a_backlog_larger_than_one_listing_oldest_first_without_a_change_notification()
+    {
+        using var bed = new GatewayTestbed();
+        var now = DateTime.UtcNow;
+        var paths = Enumerable.Range(0, 7).Select(i => bed.Enqueue($"backlog {i}").Path).ToList();
+        for (var i = 0; i < paths.Count; i++) File.SetLastWriteTimeUtc(paths[i], now.AddHours(-10 + i));
+        // No periodic listing after the first within the spec: only the watcher's knowing that more wait lists them.
+        var (watcher, journal, messages, _) = StartWatcher(bed, listingWindow: 3, scanInterval: TimeSpan.FromHours(1));
+        NoInterruptedMessages(journal);
+
+        // Each listing hands over the oldest three; the rest are listed once those are claimed, with no file
+        // event to prompt it (the files were all there before the watcher started).
+        var admitted = new List<string>();
+        while (admitted.Count < paths.Count)
+        {
+            var admit = messages.ExpectMsg<Admit>();
+            admitted.Add(admit.IncomingPath);
+            Claim(bed, admit);
+            watcher.Tell(new Admitted(admit.Identity, admit.Identity.Inode.ToString(), 100), messages.Ref);
+        }
+        Assert.Equal(paths, admitted);
     }
 
     [Fact]
@@ -250,17 +275,21 @@ public sealed class QueueWatcherSpecs : TestKit
     }
 
     /// <summary>What the MessageActor does on Admit: the file leaves the incoming queue for the work area.</summary>
+    private static QueueSettings QueueWith(QueueSettings queue, int listingWindow, TimeSpan? scanInterval) =>
+        queue with { ListingWindow = listingWindow, ScanInterval = scanInterval ?? queue.ScanInterval };
+
     private static void Claim(GatewayTestbed bed, Admit admit) =>
         File.Move(admit.IncomingPath, Path.Combine(bed.Work, WorkArea.EntryName(admit.Identity, Path.GetFileName(admit.IncomingPath))));
 
     /// <summary>A watcher on <paramref name="bed"/>'s queue with probes for the journal, the MessageActors and one coordinator; max-processing-attempts 6.</summary>
     private (IActorRef Watcher, TestProbe Journal, TestProbe Messages, TestProbe Coordinator) StartWatcher(GatewayTestbed bed,
-        TimeSpan? journalAnswerTimeout = null, int maxInFlight = 2000, PipelineCounters? counters = null)
+        TimeSpan? journalAnswerTimeout = null, int maxInFlight = 2000, PipelineCounters? counters = null, int listingWindow = 100_000,
+        TimeSpan? scanInterval = null)
     {
         var (journal, messages, coordinator) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe());
         var settings = JournalSettings.For(bed.State, maxProcessingAttempts: 6);
         if (journalAnswerTimeout is { } timeout) settings = settings with { AnswerTimeout = timeout };
-        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings(maxInFlight: maxInFlight).Queue, ZMailerFormat.Instance, messages.Ref, _ => [coordinator.Ref], 30,
+        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(QueueWith(bed.Settings(maxInFlight: maxInFlight).Queue, listingWindow, scanInterval), ZMailerFormat.Instance, messages.Ref, _ => [coordinator.Ref], 30,
             counters ?? new PipelineCounters(), MessageJournalClient.For(journal.Ref, settings)));
         return (watcher, journal, messages, coordinator);
     }

@@ -53,7 +53,11 @@ public sealed record AnalyzedPart(
 /// <param name="MessageSize">The size of the raw RFC 5322 message in bytes.</param>
 /// <param name="Parts">Every leaf part and archive member, in message order (an archive's members follow the archive).</param>
 /// <param name="Findings">Limits that were exceeded and structure that could not be analysed; each is dangerous content.</param>
-public sealed record MessageAnalysis(long MessageSize, IReadOnlyList<AnalyzedPart> Parts, IReadOnlyList<ScanFinding> Findings);
+public sealed record MessageAnalysis(long MessageSize, IReadOnlyList<AnalyzedPart> Parts, IReadOnlyList<ScanFinding> Findings)
+{
+    /// <summary>The MIME tree the parts were taken from, for the cleaner to rewrite (null when MIME could not be parsed).</summary>
+    public ParsedMessage? Parsed { get; init; }
+}
 
 /// <summary>
 /// The bounds that keep analysis of hostile mail finite. Exceeding one stops that branch of the analysis and

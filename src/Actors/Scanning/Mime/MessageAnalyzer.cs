@@ -39,21 +39,21 @@ public static partial class MessageAnalyzer
     public static MessageAnalysis Analyze(ReadOnlyMemory<byte> message, AnalysisLimits limits, UnpackAccount account)
     {
         var walk = new Walk(limits, account);
-        using (var stream = ReadOnlyStreams.Over(message))
+        // Not disposed: the parsed tree reads its parts from this stream (persistent), and the cleaner may rewrite
+        // the tree later (MessageAnalysis.Parsed). A MemoryStream over the message holds nothing else.
+        var stream = ReadOnlyStreams.Over(message);
+        MimeMessage parsed;
+        try
         {
-            MimeMessage parsed;
-            try
-            {
-                parsed = new MimeParser(ParserOptionsFor(limits.MaxMimeDepth), stream, persistent: true).ParseMessage();
-            }
-            catch (Exception e) when (e is FormatException or IOException)
-            {
-                walk.Finding($"mime: message cannot be parsed ({e.Message})", null, null);
-                return walk.Result(message.Length);
-            }
-            if (parsed.Body is not null) walk.Entity(parsed.Body, "", PartPosition.OfBody(parsed.Body, PartPosition.TopLevel), depth: 0, archiveDepth: 0, container: null);
+            parsed = new MimeParser(ParserOptionsFor(limits.MaxMimeDepth), stream, persistent: true).ParseMessage();
         }
-        return walk.Result(message.Length);
+        catch (Exception e) when (e is FormatException or IOException)
+        {
+            walk.Finding($"mime: message cannot be parsed ({e.Message})", null, null);
+            return walk.Result(message.Length);
+        }
+        if (parsed.Body is not null) walk.Entity(parsed.Body, "", PartPosition.OfBody(parsed.Body, PartPosition.TopLevel), depth: 0, archiveDepth: 0, container: null);
+        return walk.Result(message.Length) with { Parsed = new ParsedMessage(parsed, message, limits.MaxMimeDepth) };
     }
 
     /// <summary>

@@ -93,7 +93,12 @@ public static class BuiltInRules
         // The raw search also finds EICAR where no part holds it: a header, or MIME too broken to take apart.
         if (eicarParts.Count == 0 && ContainsEicar(message.Span))
             findings.Add(new ScanFinding(VerdictKind.Infected, EicarReason));
-        return new ScanReport(ScannerName, findings) { HasActiveHtml = activeHtml };
+        // Only a message with a finding or active HTML is rewritten by the cleaner, which then takes this tree.
+        return new ScanReport(ScannerName, findings)
+        {
+            HasActiveHtml = activeHtml,
+            Parsed = activeHtml || findings.Count > 0 ? analysis.Parsed : null,
+        };
     }
 
     /// <summary>

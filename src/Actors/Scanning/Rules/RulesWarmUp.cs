@@ -47,7 +47,7 @@ public static class RulesWarmUp
         var verdict = Verdict.Of(report.Findings);
         var request = new CleaningRequest(verdict, report.Findings, null, ReplaceDangerousParts: verdict.Kind != VerdictKind.Clean,
             "{Warm-up}", settings.Html);
-        return MessageCleaner.CleanAsNeeded(message, request, report.HasActiveHtml);
+        return MessageCleaner.CleanAsNeeded(message, request, report.HasActiveHtml, report.Parsed);
     }
 
     /// <summary>Plain, alternative, signed, dangerous: in that order.</summary>
