@@ -46,6 +46,35 @@ public sealed record CrashReport
     /// <summary>The scratch directory, when it was kept.</summary>
     public string? KeptArea { get; init; }
 
+    /// <summary>
+    /// The report of what <paramref name="census"/> counted after the last life ended; the kill figures are the caller's
+    /// to add (<c>with</c>).
+    /// </summary>
+    internal static CrashReport Of(Census census, int seed, int kills, int produced, IEnumerable<string> problems, TimeSpan killPhase, TimeSpan drain, TimeSpan total)
+    {
+        var lost = census.Lost();
+        return new CrashReport
+        {
+            Seed = seed,
+            Kills = kills,
+            Messages = produced,
+            LostSeqs = lost,
+            LostFoundIn = lost.Where(census.SeenElsewhere.ContainsKey).ToDictionary(s => s, s => census.SeenElsewhere[s]),
+            Duplicates = census.Duplicates(),
+            QuarantinedOnly = census.QuarantinedOnly(),
+            Leftovers = census.Leftovers,
+            Problems = [.. problems, .. census.Problems],
+            OutgoingFiles = census.OutgoingFiles,
+            QuarantinedFiles = census.QuarantinedFiles,
+            KillsAimedAtDeliveries = 0,
+            KillsAfterDeliveryBegan = 0,
+            KillsWhileDelivering = 0,
+            KillPhase = killPhase,
+            Drain = drain,
+            Total = total,
+        };
+    }
+
     public int Lost => LostSeqs.Count;
     public int Duplicated => Duplicates.Sum(d => d.Extra);
 

@@ -100,26 +100,11 @@ public static class CrashRunner
 
         // Counted only after the last life has ended: nothing moves any more.
         var census = Census.Take(area, produced);
-        var lost = census.Lost();
-        return new CrashReport
+        return CrashReport.Of(census, options.Seed, kills, produced, problems, killPhase, drain, total.Elapsed) with
         {
-            Seed = options.Seed,
-            Kills = kills,
-            Messages = produced,
-            LostSeqs = lost,
-            LostFoundIn = lost.Where(census.SeenElsewhere.ContainsKey).ToDictionary(s => s, s => census.SeenElsewhere[s]),
-            Duplicates = census.Duplicates(),
-            QuarantinedOnly = census.QuarantinedOnly(),
-            Leftovers = census.Leftovers,
-            Problems = [.. problems, .. census.Problems],
-            OutgoingFiles = census.OutgoingFiles,
-            QuarantinedFiles = census.QuarantinedFiles,
             KillsAimedAtDeliveries = aimedKills,
             KillsAfterDeliveryBegan = deliveringKills,
             KillsWhileDelivering = killsWhileDelivering,
-            KillPhase = killPhase,
-            Drain = drain,
-            Total = total.Elapsed,
         };
     }
 

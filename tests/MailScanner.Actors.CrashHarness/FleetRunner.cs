@@ -124,27 +124,9 @@ public static class FleetRunner
             ReportOutage();
 
             var census = Census.Take(area, produced);
-            var lost = census.Lost();
             var resumed = _allLives.Sum(life => life.LinesSince(0).Count(l => l.Contains(Resuming, StringComparison.Ordinal)));
-            return new CrashReport
+            return CrashReport.Of(census, options.Seed, kills, produced, _problems, killPhaseTook, drain, _clock.Elapsed) with
             {
-                Seed = options.Seed,
-                Kills = kills,
-                Messages = produced,
-                LostSeqs = lost,
-                LostFoundIn = lost.Where(census.SeenElsewhere.ContainsKey).ToDictionary(s => s, s => census.SeenElsewhere[s]),
-                Duplicates = census.Duplicates(),
-                QuarantinedOnly = census.QuarantinedOnly(),
-                Leftovers = census.Leftovers,
-                Problems = [.. _problems, .. census.Problems],
-                OutgoingFiles = census.OutgoingFiles,
-                QuarantinedFiles = census.QuarantinedFiles,
-                KillsAimedAtDeliveries = 0,
-                KillsAfterDeliveryBegan = 0,
-                KillsWhileDelivering = 0,
-                KillPhase = killPhaseTook,
-                Drain = drain,
-                Total = _clock.Elapsed,
                 Nodes = nodeCount,
                 Takeovers = _takeovers,
                 Resumed = resumed,
