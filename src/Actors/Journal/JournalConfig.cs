@@ -111,17 +111,12 @@ public static partial class JournalConfig
     }
 
     /// <summary>
-    /// The tables and indexes Akka.Persistence.Sql created in the database, as statements that create them where they
-    /// are missing: what <see cref="Recreate"/> needs to give a new file the plugin's own schema.
+    /// Reads the tables and indexes Akka.Persistence.Sql created in the database, as statements that create them where
+    /// they are missing, and keeps them for the path: what <see cref="Recreate"/> needs to give a new file the plugin's
+    /// own schema. Kept across restarts of the journal actor (see <see cref="RestoreKnownSchema"/>).
     /// </summary>
-    public static IReadOnlyList<string> ReadSchema(JournalSettings settings)
-    {
-        var schema = ReadSchemaFromFile(settings);
-        SchemaByPath[settings.DatabasePath] = schema;
-        return schema;
-    }
+    public static void RememberSchema(JournalSettings settings) => SchemaByPath[settings.DatabasePath] = ReadSchemaFromFile(settings);
 
-    /// <summary>The schema each database path was last recovered with, kept across restarts of the journal actor.</summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<string>> SchemaByPath = new();
 
     /// <summary>
@@ -132,7 +127,7 @@ public static partial class JournalConfig
     /// </summary>
     public static void RestoreKnownSchema(JournalSettings settings)
     {
-        if (settings.Provider == JournalProvider.Sqlite && SchemaByPath.TryGetValue(settings.DatabasePath, out var schema)) Recreate(settings, schema);
+        if (settings.Provider == JournalProvider.Sqlite && SchemaByPath.ContainsKey(settings.DatabasePath)) Recreate(settings);
     }
 
     private static IReadOnlyList<string> ReadSchemaFromFile(JournalSettings settings)
@@ -150,9 +145,9 @@ public static partial class JournalConfig
     /// <summary>
     /// Makes the database again after it was deleted or replaced under the running journal: the connections still
     /// open on the old file are let go (SQLite removes that file's WAL with its last connection), and the file at the
-    /// path gets WAL mode and every table and index of <paramref name="schema"/> it lacks.
+    /// path gets WAL mode and every table and index of the schema remembered for it (<see cref="RememberSchema"/>) it lacks.
     /// </summary>
-    public static void Recreate(JournalSettings settings, IReadOnlyList<string> schema)
+    public static void Recreate(JournalSettings settings)
     {
         SqliteConnection.ClearAllPools();
         if (!File.Exists(settings.DatabasePath))
@@ -162,7 +157,7 @@ public static partial class JournalConfig
             File.Delete(settings.DatabasePath + "-wal");
             File.Delete(settings.DatabasePath + "-shm");
         }
-        Prepare(settings, schema);
+        Prepare(settings, SchemaByPath.GetValueOrDefault(settings.DatabasePath, []));
     }
 
     private static void Prepare(JournalSettings settings, IEnumerable<string> statements)

@@ -51,9 +51,8 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     /// <summary>What the database is doing for the journal now: one thing at a time.</summary>
     private DatabaseWork _busy = DatabaseWork.None;
     private int _writesSinceHousekeeping;
-    /// <summary>The database file as recovered from, and its schema: see <see cref="DatabaseRecreated"/>.</summary>
+    /// <summary>The database file as recovered from: see <see cref="DatabaseRecreated"/>.</summary>
     private FileIdentity? _database;
-    private IReadOnlyList<string> _schema = [];
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -90,7 +89,7 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
                 {
                     // A file can be deleted under us; a PostgreSQL database is the server's to keep.
                     _database = NativeFile.TryGetIdentity(_settings.DatabasePath);
-                    _schema = JournalConfig.ReadSchema(_settings);
+                    JournalConfig.RememberSchema(_settings);
                     Timers.StartPeriodicTimer("database-check", CheckDatabase.Instance, DatabaseCheckInterval);
                 }
                 _log.Info("Message journal recovered: {Count} message(s) in progress or handed back, sequence number {SequenceNr}",
@@ -258,7 +257,7 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         if (_database is null || NativeFile.TryGetIdentity(_settings.DatabasePath) == _database) return false;
         _log.Error("Message journal database {Path} was deleted or replaced while the gateway runs; making it again and writing the {Count} message(s) the journal remembers into it",
             _settings.DatabasePath, _messages.Count);
-        JournalConfig.Recreate(_settings, _schema);
+        JournalConfig.Recreate(_settings);
         _database = NativeFile.TryGetIdentity(_settings.DatabasePath);
         return true;
     }
