@@ -146,8 +146,7 @@ public static partial class MessageAnalyzer
                 return !_unpackedExceeded;
             }
             var memberFileName = fileName is null ? null : LastSegment(fileName);
-            AddMember(memberName, mimePath, memberFileName, data.Length, data, null, archiveDepth);
-            Inside(data, memberName, mimePath, memberFileName ?? "", archiveDepth, mimeDepth);
+            Member(data, memberName, mimePath, memberFileName, data.Length, archiveDepth, mimeDepth);
             return !_unpackedExceeded;
         }
 
@@ -217,8 +216,7 @@ public static partial class MessageAnalyzer
                 {
                     if (!TryTake(stream.Size, countsAgainstMessage: true, "outlook", memberName, mimePath)) return;
                     var data = file.Read(stream);
-                    AddMember(memberName, mimePath, fileName, data.Length, data, null, archiveDepth);
-                    Inside(data, memberName, mimePath, fileName ?? "", archiveDepth, mimeDepth);
+                    Member(data, memberName, mimePath, fileName, data.Length, archiveDepth, mimeDepth);
                 }
                 if (_unpackedExceeded || _membersExceeded) return;
             }
@@ -243,8 +241,7 @@ public static partial class MessageAnalyzer
                 }
                 if (!TryTake(entry.Size, countsAgainstMessage: true, "outlook", memberName, mimePath)) return;
                 var data = file.Read(entry);
-                AddMember(memberName, mimePath, null, data.Length, data, null, archiveDepth);
-                Inside(data, memberName, mimePath, "", archiveDepth, mimeDepth);
+                Member(data, memberName, mimePath, null, data.Length, archiveDepth, mimeDepth);
                 if (_unpackedExceeded) return;
             }
         }

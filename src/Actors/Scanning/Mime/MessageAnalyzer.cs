@@ -321,8 +321,7 @@ public static partial class MessageAnalyzer
                 return true;
             }
             if (_unpackedExceeded) return false;
-            AddMember(memberName, mimePath, fileName, declared, data, null, archiveDepth);
-            Inside(data, memberName, mimePath, fileName, archiveDepth, mimeDepth);
+            Member(data, memberName, mimePath, fileName, declared, archiveDepth, mimeDepth);
             return true;
         }
 
@@ -337,8 +336,7 @@ public static partial class MessageAnalyzer
             using var gzip = new GZipStream(ReadOnlyStreams.Over(content), CompressionMode.Decompress);
             if (!TryExpand(gzip, content.Length, trailerSize, "gzip trailer", memberName, mimePath, out var data, trustDeclared: false)) return;
             var fileName = LastSegment(innerName);
-            AddMember(memberName, mimePath, fileName, trailerSize, data, null, archiveDepth);
-            Inside(data, memberName, mimePath, fileName, archiveDepth, mimeDepth);
+            Member(data, memberName, mimePath, fileName, trailerSize, archiveDepth, mimeDepth);
         }
 
         private void Tar(ReadOnlyMemory<byte> content, string name, string mimePath, int archiveDepth, int mimeDepth)
@@ -354,9 +352,15 @@ public static partial class MessageAnalyzer
                 ReadOnlyMemory<byte> data = ReadOnlyMemory<byte>.Empty;
                 if (entry.DataStream is { } stream && !TryExpand(stream, entry.Length, entry.Length, "tar header", memberName, mimePath, out data)) continue;
                 if (_unpackedExceeded) return;
-                AddMember(memberName, mimePath, fileName, entry.Length, data, null, archiveDepth);
-                Inside(data, memberName, mimePath, fileName, archiveDepth, mimeDepth);
+                Member(data, memberName, mimePath, fileName, entry.Length, archiveDepth, mimeDepth);
             }
+        }
+
+        /// <summary>A member unpacked whole: recorded as a part, and what it holds analysed in turn.</summary>
+        private void Member(ReadOnlyMemory<byte> data, string memberName, string mimePath, string? fileName, long? declared, int archiveDepth, int mimeDepth)
+        {
+            AddMember(memberName, mimePath, fileName, declared, data, null, archiveDepth);
+            Inside(data, memberName, mimePath, fileName ?? "", archiveDepth, mimeDepth);
         }
 
         /// <summary>What an unpacked member holds in turn: another archive, or a message (an .eml) to analyse as MIME.</summary>
