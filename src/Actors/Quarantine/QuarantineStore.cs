@@ -94,8 +94,11 @@ public sealed partial class QuarantineStore
         if (System.IO.Directory.Exists(staged.Path))
         {
             EnsureOwnerOnlyDirectory(day);
+            // The id was minted for this message when it was staged and recorded with it: an entry already under it is
+            // this message's, published by an earlier attempt whose staging directory came back (a restored or
+            // inconsistent copy of the directory). Handing the message back would meet it again forever.
             if (NativeFile.TryRenameNoReplace(staged.Path, final) == RenameOutcome.TargetExists)
-                throw new IOException($"cannot publish quarantine entry {final}: the name is taken");
+                System.IO.Directory.Delete(staged.Path, recursive: true);
         }
         // Also when the rename was an earlier attempt's: it may not have reached the disk before that attempt died.
         if (_barrier is null) await Task.Run(() => NativeFile.SyncDirectory(day)).ConfigureAwait(false);
