@@ -80,6 +80,20 @@ for trx in "$results"/*.trx; do
          /<\/UnitTestResult>/ { inside = 0 }' "$trx" | sed 's/&lt;/</g; s/&gt;/>/g; s/&quot;/"/g; s/&apos;/'"'"'/g; s/&amp;/\&/g'
 done
 
+# The failed tests by name, with the first lines of their messages, just above the closing line: CI shows the tail.
+if ((failed > 0)); then
+    echo "failed:"
+    for trx in "$results"/*.trx; do
+        awk '/<UnitTestResult / { failed = / outcome="(Failed|Error|Timeout|Aborted)"/; inmessage = 0; lines = 0 }
+             /<UnitTestResult / && failed { name = $0; sub(/.* testName="/, "", name); sub(/".*/, "", name); print "  " name }
+             failed && /<Message>/ { inmessage = 1; sub(/.*<Message>/, "") }
+             inmessage && lines < 6 { line = $0; ended = sub(/<\/Message>.*/, "", line); print "    " line; lines++; if (ended) inmessage = 0 }
+             inmessage && /<\/Message>/ { inmessage = 0 }
+             /<\/UnitTestResult>/ { failed = 0; inmessage = 0 }' "$trx" |
+            sed 's/&lt;/</g; s/&gt;/>/g; s/&quot;/"/g; s/&apos;/'"'"'/g; s/&amp;/\&/g'
+    done
+fi
+
 summary="$passed passed, $failed failed"
 ((skipped > 0)) && summary+=", $skipped skipped"
 echo "$summary"
