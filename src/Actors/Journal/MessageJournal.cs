@@ -297,19 +297,20 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         _waiting.Clear();
         _log.Error("Message journal ({Database}) could not write: {Reason}; {Refused} waiting request(s) refused (their messages go back to the queue), restarting it with back-off",
             _settings.Location, cause.GetBaseException().Message, refused.Count);
-        base.OnPersistFailure(cause, @event, sequenceNr);
+        // Not base.OnPersistFailure: it only logs the same failure again, with the whole stack trace, on every failed
+        // write of an outage; the line above is the operator's. The actor is stopped after this either way.
     }
 
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
         // The database refused this write (nothing of it was written) but the journal goes on; its requests are refused,
         // so their messages are handed back and retried.
-        _log.Error(cause, "Message journal write rejected ({Event}); its messages will be retried", @event.GetType().Name);
+        _log.Error("Message journal write rejected ({Event}): {Reason}; its messages will be retried", @event.GetType().Name, cause.GetBaseException().Message);
         foreach (var (_, replyTo) in _writing.Where(r => r.Request is BeginAttempt or RecordDelivery))
             replyTo.Tell(new Unavailable($"the message journal's database rejected the write: {cause.GetBaseException().Message}"));
         _writing = new();
         _busy = DatabaseWork.None;
-        base.OnPersistRejected(cause, @event, sequenceNr);
+        // Not base.OnPersistRejected: it only logs the rejection again, with its stack trace.
         Proceed();
     }
 
@@ -317,7 +318,9 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     {
         _log.Error("Message journal could not be read from {Database}: {Reason}; messages wait or go back to the queue until it can, retrying with back-off",
             _settings.Location, reason.GetBaseException().Message);
-        base.OnRecoveryFailure(reason, message);
+        // base.OnRecoveryFailure only logs the failure again, with its stack trace: worth it for an exception in our own
+        // replay (a bug), noise at every retry of a database outage.
+        if (message is not null) base.OnRecoveryFailure(reason, message);
     }
 
     private sealed record CheckDatabase
