@@ -42,6 +42,7 @@ internal sealed class IncomingQueueListing(string incoming, string bad, IQueueFo
         long seen = 0;
         var more = false;
         var setAside = new List<SetAsideEntry>();
+        var incomplete = 0;
         foreach (var path in format.CandidateEntries(incoming))
         {
             var name = Path.GetFileName(path);
@@ -51,7 +52,11 @@ internal sealed class IncomingQueueListing(string incoming, string bad, IQueueFo
             if (status.Kind == FileKind.Regular)
             {
                 // Not complete yet (Postfix: still being written, not yet at mode 0700): the MTA's, for now.
-                if (!format.IsComplete(status)) continue;
+                if (!format.IsComplete(status))
+                {
+                    incomplete++;
+                    continue;
+                }
                 var age = (status.ModifiedUtc, seen++);
                 if (oldest.Count < atMost) oldest.Enqueue(path, age);
                 else
@@ -65,7 +70,7 @@ internal sealed class IncomingQueueListing(string incoming, string bad, IQueueFo
         var listed = new List<string>(oldest.Count);
         while (oldest.TryDequeue(out var path, out _)) listed.Add(path);
         listed.Reverse();
-        return new ListedQueue(listed, setAside) { More = more };
+        return new ListedQueue(listed, setAside) { More = more, Incomplete = incomplete };
     }
 
     private static readonly Comparer<(DateTime Modified, long Seen)> YoungestFirst = Comparer<(DateTime Modified, long Seen)>.Create((a, b) => b.CompareTo(a));
@@ -101,6 +106,9 @@ internal sealed record ListedQueue(IReadOnlyList<string> OldestFirst, IReadOnlyL
 {
     /// <summary>The directory held more complete queue files than were listed (all younger than those listed).</summary>
     public bool More { get; init; }
+
+    /// <summary>Entries under queue file names that the MTA had not finished yet (not listed): worth another look soon.</summary>
+    public int Incomplete { get; init; }
 }
 
 /// <summary>An entry under a queue file's name that is not a queue file: moved to <paramref name="MovedTo"/>, or left in place when null.</summary>

@@ -72,6 +72,10 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     /// <summary>Clustered: when each admission in progress was sent; one its MessageActor never answers is given up (see <see cref="RecoverOrphanedClaims"/>).</summary>
     private readonly Dictionary<FileIdentity, DateTime> _admissionSent = new();
     private static readonly TimeSpan AdmissionAnswerTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>The first short look again at an entry the MTA had not finished (see <see cref="LookAgainSoon"/>); doubled each time.</summary>
+    private static readonly TimeSpan FirstLookAgain = TimeSpan.FromMilliseconds(10);
+    private int _lookAgainRound;
+    private DateTime _lastLookAgainAsked;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -121,7 +125,11 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         Receive<Admitted>(OnAdmitted);
         Receive<Refused>(refused => AdmissionEnded(refused.Identity, leaveAlone: true));
         // Also the answer to a LetGo for a message that had already finished or been handed back: its batch reports it.
-        Receive<Absorbed>(absorbed => AdmissionEnded(absorbed.Identity, leaveAlone: false));
+        Receive<Absorbed>(absorbed =>
+        {
+            // The file may still be there, held locked by the MTA (the claim let it be): look again soon.
+            if (AdmissionEnded(absorbed.Identity, leaveAlone: false) && _stopping is null) LookAgainSoon();
+        });
         Receive<BatchCoordinatorProtocol.BatchFinished>(finished =>
         {
             foreach (var identity in finished.Messages)
@@ -305,6 +313,24 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             else _log.Warning("Queue entry {Path} is left in place and ignored: {Reason}", entry.Path, entry.Reason);
         }
         foreach (var path in listed.OldestFirst) _candidates.Enqueue(path);
+        if (listed.Incomplete > 0) LookAgainSoon();
+    }
+
+    /// <summary>
+    /// An entry the MTA was still writing (a Sendmail qf still empty) or still held locked may be finished by a write or
+    /// an unlock, neither of which the change notifications report (they would report every write of every message), so
+    /// without this it would wait for the next periodic listing. The queue is listed again after 10 ms, then 20, 40, ...
+    /// up to the periodic interval while such entries keep turning up, so that one that stays unfinished costs no more
+    /// than the periodic listing; after a quiet spell the next one starts at 10 ms again.
+    /// </summary>
+    private void LookAgainSoon()
+    {
+        var now = DateTime.UtcNow;
+        if (now - _lastLookAgainAsked > _settings.ScanInterval + _settings.ScanInterval) _lookAgainRound = 0;
+        _lastLookAgainAsked = now;
+        if (Timers.IsTimerActive("look-again")) return;
+        var delay = TimeSpan.FromTicks(Math.Min(_settings.ScanInterval.Ticks, FirstLookAgain.Ticks << Math.Min(_lookAgainRound++, 20)));
+        Timers.StartSingleTimer("look-again", ChangeHint.Instance, delay);
     }
 
     private void AdmitCandidates()
@@ -360,14 +386,16 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         FlushIfNothingMoreIsComing();
     }
 
-    private void AdmissionEnded(FileIdentity identity, bool leaveAlone)
+    /// <returns>Whether it was an admission in progress.</returns>
+    private bool AdmissionEnded(FileIdentity identity, bool leaveAlone)
     {
-        if (!ForgetAdmission(identity)) return;
+        if (!ForgetAdmission(identity)) return false;
         if (leaveAlone) _listing.LeaveInPlace(identity);
         FlushIfNothingMoreIsComing();
         ContinueIsolation();
         AdmitCandidates();
         StopIfDrained();
+        return true;
     }
 
     /// <summary>

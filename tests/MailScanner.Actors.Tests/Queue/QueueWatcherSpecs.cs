@@ -257,6 +257,55 @@ public sealed class QueueWatcherSpecs : TestKit
         Assert.Equal(1, counters.Refused);
     }
 
+    [Fact]
+    public void Should_look_again_soon_at_an_entry_the_MTA_had_not_finished_without_waiting_for_the_periodic_listing()
+    {
+        using var bed = new GatewayTestbed();
+        var (path, _) = bed.Enqueue("finished by a write in place, as sendmail writes its qf");
+        var content = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, []);
+        var (finished, _) = bed.Enqueue("finished before the watcher started");
+        File.SetLastWriteTimeUtc(finished, DateTime.UtcNow.AddHours(-1));
+        // No periodic listing after the first within the spec, and a write in place sends no change notification.
+        var (_, journal, messages, _) = StartWatcher(bed, scanInterval: TimeSpan.FromHours(1), format: new CompleteOnceWritten());
+        NoInterruptedMessages(journal);
+        // The first listing has happened: it found the finished file, and the empty one not finished.
+        Assert.Equal(finished, messages.ExpectMsg<Admit>().IncomingPath);
+        messages.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.Write)) file.Write(content);
+
+        Assert.Equal(path, messages.ExpectMsg<Admit>(TimeSpan.FromSeconds(10)).IncomingPath);
+    }
+
+    [Fact]
+    public void Should_look_again_soon_at_a_file_whose_claim_found_it_held_by_the_MTA()
+    {
+        using var bed = new GatewayTestbed();
+        var (path, _) = bed.Enqueue("held locked by the MTA at first");
+        var (watcher, journal, messages, _) = StartWatcher(bed, scanInterval: TimeSpan.FromHours(1));
+        NoInterruptedMessages(journal);
+
+        // The MessageActor's claim found the MTA's lock and let the file be (ClaimOutcome.Gone): it answers Absorbed.
+        var first = messages.ExpectMsg<Admit>();
+        watcher.Tell(new Absorbed(first.Identity, nameof(Admit), "the MTA is working on it (it holds its lock); looked at again later"), messages.Ref);
+
+        Assert.Equal(path, messages.ExpectMsg<Admit>(TimeSpan.FromSeconds(10)).IncomingPath);
+    }
+
+    /// <summary>ZMailer files, complete only once they hold something: a format whose MTA finishes an entry by writing it in place.</summary>
+    private sealed class CompleteOnceWritten : IQueueFormat
+    {
+        private static readonly IQueueFormat ZMailer = ZMailerFormat.Instance;
+        public string Name => "complete-once-written";
+        public bool IsQueueFileName(string name) => ZMailer.IsQueueFileName(name);
+        public bool IsComplete(FileStatus status) => status.Size > 0;
+        public bool NameMatches(string name, FileIdentity identity) => ZMailer.NameMatches(name, identity);
+        public QueueFileParse Parse(ReadOnlyMemory<byte> content) => ZMailer.Parse(content);
+        public OutgoingEntry ComposeOutgoing(QueueFileParse.Parsed claimed, ReadOnlySpan<byte> message) => ZMailer.ComposeOutgoing(claimed, message);
+        public IOutgoingQueueRules Outgoing => ZMailer.Outgoing;
+    }
+
     private static void NoInterruptedMessages(TestProbe journal)
     {
         journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>();
@@ -284,12 +333,12 @@ public sealed class QueueWatcherSpecs : TestKit
     /// <summary>A watcher on <paramref name="bed"/>'s queue with probes for the journal, the MessageActors and one coordinator; max-processing-attempts 6.</summary>
     private (IActorRef Watcher, TestProbe Journal, TestProbe Messages, TestProbe Coordinator) StartWatcher(GatewayTestbed bed,
         TimeSpan? journalAnswerTimeout = null, int maxInFlight = 2000, PipelineCounters? counters = null, int listingWindow = 100_000,
-        TimeSpan? scanInterval = null)
+        TimeSpan? scanInterval = null, IQueueFormat? format = null)
     {
         var (journal, messages, coordinator) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe());
         var settings = JournalSettings.For(bed.State, maxProcessingAttempts: 6);
         if (journalAnswerTimeout is { } timeout) settings = settings with { AnswerTimeout = timeout };
-        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(QueueWith(bed.Settings(maxInFlight: maxInFlight).Queue, listingWindow, scanInterval), ZMailerFormat.Instance, messages.Ref, _ => [coordinator.Ref], 30,
+        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(QueueWith(bed.Settings(maxInFlight: maxInFlight).Queue, listingWindow, scanInterval), format ?? ZMailerFormat.Instance, messages.Ref, _ => [coordinator.Ref], 30,
             counters ?? new PipelineCounters(), MessageJournalClient.For(journal.Ref, settings)));
         return (watcher, journal, messages, coordinator);
     }
