@@ -48,9 +48,12 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private bool _watching;
     private bool _waitingForJournalReported;
 
-    private IReadOnlyList<IActorRef> _coordinators = Array.Empty<IActorRef>();
-    private int _coordinatorIndex;
-    private int _sentToCoordinator;
+    /// <summary>On one node its children; clustered, those of every <c>scan</c> node that registered (see <see cref="CoordinatorPool"/>).</summary>
+    private readonly CoordinatorPool _coordinators;
+    /// <summary>Clustered: admitted while no coordinator had registered yet; handed out when the first one does.</summary>
+    private readonly List<BatchCoordinatorProtocol.Enqueue> _waitingForCoordinator = new();
+    /// <summary>This incarnation: the coordinators of a cluster drop the batches they drove for an earlier one (see <see cref="BatchCoordinatorProtocol.Registered"/>).</summary>
+    private readonly Guid _incarnation = Guid.NewGuid();
 
     private readonly Queue<string> _candidates = new();
     private readonly Dictionary<FileIdentity, string> _admitting = new();
@@ -88,6 +91,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         _messages = messages;
         _startCoordinators = startCoordinators;
         _batchSize = Math.Max(1, batchSize);
+        _coordinators = new CoordinatorPool(_batchSize);
         _counters = counters;
 
         Receive<QueueWatcherProtocol.ScanQueue>(_ =>
@@ -124,6 +128,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         Receive<Absorbed>(absorbed => AdmissionEnded(absorbed.Identity, leaveAlone: false));
         Receive<BatchCoordinatorProtocol.BatchFinished>(finished =>
         {
+            // Driven for an earlier incarnation of this watcher: this one re-admitted those messages and counts them itself.
+            if (finished.Watcher is { } driverFor && driverFor != _incarnation) return;
             foreach (var identity in finished.Messages)
             {
                 var wasInFlight = _inFlight.Remove(identity);
@@ -145,8 +151,10 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         Receive<Deleted>(deleted => LetGoAnswered(deleted.Identity, StopInProgress.MessageOutcome.Finished));
         Receive<Failed>(failed => LetGoAnswered(failed.Identity, StopInProgress.MessageOutcome.LeftClaimed));
         Receive<BatchCoordinatorProtocol.CoordinatorRestarted>(_ => GiveBackToRestartedCoordinator(Sender));
+        Receive<BatchCoordinatorProtocol.Register>(_ => RegisterCoordinator(Sender));
+        Receive<Terminated>(terminated => CoordinatorGone(terminated.ActorRef));
         Receive<QueueWatcherProtocol.GetStatus>(_ => Sender.Tell(new QueueWatcherProtocol.Status(
-            _candidates.Count, _admitting.Count, _inFlight.Count)));
+            _candidates.Count, _admitting.Count, _inFlight.Count, _coordinators.Count)));
     }
 
     public static Props PropsFor(QueueSettings settings, IQueueFormat format, IActorRef messages,
@@ -156,7 +164,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _coordinators = _startCoordinators(Context);
+        foreach (var child in _startCoordinators(Context)) _coordinators.Add(child);
         AwaitJournal();
     }
 
@@ -280,6 +288,43 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         coordinator.Tell(BatchCoordinatorProtocol.Flush.Instance);
     }
 
+    /// <summary>
+    /// Clustered: a node's coordinator registers (at its start, then every few seconds). It is answered every time, so
+    /// that it learns of this incarnation, and watched once: when it ends, its messages are taken up again.
+    /// </summary>
+    private void RegisterCoordinator(IActorRef coordinator)
+    {
+        // Registered first: the coordinator takes messages only from the watcher it serves.
+        coordinator.Tell(new BatchCoordinatorProtocol.Registered(_incarnation));
+        if (!_coordinators.Add(coordinator)) return;
+        Context.Watch(coordinator);
+        _log.Info("Batch coordinator {Coordinator} registered ({Count} in all)", coordinator.Path, _coordinators.Count);
+        if (_waitingForCoordinator.Count == 0) return;
+        var waiting = _waitingForCoordinator.ToList();
+        _waitingForCoordinator.Clear();
+        foreach (var enqueue in waiting) Assign(enqueue, coordinator.Path.Address);
+        FlushIfNothingMoreIsComing();
+    }
+
+    /// <summary>
+    /// Clustered: a coordinator ended (its node left or died, or it stopped) with the batches it drove. Their messages
+    /// leave the in-flight set, so that the periodic look at the work area (<see cref="RecoverOrphanedClaims"/>) hands
+    /// each claim to its MessageActor again: a live one answers Admitted and goes to another coordinator, a lost one is
+    /// taken over and resumed from the journal, one that finished meanwhile is no longer claimed.
+    /// </summary>
+    private void CoordinatorGone(IActorRef coordinator)
+    {
+        if (!_coordinators.Remove(coordinator)) return;
+        var lost = _assigned.Where(a => a.Value.Coordinator.Equals(coordinator)).Select(a => a.Key).ToList();
+        _log.Warning("Batch coordinator {Coordinator} is gone; its {Count} message(s) are taken up again from the work area", coordinator.Path, lost.Count);
+        foreach (var identity in lost)
+        {
+            _assigned.Remove(identity);
+            if (_inFlight.Remove(identity)) _stopping?.Count(StopInProgress.MessageOutcome.LeftClaimed);
+        }
+        StopIfDrained();
+    }
+
     private int Capacity => _settings.MaxInFlight - _admitting.Count - _inFlight.Count;
 
     private void ScanAndAdmit()
@@ -347,17 +392,21 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         if (!_inFlight.Add(admitted.Identity)) return;
         // Told to let go already (the LetGo followed the Admit): its answer to that accounts for it.
         if (_stopping is { LettingGo: true }) return;
-        if (_sentToCoordinator >= _batchSize)
-        {
-            _coordinatorIndex = (_coordinatorIndex + 1) % _coordinators.Count;
-            _sentToCoordinator = 0;
-        }
-        _sentToCoordinator++;
-        var coordinator = _coordinators[_coordinatorIndex];
-        var enqueue = new BatchCoordinatorProtocol.Enqueue(admitted.Identity, admitted.QueueId, admitted.Size);
-        _assigned[admitted.Identity] = (coordinator, enqueue);
-        coordinator.Tell(enqueue);
+        // The MessageActor answered: its address is its node's, whose coordinators then drive it without leaving the node.
+        Assign(new BatchCoordinatorProtocol.Enqueue(admitted.Identity, admitted.QueueId, admitted.Size), Sender.Path.Address);
         FlushIfNothingMoreIsComing();
+    }
+
+    private void Assign(BatchCoordinatorProtocol.Enqueue enqueue, Address messageActorNode)
+    {
+        var coordinator = _coordinators.For(messageActorNode);
+        if (coordinator is null)
+        {
+            _waitingForCoordinator.Add(enqueue);
+            return;
+        }
+        _assigned[enqueue.Identity] = (coordinator, enqueue);
+        coordinator.Tell(enqueue);
     }
 
     private void AdmissionEnded(FileIdentity identity, bool leaveAlone)
@@ -410,6 +459,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         if (_stopping is null) return;
         if (!ForgetAdmission(identity) && !_inFlight.Remove(identity)) return;
         _assigned.Remove(identity);
+        _waitingForCoordinator.RemoveAll(waiting => waiting.Identity == identity);
         _stopping.Count(outcome);
         StopIfDrained();
     }
@@ -450,9 +500,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private void FlushIfNothingMoreIsComing()
     {
         if (_admitting.Count > 0) return;
-        foreach (var coordinator in _coordinators) coordinator.Tell(BatchCoordinatorProtocol.Flush.Instance);
-        _coordinatorIndex = (_coordinatorIndex + 1) % _coordinators.Count;
-        _sentToCoordinator = 0;
+        foreach (var coordinator in _coordinators.All) coordinator.Tell(BatchCoordinatorProtocol.Flush.Instance);
+        _coordinators.EndBurst();
     }
 
     private sealed record GracePeriodPassed { public static readonly GracePeriodPassed Instance = new(); }
