@@ -41,11 +41,14 @@ internal sealed class CoordinatorPool(int batchSize)
         return true;
     }
 
-    /// <summary>The coordinator for a message whose MessageActor runs at <paramref name="node"/>; null when there is none at all.</summary>
-    public IActorRef? For(Address node)
+    /// <summary>
+    /// The coordinator for a message whose MessageActor runs at <paramref name="node"/>: one of that node's, else, when
+    /// <paramref name="mayFallBack"/>, another node's; null when there is none.
+    /// </summary>
+    public IActorRef? For(Address node, bool mayFallBack)
     {
         if (_byNode.TryGetValue(node, out var own)) return own.Next(batchSize);
-        if (_byNode.Count == 0) return null;
+        if (_byNode.Count == 0 || !mayFallBack) return null;
         var other = _byNode.Values.ElementAt(_fallbackTurn++ % _byNode.Count);
         return other.Next(batchSize);
     }

@@ -50,10 +50,16 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     /// <summary>On one node its children; clustered, those of every <c>scan</c> node that registered (see <see cref="CoordinatorPool"/>).</summary>
     private readonly CoordinatorPool _coordinators;
-    /// <summary>Clustered: admitted while no coordinator had registered yet; handed out when the first one does.</summary>
-    private readonly List<BatchCoordinatorProtocol.Enqueue> _waitingForCoordinator = new();
+    /// <summary>
+    /// Clustered: admitted while no coordinator had registered (this watcher has just started), with the node of each one's
+    /// MessageActor. Handed out as that node's coordinators register, or, after <see cref="WaitForOwnNodesCoordinator"/>, to any.
+    /// </summary>
+    private readonly List<(BatchCoordinatorProtocol.Enqueue Enqueue, Address Node)> _waitingForCoordinator = new();
+    /// <summary>Two rounds of registration after this watcher started: by then every live <c>scan</c> node's coordinators have registered.</summary>
+    private static readonly TimeSpan WaitForOwnNodesCoordinator = BatchCoordinator.RegisterInterval * 2;
     /// <summary>This incarnation: the coordinators of a cluster drop the batches they drove for an earlier one (see <see cref="BatchCoordinatorProtocol.Registered"/>).</summary>
     private readonly Guid _incarnation = Guid.NewGuid();
+    private readonly DateTime _startedAt = DateTime.UtcNow;
 
     private readonly Queue<string> _candidates = new();
     private readonly Dictionary<FileIdentity, string> _admitting = new();
@@ -153,6 +159,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         Receive<BatchCoordinatorProtocol.CoordinatorRestarted>(_ => GiveBackToRestartedCoordinator(Sender));
         Receive<BatchCoordinatorProtocol.Register>(_ => RegisterCoordinator(Sender));
         Receive<Terminated>(terminated => CoordinatorGone(terminated.ActorRef));
+        Receive<CoordinatorsWaitedFor>(_ => AssignWaiting(onlyTo: null));
         Receive<QueueWatcherProtocol.GetStatus>(_ => Sender.Tell(new QueueWatcherProtocol.Status(
             _candidates.Count, _admitting.Count, _inFlight.Count, _coordinators.Count)));
     }
@@ -299,10 +306,16 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         if (!_coordinators.Add(coordinator)) return;
         Context.Watch(coordinator);
         _log.Info("Batch coordinator {Coordinator} registered ({Count} in all)", coordinator.Path, _coordinators.Count);
-        if (_waitingForCoordinator.Count == 0) return;
-        var waiting = _waitingForCoordinator.ToList();
-        _waitingForCoordinator.Clear();
-        foreach (var enqueue in waiting) Assign(enqueue, coordinator.Path.Address);
+        AssignWaiting(onlyTo: coordinator.Path.Address);
+    }
+
+    /// <summary>The messages waiting for a coordinator of their node (<paramref name="onlyTo"/>), or for any (null).</summary>
+    private void AssignWaiting(Address? onlyTo)
+    {
+        var ready = _waitingForCoordinator.Where(w => onlyTo is null || w.Node.Equals(onlyTo)).ToList();
+        if (ready.Count == 0) return;
+        _waitingForCoordinator.RemoveAll(ready.Contains);
+        foreach (var (enqueue, node) in ready) Assign(enqueue, node);
         FlushIfNothingMoreIsComing();
     }
 
@@ -399,10 +412,15 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     private void Assign(BatchCoordinatorProtocol.Enqueue enqueue, Address messageActorNode)
     {
-        var coordinator = _coordinators.For(messageActorNode);
+        // Clustered, just started: every live node's coordinators register within a round or two; until then a message
+        // waits for its own node's rather than going to whichever node's registered first.
+        var mayFallBack = !_recoverOrphanedClaims || DateTime.UtcNow - _startedAt >= WaitForOwnNodesCoordinator;
+        var coordinator = _coordinators.For(messageActorNode, mayFallBack);
         if (coordinator is null)
         {
-            _waitingForCoordinator.Add(enqueue);
+            _waitingForCoordinator.Add((enqueue, messageActorNode));
+            if (!Timers.IsTimerActive("coordinators-waited-for"))
+                Timers.StartSingleTimer("coordinators-waited-for", CoordinatorsWaitedFor.Instance, WaitForOwnNodesCoordinator);
             return;
         }
         _assigned[enqueue.Identity] = (coordinator, enqueue);
@@ -459,7 +477,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         if (_stopping is null) return;
         if (!ForgetAdmission(identity) && !_inFlight.Remove(identity)) return;
         _assigned.Remove(identity);
-        _waitingForCoordinator.RemoveAll(waiting => waiting.Identity == identity);
+        _waitingForCoordinator.RemoveAll(waiting => waiting.Enqueue.Identity == identity);
         _stopping.Count(outcome);
         StopIfDrained();
     }
@@ -509,6 +527,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private sealed record JournalReady(IReadOnlyDictionary<string, int> Interrupted);
     private sealed record JournalNotReady(string Reason);
     private sealed record AskJournal { public static readonly AskJournal Instance = new(); }
+    private sealed record CoordinatorsWaitedFor { public static readonly CoordinatorsWaitedFor Instance = new(); }
     private sealed record PeriodicScan { public static readonly PeriodicScan Instance = new(); }
     private sealed record ChangeHint { public static readonly ChangeHint Instance = new(); }
 }
