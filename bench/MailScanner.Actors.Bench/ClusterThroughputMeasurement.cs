@@ -59,6 +59,7 @@ internal sealed class ClusterThroughputMeasurement(
                 }
             }
             await WaitUntilUpAsync(gateways, clustered, cancel);
+            if (clustered) await WaitUntilSpreadAsync(gateways, nodes * (options.Coordinators ?? DefaultCoordinators), cancel);
 
             var cpuBefore = gateways.Aggregate(TimeSpan.Zero, (sum, g) => sum + g.CpuTime());
             var startedAt = Stopwatch.GetTimestamp();
@@ -101,6 +102,33 @@ internal sealed class ClusterThroughputMeasurement(
         }
         return hocon;
     }
+
+    /// <summary>
+    /// Clustered: until every node's batch coordinators have registered with the watcher (it logs "registered (N in
+    /// all)"), and then <see cref="ShardRegionsSettle"/>. Otherwise the backlog arrives while only the first node's shard
+    /// region is known to the shard coordinator, which then gives it every shard, and the run measures one node.
+    /// </summary>
+    private static async Task WaitUntilSpreadAsync(IReadOnlyList<GatewayProcess> gateways, int coordinators, CancellationToken cancel)
+    {
+        var patience = Stopwatch.StartNew();
+        while (!gateways.Any(g => g.HasLogged($"registered ({coordinators} in all)")))
+        {
+            foreach (var gateway in gateways) gateway.EnsureRunning();
+            if (patience.Elapsed > StartPatience)
+                throw new BenchFailure($"the {coordinators} batch coordinators did not all register within {StartPatience.TotalSeconds:F0} s: {gateways[0].Tail()}");
+            await Task.Delay(100, cancel);
+        }
+        await Task.Delay(ShardRegionsSettle, cancel);
+    }
+
+    /// <summary>Each node's batch coordinators when <c>--coordinators</c> is not given: the gateway's default.</summary>
+    private static int DefaultCoordinators => MailScanner.Actors.Configuration.GatewaySettingsLoader.Load(null, Path.GetTempPath()).Batch.Coordinators;
+
+    /// <summary>
+    /// The shard regions register with the shard coordinator on their own, retrying every
+    /// <c>akka.cluster.sharding.retry-interval</c> (2 s): by one and a half of those after the coordinators, they have.
+    /// </summary>
+    private static readonly TimeSpan ShardRegionsSettle = TimeSpan.FromSeconds(3);
 
     private static async Task WaitUntilUpAsync(IReadOnlyList<GatewayProcess> gateways, bool clustered, CancellationToken cancel)
     {
