@@ -12,9 +12,10 @@ namespace MailScanner.Actors.Cluster;
 
 /// <summary>
 /// What crosses the network between nodes, and only that: the commands to MessageActors and their replies, the
-/// journal's requests and answers, what is said to the queue watcher, and what it and the nodes' batch coordinators say to each other. Never a message's content: an entity reads
-/// its file from the shared queue. Compact JSON under a short, stable manifest (the protocol's class and the record's
-/// name), so that nodes of slightly different builds still understand each other and no CLR type name goes on the wire.
+/// journal's requests and answers, what is said to the queue watcher, and what it and the nodes' batch coordinators say
+/// to each other. Never a message's content: an entity reads its file from the shared queue. Compact JSON under a short,
+/// stable manifest (the protocol's class and the record's name), so that nodes of slightly different builds still
+/// understand each other and no CLR type name goes on the wire.
 /// </summary>
 public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
 {

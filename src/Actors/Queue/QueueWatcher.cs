@@ -27,12 +27,14 @@ namespace MailScanner.Actors.Queue;
 /// <see cref="RecoverClaims"/>): a message that brings the whole gateway down then takes no other message with it.
 ///
 /// Beside it: <see cref="IncomingQueueListing"/> (what is in the incoming queue), <see cref="CrashIsolationPlan"/>
-/// (the order of an earlier run's claims), <see cref="StopInProgress"/> (the stop's bookkeeping) and
+/// (the order of an earlier run's claims), <see cref="StopInProgress"/> (the stop's bookkeeping),
+/// <see cref="CoordinatorPool"/> (which coordinator on which node takes a message) and
 /// <see cref="QueueWatcherProtocol"/> (what it is told and answers).
 /// </summary>
 /// <remarks>
-/// A little over 400 lines on purpose: what is left here is the admission flow itself (listing, admitting, handing
-/// to coordinators, retries, stop), which reads best in one place; the pieces that stand alone are beside it.
+/// Over 500 lines on purpose: what is left here is the admission flow itself (listing, admitting, handing to
+/// coordinators and, clustered, keeping track of the nodes' coordinators, retries, stop), which reads best in one place;
+/// the pieces that stand alone are beside it.
 /// </remarks>
 public sealed class QueueWatcher : ReceiveActor, IWithTimers
 {
