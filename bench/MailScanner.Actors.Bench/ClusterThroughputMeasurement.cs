@@ -33,7 +33,8 @@ internal sealed class ClusterThroughputMeasurement(
     /// <param name="coresEach">The share of the CPUs each node is held to, or null for none.</param>
     public async Task<ClusterThroughputResult> RunAsync(string label, int nodes, bool clustered, string? journal, double? coresEach, CancellationToken cancel)
     {
-        var area = workspace.NewArea($"cluster-{nodes}");
+        // One area per run: with --keep nothing is removed, and a run on another's outgoing queue would count its copies as duplicates.
+        var area = workspace.NewArea($"cluster-{nodes}{(clustered ? "" : "-unclustered")}{(journal is null ? "-sqlite" : "")}");
         var gateways = new List<GatewayProcess>();
         var quotas = new List<CpuQuota>();
         try
