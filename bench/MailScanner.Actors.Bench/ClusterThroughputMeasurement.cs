@@ -33,7 +33,8 @@ internal sealed class ClusterThroughputMeasurement(
     /// <param name="coresEach">The share of the CPUs each node is held to, or null for none.</param>
     public async Task<ClusterThroughputResult> RunAsync(string label, int nodes, bool clustered, string? journal, double? coresEach, CancellationToken cancel)
     {
-        var area = workspace.NewArea($"cluster-{nodes}");
+        // One area per run: with --keep nothing is removed, and a run on another's outgoing queue would count its copies as duplicates.
+        var area = workspace.NewArea($"cluster-{nodes}{(clustered ? "" : "-unclustered")}{(journal is null ? "-sqlite" : "")}");
         var gateways = new List<GatewayProcess>();
         var quotas = new List<CpuQuota>();
         try
@@ -59,6 +60,7 @@ internal sealed class ClusterThroughputMeasurement(
                 }
             }
             await WaitUntilUpAsync(gateways, clustered, cancel);
+            if (clustered) await WaitUntilSpreadAsync(gateways, nodes * (options.Coordinators ?? DefaultCoordinators), cancel);
 
             var cpuBefore = gateways.Aggregate(TimeSpan.Zero, (sum, g) => sum + g.CpuTime());
             var startedAt = Stopwatch.GetTimestamp();
@@ -101,6 +103,33 @@ internal sealed class ClusterThroughputMeasurement(
         }
         return hocon;
     }
+
+    /// <summary>
+    /// Clustered: until every node's batch coordinators have registered with the watcher (it logs "registered (N in
+    /// all)"), and then <see cref="ShardRegionsSettle"/>. Otherwise the backlog arrives while only the first node's shard
+    /// region is known to the shard coordinator, which then gives it every shard, and the run measures one node.
+    /// </summary>
+    private static async Task WaitUntilSpreadAsync(IReadOnlyList<GatewayProcess> gateways, int coordinators, CancellationToken cancel)
+    {
+        var patience = Stopwatch.StartNew();
+        while (!gateways.Any(g => g.HasLogged($"registered ({coordinators} in all)")))
+        {
+            foreach (var gateway in gateways) gateway.EnsureRunning();
+            if (patience.Elapsed > StartPatience)
+                throw new BenchFailure($"the {coordinators} batch coordinators did not all register within {StartPatience.TotalSeconds:F0} s: {gateways[0].Tail()}");
+            await Task.Delay(100, cancel);
+        }
+        await Task.Delay(ShardRegionsSettle, cancel);
+    }
+
+    /// <summary>Each node's batch coordinators when <c>--coordinators</c> is not given: the gateway's default.</summary>
+    private static int DefaultCoordinators => MailScanner.Actors.Configuration.GatewaySettingsLoader.Load(null, Path.GetTempPath()).Batch.Coordinators;
+
+    /// <summary>
+    /// The shard regions register with the shard coordinator on their own, retrying every
+    /// <c>akka.cluster.sharding.retry-interval</c> (2 s): by one and a half of those after the coordinators, they have.
+    /// </summary>
+    private static readonly TimeSpan ShardRegionsSettle = TimeSpan.FromSeconds(3);
 
     private static async Task WaitUntilUpAsync(IReadOnlyList<GatewayProcess> gateways, bool clustered, CancellationToken cancel)
     {

@@ -83,7 +83,8 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>Lines a run waits for (the gateway started, a node welcomed into the cluster), kept whole; the rest only in the tail.</summary>
-    private static readonly string[] Milestones = ["mailscanner-actors started", "Welcome from", "Singleton manager started singleton actor [akka://mailscanner/user/queue-watcher"];
+    private static readonly string[] Milestones = ["mailscanner-actors started", "Welcome from", "Singleton manager started singleton actor [akka://mailscanner/user/queue-watcher",
+        "in all)"];
     private readonly List<string> _milestones = [];
 
     /// <summary>Whether the gateway has logged a line containing <paramref name="text"/>, one of <see cref="Milestones"/>.</summary>

@@ -25,13 +25,35 @@ public static class BatchCoordinatorProtocol
     /// are those a stage could not complete (a scanner down, a write failed): they are back in the incoming
     /// queue and are to be admitted again only after a back-off.
     /// </summary>
-    public sealed record BatchFinished(IReadOnlyList<FileIdentity> Messages, IReadOnlyList<FileIdentity> HandedBack);
+    /// <remarks>
+    /// <paramref name="Watcher"/> is the incarnation of the watcher the batch was driven for (clustered coordinators,
+    /// see <see cref="Registered"/>); a watcher ignores a batch driven for another one, whose messages it has re-admitted
+    /// itself. Null from a watcher's own children, which live and die with it.
+    /// </remarks>
+    public sealed record BatchFinished(IReadOnlyList<FileIdentity> Messages, IReadOnlyList<FileIdentity> HandedBack, Guid? Watcher = null);
 
     /// <summary>To the watcher: this coordinator restarted after an exception and lost its batches; send them again.</summary>
     public sealed record CoordinatorRestarted
     {
         public static readonly CoordinatorRestarted Instance = new();
     }
+
+    /// <summary>
+    /// Clustered, from a node's own coordinator to the watcher (through the singleton proxy), at its start and then
+    /// periodically: hand me the messages whose MessageActors live on my node. The watcher answers <see cref="Registered"/>
+    /// every time and DeathWatches the coordinator.
+    /// </summary>
+    public sealed record Register
+    {
+        public static readonly Register Instance = new();
+    }
+
+    /// <summary>
+    /// The watcher's answer to <see cref="Register"/>, sent before any <see cref="Enqueue"/> to that coordinator.
+    /// <paramref name="Watcher"/> changes when the watcher restarts in place or starts on another node: the coordinator
+    /// then drops the batches it drove for the earlier one (that one's successor re-admits every claim).
+    /// </summary>
+    public sealed record Registered(Guid Watcher);
 }
 
 /// <summary>
@@ -39,6 +61,13 @@ public static class BatchCoordinatorProtocol
 /// by identity, like a MailScanner child. It never touches a file. Like MailScanner it asks for deletion more
 /// than once — after delivery and again in a final sweep — and the MessageActors absorb the repeats.
 /// </summary>
+/// <remarks>
+/// On one node the watcher starts its coordinators as its children. Clustered, every node with the <c>scan</c> role
+/// starts its own and they register with the watcher singleton (<see cref="BatchCoordinatorProtocol.Register"/>), which
+/// hands each of them the messages whose MessageActors live on its node: the commands then go through the node's own
+/// shard region to a local entity, and never cross the network. Such a coordinator serves one watcher incarnation at a
+/// time and drops its batches when that one ends (see <see cref="ServeWatcher"/>).
+/// </remarks>
 public sealed class BatchCoordinator : ReceiveActor, IWithTimers
 {
     private static readonly TimeSpan StageTimeout = TimeSpan.FromSeconds(30);
@@ -48,6 +77,12 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
     private readonly IActorRef _watcher;
     private readonly PipelineCounters _counters;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    /// <summary>Clustered: this coordinator registers with the watcher (<see cref="_watcher"/> is then the singleton's proxy).</summary>
+    private readonly bool _registers;
+    /// <summary>Clustered: the watcher this coordinator serves, and its incarnation; none until it answers <see cref="BatchCoordinatorProtocol.Register"/>.</summary>
+    private IActorRef? _served;
+    private Guid? _servedIncarnation;
+    public static readonly TimeSpan RegisterInterval = TimeSpan.FromSeconds(2);
 
     private readonly List<BatchCoordinatorProtocol.Enqueue> _forming = new();
     private long _formingBytes;
@@ -56,14 +91,29 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public BatchCoordinator(BatchSettings settings, IActorRef messages, IActorRef watcher, PipelineCounters counters)
+    public BatchCoordinator(BatchSettings settings, IActorRef messages, IActorRef watcher, PipelineCounters counters, bool registers = false)
     {
         _settings = settings;
+        _registers = registers;
         _messages = messages;
         _watcher = watcher;
         _counters = counters;
 
-        Receive<BatchCoordinatorProtocol.Enqueue>(Collect);
+        Receive<BatchCoordinatorProtocol.Enqueue>(enqueue =>
+        {
+            // From a watcher this coordinator no longer serves (it ended, or restarted): that one's successor re-admits it.
+            if (_registers && !Sender.Equals(_served)) return;
+            Collect(enqueue);
+        });
+        Receive<BatchCoordinatorProtocol.Registered>(registered => ServeWatcher(Sender, registered.Watcher));
+        Receive<RegisterNow>(_ => _watcher.Tell(BatchCoordinatorProtocol.Register.Instance));
+        Receive<Terminated>(terminated =>
+        {
+            if (!terminated.ActorRef.Equals(_served)) return;
+            _log.Warning("The queue watcher {Watcher} this coordinator served is gone; its batches are dropped (its successor takes their messages up)", _served.Path);
+            DropBatches();
+            (_served, _servedIncarnation) = (null, null);
+        });
         Receive<BatchCoordinatorProtocol.Flush>(_ => StartBatchIfIdle());
         Receive<MaxWaitElapsed>(_ => StartBatchIfIdle());
         Receive<NextStage>(next => { if (_batch is not null && _batch.Id == next.BatchId) RunStage(); });
@@ -78,8 +128,47 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
         Receive<NotReady>(reply => _log.Warning("Message {Identity} was not ready for {Command}: {Why}", reply.Identity, reply.Command, reply.Why));
     }
 
-    public static Props PropsFor(BatchSettings settings, IActorRef messages, IActorRef watcher, PipelineCounters counters) =>
-        Props.Create(() => new BatchCoordinator(settings, messages, watcher, counters));
+    /// <param name="registers">Clustered: <paramref name="watcher"/> is the watcher singleton's proxy, and this coordinator registers with it.</param>
+    public static Props PropsFor(BatchSettings settings, IActorRef messages, IActorRef watcher, PipelineCounters counters, bool registers = false) =>
+        Props.Create(() => new BatchCoordinator(settings, messages, watcher, counters, registers));
+
+    /// <summary>Clustered: registers now and again every <see cref="RegisterInterval"/>, so that a watcher that restarted or moved learns of it.</summary>
+    protected override void PreStart()
+    {
+        if (!_registers) return;
+        // At once, not by the timer: after a restart this must reach the watcher before CoordinatorRestarted (PostRestart),
+        // so that its Registered comes before the messages it gives back.
+        _watcher.Tell(BatchCoordinatorProtocol.Register.Instance);
+        Timers.StartPeriodicTimer("register", RegisterNow.Instance, RegisterInterval);
+    }
+
+    /// <summary>
+    /// A watcher answered our registration. Another one than we served (a new incarnation, in place or on another node):
+    /// the batches driven for the earlier one are dropped. Their messages stay claimed, and the new watcher re-admits
+    /// every claim (Recover), so nothing waits on them; their MessageActors answer any repeated command idempotently.
+    /// </summary>
+    private void ServeWatcher(IActorRef watcher, Guid incarnation)
+    {
+        if (_servedIncarnation == incarnation) return;
+        if (_served is not null)
+        {
+            _log.Warning("The queue watcher changed ({Old} to {New}); the batches driven for the old one are dropped", _served.Path, watcher.Path);
+            DropBatches();
+            Context.Unwatch(_served);
+        }
+        (_served, _servedIncarnation) = (watcher, incarnation);
+        Context.Watch(watcher);
+    }
+
+    private void DropBatches()
+    {
+        _forming.Clear();
+        _formingBytes = 0;
+        _batch = null;
+        Timers.Cancel("max-wait");
+        Timers.Cancel("stage-timeout");
+        Timers.Cancel("next-stage");
+    }
 
     /// <summary>
     /// Batch state is not worth persisting: every message in it is still claimed by its MessageActor, which answers
@@ -174,8 +263,8 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
         Timers.Cancel("stage-timeout");
         if (batch.Stage == Stage.FinalSweep)
         {
-            _watcher.Tell(new BatchCoordinatorProtocol.BatchFinished(batch.Messages.Keys.ToList(),
-                batch.Messages.Values.Where(m => m.HandedBack).Select(m => m.Identity).ToList()));
+            (_served ?? _watcher).Tell(new BatchCoordinatorProtocol.BatchFinished(batch.Messages.Keys.ToList(),
+                batch.Messages.Values.Where(m => m.HandedBack).Select(m => m.Identity).ToList(), _servedIncarnation));
             _batch = null;
             StartBatchIfIdle();
             return;
@@ -226,6 +315,11 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
     private sealed record MaxWaitElapsed
     {
         public static readonly MaxWaitElapsed Instance = new();
+    }
+
+    private sealed record RegisterNow
+    {
+        public static readonly RegisterNow Instance = new();
     }
 
     private sealed record NextStage(long BatchId);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Akka.Actor;
 using Akka.Serialization;
+using MailScanner.Actors.Batching;
 using MailScanner.Actors.Journal;
 using MailScanner.Actors.Messages;
 using MailScanner.Actors.Queue;
@@ -11,9 +12,10 @@ namespace MailScanner.Actors.Cluster;
 
 /// <summary>
 /// What crosses the network between nodes, and only that: the commands to MessageActors and their replies, the
-/// journal's requests and answers, and what is said to the queue watcher. Never a message's content: an entity reads
-/// its file from the shared queue. Compact JSON under a short, stable manifest (the protocol's class and the record's
-/// name), so that nodes of slightly different builds still understand each other and no CLR type name goes on the wire.
+/// journal's requests and answers, what is said to the queue watcher, and what it and the nodes' batch coordinators say
+/// to each other. Never a message's content: an entity reads its file from the shared queue. Compact JSON under a short,
+/// stable manifest (the protocol's class and the record's name), so that nodes of slightly different builds still
+/// understand each other and no CLR type name goes on the wire.
 /// </summary>
 public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
 {
@@ -24,7 +26,8 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
 
     /// <summary>Every record of these protocols is serialized here; a spec checks that each one makes the round trip.</summary>
     public static readonly IReadOnlyList<Type> Protocols =
-        [typeof(MessageCommands), typeof(MessageReplies), typeof(MessageJournalProtocol), typeof(QueueWatcherProtocol), typeof(ClusterStatusProtocol)];
+        [typeof(MessageCommands), typeof(MessageReplies), typeof(MessageJournalProtocol), typeof(QueueWatcherProtocol), typeof(ClusterStatusProtocol),
+         typeof(BatchCoordinatorProtocol)];
 
     private static readonly FrozenDictionary<Type, string> ManifestByType = Protocols
         .SelectMany(protocol => protocol.GetNestedTypes().Where(t => !t.IsAbstract).Select(t => (t, $"{Prefix(protocol)}.{t.Name}")))
@@ -56,6 +59,7 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
         nameof(MessageReplies) => "reply",
         nameof(MessageJournalProtocol) => "journal",
         nameof(ClusterStatusProtocol) => "status",
+        nameof(BatchCoordinatorProtocol) => "batch",
         _ => "watcher",
     };
 }
@@ -96,6 +100,12 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
 [JsonSerializable(typeof(QueueWatcherProtocol.Status))]
 [JsonSerializable(typeof(QueueWatcherProtocol.Stop))]
 [JsonSerializable(typeof(QueueWatcherProtocol.Stopped))]
+[JsonSerializable(typeof(BatchCoordinatorProtocol.Enqueue))]
+[JsonSerializable(typeof(BatchCoordinatorProtocol.Flush))]
+[JsonSerializable(typeof(BatchCoordinatorProtocol.BatchFinished))]
+[JsonSerializable(typeof(BatchCoordinatorProtocol.CoordinatorRestarted))]
+[JsonSerializable(typeof(BatchCoordinatorProtocol.Register))]
+[JsonSerializable(typeof(BatchCoordinatorProtocol.Registered))]
 [JsonSerializable(typeof(ClusterStatusProtocol.GetNodeStatus))]
 [JsonSerializable(typeof(ClusterStatusProtocol.NodeStatus))]
 [JsonSerializable(typeof(ClusterStatusProtocol.MemberView))]

@@ -97,6 +97,8 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
 
     protected override bool AroundReceive(Receive receive, object message)
     {
+        // Whether a batch's commands cross the network: a sender on this node has a local address, one elsewhere its host's.
+        if (message is Scan or Clean or Deliver or Delete) _workspace.Counters.CountStageCommand(fromAnotherNode: !Sender.Path.Address.HasLocalScope);
         if (message is not HandOff) return base.AroundReceive(receive, message);
         _handingOff = true;
         if (_message is null)

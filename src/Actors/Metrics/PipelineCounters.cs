@@ -25,6 +25,7 @@ public sealed class PipelineCounters : IDisposable
     private static int s_instances;
 
     private long _admitted, _delivered, _quarantined, _deleted, _absorbed, _refused, _failed, _letGo, _batches;
+    private long _stageCommandsFromThisNode, _stageCommandsFromAnotherNode;
     private readonly long[] _verdicts = new long[Enum.GetValues<VerdictKind>().Length];
     private readonly long[] _outcomes = new long[OutcomeNames.Length];
     private readonly ConcurrentDictionary<string, int> _scannersUp = new();
@@ -48,6 +49,12 @@ public sealed class PipelineCounters : IDisposable
         Meter.CreateObservableCounter("mailscanner.deletes_absorbed", () => Absorbed,
             description: "Commands acknowledged without effect because their file was already gone or handed back (repeated deletes that did no harm)");
         Meter.CreateObservableCounter("mailscanner.batches", () => Batches, description: "Batches formed by the coordinators");
+        Meter.CreateObservableCounter("mailscanner.stage_commands", () => new[]
+            {
+                new Measurement<long>(StageCommandsFromThisNode, new KeyValuePair<string, object?>("from", "this_node")),
+                new Measurement<long>(StageCommandsFromAnotherNode, new KeyValuePair<string, object?>("from", "another_node")),
+            },
+            description: "Scan, Clean, Deliver and Delete commands taken by this node's MessageActors, by where their coordinator runs (clustered, another node's cost serialization both ways)");
         Meter.CreateObservableGauge("mailscanner.queue_depth", () => Observed(Volatile.Read(ref _queueDepth)),
             description: "Queue files waiting in the incoming queue or claimed and in process");
         Meter.CreateObservableGauge("mailscanner.queue_oldest_age", () => ObservedMilliseconds(Volatile.Read(ref _queueOldestAgeMs)), unit: "s",
@@ -98,6 +105,10 @@ public sealed class PipelineCounters : IDisposable
     /// <summary>Messages handed back untouched because the gateway was stopping.</summary>
     public long LetGo => Interlocked.Read(ref _letGo);
     public long Batches => Interlocked.Read(ref _batches);
+    /// <summary>Scan, Clean, Deliver and Delete commands this node's MessageActors took from a coordinator on this node (one set aside and taken up again counts again).</summary>
+    public long StageCommandsFromThisNode => Interlocked.Read(ref _stageCommandsFromThisNode);
+    /// <summary>The same, from a coordinator on another node of the cluster: each came, and is answered, over the network.</summary>
+    public long StageCommandsFromAnotherNode => Interlocked.Read(ref _stageCommandsFromAnotherNode);
 
     /// <summary>Finished messages by outcome, in the order of <see cref="OutcomeNames"/>.</summary>
     public long Outcome(string name) => name switch
@@ -120,6 +131,9 @@ public sealed class PipelineCounters : IDisposable
     internal void CountFailed() => Interlocked.Increment(ref _failed);
     internal void CountLetGo() => Interlocked.Increment(ref _letGo);
     internal void CountBatch() => Interlocked.Increment(ref _batches);
+
+    internal void CountStageCommand(bool fromAnotherNode) =>
+        Interlocked.Increment(ref fromAnotherNode ? ref _stageCommandsFromAnotherNode : ref _stageCommandsFromThisNode);
 
     /// <summary>A delivered copy was renamed into the outgoing queue; its latency runs from the original's modification time.</summary>
     internal void CountDelivered(SafeFileHandle? original = null)

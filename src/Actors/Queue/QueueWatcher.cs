@@ -27,12 +27,14 @@ namespace MailScanner.Actors.Queue;
 /// <see cref="RecoverClaims"/>): a message that brings the whole gateway down then takes no other message with it.
 ///
 /// Beside it: <see cref="IncomingQueueListing"/> (what is in the incoming queue), <see cref="CrashIsolationPlan"/>
-/// (the order of an earlier run's claims), <see cref="StopInProgress"/> (the stop's bookkeeping) and
+/// (the order of an earlier run's claims), <see cref="StopInProgress"/> (the stop's bookkeeping),
+/// <see cref="CoordinatorPool"/> (which coordinator on which node takes a message) and
 /// <see cref="QueueWatcherProtocol"/> (what it is told and answers).
 /// </summary>
 /// <remarks>
-/// A little over 400 lines on purpose: what is left here is the admission flow itself (listing, admitting, handing
-/// to coordinators, retries, stop), which reads best in one place; the pieces that stand alone are beside it.
+/// Over 500 lines on purpose: what is left here is the admission flow itself (listing, admitting, handing to
+/// coordinators and, clustered, keeping track of the nodes' coordinators, retries, stop), which reads best in one place;
+/// the pieces that stand alone are beside it.
 /// </remarks>
 public sealed class QueueWatcher : ReceiveActor, IWithTimers
 {
@@ -48,9 +50,18 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private bool _watching;
     private bool _waitingForJournalReported;
 
-    private IReadOnlyList<IActorRef> _coordinators = Array.Empty<IActorRef>();
-    private int _coordinatorIndex;
-    private int _sentToCoordinator;
+    /// <summary>On one node its children; clustered, those of every <c>scan</c> node that registered (see <see cref="CoordinatorPool"/>).</summary>
+    private readonly CoordinatorPool _coordinators;
+    /// <summary>
+    /// Clustered: admitted while no coordinator had registered (this watcher has just started), with the node of each one's
+    /// MessageActor. Handed out as that node's coordinators register, or, after <see cref="WaitForOwnNodesCoordinator"/>, to any.
+    /// </summary>
+    private readonly List<(BatchCoordinatorProtocol.Enqueue Enqueue, Address Node)> _waitingForCoordinator = new();
+    /// <summary>Two rounds of registration after this watcher started: by then every live <c>scan</c> node's coordinators have registered.</summary>
+    private static readonly TimeSpan WaitForOwnNodesCoordinator = BatchCoordinator.RegisterInterval * 2;
+    /// <summary>This incarnation: the coordinators of a cluster drop the batches they drove for an earlier one (see <see cref="BatchCoordinatorProtocol.Registered"/>).</summary>
+    private readonly Guid _incarnation = Guid.NewGuid();
+    private readonly DateTime _startedAt = DateTime.UtcNow;
 
     private readonly Queue<string> _candidates = new();
     private readonly Dictionary<FileIdentity, string> _admitting = new();
@@ -92,6 +103,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         _messages = messages;
         _startCoordinators = startCoordinators;
         _batchSize = Math.Max(1, batchSize);
+        _coordinators = new CoordinatorPool(_batchSize);
         _counters = counters;
 
         Receive<QueueWatcherProtocol.ScanQueue>(_ =>
@@ -132,6 +144,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         });
         Receive<BatchCoordinatorProtocol.BatchFinished>(finished =>
         {
+            // Driven for an earlier incarnation of this watcher: this one re-admitted those messages and counts them itself.
+            if (finished.Watcher is { } driverFor && driverFor != _incarnation) return;
             foreach (var identity in finished.Messages)
             {
                 var wasInFlight = _inFlight.Remove(identity);
@@ -153,8 +167,11 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         Receive<Deleted>(deleted => LetGoAnswered(deleted.Identity, StopInProgress.MessageOutcome.Finished));
         Receive<Failed>(failed => LetGoAnswered(failed.Identity, StopInProgress.MessageOutcome.LeftClaimed));
         Receive<BatchCoordinatorProtocol.CoordinatorRestarted>(_ => GiveBackToRestartedCoordinator(Sender));
+        Receive<BatchCoordinatorProtocol.Register>(_ => RegisterCoordinator(Sender));
+        Receive<Terminated>(terminated => CoordinatorGone(terminated.ActorRef));
+        Receive<CoordinatorsWaitedFor>(_ => AssignWaiting(onlyTo: null));
         Receive<QueueWatcherProtocol.GetStatus>(_ => Sender.Tell(new QueueWatcherProtocol.Status(
-            _candidates.Count, _admitting.Count, _inFlight.Count)));
+            _candidates.Count, _admitting.Count, _inFlight.Count, _coordinators.Count)));
     }
 
     public static Props PropsFor(QueueSettings settings, IQueueFormat format, IActorRef messages,
@@ -164,7 +181,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _coordinators = _startCoordinators(Context);
+        foreach (var child in _startCoordinators(Context)) _coordinators.Add(child);
         AwaitJournal();
     }
 
@@ -288,6 +305,49 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         coordinator.Tell(BatchCoordinatorProtocol.Flush.Instance);
     }
 
+    /// <summary>
+    /// Clustered: a node's coordinator registers (at its start, then every few seconds). It is answered every time, so
+    /// that it learns of this incarnation, and watched once: when it ends, its messages are taken up again.
+    /// </summary>
+    private void RegisterCoordinator(IActorRef coordinator)
+    {
+        // Registered first: the coordinator takes messages only from the watcher it serves.
+        coordinator.Tell(new BatchCoordinatorProtocol.Registered(_incarnation));
+        if (!_coordinators.Add(coordinator)) return;
+        Context.Watch(coordinator);
+        _log.Info("Batch coordinator {Coordinator} registered ({Count} in all)", coordinator.Path, _coordinators.Count);
+        AssignWaiting(onlyTo: coordinator.Path.Address);
+    }
+
+    /// <summary>The messages waiting for a coordinator of their node (<paramref name="onlyTo"/>), or for any (null).</summary>
+    private void AssignWaiting(Address? onlyTo)
+    {
+        var ready = _waitingForCoordinator.Where(w => onlyTo is null || w.Node.Equals(onlyTo)).ToList();
+        if (ready.Count == 0) return;
+        _waitingForCoordinator.RemoveAll(ready.Contains);
+        foreach (var (enqueue, node) in ready) Assign(enqueue, node);
+        FlushIfNothingMoreIsComing();
+    }
+
+    /// <summary>
+    /// Clustered: a coordinator ended (its node left or died, or it stopped) with the batches it drove. Their messages
+    /// leave the in-flight set, so that the periodic look at the work area (<see cref="RecoverOrphanedClaims"/>) hands
+    /// each claim to its MessageActor again: a live one answers Admitted and goes to another coordinator, a lost one is
+    /// taken over and resumed from the journal, one that finished meanwhile is no longer claimed.
+    /// </summary>
+    private void CoordinatorGone(IActorRef coordinator)
+    {
+        if (!_coordinators.Remove(coordinator)) return;
+        var lost = _assigned.Where(a => a.Value.Coordinator.Equals(coordinator)).Select(a => a.Key).ToList();
+        _log.Warning("Batch coordinator {Coordinator} is gone; its {Count} message(s) are taken up again from the work area", coordinator.Path, lost.Count);
+        foreach (var identity in lost)
+        {
+            _assigned.Remove(identity);
+            if (_inFlight.Remove(identity)) _stopping?.Count(StopInProgress.MessageOutcome.LeftClaimed);
+        }
+        StopIfDrained();
+    }
+
     private int Capacity => _settings.MaxInFlight - _admitting.Count - _inFlight.Count;
 
     private void ScanAndAdmit()
@@ -373,17 +433,26 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         if (!_inFlight.Add(admitted.Identity)) return;
         // Told to let go already (the LetGo followed the Admit): its answer to that accounts for it.
         if (_stopping is { LettingGo: true }) return;
-        if (_sentToCoordinator >= _batchSize)
-        {
-            _coordinatorIndex = (_coordinatorIndex + 1) % _coordinators.Count;
-            _sentToCoordinator = 0;
-        }
-        _sentToCoordinator++;
-        var coordinator = _coordinators[_coordinatorIndex];
-        var enqueue = new BatchCoordinatorProtocol.Enqueue(admitted.Identity, admitted.QueueId, admitted.Size);
-        _assigned[admitted.Identity] = (coordinator, enqueue);
-        coordinator.Tell(enqueue);
+        // The MessageActor answered: its address is its node's, whose coordinators then drive it without leaving the node.
+        Assign(new BatchCoordinatorProtocol.Enqueue(admitted.Identity, admitted.QueueId, admitted.Size), Sender.Path.Address);
         FlushIfNothingMoreIsComing();
+    }
+
+    private void Assign(BatchCoordinatorProtocol.Enqueue enqueue, Address messageActorNode)
+    {
+        // Clustered, just started: every live node's coordinators register within a round or two; until then a message
+        // waits for its own node's rather than going to whichever node's registered first.
+        var mayFallBack = !_recoverOrphanedClaims || DateTime.UtcNow - _startedAt >= WaitForOwnNodesCoordinator;
+        var coordinator = _coordinators.For(messageActorNode, mayFallBack);
+        if (coordinator is null)
+        {
+            _waitingForCoordinator.Add((enqueue, messageActorNode));
+            if (!Timers.IsTimerActive("coordinators-waited-for"))
+                Timers.StartSingleTimer("coordinators-waited-for", CoordinatorsWaitedFor.Instance, WaitForOwnNodesCoordinator);
+            return;
+        }
+        _assigned[enqueue.Identity] = (coordinator, enqueue);
+        coordinator.Tell(enqueue);
     }
 
     /// <returns>Whether it was an admission in progress.</returns>
@@ -438,6 +507,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         if (_stopping is null) return;
         if (!ForgetAdmission(identity) && !_inFlight.Remove(identity)) return;
         _assigned.Remove(identity);
+        _waitingForCoordinator.RemoveAll(waiting => waiting.Enqueue.Identity == identity);
         _stopping.Count(outcome);
         StopIfDrained();
     }
@@ -478,9 +548,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private void FlushIfNothingMoreIsComing()
     {
         if (_admitting.Count > 0) return;
-        foreach (var coordinator in _coordinators) coordinator.Tell(BatchCoordinatorProtocol.Flush.Instance);
-        _coordinatorIndex = (_coordinatorIndex + 1) % _coordinators.Count;
-        _sentToCoordinator = 0;
+        foreach (var coordinator in _coordinators.All) coordinator.Tell(BatchCoordinatorProtocol.Flush.Instance);
+        _coordinators.EndBurst();
     }
 
     private sealed record GracePeriodPassed { public static readonly GracePeriodPassed Instance = new(); }
@@ -488,6 +557,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private sealed record JournalReady(IReadOnlyDictionary<string, int> Interrupted);
     private sealed record JournalNotReady(string Reason);
     private sealed record AskJournal { public static readonly AskJournal Instance = new(); }
+    private sealed record CoordinatorsWaitedFor { public static readonly CoordinatorsWaitedFor Instance = new(); }
     private sealed record PeriodicScan { public static readonly PeriodicScan Instance = new(); }
     private sealed record ChangeHint { public static readonly ChangeHint Instance = new(); }
 }

@@ -14,7 +14,8 @@ public static class QueueWatcherProtocol
         public static readonly GetStatus Instance = new();
     }
 
-    public sealed record Status(int Candidates, int Admitting, int InFlight);
+    /// <param name="Coordinators">The batch coordinators it hands messages to: its children on one node, every registered one in a cluster.</param>
+    public sealed record Status(int Candidates, int Admitting, int InFlight, int Coordinators = 0);
 
     /// <summary>
     /// The gateway is stopping (sent by its coordinated-shutdown task): admit nothing more, give the messages in flight

@@ -303,6 +303,69 @@ public sealed class BatchCoordinatorSpecs : TestKit
         Assert.Equal(Commands(id => new Scan(id), 1, 2, 3), Order(_messages.ReceiveN(3)));
     }
 
+    // ---- Clustered: a node's own coordinator, serving the watcher singleton ------------------------------------
+
+    [Fact]
+    public void Should_register_with_the_watcher_and_take_messages_only_from_the_watcher_that_answered()
+    {
+        var (proxy, watcher, coordinator) = StartRegistered(Guid.NewGuid());
+
+        // An Enqueue from anyone else (a watcher that ended, an earlier incarnation) starts nothing.
+        var stranger = CreateTestProbe("earlier-watcher");
+        foreach (var n in new[] { 7, 8, 9 }) coordinator.Tell(new Enqueue(Id(n), "x", 100), stranger.Ref);
+        Assert.Empty(Sent());
+
+        foreach (var n in new[] { 1, 2, 3 }) coordinator.Tell(new Enqueue(Id(n), "x", 100), watcher.Ref);
+        Assert.Equal(Commands(id => new Scan(id), 1, 2, 3), Sent());
+        var finished = FinishFor(watcher, coordinator, 1, 2, 3);
+
+        Assert.Equal([1, 2, 3], Numbers(finished.Messages));
+        proxy.ExpectNoMsg(TimeSpan.Zero); // the batch's end goes to the watcher itself, not through the proxy
+    }
+
+    [Fact]
+    public void Should_drop_its_batches_when_another_watcher_incarnation_answers()
+    {
+        var first = Guid.NewGuid();
+        var (_, watcher, coordinator) = StartRegistered(first);
+        foreach (var n in new[] { 1, 2, 3 }) coordinator.Tell(new Enqueue(Id(n), "x", 100), watcher.Ref);
+        Assert.Equal(Commands(id => new Scan(id), 1, 2, 3), Sent());
+
+        // The watcher restarted in place: same actor, another incarnation, which re-admits every claim itself.
+        var second = Guid.NewGuid();
+        coordinator.Tell(new Registered(second), watcher.Ref);
+        Answer(coordinator, ScannedClean, 1, 2, 3);
+        Assert.Empty(Sent());
+
+        foreach (var n in new[] { 1, 2, 3 }) coordinator.Tell(new Enqueue(Id(n), "x", 100), watcher.Ref);
+        Assert.Equal(Commands(id => new Scan(id), 1, 2, 3), Sent());
+        Assert.Equal(second, FinishFor(watcher, coordinator, 1, 2, 3).Watcher);
+    }
+
+    [Fact]
+    public void Should_drop_its_batches_when_the_watcher_it_serves_terminates()
+    {
+        var (_, watcher, coordinator) = StartRegistered(Guid.NewGuid());
+        foreach (var n in new[] { 1, 2, 3 }) coordinator.Tell(new Enqueue(Id(n), "x", 100), watcher.Ref);
+        Assert.Equal(Commands(id => new Scan(id), 1, 2, 3), Sent());
+
+        EventFilter.Warning(contains: "batches are dropped").ExpectOne(() => Sys.Stop(watcher.Ref));
+
+        Answer(coordinator, ScannedClean, 1, 2, 3);
+        Assert.Empty(Sent());
+    }
+
+    /// <summary>A coordinator that registers (through <c>proxy</c>) and is answered by <c>watcher</c> with <paramref name="incarnation"/>.</summary>
+    private (TestProbe Proxy, TestProbe Watcher, IActorRef Coordinator) StartRegistered(Guid incarnation)
+    {
+        var proxy = CreateTestProbe("watcher-proxy");
+        var watcher = CreateTestProbe("watcher-singleton");
+        var coordinator = ActorOfAsTestActorRef<BatchCoordinator>(BatchCoordinator.PropsFor(Defaults, _messages.Ref, proxy.Ref, _counters, registers: true));
+        proxy.ExpectMsg<Register>();
+        coordinator.Tell(new Registered(incarnation), watcher.Ref);
+        return (proxy, watcher, coordinator);
+    }
+
     // ---- Helpers -----------------------------------------------------------------------------------------------
 
     /// <summary>A coordinator on the calling thread (a TestActorRef), so that it has handled each message before the Tell returns.</summary>
@@ -356,14 +419,17 @@ public sealed class BatchCoordinatorSpecs : TestKit
     }
 
     /// <summary>Takes the batch of <paramref name="ns"/>, scan commands sent, through every stage to its BatchFinished.</summary>
-    private BatchFinished Finish(IActorRef coordinator, params int[] ns)
+    private BatchFinished Finish(IActorRef coordinator, params int[] ns) => FinishFor(_watcher, coordinator, ns);
+
+    /// <summary><see cref="Finish"/>, for a coordinator that reports to <paramref name="watcher"/>.</summary>
+    private BatchFinished FinishFor(TestProbe watcher, IActorRef coordinator, params int[] ns)
     {
         DriveThroughDelivery(coordinator, ns);
         Assert.Equal(Commands(id => new Delete(id), ns), Sent());
         Answer(coordinator, DeletedOriginal, ns);
         Assert.Equal(Commands(id => new Delete(id), ns), Sent());
         Answer(coordinator, RepeatAbsorbed, ns);
-        return _watcher.ExpectMsg<BatchFinished>();
+        return watcher.ExpectMsg<BatchFinished>();
     }
 
     /// <summary>Everything the coordinator has sent to the MessageActors so far, in a stable order (it sends a stage's commands in no particular order).</summary>

@@ -7,6 +7,7 @@ using Envelope = MailScanner.Actors.Queue.ZMailer.Envelope;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
 using MailScanner.Actors.Metrics;
+using MailScanner.Actors.Queue;
 using MailScanner.Actors.Queue.ZMailer;
 using MailScanner.Actors.Tests.Pipeline;
 using MailScanner.Actors.Tests.TestSupport;
@@ -150,6 +151,33 @@ public sealed class ClusterOwnershipSpecs(PostgresServer server) : IClassFixture
         await MailScanner.Actors.Tests.Metrics.MetricsScrape.UntilAsync(_nodes[0].Endpoint!, s => s.Sum("akka_cluster_sharding_entities") == 0, "no entity left once done");
     }
 
+    [Fact]
+    public async Task Should_drive_each_message_from_a_batch_coordinator_on_the_node_of_its_MessageActor()
+    {
+        // Every node's coordinators have registered with the watcher: until then a message may go to another node's.
+        var everyCoordinator = 3 * _bed.Settings().Batch.Coordinators;
+        await Eventually.Holds(async () => (await _nodes[0].QueueWatcher.Ask<QueueWatcherProtocol.Status>(QueueWatcherProtocol.GetStatus.Instance, Answer)).Coordinators == everyCoordinator,
+            TimeSpan.FromSeconds(30), $"the {everyCoordinator} coordinators of the three nodes registered");
+        var fromThisNode = _nodes.Select(n => n.Counters.StageCommandsFromThisNode).ToList();
+        var fromAnotherNode = _nodes.Sum(n => n.Counters.StageCommandsFromAnotherNode);
+        var deleted = _nodes.Sum(n => n.Counters.Deleted);
+
+        var bodies = Enumerable.Range(1, 30).Select(i => $"local batch <{i}>").ToList();
+        foreach (var body in bodies) _bed.Enqueue(body);
+        // Delivered, and the originals deleted (the first message's may be among them): each has taken its Scan, Clean, Deliver and Delete.
+        await Eventually.Holds(() => bodies.All(body => OutgoingWith(body) == 1) && _nodes.Sum(n => n.Counters.Deleted) - deleted >= bodies.Count, TimeSpan.FromSeconds(90),
+            () => $"the 30 messages delivered and deleted ({bodies.Count(body => OutgoingWith(body) == 1)} delivered, {_nodes.Sum(n => n.Counters.Deleted) - deleted} deleted; " +
+                  "per node admitted, batches, stage commands from this node, from another: " +
+                  string.Join("; ", _nodes.Select(n => $"{n.Counters.Admitted} {n.Counters.Batches} {n.Counters.StageCommandsFromThisNode} {n.Counters.StageCommandsFromAnotherNode}")) + ")");
+
+        // Every one from a coordinator on the entity's own node.
+        var taken = _nodes.Select((n, i) => n.Counters.StageCommandsFromThisNode - fromThisNode[i]).ToList();
+        Assert.Equal(0, _nodes.Sum(n => n.Counters.StageCommandsFromAnotherNode) - fromAnotherNode);
+        Assert.True(taken.Sum() >= 4 * bodies.Count, $"stage commands taken on each node: {string.Join(", ", taken)}");
+        // And the MessageActors, with the batches that drive them, are spread over the nodes.
+        Assert.True(taken.Count(t => t > 0) >= 2, $"stage commands taken on each node: {string.Join(", ", taken)}");
+    }
+
     private (string Path, FileIdentity Identity) QueueByHand(string body)
     {
         var envelope = new Envelope("alice@example.org", ["bob@example.com"], "mx.example.org [192.0.2.1]", []);
@@ -191,5 +219,18 @@ public sealed class ClusterOwnershipSpecs(PostgresServer server) : IClassFixture
         Task.WhenAll(_nodes.Select(n => n.Messages.Ask<object>(command, Answer)));
 
     private int OutgoingWith(string body) =>
-        GatewayTestbed.AllEntries(_bed.Outgoing).Count(p => File.ReadAllText(p).Contains(body, StringComparison.Ordinal));
+        GatewayTestbed.AllEntries(_bed.Outgoing).Count(p => TextIfStillThere(p).Contains(body, StringComparison.Ordinal));
+
+    /// <summary>A copy being written is renamed into place while the outgoing queue is read: the name listed may be gone.</summary>
+    private static string TextIfStillThere(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (FileNotFoundException)
+        {
+            return "";
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using MailScanner.Actors.Batching;
 using MailScanner.Actors.Cluster;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
@@ -34,12 +35,16 @@ public sealed class ClusterProtocolSerializerSpecs : IDisposable
         new MessageJournalProtocol.Entry(Id, 3, null), MessageJournalProtocol.GetInterrupted.Instance,
         new MessageJournalProtocol.Interrupted(new Dictionary<string, int> { [Id.Key] = 2 }), MessageJournalProtocol.GetSize.Instance,
         new MessageJournalProtocol.Size(7, 99), new MessageJournalProtocol.Unavailable("the message journal is restarting after its database failed"),
-        QueueWatcherProtocol.ScanQueue.Instance, QueueWatcherProtocol.GetStatus.Instance, new QueueWatcherProtocol.Status(1, 2, 3),
+        QueueWatcherProtocol.ScanQueue.Instance, QueueWatcherProtocol.GetStatus.Instance, new QueueWatcherProtocol.Status(1, 2, 3, 4),
         new QueueWatcherProtocol.Stop(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(4500)), new QueueWatcherProtocol.Stopped(4, 5, 6),
         ClusterStatusProtocol.GetNodeStatus.Instance,
         new ClusterStatusProtocol.NodeStatus("akka.tcp://mailscanner@10.0.0.5:4053", ["scan"], true, 12, 40,
             [new ClusterStatusProtocol.MemberView("akka.tcp://mailscanner@10.0.0.6:4053", "Up", ["scan"], false)]),
         new ClusterStatusProtocol.MemberView("akka.tcp://mailscanner@10.0.0.7:4053", "Leaving", [], true),
+        new BatchCoordinatorProtocol.Enqueue(Id, "4242", 1234), BatchCoordinatorProtocol.Flush.Instance,
+        new BatchCoordinatorProtocol.BatchFinished([Id], [], Guid.Parse("0b9e6d2c-8f37-4a51-9d57-3f0c5e7a1b22")),
+        BatchCoordinatorProtocol.CoordinatorRestarted.Instance, BatchCoordinatorProtocol.Register.Instance,
+        new BatchCoordinatorProtocol.Registered(Guid.Parse("0b9e6d2c-8f37-4a51-9d57-3f0c5e7a1b22")),
     ];
 
     private readonly ActorSystem _system = ActorSystem.Create("serializer-spec");
