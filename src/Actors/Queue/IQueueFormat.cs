@@ -149,6 +149,13 @@ public abstract record QueueFileParse
     {
         /// <summary>What the format needs again to write the outgoing file (Postfix: the envelope records as read).</summary>
         public object? Details { get; init; }
+
+        /// <summary>
+        /// Where <see cref="Original"/> holds several files (Exim's <c>-H</c> then <c>-D</c>, Sendmail's <c>qf</c> then
+        /// <c>df</c>): each one's length, primary first; null for one file. The quarantine keeps them, so that a release
+        /// can read the entry back into its files.
+        /// </summary>
+        public IReadOnlyList<int>? OriginalPartLengths { get; init; }
     }
 
     public sealed record Malformed(string Reason) : QueueFileParse;

@@ -67,6 +67,7 @@ public sealed class EximFormat : IQueueFormat, IOutgoingQueueRules
                 new QueueEnvelope(read.Message.Sender, read.Message.Recipients), Concatenate(entry.Primary, data), read.Message.Message)
             {
                 Details = read.Message,
+                OriginalPartLengths = [entry.Primary.Length, data.Length],
             },
             EximSpoolReader.Result.Malformed malformed => new QueueFileParse.Malformed(malformed.Reason),
             var other => new QueueFileParse.Malformed($"unrecognised read result {other}"),

@@ -74,6 +74,7 @@ public sealed class SendmailFormat : IQueueFormat, IOutgoingQueueRules
                 new QueueEnvelope(read.Message.Sender, read.Message.Recipients), Concatenate(entry.Primary, data), read.Message.Message)
             {
                 Details = (read.Message, Id: SendmailQueueFile.IdFor(entry.Primary.Span)),
+                OriginalPartLengths = [entry.Primary.Length, data.Length],
             },
             SendmailQueueFile.Result.Malformed malformed => new QueueFileParse.Malformed(malformed.Reason),
             var other => new QueueFileParse.Malformed($"unrecognised read result {other}"),
