@@ -33,6 +33,18 @@ public sealed partial class QuarantineStore
     /// every attempt is refused as "already released". Why at least once: the original stays in the quarantine until the
     /// release is recorded. After step 3 the MTA is told, as after a delivery (Postfix: qmgr is woken).
     /// </summary>
+    /// <summary>The durable steps of a release, after each of which a crash can stop it.</summary>
+    public enum ReleaseStep
+    {
+        Staged,
+        IntentRecorded,
+        Published,
+        Recorded,
+    }
+
+    /// <summary>Specs only: runs after each step of a release; throwing there stops the release as a crash would.</summary>
+    internal Action<ReleaseStep>? AfterReleaseStep { get; set; }
+
     private async Task<ReleaseOutcome> ReleaseCoreAsync(string id, string outgoingDirectory, IQueueFormat format)
     {
         if (!QuarantineId.IsValid(id)) return NotAnId(id);
@@ -70,16 +82,18 @@ public sealed partial class QuarantineStore
         var tempName = OutgoingTempPrefix + id;
         // Leftover temps of this name are an unpublished fragment (see above): the writer replaces them.
         var staged = await writer.StageAsync(entry, tempName).ConfigureAwait(false);
+        AfterReleaseStep?.Invoke(ReleaseStep.Staged);
         var inode = NativeFile.TryGetIdentity(staged.Path)?.Inode ?? throw new IOException($"{staged.Path} vanished right after it was staged");
 
         var intent = new ReleaseIntent(outgoingDirectory, tempName, staged.IdentityKey!, inode, DateTime.UtcNow, staged.FinalName);
         WriteNewFile(intentPath, JsonSerializer.SerializeToUtf8Bytes(intent, QuarantineJson.Default.ReleaseIntent), sync: true);
         NativeFile.SyncDirectory(entryPath);
+        AfterReleaseStep?.Invoke(ReleaseStep.IntentRecorded);
         return await FinishAsync(entryPath, document, intent, writer).ConfigureAwait(false);
     }
 
     /// <summary>Steps 3 to 5 of <see cref="ReleaseCoreAsync"/>, for a fresh release and for one resumed after a crash.</summary>
-    private static async Task<ReleaseOutcome> FinishAsync(string entryPath, QuarantineDocument document, ReleaseIntent intent, QueueDirectoryWriter writer)
+    private async Task<ReleaseOutcome> FinishAsync(string entryPath, QuarantineDocument document, ReleaseIntent intent, QueueDirectoryWriter writer)
     {
         var tempPath = Path.Combine(intent.OutgoingDirectory, intent.TempName);
         var recovered = NativeFile.TryLStat(tempPath) is null;
@@ -98,8 +112,10 @@ public sealed partial class QuarantineStore
                 $"cannot publish the released queue entry as {Path.Combine(intent.OutgoingDirectory, intent.PublishedName)}: a foreign file already has that name ({e.Message}); {tempPath} is left for inspection");
         }
 
+        AfterReleaseStep?.Invoke(ReleaseStep.Published);
         var release = new QuarantineRelease(DateTime.UtcNow, finalPath, intent.OutgoingIdentity, recovered);
         ReplaceFile(Path.Combine(entryPath, MetadataFileName), Serialize(document with { Release = release }));
+        AfterReleaseStep?.Invoke(ReleaseStep.Recorded);
         File.Delete(Path.Combine(entryPath, ReleaseIntentFileName));
         var announceProblem = await writer.AnnounceAsync(finalPath).ConfigureAwait(false);
         return new ReleaseOutcome.Released(finalPath, intent.OutgoingIdentity, recovered) { AnnounceProblem = announceProblem };
