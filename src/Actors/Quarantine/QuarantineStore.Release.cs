@@ -31,7 +31,8 @@ public sealed partial class QuarantineStore
     /// temp rather than at the final name: we only record it. Without an intent no rename can have happened (step 2 is
     /// durable before step 3 starts), so leftover temps are an unpublished fragment and are written afresh. After step 4
     /// every attempt is refused as "already released". Why at least once: the original stays in the quarantine until the
-    /// release is recorded. After step 3 the MTA is told, as after a delivery (Postfix: qmgr is woken).
+    /// release is recorded. After step 4 the MTA is told, as after a delivery (Postfix: qmgr is woken; Exim, Sendmail: the
+    /// delivering MTA is run for the message), and waited for: the release command exits right after.
     /// </summary>
     /// <summary>The durable steps of a release, after each of which a crash can stop it.</summary>
     public enum ReleaseStep
@@ -74,8 +75,9 @@ public sealed partial class QuarantineStore
             return new ReleaseOutcome.Refused($"the outgoing queue directory {outgoingDirectory} does not exist");
         if (ReadBack(document, File.ReadAllBytes(Path.Combine(entryPath, QueueFileName)), format) is not QueueFileParse.Parsed parsed)
             return new ReleaseOutcome.Refused(WhyNotReleasable(document, format));
-        // What the format's delivery writes for this message: its envelope (as read) around its message, unchanged.
-        var entry = format.ComposeOutgoing(parsed, parsed.Message.Span);
+        // What the format's delivery writes for this message: its envelope (as read) around its message, unchanged; under
+        // a queue id of its own, as the cleaned copy delivered under the claimed one may still be queued.
+        var entry = format.ComposeOutgoing(format.WithNewQueueId(parsed), parsed.Message.Span);
 
         using var barrier = new DurabilityBarrier(outgoingDirectory);
         var writer = new QueueDirectoryWriter(outgoingDirectory, barrier, format.Outgoing);
@@ -117,7 +119,8 @@ public sealed partial class QuarantineStore
         ReplaceFile(Path.Combine(entryPath, MetadataFileName), Serialize(document with { Release = release }));
         AfterReleaseStep?.Invoke(ReleaseStep.Recorded);
         File.Delete(Path.Combine(entryPath, ReleaseIntentFileName));
-        var announceProblem = await writer.AnnounceAsync(finalPath).ConfigureAwait(false);
+        // A recovered release's entry may be delivered and gone already: then there is nothing to tell.
+        var announceProblem = File.Exists(finalPath) ? await writer.AnnounceNowAsync(finalPath).ConfigureAwait(false) : null;
         return new ReleaseOutcome.Released(finalPath, intent.OutgoingIdentity, recovered) { AnnounceProblem = announceProblem };
     }
 

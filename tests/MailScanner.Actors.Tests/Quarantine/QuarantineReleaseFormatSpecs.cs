@@ -104,7 +104,8 @@ public sealed class QuarantineReleaseFormatSpecs : IDisposable
         await Assert.ThrowsAsync<SimulatedCrash>(() => _store.ReleaseAsync(stored.Id, queues.Outgoing, queues.Format));
         _store.AfterReleaseStep = null;
         // What a crash inside step 3 leaves: the companion renamed into place, the primary still under its temp name.
-        var finalName = expected.Entry.FinalName!;
+        using var intent = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(stored.Directory, "release-intent.json")));
+        var finalName = intent.RootElement.GetProperty("finalName").GetString()!;
         var companion = Assert.Single(queues.Format.Outgoing.CompanionNamesOf(finalName));
         queues.Format.Outgoing.PrepareToPublish(queues.Outgoing, companion);
         File.Move(Path.Combine(queues.Outgoing, $"tf-quarantine-{stored.Id}+1"), Path.Combine(queues.Outgoing, companion));
@@ -209,14 +210,22 @@ public sealed class QuarantineReleaseFormatSpecs : IDisposable
             format.CompanionPathsOf(primary).Select(path => (ReadOnlyMemory<byte>)File.ReadAllBytes(path)).ToList())));
 
     /// <summary>
-    /// The outgoing queue holds the released entry and nothing else: under the format's names (the fixed one where the
-    /// format fixes it), each file what the delivery composes, at the format's mode, read back by the format's reader
-    /// as the original's envelope and message.
+    /// The outgoing queue holds the released entry and nothing else: under the format's names, each file what the
+    /// delivery composes for the claimed message (where the format names an entry by an id written in it, Exim and
+    /// Sendmail, under a new id of its own, not the one the cleaned copy was delivered under), at the format's mode,
+    /// read back by the format's reader as the original's envelope and message.
     /// </summary>
     private static void AssertReleasedOnce(Queues queues, ReleaseOutcome.Released released, Released expected)
     {
         var relative = Path.GetRelativePath(queues.Outgoing, released.OutgoingPath);
-        if (expected.Entry.FinalName is { } fixedName) Assert.Equal(fixedName, relative);
+        var (newId, claimedId) = ("", "");
+        if (expected.Entry.FinalName is { } claimedName)
+        {
+            (newId, claimedId) = (IdOf(relative), IdOf(claimedName));
+            Assert.NotEqual(claimedId, newId);
+            Assert.Equal(claimedName.Replace(claimedId, newId, StringComparison.Ordinal), relative);
+        }
+        byte[] WithClaimedId(string path) => newId.Length == 0 ? File.ReadAllBytes(path) : Encoding.Latin1.GetBytes(File.ReadAllText(path, Encoding.Latin1).Replace(newId, claimedId, StringComparison.Ordinal));
         var companions = queues.Format.Outgoing.CompanionNamesOf(relative).Select(name => Path.Combine(queues.Outgoing, name)).ToList();
         Assert.Equal([released.OutgoingPath, .. companions], QueueFiles(queues.Outgoing).OrderBy(path => path == released.OutgoingPath ? 0 : 1));
 
@@ -224,14 +233,24 @@ public sealed class QuarantineReleaseFormatSpecs : IDisposable
         var identity = NativeFile.TryGetIdentity(released.OutgoingPath)!.Value;
         Assert.True(queues.Format.NameMatches(Path.GetFileName(released.OutgoingPath), identity));
         Assert.Equal(identity.Key, released.OutgoingIdentity);
-        Assert.Equal(expected.Entry.Primary.ToArray(), File.ReadAllBytes(released.OutgoingPath));
-        Assert.Equal(expected.Entry.Companions.Select(c => c.ToArray()), companions.Select(File.ReadAllBytes));
+        Assert.Equal(expected.Entry.Primary.ToArray(), WithClaimedId(released.OutgoingPath));
+        Assert.Equal(expected.Entry.Companions.Select(c => c.ToArray()), companions.Select(WithClaimedId));
         Assert.All([released.OutgoingPath, .. companions], path => Assert.Equal(queues.Mode, File.GetUnixFileMode(path)));
 
         var readBack = ReadEntry(queues.Format, released.OutgoingPath);
         Assert.Equal(Envelope.Sender, readBack.Envelope.Sender);
         Assert.Equal(Envelope.Recipients, readBack.Envelope.Recipients);
         Assert.Equal(expected.Message, readBack.Message.ToArray());
+        var recomposed = queues.Format.ComposeOutgoing(readBack, readBack.Message.Span);
+        Assert.Equal(recomposed.Primary.ToArray(), File.ReadAllBytes(released.OutgoingPath));
+        Assert.Equal(recomposed.Companions.Select(c => c.ToArray()), companions.Select(File.ReadAllBytes));
+    }
+
+    /// <summary>The id in an Exim <c>&lt;id&gt;-H</c> or a Sendmail <c>qf&lt;id&gt;</c> name.</summary>
+    private static string IdOf(string primaryName)
+    {
+        var name = Path.GetFileName(primaryName);
+        return name.EndsWith("-H", StringComparison.Ordinal) ? name[..^2] : name[2..];
     }
 
     /// <summary>What the format's delivery writes for the claimed message, and that message as the MTA queued it.</summary>
