@@ -73,8 +73,8 @@ public sealed partial class QuarantineStore
 
         if (!System.IO.Directory.Exists(outgoingDirectory))
             return new ReleaseOutcome.Refused($"the outgoing queue directory {outgoingDirectory} does not exist");
-        if (ReadBack(document, File.ReadAllBytes(Path.Combine(entryPath, QueueFileName)), format) is not QueueFileParse.Parsed parsed)
-            return new ReleaseOutcome.Refused(WhyNotReleasable(document, format));
+        var read = ReadBack(document, File.ReadAllBytes(Path.Combine(entryPath, QueueFileName)), format);
+        if (read is not QueueFileParse.Parsed parsed) return new ReleaseOutcome.Refused(WhyNotReleasable(document, format, read));
         // What the format's delivery writes for this message: its envelope (as read) around its message, unchanged; under
         // a queue id of its own, as the cleaned copy delivered under the claimed one may still be queued.
         var entry = format.ComposeOutgoing(format.WithNewQueueId(parsed), parsed.Message.Span);
@@ -145,10 +145,9 @@ public sealed partial class QuarantineStore
         return format.ParseEntry(new QueueEntryContent(parts[0], parts.Skip(1).ToList()));
     }
 
-    private string WhyNotReleasable(QuarantineDocument document, IQueueFormat format)
+    private static string WhyNotReleasable(QuarantineDocument document, IQueueFormat format, QueueFileParse read)
     {
-        var stored = File.ReadAllBytes(Path.Combine(EntryPath(document.Id), QueueFileName));
-        var reason = ReadBack(document, stored, format) is QueueFileParse.Malformed malformed ? malformed.Reason : "unreadable";
+        var reason = read is QueueFileParse.Malformed malformed ? malformed.Reason : "unreadable";
         var missing = document.PartLengths is null && document.QueueFormat is null && format.CompanionPathsOf("entry").Count > 0
             ? $"; the entry was stored before the quarantine recorded the lengths of a {format.Name} entry's files (partLengths in {MetadataFileName}), so its {QueueFileName} cannot be split back into them"
             : "";
