@@ -10,7 +10,8 @@ namespace MailScanner.Actors.Quarantine;
 
 /// <summary>
 /// The quarantine on disk: <c>&lt;directory&gt;/&lt;yyyyMMdd&gt;/&lt;id&gt;/</c> holding <c>queue-file</c> (the original
-/// queue file, byte for byte) and <c>metadata.json</c>. Directories are 0700 and files 0600: quarantined mail
+/// queue entry, byte for byte: for Exim its <c>-H</c> then its <c>-D</c>, for Sendmail its <c>qf</c> then its <c>df</c>,
+/// whose lengths <c>metadata.json</c> records) and <c>metadata.json</c>. Directories are 0700 and files 0600: quarantined mail
 /// is the most sensitive mail there is.
 /// </summary>
 /// <remarks>
