@@ -88,7 +88,7 @@ internal static class CommandLine
                     return await Refuse($"--verdict: '{verdictText}' is not a verdict ({QuarantineText.VerdictChoices})");
                 kind = parsed;
             }
-            foreach (var entry in OpenQuarantine(parse.GetValue(config)).Store.List(sinceUtc, kind))
+            foreach (var entry in OpenQuarantine(parse.GetValue(config)).List(sinceUtc, kind))
                 await Console.Out.WriteLineAsync(QuarantineText.ListLine(entry));
             return 0;
         }));
@@ -103,7 +103,7 @@ internal static class CommandLine
         command.SetAction(parse => ReportingQuarantineErrors(async () =>
         {
             var wanted = parse.GetValue(id)!;
-            if (OpenQuarantine(parse.GetValue(config)).Store.TryGet(wanted) is not { } entry) return await Refuse(UnknownId(wanted));
+            if (OpenQuarantine(parse.GetValue(config)).TryGet(wanted) is not { } entry) return await Refuse(UnknownId(wanted));
             await Console.Out.WriteAsync(QuarantineText.Describe(entry));
             return 0;
         }));
@@ -114,16 +114,20 @@ internal static class CommandLine
     {
         var config = ConfigOption();
         var id = IdArgument();
-        var command = new Command("release", "Put the original message into the outgoing queue (mailscanner.queue.outgoing), once.") { id, config };
+        var command = new Command("release",
+            "Hand the original message to the MTA through the outgoing queue (mailscanner.queue.outgoing), as mailscanner.queue.format writes a delivered message, once.") { id, config };
         command.SetAction(parse => ReportingQuarantineErrors(async () =>
         {
             var wanted = parse.GetValue(id)!;
-            var (store, outgoing) = OpenQuarantine(parse.GetValue(config));
-            switch (await store.ReleaseAsync(wanted, outgoing))
+            var settings = GatewaySettingsLoader.Load(parse.GetValue(config), Directory.GetCurrentDirectory());
+            var store = new QuarantineStore(settings.Quarantine.Directory);
+            switch (await store.ReleaseAsync(wanted, settings.Queue.Outgoing, QueueFormats.For(settings.Queue)))
             {
                 case ReleaseOutcome.Released released:
                     await Console.Out.WriteLineAsync(
                         $"released {wanted}: queued as {released.OutgoingPath}{(released.Recovered ? " (by an earlier, interrupted release; now recorded)" : "")}");
+                    if (released.AnnounceProblem is { } problem)
+                        await Console.Error.WriteLineAsync($"mailscanner-actors: the MTA was not told about the released message (it finds it later by itself): {problem}");
                     return 0;
                 case ReleaseOutcome.Refused refused:
                     return await Refuse($"release refused: {refused.Reason}");
@@ -142,7 +146,7 @@ internal static class CommandLine
         command.SetAction(parse => ReportingQuarantineErrors(async () =>
         {
             var wanted = parse.GetValue(id)!;
-            if (!await OpenQuarantine(parse.GetValue(config)).Store.DeleteAsync(wanted)) return await Refuse(UnknownId(wanted));
+            if (!await OpenQuarantine(parse.GetValue(config)).DeleteAsync(wanted)) return await Refuse(UnknownId(wanted));
             await Console.Out.WriteLineAsync($"deleted {wanted}");
             return 0;
         }));
@@ -208,11 +212,8 @@ internal static class CommandLine
         return buffer.ToArray();
     }
 
-    private static (QuarantineStore Store, string Outgoing) OpenQuarantine(string? configFile)
-    {
-        var settings = GatewaySettingsLoader.Load(configFile, Directory.GetCurrentDirectory());
-        return (new QuarantineStore(settings.Quarantine.Directory), settings.Queue.Outgoing);
-    }
+    private static QuarantineStore OpenQuarantine(string? configFile) =>
+        new(GatewaySettingsLoader.Load(configFile, Directory.GetCurrentDirectory()).Quarantine.Directory);
 
     private static string UnknownId(string id) => QuarantineId.IsValid(id)
         ? $"no quarantine entry {id}"

@@ -24,6 +24,12 @@ public sealed record DeliveryPlan(
     OutgoingEntry? OutgoingQueueFile,
     DeliveryIntent? Recorded)
 {
+    /// <summary>The queue format the original was read with (<c>mailscanner.queue.format</c>), kept with it in the quarantine.</summary>
+    public string? QueueFormat { get; init; }
+
+    /// <summary>The lengths of the files <see cref="Original"/> joins (<see cref="QueueFileParse.Parsed.OriginalPartLengths"/>).</summary>
+    public IReadOnlyList<int>? OriginalPartLengths { get; init; }
+
     /// <summary>Not all digits, so the MTA ignores it; derived from the identity, so it is this message's alone.</summary>
     public string OutgoingTempName => $"tf-{Identity.Key}";
 }
@@ -162,7 +168,8 @@ public sealed class ExactlyOnceDelivery(QueueDirectoryWriter outgoing, Quarantin
         // The quarantine keeps the original queue file, untouched, with what we know about it beside it.
         var quarantineCopy = toQuarantine
             ? WritingTo(quarantine.Directory, quarantine.StageAsync(plan.Original,
-                QuarantineMetadata.For(DateTime.UtcNow, plan.QueueId, plan.Identity, plan.Envelope, plan.Verdict), plan.Identity.Key))
+                QuarantineMetadata.For(DateTime.UtcNow, plan.QueueId, plan.Identity, plan.Envelope, plan.Verdict)
+                    with { QueueFormat = plan.QueueFormat, PartLengths = plan.OriginalPartLengths }, plan.Identity.Key))
             : Task.FromResult<StagedName?>(null);
         return new DeliveryIntent(plan.Verdict.Kind, plan.Verdict.Reasons, plan.Action,
             await outgoingCopy.ConfigureAwait(false), await quarantineCopy.ConfigureAwait(false));

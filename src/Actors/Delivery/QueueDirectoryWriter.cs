@@ -134,4 +134,7 @@ public sealed class QueueDirectoryWriter
 
     /// <summary>Tells the MTA that an entry was published (Postfix: wakes qmgr; Exim: delivers it); null, or why it could not.</summary>
     public Task<string?> AnnounceAsync(string publishedPath) => _rules.AnnounceAsync(publishedPath);
+
+    /// <summary>As <see cref="AnnounceAsync"/>, done when the task completes (<see cref="IOutgoingQueueRules.AnnounceNowAsync"/>).</summary>
+    public Task<string?> AnnounceNowAsync(string publishedPath) => _rules.AnnounceNowAsync(publishedPath);
 }

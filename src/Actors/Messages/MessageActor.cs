@@ -369,7 +369,11 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         var outgoing = _decision!.DeliveredMessage is { } delivered
             ? _workspace.Format.ComposeOutgoing(message.Parsed!, delivered)
             : null;
-        var plan = new DeliveryPlan(Identity, QueueId, message.Envelope, _decision.Verdict, _decision.Action, message.Parsed!.Original, outgoing, _recordedDelivery);
+        var plan = new DeliveryPlan(Identity, QueueId, message.Envelope, _decision.Verdict, _decision.Action, message.Parsed!.Original, outgoing, _recordedDelivery)
+        {
+            QueueFormat = _workspace.Format.Name,
+            OriginalPartLengths = message.Parsed.OriginalPartLengths,
+        };
         Task<DeliveryResult> writing;
         try
         {

@@ -15,6 +15,11 @@ namespace MailScanner.Actors.Quarantine;
 /// <param name="Recipients">Envelope recipients.</param>
 /// <param name="Verdict">Why the message is here.</param>
 /// <param name="Reasons">What the scanners found, as in the log.</param>
+/// <param name="QueueFormat">The queue format the original was read with; null in entries stored before it was recorded.</param>
+/// <param name="PartLengths">
+/// Where the queue file holds a whole entry of several files (Exim: <c>-H</c> then <c>-D</c>; Sendmail: <c>qf</c> then
+/// <c>df</c>, joined), each file's length, primary first; null for one file, and in entries stored before it was recorded.
+/// </param>
 public sealed record QuarantineMetadata(
     DateTime TimeUtc,
     string QueueId,
@@ -22,7 +27,9 @@ public sealed record QuarantineMetadata(
     string Sender,
     IReadOnlyList<string> Recipients,
     VerdictKind Verdict,
-    IReadOnlyList<string> Reasons)
+    IReadOnlyList<string> Reasons,
+    string? QueueFormat = null,
+    IReadOnlyList<int>? PartLengths = null)
 {
     /// <summary>The metadata of a message the gateway has parsed and scanned.</summary>
     public static QuarantineMetadata For(DateTime timeUtc, string queueId, FileIdentity original, QueueEnvelope envelope, Verdict verdict) =>
@@ -31,7 +38,7 @@ public sealed record QuarantineMetadata(
 
 /// <summary>Where and when a quarantined message was put back into the outgoing queue.</summary>
 /// <param name="TimeUtc">When the release was recorded.</param>
-/// <param name="OutgoingPath">The queue file written, named by its inode.</param>
+/// <param name="OutgoingPath">The primary queue file written, under the name the queue format gives it (ZMailer: its inode).</param>
 /// <param name="OutgoingIdentity">The <see cref="FileIdentity.Key"/> of that file.</param>
 /// <param name="Recovered">True when the copy was published by an earlier, interrupted release and this one only recorded it.</param>
 public sealed record QuarantineRelease(DateTime TimeUtc, string OutgoingPath, string OutgoingIdentity, bool Recovered);
@@ -57,8 +64,12 @@ public abstract record ReleaseOutcome
     private ReleaseOutcome() { }
 
     /// <summary>The original is in the outgoing queue at <paramref name="OutgoingPath"/>, exactly once.</summary>
-    public sealed record Released(string OutgoingPath, string OutgoingIdentity, bool Recovered) : ReleaseOutcome;
+    public sealed record Released(string OutgoingPath, string OutgoingIdentity, bool Recovered) : ReleaseOutcome
+    {
+        /// <summary>The MTA could not be told about the new entry (it finds it later by itself): why, for the operator.</summary>
+        public string? AnnounceProblem { get; init; }
+    }
 
-    /// <summary>Nothing was written: unknown or malformed id, already released, busy, or no outgoing directory.</summary>
+    /// <summary>Nothing was written: unknown or malformed id, already released, busy, no outgoing directory, or an original the queue format cannot write back.</summary>
     public sealed record Refused(string Reason) : ReleaseOutcome;
 }

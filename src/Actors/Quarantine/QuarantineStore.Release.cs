@@ -1,6 +1,8 @@
-using System.Globalization;
 using System.Text.Json;
+using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Identity;
+using MailScanner.Actors.Journal;
+using MailScanner.Actors.Queue;
 
 namespace MailScanner.Actors.Quarantine;
 
@@ -8,23 +10,43 @@ namespace MailScanner.Actors.Quarantine;
 public sealed partial class QuarantineStore
 {
     /// <summary>
-    /// Releasing happens in five durable steps; a crash can stop it after any of them:
+    /// Releasing reads the stored original back with the queue format (its envelope and message) and writes it into
+    /// the outgoing queue as the format writes a delivered message (<see cref="QueueDirectoryWriter"/>: names,
+    /// subdirectories, companion files, owner and mode). It happens in five durable steps; a crash can stop it after
+    /// any of them:
     /// <list type="number">
-    /// <item>write the original to <c>tf-quarantine-&lt;id&gt;</c> in the outgoing directory, fsync it and the directory;</item>
-    /// <item>write <c>release-intent.json</c> (outgoing directory, temp name, the temp's identity) into the entry, fsync;</item>
-    /// <item>rename the temp to its inode number without replacing anything, fsync the directory: the MTA now owns it;</item>
+    /// <item>stage the entry in the outgoing directory, its companions as <c>tf-quarantine-&lt;id&gt;+1</c>, ... and its
+    /// primary file as <c>tf-quarantine-&lt;id&gt;</c>, and make them durable;</item>
+    /// <item>write <c>release-intent.json</c> (outgoing directory, temp name, the primary temp's identity, the final
+    /// name) into the entry, fsync;</item>
+    /// <item>publish: rename the companions, then the primary, to their final names without replacing anything, durably:
+    /// the MTA now owns the entry;</item>
     /// <item>record the release in <c>metadata.json</c> (write aside, fsync, rename over, fsync);</item>
     /// <item>remove the intent.</item>
     /// </list>
-    /// Why this releases at most once: the temp name is ours alone and, once an intent names it, only step 3 removes
-    /// it. So on a retry that finds an intent, a temp that is still there (with the recorded identity) was never
-    /// published and is renamed now, while a temp that is gone was published, and may already have been delivered
-    /// and removed by the MTA, which is why we look at the temp rather than at the final name: we only record it.
-    /// Without an intent no rename can have happened (step 2 is durable before step 3 starts), so a leftover temp is
-    /// an unpublished fragment and is written afresh. After step 4 every attempt is refused as "already released".
-    /// Why at least once: the original stays in the quarantine until the release is recorded.
+    /// Why this releases at most once: the temp names are ours alone and, once an intent names them, only step 3 removes
+    /// them, the primary last. So on a retry that finds an intent, a primary temp that is still there (with the recorded
+    /// identity) was never published and is published now (with whichever companions are still staged), while one that
+    /// is gone was published, and may already have been delivered and removed by the MTA, which is why we look at the
+    /// temp rather than at the final name: we only record it. Without an intent no rename can have happened (step 2 is
+    /// durable before step 3 starts), so leftover temps are an unpublished fragment and are written afresh. After step 4
+    /// every attempt is refused as "already released". Why at least once: the original stays in the quarantine until the
+    /// release is recorded. After step 4 the MTA is told, as after a delivery (Postfix: qmgr is woken; Exim, Sendmail: the
+    /// delivering MTA is run for the message), and waited for: the release command exits right after.
     /// </summary>
-    private ReleaseOutcome Release(string id, string outgoingDirectory)
+    /// <summary>The durable steps of a release, after each of which a crash can stop it.</summary>
+    public enum ReleaseStep
+    {
+        Staged,
+        IntentRecorded,
+        Published,
+        Recorded,
+    }
+
+    /// <summary>Specs only: runs after each step of a release; throwing there stops the release as a crash would.</summary>
+    internal Action<ReleaseStep>? AfterReleaseStep { get; set; }
+
+    private async Task<ReleaseOutcome> ReleaseCoreAsync(string id, string outgoingDirectory, IQueueFormat format)
     {
         if (!QuarantineId.IsValid(id)) return NotAnId(id);
         var entryPath = EntryPath(id);
@@ -41,60 +63,94 @@ public sealed partial class QuarantineStore
                 $"quarantine entry {id} was already released on {done.TimeUtc:yyyy-MM-dd HH:mm:ss}Z to {done.OutgoingPath}");
         }
 
-        if (File.Exists(intentPath)) return Finish(entryPath, document, Deserialize(intentPath, QuarantineJson.Default.ReleaseIntent));
+        if (File.Exists(intentPath))
+        {
+            var recorded = Deserialize(intentPath, QuarantineJson.Default.ReleaseIntent);
+            using var resumed = new DurabilityBarrier(recorded.OutgoingDirectory);
+            return await FinishAsync(entryPath, document, recorded, new QueueDirectoryWriter(recorded.OutgoingDirectory, resumed, format.Outgoing))
+                .ConfigureAwait(false);
+        }
 
         if (!System.IO.Directory.Exists(outgoingDirectory))
             return new ReleaseOutcome.Refused($"the outgoing queue directory {outgoingDirectory} does not exist");
+        var read = ReadBack(document, File.ReadAllBytes(Path.Combine(entryPath, QueueFileName)), format);
+        if (read is not QueueFileParse.Parsed parsed) return new ReleaseOutcome.Refused(WhyNotReleasable(document, format, read));
+        // What the format's delivery writes for this message: its envelope (as read) around its message, unchanged; under
+        // a queue id of its own, as the cleaned copy delivered under the claimed one may still be queued.
+        var entry = format.ComposeOutgoing(format.WithNewQueueId(parsed), parsed.Message.Span);
+
+        using var barrier = new DurabilityBarrier(outgoingDirectory);
+        var writer = new QueueDirectoryWriter(outgoingDirectory, barrier, format.Outgoing);
         var tempName = OutgoingTempPrefix + id;
-        var tempPath = Path.Combine(outgoingDirectory, tempName);
-        if (NativeFile.TryLStat(tempPath) is not null) File.Delete(tempPath); // an unpublished fragment (see above)
+        // Leftover temps of this name are an unpublished fragment (see above): the writer replaces them.
+        var staged = await writer.StageAsync(entry, tempName).ConfigureAwait(false);
+        AfterReleaseStep?.Invoke(ReleaseStep.Staged);
+        var inode = NativeFile.TryGetIdentity(staged.Path)?.Inode ?? throw new IOException($"{staged.Path} vanished right after it was staged");
 
-        var content = File.ReadAllBytes(Path.Combine(entryPath, QueueFileName));
-        FileIdentity written;
-        using (var handle = NativeFile.CreateExclusive(tempPath))
-        {
-            RandomAccess.Write(handle, content, fileOffset: 0);
-            NativeFile.Sync(handle);
-            written = NativeFile.GetIdentity(handle);
-        }
-        // The temp's name must be durable before the intent says it exists, or a crash could make it look published.
-        NativeFile.SyncDirectory(outgoingDirectory);
-
-        var intent = new ReleaseIntent(outgoingDirectory, tempName, written.Key, written.Inode, DateTime.UtcNow);
+        var intent = new ReleaseIntent(outgoingDirectory, tempName, staged.IdentityKey!, inode, DateTime.UtcNow, staged.FinalName);
         WriteNewFile(intentPath, JsonSerializer.SerializeToUtf8Bytes(intent, QuarantineJson.Default.ReleaseIntent), sync: true);
         NativeFile.SyncDirectory(entryPath);
-        return Finish(entryPath, document, intent);
+        AfterReleaseStep?.Invoke(ReleaseStep.IntentRecorded);
+        return await FinishAsync(entryPath, document, intent, writer).ConfigureAwait(false);
     }
 
-    /// <summary>Steps 3 to 5 of <see cref="Release"/>, for a fresh release and for one resumed after a crash.</summary>
-    private static ReleaseOutcome Finish(string entryPath, QuarantineDocument document, ReleaseIntent intent)
+    /// <summary>Steps 3 to 5 of <see cref="ReleaseCoreAsync"/>, for a fresh release and for one resumed after a crash.</summary>
+    private async Task<ReleaseOutcome> FinishAsync(string entryPath, QuarantineDocument document, ReleaseIntent intent, QueueDirectoryWriter writer)
     {
         var tempPath = Path.Combine(intent.OutgoingDirectory, intent.TempName);
-        var finalPath = Path.Combine(intent.OutgoingDirectory, intent.Inode.ToString(CultureInfo.InvariantCulture));
-        var recovered = true;
-        if (NativeFile.TryLStat(tempPath) is not null)
+        var recovered = NativeFile.TryLStat(tempPath) is null;
+        if (!recovered && NativeFile.TryGetIdentity(tempPath)?.Key != intent.OutgoingIdentity)
+            return new ReleaseOutcome.Refused(
+                $"{tempPath} is not the file release of {document.Id} wrote (identity differs); left it and {ReleaseIntentFileName} alone for inspection");
+        string finalPath;
+        try
         {
-            if (NativeFile.TryGetIdentity(tempPath)?.Key != intent.OutgoingIdentity)
-                return new ReleaseOutcome.Refused(
-                    $"{tempPath} is not the file release of {document.Id} wrote (identity differs); left it and {ReleaseIntentFileName} alone for inspection");
-            switch (NativeFile.TryRenameNoReplace(tempPath, finalPath))
-            {
-                case RenameOutcome.Renamed:
-                    NativeFile.SyncDirectory(intent.OutgoingDirectory);
-                    recovered = false;
-                    break;
-                case RenameOutcome.TargetExists:
-                    // Our inode number is ours alone: whatever has that name is not a queue file we wrote.
-                    return new ReleaseOutcome.Refused(
-                        $"cannot name the released queue file {finalPath}: a foreign file already has that name; {tempPath} is left for inspection");
-                case RenameOutcome.SourceMissing:
-                    break; // cannot happen while we hold the entry's lock; if it did, the temp was published
-            }
+            finalPath = await writer.PublishAsync(new StagedName(tempPath, intent.PublishedName, intent.OutgoingIdentity)).ConfigureAwait(false);
+        }
+        catch (IOException e) when (e.Message.Contains("already exists", StringComparison.Ordinal))
+        {
+            // Our names are ours alone (ZMailer, Postfix: the inode; Exim, Sendmail: the message's id): whatever has one is not ours.
+            return new ReleaseOutcome.Refused(
+                $"cannot publish the released queue entry as {Path.Combine(intent.OutgoingDirectory, intent.PublishedName)}: a foreign file already has that name ({e.Message}); {tempPath} is left for inspection");
         }
 
+        AfterReleaseStep?.Invoke(ReleaseStep.Published);
         var release = new QuarantineRelease(DateTime.UtcNow, finalPath, intent.OutgoingIdentity, recovered);
         ReplaceFile(Path.Combine(entryPath, MetadataFileName), Serialize(document with { Release = release }));
+        AfterReleaseStep?.Invoke(ReleaseStep.Recorded);
         File.Delete(Path.Combine(entryPath, ReleaseIntentFileName));
-        return new ReleaseOutcome.Released(finalPath, intent.OutgoingIdentity, recovered);
+        // A recovered release's entry may be delivered and gone already: then there is nothing to tell.
+        var announceProblem = File.Exists(finalPath) ? await writer.AnnounceNowAsync(finalPath).ConfigureAwait(false) : null;
+        return new ReleaseOutcome.Released(finalPath, intent.OutgoingIdentity, recovered) { AnnounceProblem = announceProblem };
+    }
+
+    /// <summary>
+    /// The stored original read back with the format, as it was claimed: its files split again by the lengths recorded
+    /// when it was quarantined. Malformed (saying why) when the format cannot read it.
+    /// </summary>
+    private static QueueFileParse ReadBack(QuarantineDocument document, byte[] stored, IQueueFormat format)
+    {
+        if (document.QueueFormat is { } quarantinedFrom && quarantinedFrom != format.Name)
+            return new QueueFileParse.Malformed($"it was quarantined from a {quarantinedFrom} queue, and mailscanner.queue.format is {format.Name}");
+        if (document.PartLengths is not { Count: > 1 } lengths) return format.ParseEntry(QueueEntryContent.OneFile(stored));
+        if (lengths.Any(length => length < 0) || lengths.Sum(length => (long)length) != stored.Length)
+            return new QueueFileParse.Malformed($"partLengths in {MetadataFileName} ({string.Join(", ", lengths)}) do not add up to the {stored.Length} bytes of {QueueFileName}");
+        var parts = new List<ReadOnlyMemory<byte>>(lengths.Count);
+        var offset = 0;
+        foreach (var length in lengths)
+        {
+            parts.Add(stored.AsMemory(offset, length));
+            offset += length;
+        }
+        return format.ParseEntry(new QueueEntryContent(parts[0], parts.Skip(1).ToList()));
+    }
+
+    private static string WhyNotReleasable(QuarantineDocument document, IQueueFormat format, QueueFileParse read)
+    {
+        var reason = read is QueueFileParse.Malformed malformed ? malformed.Reason : "unreadable";
+        var missing = document.PartLengths is null && document.QueueFormat is null && format.CompanionPathsOf("entry").Count > 0
+            ? $"; the entry was stored before the quarantine recorded the lengths of a {format.Name} entry's files (partLengths in {MetadataFileName}), so its {QueueFileName} cannot be split back into them"
+            : "";
+        return $"quarantine entry {document.Id} cannot be released as a {format.Name} queue entry: {reason}{missing}; nothing was written";
     }
 }

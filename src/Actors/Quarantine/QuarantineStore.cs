@@ -2,6 +2,7 @@ using System.Text.Json;
 using MailScanner.Actors.Delivery;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Journal;
+using MailScanner.Actors.Queue;
 using MailScanner.Actors.Scanning;
 using Microsoft.Win32.SafeHandles;
 
@@ -9,7 +10,8 @@ namespace MailScanner.Actors.Quarantine;
 
 /// <summary>
 /// The quarantine on disk: <c>&lt;directory&gt;/&lt;yyyyMMdd&gt;/&lt;id&gt;/</c> holding <c>queue-file</c> (the original
-/// queue file, byte for byte) and <c>metadata.json</c>. Directories are 0700 and files 0600: quarantined mail
+/// queue entry, byte for byte: for Exim its <c>-H</c> then its <c>-D</c>, for Sendmail its <c>qf</c> then its <c>df</c>,
+/// whose lengths <c>metadata.json</c> records) and <c>metadata.json</c>. Directories are 0700 and files 0600: quarantined mail
 /// is the most sensitive mail there is.
 /// </summary>
 /// <remarks>
@@ -184,13 +186,18 @@ public sealed partial class QuarantineStore
     /// <summary>The entry with this id, or null when the id is malformed or unknown.</summary>
     public QuarantineEntry? TryGet(string id) => QuarantineId.IsValid(id) ? TryRead(id, EntryPath(id)) : null;
 
+    /// <summary>Releases into a ZMailer outgoing queue: <see cref="ReleaseAsync(string, string, IQueueFormat)"/> with ZMailer's format.</summary>
+    public Task<ReleaseOutcome> ReleaseAsync(string id, string outgoingDirectory) => ReleaseAsync(id, outgoingDirectory, ZMailerFormat.Instance);
+
     /// <summary>
-    /// Puts the original queue file back into <paramref name="outgoingDirectory"/> as a ZMailer queue file named
-    /// by its inode, once: a second release is refused, and a release interrupted by a crash is completed (not
-    /// repeated) by the next attempt.
+    /// Hands the original back to the MTA through <paramref name="outgoingDirectory"/> as <paramref name="format"/>
+    /// writes a delivered message (ZMailer: one file named by its inode; Postfix: a queue file in incoming/ named by a
+    /// queue id of its inode; Exim: <c>-D</c> then <c>-H</c> under the message's id; Sendmail: <c>df</c> then
+    /// <c>qf</c>), once: a second release is refused, and a release interrupted by a crash is completed (not repeated)
+    /// by the next attempt.
     /// </summary>
-    public Task<ReleaseOutcome> ReleaseAsync(string id, string outgoingDirectory) =>
-        Task.Run(() => Release(id, Path.GetFullPath(outgoingDirectory)));
+    public Task<ReleaseOutcome> ReleaseAsync(string id, string outgoingDirectory, IQueueFormat format) =>
+        Task.Run(() => ReleaseCoreAsync(id, Path.GetFullPath(outgoingDirectory), format));
 
     /// <summary>Removes an entry. False when the id is malformed or unknown.</summary>
     /// <exception cref="IOException">A release or delete of the same entry is running right now.</exception>
@@ -210,7 +217,12 @@ public sealed partial class QuarantineStore
         {
             var intent = Deserialize(intentPath, QuarantineJson.Default.ReleaseIntent);
             var tempPath = Path.Combine(intent.OutgoingDirectory, intent.TempName);
-            if (NativeFile.TryGetIdentity(tempPath)?.Key == intent.OutgoingIdentity) File.Delete(tempPath);
+            if (NativeFile.TryGetIdentity(tempPath)?.Key == intent.OutgoingIdentity)
+            {
+                File.Delete(tempPath);
+                // Its companions' temps (<temp>+1, ...) too: still staged, since the primary was to be published last.
+                for (var i = 1; NativeFile.TryLStat($"{tempPath}+{i}") is not null; i++) File.Delete($"{tempPath}+{i}");
+            }
         }
 
         // Renamed aside first, so that the entry disappears from listings at once and a crash leaves no half entry.

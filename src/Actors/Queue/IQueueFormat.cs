@@ -71,6 +71,13 @@ public interface IQueueFormat
     /// </summary>
     OutgoingEntry ComposeOutgoing(QueueFileParse.Parsed claimed, ReadOnlySpan<byte> message);
 
+    /// <summary>
+    /// The claimed entry under a queue id of its own, for writing it once more beside the copy already delivered under
+    /// the claimed id (a quarantine release: the cleaned copy may still be queued, and the MTA's log should tell the two
+    /// apart). Formats whose names carry the written file's inode (ZMailer, Postfix) get a new name anyway.
+    /// </summary>
+    QueueFileParse.Parsed WithNewQueueId(QueueFileParse.Parsed claimed) => claimed;
+
     /// <summary>How files are put into the outgoing queue and the MTA told about them.</summary>
     IOutgoingQueueRules Outgoing { get; }
 
@@ -114,6 +121,12 @@ public interface IOutgoingQueueRules
     /// telling. Never throws; a failure is for the log.
     /// </summary>
     Task<string?> AnnounceAsync(string publishedPath) => Task.FromResult<string?>(null);
+
+    /// <summary>
+    /// As <see cref="AnnounceAsync"/>, but the MTA has been told when the task completes (Exim, Sendmail: their delivery
+    /// run has exited), not merely asked in the background: for a writer that exits right after, such as a release.
+    /// </summary>
+    Task<string?> AnnounceNowAsync(string publishedPath) => AnnounceAsync(publishedPath);
 }
 
 /// <summary>A claimed entry's content: the primary file's and each companion's, in <see cref="IQueueFormat.CompanionPathsOf"/> order.</summary>
@@ -149,6 +162,13 @@ public abstract record QueueFileParse
     {
         /// <summary>What the format needs again to write the outgoing file (Postfix: the envelope records as read).</summary>
         public object? Details { get; init; }
+
+        /// <summary>
+        /// Where <see cref="Original"/> holds several files (Exim's <c>-H</c> then <c>-D</c>, Sendmail's <c>qf</c> then
+        /// <c>df</c>): each one's length, primary first; null for one file. The quarantine keeps them, so that a release
+        /// can read the entry back into its files.
+        /// </summary>
+        public IReadOnlyList<int>? OriginalPartLengths { get; init; }
     }
 
     public sealed record Malformed(string Reason) : QueueFileParse;

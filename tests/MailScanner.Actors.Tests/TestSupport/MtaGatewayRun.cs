@@ -173,6 +173,98 @@ public static class MtaGatewayRun
     }
 
     /// <summary>
+    /// An EICAR message sent over SMTP is delivered cleaned and its original quarantined; the gateway stops; then
+    /// <c>mailscanner-actors quarantine release</c> (the real executable, on a config file naming the MTA's queues and
+    /// format) hands the original to the MTA, which delivers it to the sink exactly once, untouched, with no queue-file
+    /// error in its log; a second release is refused as "already released" and writes nothing.
+    /// </summary>
+    public static async Task ReleaseQuarantinedEicarAsync(IPrivateMta mta, GatewaySettings settings, string workingDirectory)
+    {
+        const string sender = "alice@example.org", recipient = "eicar@example.net";
+        var message = Encoding.ASCII.GetString(TestMail.Bytes(TestMail.Message(TestMail.Attachment("invoice.com", TestMail.Eicar))));
+        var eicarSignatures = new[] { "EICAR-STANDARD-ANTIVIRUS-TEST-FILE", Convert.ToBase64String(TestMail.Eicar)[..40] };
+        bool HasEicar(string text) => eicarSignatures.Any(signature => text.Contains(signature, StringComparison.Ordinal));
+        var store = new QuarantineStore(settings.Quarantine.Directory);
+        var sink = new CompleteSinkFiles(mta);
+
+        await using (var gateway = await HostedGateway.StartAsync(settings))
+        {
+            await PostfixInstance.SendOverSmtpAsync(mta.SmtpPort, sender, [recipient], message);
+            await Eventually.Holds(() => sink.Count() >= 1 && mta.QueuedFiles().Count == 0 && store.List().Count == 1, TimeSpan.FromSeconds(90),
+                () => $"{mta.Name} to deliver the cleaned copy and the gateway to quarantine the original ({sink.Count()} delivered; {gateway.Counters}); log tail:\n{mta.LogTail()}");
+        }
+        var cleaned = SinkFile.Read(Assert.Single(mta.SinkFiles()));
+        Assert.False(HasEicar(cleaned.Message), "the cleaned copy carries the virus");
+        var entry = Assert.Single(store.List());
+        Assert.Equal(VerdictKind.Infected, entry.Metadata.Verdict);
+        Assert.Equal(settings.Queue.Format, entry.Metadata.QueueFormat);
+
+        var config = Path.Combine(workingDirectory, "release.conf");
+        await File.WriteAllTextAsync(config, ReleaseConfig(settings));
+        var (exitCode, stdout, stderr) = await RunCommandLineAsync(workingDirectory, "quarantine", "release", entry.Id, "--config", config);
+        Assert.True(exitCode == 0, $"exit {exitCode}; stdout: {stdout}; stderr: {stderr}");
+        Assert.StartsWith($"released {entry.Id}: queued as {settings.Queue.Outgoing}/", stdout.Trim(), StringComparison.Ordinal);
+        Assert.Equal("", stderr.Trim()); // the MTA was told, as after a delivery
+
+        await Eventually.Holds(() => sink.Count() >= 2 && mta.QueuedFiles().Count == 0, TimeSpan.FromSeconds(90),
+            () => $"{mta.Name} to deliver the released original ({sink.Count()} delivered); queued: {string.Join(' ', mta.QueuedFiles())}; log tail:\n{mta.LogTail()}");
+        var delivered = mta.SinkFiles().Select(SinkFile.Read).ToList();
+        var original = Assert.Single(delivered, copy => HasEicar(copy.Message));
+        Assert.Equal(sender, original.MailFrom);
+        Assert.Equal([recipient], original.RcptTo);
+        Assert.DoesNotContain($"{MessageCleaner.VerdictHeader}:", original.Message, StringComparison.Ordinal); // the original, untouched
+        Assert.Equal(2, delivered.Count);
+        Assert.Empty(mta.QueueFileErrors());
+        Assert.Equal(2, mta.DeliveriesLogged());
+
+        var again = await RunCommandLineAsync(workingDirectory, "quarantine", "release", entry.Id, "--config", config);
+        Assert.True(again.ExitCode == 1, $"exit {again.ExitCode}; stdout: {again.Stdout}; stderr: {again.Stderr}");
+        Assert.Contains("already released", again.Stderr, StringComparison.Ordinal);
+        Assert.Empty(mta.QueuedFiles());
+        Assert.Equal(2, mta.SinkFiles().Count);
+    }
+
+    /// <summary>The config file an operator's release reads: the quarantine, the queues and the format with its MTA's settings.</summary>
+    private static string ReleaseConfig(GatewaySettings settings)
+    {
+        var queue = settings.Queue;
+        static string Quoted(string text) => System.Text.Json.JsonSerializer.Serialize(text);
+        return $$"""
+            mailscanner.quarantine.directory = {{Quoted(settings.Quarantine.Directory)}}
+            mailscanner.queue {
+              format = {{queue.Format}}
+              incoming = {{Quoted(queue.Incoming)}}
+              outgoing = {{Quoted(queue.Outgoing)}}
+              work = {{Quoted(queue.Work)}}
+              bad = {{Quoted(queue.Bad)}}
+              postfix {
+                long-queue-ids = {{(queue.Postfix.LongQueueIds ? "yes" : "no")}}
+                hash-queue-names = {{Quoted(queue.Postfix.HashQueueNames)}}
+                hash-queue-depth = {{queue.Postfix.HashQueueDepth}}
+                mail-owner = {{Quoted(queue.Postfix.MailOwner)}}
+              }
+              exim {
+                split-spool-directory = {{(queue.Exim.SplitSpoolDirectory ? "yes" : "no")}}
+                user = {{Quoted(queue.Exim.User)}}
+                deliver-command = {{Quoted(string.Join(' ', queue.Exim.DeliverCommand))}}
+              }
+              sendmail {
+                user = {{Quoted(queue.Sendmail.User)}}
+                deliver-command = {{Quoted(string.Join(' ', queue.Sendmail.DeliverCommand))}}
+              }
+            }
+            """;
+    }
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunCommandLineAsync(string workingDirectory, params string[] args)
+    {
+        using var process = GatewayProcess.Start(workingDirectory, args);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, process.Stdout, process.Stderr);
+    }
+
+    /// <summary>
     /// smtp-sink creates its file before it has written all of the message; a complete one ends with the empty line it
     /// writes for the end of data. Each file is read until it is complete, then only counted.
     /// </summary>

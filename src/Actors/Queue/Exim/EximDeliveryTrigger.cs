@@ -39,6 +39,9 @@ internal sealed class EximDeliveryTrigger(IReadOnlyList<string> command, int max
         }
     }
 
+    /// <summary>Runs the command for the message at <paramref name="headerPath"/> alone, now, and waits for it: null, or why it failed.</summary>
+    public Task<string?> DeliverNowAsync(string headerPath) => RunAsync([_idOf(headerPath)]);
+
     private async Task RunWhileWaitingAsync()
     {
         while (true)

@@ -67,6 +67,7 @@ public sealed class EximFormat : IQueueFormat, IOutgoingQueueRules
                 new QueueEnvelope(read.Message.Sender, read.Message.Recipients), Concatenate(entry.Primary, data), read.Message.Message)
             {
                 Details = read.Message,
+                OriginalPartLengths = [entry.Primary.Length, data.Length],
             },
             EximSpoolReader.Result.Malformed malformed => new QueueFileParse.Malformed(malformed.Reason),
             var other => new QueueFileParse.Malformed($"unrecognised read result {other}"),
@@ -82,9 +83,35 @@ public sealed class EximFormat : IQueueFormat, IOutgoingQueueRules
         return new OutgoingEntry(header, [data], _options.SplitSpoolDirectory ? Path.Combine(EximMessageId.SplitDirectory(spooled.Id).ToString(), name) : name);
     }
 
+    /// <summary>A new id of this process's, in the <c>-H</c>'s first line (its own name) and so in both files' names.</summary>
+    public QueueFileParse.Parsed WithNewQueueId(QueueFileParse.Parsed claimed)
+    {
+        var spooled = claimed.Details as EximSpoolMessage ?? throw new ArgumentException("not a parsed Exim message", nameof(claimed));
+        var (id, _) = NextId();
+        var envelope = spooled.EnvelopePart.Span;
+        var rest = envelope[(envelope.IndexOf((byte)'\n') + 1)..];
+        var renamed = new byte[id.Length + 3 + rest.Length];
+        System.Text.Encoding.ASCII.GetBytes(id + "-H\n").CopyTo(renamed, 0);
+        rest.CopyTo(renamed.AsSpan(id.Length + 3));
+        return claimed with { Details = spooled with { Id = id, EnvelopePart = renamed } };
+    }
+
     public IOutgoingQueueRules Outgoing => this;
 
+    private readonly object _idClock = new();
     private DateTimeOffset _lastEnqueuedAt;
+
+    /// <summary>Exim waits for the next tick of its id clock before it makes another id; so does this, by moving on one tick.</summary>
+    private (string Id, DateTimeOffset Time) NextId()
+    {
+        var now = DateTimeOffset.UtcNow;
+        lock (_idClock)
+        {
+            if (now <= _lastEnqueuedAt.AddTicks(EximMessageId.TickLength.Ticks)) now = _lastEnqueuedAt.AddTicks(EximMessageId.TickLength.Ticks);
+            _lastEnqueuedAt = now;
+        }
+        return (EximMessageId.New(now, Environment.ProcessId), now);
+    }
 
     /// <summary>
     /// As the receiving Exim spools a message it accepted: <c>-D</c> first, then <c>-H</c> (each under a temp name Exim
@@ -92,11 +119,7 @@ public sealed class EximFormat : IQueueFormat, IOutgoingQueueRules
     /// </summary>
     public string WriteIncomingEntry(string incomingDirectory, QueueEnvelope envelope, ReadOnlySpan<byte> message)
     {
-        // Exim waits for the next tick of its id clock before it makes another id; so does this, by moving on one tick.
-        var now = DateTimeOffset.UtcNow;
-        if (now <= _lastEnqueuedAt.AddTicks(EximMessageId.TickLength.Ticks)) now = _lastEnqueuedAt.AddTicks(EximMessageId.TickLength.Ticks);
-        _lastEnqueuedAt = now;
-        var id = EximMessageId.New(now, Environment.ProcessId);
+        var (id, now) = NextId();
         var (uid, gid) = _owner ?? (0, 0);
         var envelopePart = string.Join('\n',
         [
@@ -168,6 +191,8 @@ public sealed class EximFormat : IQueueFormat, IOutgoingQueueRules
     }
 
     public Task<string?> AnnounceAsync(string publishedPath) => Task.FromResult(_trigger?.Deliver(publishedPath));
+
+    public Task<string?> AnnounceNowAsync(string publishedPath) => _trigger?.DeliverNowAsync(publishedPath) ?? Task.FromResult<string?>(null);
 
     private static string DataFileOf(string headerPath) => string.Concat(headerPath.AsSpan(0, headerPath.Length - 1), "D");
 

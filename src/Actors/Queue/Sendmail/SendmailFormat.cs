@@ -74,6 +74,7 @@ public sealed class SendmailFormat : IQueueFormat, IOutgoingQueueRules
                 new QueueEnvelope(read.Message.Sender, read.Message.Recipients), Concatenate(entry.Primary, data), read.Message.Message)
             {
                 Details = (read.Message, Id: SendmailQueueFile.IdFor(entry.Primary.Span)),
+                OriginalPartLengths = [entry.Primary.Length, data.Length],
             },
             SendmailQueueFile.Result.Malformed malformed => new QueueFileParse.Malformed(malformed.Reason),
             var other => new QueueFileParse.Malformed($"unrecognised read result {other}"),
@@ -88,7 +89,16 @@ public sealed class SendmailFormat : IQueueFormat, IOutgoingQueueRules
         return new OutgoingEntry(qf, [df], "qf" + id);
     }
 
+    /// <summary>A new id of this process's (the id is only in the files' names).</summary>
+    public QueueFileParse.Parsed WithNewQueueId(QueueFileParse.Parsed claimed)
+    {
+        if (claimed.Details is not (SendmailQueuedMessage queued, string _)) throw new ArgumentException("not a parsed sendmail message", nameof(claimed));
+        return claimed with { Details = (queued, NextId(_clock.GetUtcNow())) };
+    }
+
     public IOutgoingQueueRules Outgoing => this;
+
+    private string NextId(DateTimeOffset now) => SendmailQueueFile.IdOf(now, Interlocked.Increment(ref _sequence) % 3600, Environment.ProcessId % 1_000_000);
 
     /// <summary>Sendmail reads a qf only when its own user owns it and no group or other may write it: its user's, 0600.</summary>
     public void PrepareStaged(SafeFileHandle handle, string path)
@@ -105,11 +115,13 @@ public sealed class SendmailFormat : IQueueFormat, IOutgoingQueueRules
 
     public Task<string?> AnnounceAsync(string publishedPath) => Task.FromResult(_trigger?.Deliver(publishedPath));
 
+    public Task<string?> AnnounceNowAsync(string publishedPath) => _trigger?.DeliverNowAsync(publishedPath) ?? Task.FromResult<string?>(null);
+
     /// <summary>As sendmail queues: df, then the qf written as tf and renamed, each made durable before the next step.</summary>
     public string WriteIncomingEntry(string incomingDirectory, QueueEnvelope envelope, ReadOnlySpan<byte> message)
     {
         var now = _clock.GetUtcNow();
-        var id = SendmailQueueFile.IdOf(now, Interlocked.Increment(ref _sequence) % 3600, Environment.ProcessId % 1_000_000);
+        var id = NextId(now);
         var (qf, df) = SendmailQueueFile.WriteNew(id, envelope, now, message);
         var dataPath = Path.Combine(incomingDirectory, "df" + id);
         var queuePath = Path.Combine(incomingDirectory, "qf" + id);
