@@ -9,6 +9,18 @@ namespace MailScanner.Actors.Quarantine;
 /// <summary>Releasing a quarantined message back into the outgoing queue, exactly once across crashes.</summary>
 public sealed partial class QuarantineStore
 {
+    /// <summary>The durable steps of a release, after each of which a crash can stop it.</summary>
+    public enum ReleaseStep
+    {
+        Staged,
+        IntentRecorded,
+        Published,
+        Recorded,
+    }
+
+    /// <summary>Specs only: runs after each step of a release; throwing there stops the release as a crash would.</summary>
+    internal Action<ReleaseStep>? AfterReleaseStep { get; set; }
+
     /// <summary>
     /// Releasing reads the stored original back with the queue format (its envelope and message) and writes it into
     /// the outgoing queue as the format writes a delivered message (<see cref="QueueDirectoryWriter"/>: names,
@@ -34,18 +46,6 @@ public sealed partial class QuarantineStore
     /// release is recorded. After step 4 the MTA is told, as after a delivery (Postfix: qmgr is woken; Exim, Sendmail: the
     /// delivering MTA is run for the message), and waited for: the release command exits right after.
     /// </summary>
-    /// <summary>The durable steps of a release, after each of which a crash can stop it.</summary>
-    public enum ReleaseStep
-    {
-        Staged,
-        IntentRecorded,
-        Published,
-        Recorded,
-    }
-
-    /// <summary>Specs only: runs after each step of a release; throwing there stops the release as a crash would.</summary>
-    internal Action<ReleaseStep>? AfterReleaseStep { get; set; }
-
     private async Task<ReleaseOutcome> ReleaseCoreAsync(string id, string outgoingDirectory, IQueueFormat format)
     {
         if (!QuarantineId.IsValid(id)) return NotAnId(id);
