@@ -35,6 +35,7 @@ internal static class EffectiveSettingsRenderer
         b.AppendLine($"    max-in-flight = {s.Queue.MaxInFlight.ToString(CultureInfo.InvariantCulture)}");
         b.AppendLine($"    retry-backoff-min = {Duration(s.Queue.RetryBackoffMin)}");
         b.AppendLine($"    retry-backoff-max = {Duration(s.Queue.RetryBackoffMax)}");
+        RenderMtaSections(s.Queue, b);
         b.AppendLine("  }");
         b.AppendLine("  quarantine {");
         b.AppendLine($"    directory = {Quote(s.Quarantine.Directory)}");
@@ -54,6 +55,26 @@ internal static class EffectiveSettingsRenderer
         b.Append(s.ContentSections);
         b.AppendLine("}");
         return b.ToString();
+    }
+
+    /// <summary>Each MTA's own keys, read and checked whatever the format (the loader reads all three), so all three are shown.</summary>
+    private static void RenderMtaSections(QueueSettings queue, StringBuilder b)
+    {
+        b.AppendLine("    postfix {");
+        b.AppendLine($"      long-queue-ids = {(queue.Postfix.LongQueueIds ? "yes" : "no")}");
+        b.AppendLine($"      hash-queue-names = {Quote(queue.Postfix.HashQueueNames)}");
+        b.AppendLine($"      hash-queue-depth = {queue.Postfix.HashQueueDepth.ToString(CultureInfo.InvariantCulture)}");
+        b.AppendLine($"      mail-owner = {Quote(queue.Postfix.MailOwner)}");
+        b.AppendLine("    }");
+        b.AppendLine("    exim {");
+        b.AppendLine($"      split-spool-directory = {(queue.Exim.SplitSpoolDirectory ? "yes" : "no")}");
+        b.AppendLine($"      user = {Quote(queue.Exim.User)}");
+        b.AppendLine($"      deliver-command = {Quote(string.Join(' ', queue.Exim.DeliverCommand))}");
+        b.AppendLine("    }");
+        b.AppendLine("    sendmail {");
+        b.AppendLine($"      user = {Quote(queue.Sendmail.User)}");
+        b.AppendLine($"      deliver-command = {Quote(string.Join(' ', queue.Sendmail.DeliverCommand))}");
+        b.AppendLine("    }");
     }
 
     private static void RenderLogging(LoggingSettings logging, StringBuilder b)

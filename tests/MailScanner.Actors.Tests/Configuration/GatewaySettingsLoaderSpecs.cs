@@ -57,6 +57,28 @@ public sealed class GatewaySettingsLoaderSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_describe_each_MTAs_own_keys_so_that_they_load_back()
+    {
+        var s = GatewaySettingsLoader.Load(WriteConfig("""
+            mailscanner.queue.format = exim
+            mailscanner.queue.postfix { long-queue-ids = yes, hash-queue-names = "incoming, deferred", hash-queue-depth = 2, mail-owner = pfx }
+            mailscanner.queue.exim { split-spool-directory = yes, user = mailnull, deliver-command = "/usr/sbin/exim4 -odb" }
+            mailscanner.queue.sendmail { user = smmsp, deliver-command = "/usr/sbin/sendmail -odb" }
+            """), Cwd);
+
+        var described = GatewaySettingsLoader.Describe(s);
+        Assert.Contains("deliver-command = \"/usr/sbin/exim4 -odb\"", described);
+        var loaded = GatewaySettingsLoader.Load(WriteConfig(described, "described.conf"), "/").Queue;
+
+        Assert.Equal(s.Queue.Postfix, loaded.Postfix);
+        Assert.Equal((s.Queue.Exim.SplitSpoolDirectory, s.Queue.Exim.User, string.Join(' ', s.Queue.Exim.DeliverCommand)),
+            (loaded.Exim.SplitSpoolDirectory, loaded.Exim.User, string.Join(' ', loaded.Exim.DeliverCommand)));
+        Assert.Equal((s.Queue.Sendmail.User, string.Join(' ', s.Queue.Sendmail.DeliverCommand)), (loaded.Sendmail.User, string.Join(' ', loaded.Sendmail.DeliverCommand)));
+        Assert.Equal((true, "incoming, deferred", 2, "pfx"), (loaded.Postfix.LongQueueIds, loaded.Postfix.HashQueueNames, loaded.Postfix.HashQueueDepth, loaded.Postfix.MailOwner));
+        Assert.Equal(["/usr/sbin/exim4", "-odb"], loaded.Exim.DeliverCommand);
+    }
+
+    [Fact]
     public void Should_embed_exactly_the_shipped_hocon_file()
     {
         var repo = AppContext.BaseDirectory;
