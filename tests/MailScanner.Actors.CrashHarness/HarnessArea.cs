@@ -78,11 +78,24 @@ public sealed class HarnessArea : IDisposable
         return path;
     }
 
+    private static readonly HashSet<int> PortsHandedOut = new();
+
+    /// <summary>A free loopback port, never one handed out before in this process: the kernel may give the port just freed to the next bind.</summary>
     public static int FreeLoopbackPort()
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            int port;
+            using (var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+            {
+                listener.Start();
+                port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+            }
+            lock (PortsHandedOut)
+            {
+                if (PortsHandedOut.Add(port)) return port;
+            }
+        }
     }
 
     public void Dispose()

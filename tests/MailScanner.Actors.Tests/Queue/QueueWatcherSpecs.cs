@@ -196,7 +196,7 @@ public sealed class QueueWatcherSpecs : TestKit
         File.Delete(refusedPath);
         // Another process may take the freed inode first; then the round is repeated, as in the seed's replay.
         (string Path, FileIdentity Identity) reused = default;
-        for (var round = 0; round < 200 && reused.Identity.Inode != refused.Inode; round++)
+        for (var round = 0; round < 2000 && reused.Identity.Inode != refused.Inode; round++)
         {
             if (reused.Path is not null) File.Delete(reused.Path);
             reused = bed.Enqueue("a new message on the same inode");
