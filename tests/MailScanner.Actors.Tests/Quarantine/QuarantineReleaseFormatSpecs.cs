@@ -33,6 +33,17 @@ public sealed class QuarantineReleaseFormatSpecs : IDisposable
 
     public static TheoryData<string> Formats => ["postfix", "postfix-hashed", "exim", "exim-split", "sendmail"];
 
+    /// <summary>A release that crashes after the first step <paramref name="crashAfter"/> holds for.</summary>
+    private async Task ReleaseCrashingAfterAsync(string id, Queues queues, Func<QuarantineStore.ReleaseStep, bool> crashAfter)
+    {
+        _store.AfterReleaseStep = step =>
+        {
+            if (crashAfter(step)) throw new SimulatedCrash();
+        };
+        await Assert.ThrowsAsync<SimulatedCrash>(() => _store.ReleaseAsync(id, queues.Outgoing, queues.Format));
+        _store.AfterReleaseStep = null;
+    }
+
     [Theory]
     [MemberData(nameof(Formats))]
     public async Task Should_release_what_the_formats_delivery_writes_for_the_original_once(string name)
@@ -65,12 +76,7 @@ public sealed class QuarantineReleaseFormatSpecs : IDisposable
     {
         var queues = Queues.For(name, _temp);
         var (stored, expected) = await QuarantineAsync(queues);
-        _store.AfterReleaseStep = step =>
-        {
-            if (step == crashedAfter) throw new SimulatedCrash();
-        };
-        await Assert.ThrowsAsync<SimulatedCrash>(() => _store.ReleaseAsync(stored.Id, queues.Outgoing, queues.Format));
-        _store.AfterReleaseStep = null;
+        await ReleaseCrashingAfterAsync(stored.Id, queues, step => step == crashedAfter);
 
         var outcome = await ReleaseAfterCrashAsync(stored.Id, queues);
 
@@ -97,12 +103,7 @@ public sealed class QuarantineReleaseFormatSpecs : IDisposable
     {
         var queues = Queues.For(name, _temp);
         var (stored, expected) = await QuarantineAsync(queues);
-        _store.AfterReleaseStep = step =>
-        {
-            if (step == QuarantineStore.ReleaseStep.IntentRecorded) throw new SimulatedCrash();
-        };
-        await Assert.ThrowsAsync<SimulatedCrash>(() => _store.ReleaseAsync(stored.Id, queues.Outgoing, queues.Format));
-        _store.AfterReleaseStep = null;
+        await ReleaseCrashingAfterAsync(stored.Id, queues, step => step == QuarantineStore.ReleaseStep.IntentRecorded);
         // What a crash inside step 3 leaves: the companion renamed into place, the primary still under its temp name.
         using var intent = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(stored.Directory, "release-intent.json")));
         var finalName = intent.RootElement.GetProperty("finalName").GetString()!;
@@ -124,12 +125,7 @@ public sealed class QuarantineReleaseFormatSpecs : IDisposable
     {
         var queues = Queues.For(name, _temp);
         var (stored, _) = await QuarantineAsync(queues);
-        _store.AfterReleaseStep = step =>
-        {
-            if (step == QuarantineStore.ReleaseStep.Published) throw new SimulatedCrash();
-        };
-        await Assert.ThrowsAsync<SimulatedCrash>(() => _store.ReleaseAsync(stored.Id, queues.Outgoing, queues.Format));
-        _store.AfterReleaseStep = null;
+        await ReleaseCrashingAfterAsync(stored.Id, queues, step => step == QuarantineStore.ReleaseStep.Published);
         foreach (var file in QueueFiles(queues.Outgoing)) File.Delete(file); // delivered and removed by the MTA
 
         var released = Assert.IsType<ReleaseOutcome.Released>(await ReleaseAfterCrashAsync(stored.Id, queues));
