@@ -22,7 +22,10 @@ internal sealed class BenchWorkspace : IDisposable
 
     public string NewArea(string name)
     {
+        // With --keep an earlier measurement's area is still there: a second one of the same name gets its own, or it
+        // would count the first one's outgoing files as duplicates.
         var path = Path.Combine(Root, name);
+        for (var n = 2; Directory.Exists(path); n++) path = Path.Combine(Root, $"{name}-{n}");
         Directory.CreateDirectory(path);
         return path;
     }

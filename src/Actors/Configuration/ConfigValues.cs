@@ -38,6 +38,14 @@ internal static class ConfigValues
 
     public static TimeSpan PositiveDuration(Config config, string key)
     {
+        var value = Duration(config, key);
+        if (value == TimeSpan.Zero) throw new ConfigurationException(key, $"must be longer than 0 (got '{Raw(config, key)}')");
+        return value;
+    }
+
+    /// <summary>A duration of zero or more.</summary>
+    public static TimeSpan Duration(Config config, string key)
+    {
         var raw = Raw(config, key);
         TimeSpan value;
         try
@@ -48,7 +56,7 @@ internal static class ConfigValues
         {
             throw new ConfigurationException(key, $"must be a duration such as 1s or 500ms (got '{raw}')", e);
         }
-        if (value <= TimeSpan.Zero) throw new ConfigurationException(key, $"must be longer than 0 (got '{raw}')");
+        if (value < TimeSpan.Zero) throw new ConfigurationException(key, $"must not be negative (got '{raw}')");
         return value;
     }
 

@@ -21,6 +21,7 @@ internal static class EffectiveSettingsRenderer
         b.AppendLine("  journal {");
         b.AppendLine($"    enabled = {(s.Journal.Enabled ? "yes" : "no")}");
         b.AppendLine($"    snapshot-every = {s.Journal.SnapshotEvery.ToString(CultureInfo.InvariantCulture)}");
+        b.AppendLine($"    write-linger = {Duration(s.Journal.WriteLinger)}");
         b.AppendLine($"    provider = {JournalSettings.ProviderName(s.Journal.Provider)}");
         if (s.Journal.Provider == JournalProvider.PostgreSql) b.AppendLine("    connection-string = \"(set; not shown)\"");
         b.AppendLine($"    # the database: {s.Journal.Location}");

@@ -53,6 +53,12 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     private int _writesSinceHousekeeping;
     /// <summary>The database file as recovered from: see <see cref="DatabaseRecreated"/>.</summary>
     private FileIdentity? _database;
+    /// <summary>How many requests the last write carried: more than one means others are busy alongside (see <see cref="Linger"/>).</summary>
+    private int _lastWriteCarried;
+    /// <summary>The next write waits for <see cref="JournalSettings.WriteLinger"/> to pass (<see cref="LingerOver"/>).</summary>
+    private bool _lingering;
+    /// <summary>The next write has waited its moment: it goes as soon as the database is free.</summary>
+    private bool _lingered;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -114,6 +120,11 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
             case CheckDatabase:
                 Proceed();
                 break;
+            case LingerOver:
+                _lingering = false;
+                _lingered = true;
+                Proceed();
+                break;
             case GetInterrupted:
                 Sender.Tell(new Interrupted(_messages
                     .Where(m => m.Value is { Attempts: > 0, PendingDelivery: null, BegunThisRun: false })
@@ -154,13 +165,16 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     private void Proceed()
     {
         if (_busy != DatabaseWork.None) return;
+        var housekeepingNext = _housekeeping.Count > 0 && (_waiting.Count == 0 || _writesSinceHousekeeping > 0);
+        // Before the file check, which opens the database file: a lingering write is not asked for yet.
+        if (!housekeepingNext && _waiting.Count > 0 && Linger()) return;
         if (DatabaseRecreated())
         {
             // Everything remembered goes into the new file before any write that builds on it.
             _snapshotting = true;
             StartHousekeeping(SaveSnapshotOfMemory);
         }
-        else if (_housekeeping.Count > 0 && (_waiting.Count == 0 || _writesSinceHousekeeping > 0))
+        else if (housekeepingNext)
         {
             StartHousekeeping(_housekeeping.Dequeue());
         }
@@ -169,6 +183,26 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
             Write();
         }
     }
+
+    /// <summary>
+    /// Under load, lets the next write wait a moment so that more requests share it, as PostgreSQL's commit_delay does:
+    /// every write costs about the same whatever it carries (measured here: 0.2–0.3 ms of CPU in Akka.Persistence.Sql and
+    /// linq2db, with 11 requests a write on average at 2,000 messages/s), and the journal's writes were a tenth of the
+    /// gateway's CPU. Only when the last write carried more than one request: a lone message on a quiet queue is written
+    /// at once. A write that has gathered <see cref="LingerEnoughRequests"/> goes at once too.
+    /// </summary>
+    /// <returns>True while the write waits.</returns>
+    private bool Linger()
+    {
+        if (_lingering) return _waiting.Count < LingerEnoughRequests;
+        if (_lingered || _settings.WriteLinger <= TimeSpan.Zero || _lastWriteCarried <= 1 || _waiting.Count >= LingerEnoughRequests) return false;
+        _lingering = true;
+        // A .NET timer, not Akka's scheduler: that one ticks every 10 ms.
+        Task.Delay(_settings.WriteLinger).PipeTo(Self, success: () => LingerOver.Instance, failure: _ => LingerOver.Instance);
+        return true;
+    }
+
+    private const int LingerEnoughRequests = 256;
 
     private void StartHousekeeping(Action step)
     {
@@ -191,6 +225,9 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     {
         var requests = _waiting.ToList();
         _waiting.Clear();
+        _lingering = false;
+        _lingered = false;
+        _lastWriteCarried = requests.Count;
         _writing = requests;
         var now = DateTime.UtcNow;
         var batch = new Batch(
@@ -326,6 +363,11 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     private sealed record CheckDatabase
     {
         public static readonly CheckDatabase Instance = new();
+    }
+
+    private sealed record LingerOver
+    {
+        public static readonly LingerOver Instance = new();
     }
 
     private enum DatabaseWork

@@ -193,6 +193,58 @@ public sealed class MessageJournalSpecs : IDisposable
         Assert.Equal(1, mostAtOnce);
     }
 
+    [Fact]
+    public async Task Should_write_a_lone_request_at_once_however_long_the_write_linger()
+    {
+        // A quiet queue: each write carries one request, so none waits for company.
+        var settings = JournalSettings.For(_state.Path) with { WriteLinger = TimeSpan.FromSeconds(60) };
+        await WithJournal(settings, async journal =>
+        {
+            for (var i = 0; i < 10; i++)
+                await journal.Ask<AttemptBegun>(new BeginAttempt(new FileIdentity(0x801, (ulong)i, 3), i.ToString()), Answer);
+        });
+    }
+
+    [Fact]
+    public async Task Should_let_the_requests_that_arrive_while_a_write_lingers_share_that_write()
+    {
+        OneAtATimePlugins.Reset();
+        var settings = LingeringThroughCountingPlugins(TimeSpan.FromSeconds(2));
+        await WithJournal(settings, async journal =>
+        {
+            // Load: three records told at once; the first goes alone, the other two arrive while it is written and share the next.
+            for (var i = 0; i < 3; i++) journal.Tell(new Finished(new FileIdentity(0x801, (ulong)(100 + i), 3)));
+            await Eventually.Holds(() => OneAtATimePlugins.Observed.Writes == 2, Answer, "the told records to be written in two writes");
+
+            await Task.WhenAll(Enumerable.Range(0, 3).Select(i =>
+                journal.Ask<AttemptBegun>(new BeginAttempt(new FileIdentity(0x801, (ulong)i, 3), i.ToString()), Answer)));
+            Assert.Equal(3, OneAtATimePlugins.Observed.Writes);
+        }, OneAtATimePlugins.Hocon);
+    }
+
+    [Fact]
+    public async Task Should_stop_lingering_once_enough_requests_have_gathered()
+    {
+        OneAtATimePlugins.Reset();
+        var settings = LingeringThroughCountingPlugins(TimeSpan.FromSeconds(60));
+        await WithJournal(settings, async journal =>
+        {
+            for (var i = 0; i < 3; i++) journal.Tell(new Finished(new FileIdentity(0x801, (ulong)(100 + i), 3)));
+            await Eventually.Holds(() => OneAtATimePlugins.Observed.Writes == 2, Answer, "the told records to be written in two writes");
+
+            // Far more than one write's worth at once: answered long before the 60 s linger would end.
+            await Task.WhenAll(Enumerable.Range(0, 600).Select(i =>
+                journal.Ask<AttemptBegun>(new BeginAttempt(new FileIdentity(0x801, (ulong)i, 3), i.ToString()), Answer)));
+        }, OneAtATimePlugins.Hocon);
+    }
+
+    private JournalSettings LingeringThroughCountingPlugins(TimeSpan linger) => JournalSettings.For(_state.Path) with
+    {
+        WriteLinger = linger,
+        JournalPluginId = OneAtATimePlugins.JournalPluginId,
+        SnapshotPluginId = OneAtATimePlugins.SnapshotPluginId,
+    };
+
     /// <summary>Runs <paramref name="body"/> against a journal in a fresh hosted actor system, then ends that system abruptly.</summary>
     internal static async Task WithJournal(JournalSettings settings, Func<IActorRef, Task> body, string extraHocon = "")
     {
