@@ -80,9 +80,21 @@ public static partial class NativeFile
     /// Opens an existing regular file for reading without following a symlink and without blocking on a FIFO
     /// (O_NOFOLLOW | O_NONBLOCK), then checks on the descriptor that it really is a regular file.
     /// </summary>
-    public static OpenOutcome TryOpenRegularForReading(string path, out SafeFileHandle? handle)
+    public static OpenOutcome TryOpenRegularForReading(string path, out SafeFileHandle? handle) =>
+        TryOpenRegularForReading(path, out handle, out _, withIdentity: false);
+
+    /// <summary>
+    /// As <see cref="TryOpenRegularForReading(string, out SafeFileHandle?)"/>, with the identity of what was opened:
+    /// the one statx that checks the kind also gives the device, inode and birth time, so that taking the identity of
+    /// every queue file (the watcher at admission, the MessageActor at its claim) costs one system call less each.
+    /// </summary>
+    public static OpenOutcome TryOpenRegularForReading(string path, out SafeFileHandle? handle, out FileIdentity identity) =>
+        TryOpenRegularForReading(path, out handle, out identity, withIdentity: true);
+
+    private static OpenOutcome TryOpenRegularForReading(string path, out SafeFileHandle? handle, out FileIdentity identity, bool withIdentity)
     {
         handle = null;
+        identity = default;
         var fd = Open(path, ORdOnly | ONoFollow | ONonBlock | OCloExec, 0);
         if (fd < 0)
         {
@@ -98,11 +110,13 @@ public static partial class NativeFile
         var opened = new SafeFileHandle(fd, ownsHandle: true);
         try
         {
-            if (Stat(opened).Kind != FileKind.Regular)
+            var stx = StatxOf(opened, withIdentity ? StatxBasicStats | StatxBirthTime : StatxBasicStats);
+            if (ToStatus(stx).Kind != FileKind.Regular)
             {
                 opened.Dispose();
                 return OpenOutcome.NotRegular;
             }
+            if (withIdentity) identity = IdentityOf(opened, stx, out _);
         }
         catch
         {
@@ -124,9 +138,12 @@ public static partial class NativeFile
     /// <summary>The identity of the file behind an open descriptor, and where its generation came from.</summary>
     public static FileIdentity GetIdentity(SafeFileHandle handle) => GetIdentity(handle, out _);
 
-    public static unsafe FileIdentity GetIdentity(SafeFileHandle handle, out GenerationSource source)
+    public static FileIdentity GetIdentity(SafeFileHandle handle, out GenerationSource source) =>
+        IdentityOf(handle, StatxOf(handle, StatxBasicStats | StatxBirthTime), out source);
+
+    /// <param name="stx">The descriptor's statx, birth time included.</param>
+    private static unsafe FileIdentity IdentityOf(SafeFileHandle handle, in Statx stx, out GenerationSource source)
     {
-        var stx = StatxOf(handle, StatxBasicStats | StatxBirthTime);
         var device = VolumeOf(stx);
 
         if (IoctlGetVersion(handle, FsIocGetVersion, out var version) == 0)
@@ -155,9 +172,10 @@ public static partial class NativeFile
     /// <summary>Identity of the file at a path (not following a symlink), or null when nothing regular is there.</summary>
     public static FileIdentity? TryGetIdentity(string path)
     {
-        var outcome = TryOpenRegularForReading(path, out var handle);
+        var outcome = TryOpenRegularForReading(path, out var handle, out var identity);
         if (outcome != OpenOutcome.Opened) return null;
-        using (handle) return GetIdentity(handle!);
+        handle!.Dispose();
+        return identity;
     }
 
     /// <summary>rename(2) that fails instead of replacing: the only atomic way to claim a queue file.</summary>

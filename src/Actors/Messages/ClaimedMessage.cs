@@ -84,9 +84,9 @@ internal static class MessageClaim
     /// </summary>
     public static ClaimResult TakeOver(Recover recover, IQueueFormat format)
     {
-        var opened = NativeFile.TryOpenRegularForReading(recover.WorkPath, out var handle);
+        var opened = NativeFile.TryOpenRegularForReading(recover.WorkPath, out var handle, out var identity);
         if (opened != OpenOutcome.Opened) return new ClaimResult.Gone("nothing left in the work area to recover");
-        if (NativeFile.GetIdentity(handle!) != recover.Identity)
+        if (identity != recover.Identity)
         {
             handle!.Dispose();
             return new ClaimResult.Gone("the work area entry is not this file");

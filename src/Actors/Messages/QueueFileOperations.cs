@@ -24,7 +24,7 @@ internal static class QueueFileOperations
     /// </summary>
     public static ClaimOutcome Claim(FileIdentity expected, string incomingPath, string workPath, IQueueFormat format)
     {
-        var opened = NativeFile.TryOpenRegularForReading(incomingPath, out var handle);
+        var opened = NativeFile.TryOpenRegularForReading(incomingPath, out var handle, out var identity);
         if (opened == OpenOutcome.Missing) return new ClaimOutcome.Gone("file already gone from the queue");
         if (opened == OpenOutcome.NotRegular) return new ClaimOutcome.Gone("name no longer holds a regular file");
         if (opened != OpenOutcome.Opened) return new ClaimOutcome.Unreadable(opened.Reason);
@@ -33,7 +33,7 @@ internal static class QueueFileOperations
         var companions = new List<(string IncomingPath, string WorkPath, SafeFileHandle Handle)>();
         try
         {
-            if (NativeFile.GetIdentity(handle!) != expected)
+            if (identity != expected)
                 return new ClaimOutcome.Gone("name now belongs to a newer file");
             if (!format.TryLockForClaim(handle!, incomingPath))
                 return new ClaimOutcome.Gone("the MTA is working on it (it holds its lock); looked at again later");

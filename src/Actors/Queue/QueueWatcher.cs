@@ -398,7 +398,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         if (_stopping is not null || _isolation is not null) return;
         while (Capacity > 0 && _candidates.TryDequeue(out var path))
         {
-            var opened = NativeFile.TryOpenRegularForReading(path, out var handle);
+            var opened = NativeFile.TryOpenRegularForReading(path, out var handle, out var identity);
             if (opened == OpenOutcome.Missing || opened == OpenOutcome.NotRegular) continue; // gone, or reported at the next listing
             if (opened != OpenOutcome.Opened)
             {
@@ -409,8 +409,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
                 }
                 continue;
             }
-            FileIdentity identity;
-            using (handle) identity = NativeFile.GetIdentity(handle!);
+            handle!.Dispose();
             if (_inFlight.Contains(identity) || _admitting.ContainsKey(identity) || _listing.WasRefused(identity)) continue;
             if (_retries.MustWait(identity, DateTime.UtcNow)) continue;
             _admitting[identity] = path;
