@@ -208,42 +208,46 @@ public sealed class MessageJournalSpecs : IDisposable
     [Fact]
     public async Task Should_let_the_requests_that_arrive_while_a_write_lingers_share_that_write()
     {
-        OneAtATimePlugins.Reset();
-        var settings = LingeringThroughCountingPlugins(TimeSpan.FromSeconds(2));
-        await WithJournal(settings, async journal =>
+        await WithJournalUnderLoad(TimeSpan.FromSeconds(2), async journal =>
         {
-            // Load: three records told at once; the first goes alone, the other two arrive while it is written and share the next.
-            for (var i = 0; i < 3; i++) journal.Tell(new Finished(new FileIdentity(0x801, (ulong)(100 + i), 3)));
-            await Eventually.Holds(() => OneAtATimePlugins.Observed.Writes == 2, Answer, "the told records to be written in two writes");
-
             await Task.WhenAll(Enumerable.Range(0, 3).Select(i =>
                 journal.Ask<AttemptBegun>(new BeginAttempt(new FileIdentity(0x801, (ulong)i, 3), i.ToString()), Answer)));
             Assert.Equal(3, OneAtATimePlugins.Observed.Writes);
-        }, OneAtATimePlugins.Hocon);
+        });
     }
 
     [Fact]
     public async Task Should_stop_lingering_once_enough_requests_have_gathered()
     {
-        OneAtATimePlugins.Reset();
-        var settings = LingeringThroughCountingPlugins(TimeSpan.FromSeconds(60));
-        await WithJournal(settings, async journal =>
+        await WithJournalUnderLoad(TimeSpan.FromSeconds(60), async journal =>
         {
-            for (var i = 0; i < 3; i++) journal.Tell(new Finished(new FileIdentity(0x801, (ulong)(100 + i), 3)));
-            await Eventually.Holds(() => OneAtATimePlugins.Observed.Writes == 2, Answer, "the told records to be written in two writes");
-
             // Far more than one write's worth at once: answered long before the 60 s linger would end.
             await Task.WhenAll(Enumerable.Range(0, 600).Select(i =>
                 journal.Ask<AttemptBegun>(new BeginAttempt(new FileIdentity(0x801, (ulong)i, 3), i.ToString()), Answer)));
-        }, OneAtATimePlugins.Hocon);
+        });
     }
 
-    private JournalSettings LingeringThroughCountingPlugins(TimeSpan linger) => JournalSettings.For(_state.Path) with
+    /// <summary>
+    /// Runs <paramref name="body"/> against a journal with the given write linger, on plugins that count its writes,
+    /// once it is under load: its last write carried more than one record (the writes counted so far: 2).
+    /// </summary>
+    private async Task WithJournalUnderLoad(TimeSpan linger, Func<IActorRef, Task> body)
     {
-        WriteLinger = linger,
-        JournalPluginId = OneAtATimePlugins.JournalPluginId,
-        SnapshotPluginId = OneAtATimePlugins.SnapshotPluginId,
-    };
+        OneAtATimePlugins.Reset();
+        var settings = JournalSettings.For(_state.Path) with
+        {
+            WriteLinger = linger,
+            JournalPluginId = OneAtATimePlugins.JournalPluginId,
+            SnapshotPluginId = OneAtATimePlugins.SnapshotPluginId,
+        };
+        await WithJournal(settings, async journal =>
+        {
+            // Three records told at once: the first goes alone, the other two arrive while it is written and share the next.
+            for (var i = 0; i < 3; i++) journal.Tell(new Finished(new FileIdentity(0x801, (ulong)(100 + i), 3)));
+            await Eventually.Holds(() => OneAtATimePlugins.Observed.Writes == 2, Answer, "the told records to be written in two writes");
+            await body(journal);
+        }, OneAtATimePlugins.Hocon);
+    }
 
     /// <summary>Runs <paramref name="body"/> against a journal in a fresh hosted actor system, then ends that system abruptly.</summary>
     internal static async Task WithJournal(JournalSettings settings, Func<IActorRef, Task> body, string extraHocon = "")
