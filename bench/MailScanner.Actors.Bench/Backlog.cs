@@ -6,16 +6,16 @@ namespace MailScanner.Actors.Bench;
 internal sealed record Backlog(int Count, long Bytes, string OldestFile, TimeSpan WriteTime)
 {
     /// <summary>
-    /// Queues <paramref name="count"/> messages (sequence numbers 0..count-1) as complete ZMailer files,
-    /// then one syncfs so the gateway does not pay for our write-back.
+    /// Queues <paramref name="count"/> messages (sequence numbers <paramref name="first"/>..first+count-1) as complete
+    /// ZMailer files, then one syncfs so the gateway does not pay for our write-back.
     /// </summary>
-    public static Backlog Write(string incoming, int count, Func<int, QueueMessage> messageFor, CancellationToken cancel)
+    public static Backlog Write(string incoming, int count, Func<int, QueueMessage> messageFor, CancellationToken cancel, int first = 0)
     {
         var clock = Stopwatch.StartNew();
         var writer = new ZMailerQueueWriter(incoming, durable: false);
         string? oldest = null;
         long bytes = 0;
-        for (var seq = 0; seq < count; seq++)
+        for (var seq = first; seq < first + count; seq++)
         {
             cancel.ThrowIfCancellationRequested();
             var message = messageFor(seq);

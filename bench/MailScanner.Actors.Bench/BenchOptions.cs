@@ -24,7 +24,10 @@ internal sealed record BenchOptions
     /// <summary>Messages in the per-format backlog runs (ZMailer and Postfix hold files, the same messages).</summary>
     public int FormatMessages { get; init; } = 5000;
     /// <summary>Messages in each (i) cluster run: one node unclustered, then 1, 2 and 3 clustered nodes.</summary>
-    public int ClusterMessages { get; init; } = 3000;
+    public int ClusterMessages { get; init; } = 6000;
+
+    /// <summary>Messages each (i) run's nodes drain before the measured backlog, so that it measures warm processes.</summary>
+    public int ClusterWarmUp { get; init; } = 3000;
     /// <summary>Messages sent over SMTP in each Postfix end-to-end run, alone and with the gateway in the path.</summary>
     public int SmtpMessages { get; init; } = 1000;
     /// <summary>
@@ -69,7 +72,8 @@ internal sealed record BenchOptions
           --spamd-children N    spamd children = spamd calls at a time, gateway and ceiling alike (default: cores, 2 to 4)
           --format-messages N   messages in the per-format backlog runs, ZMailer, Postfix, Exim, Sendmail (default 5000)
           --smtp-messages N     messages sent over SMTP in each Postfix end-to-end run (default 1000)
-          --cluster-messages N  messages in each (i) run: unclustered, then 1, 2, 3 clustered nodes (default 3000)
+          --cluster-messages N  messages in each (i) run: unclustered, then 1, 2, 3 clustered nodes (default 6000)
+          --cluster-warmup N    messages the nodes of each (i) run drain first, unmeasured, to warm them up (default 3000; 0: none)
           --smtp-connections N  SMTP connections at once in those runs (default 16)
           --smtp-latency-samples N  messages sent one at a time through Postfix and the gateway (default 40)
           --only LIST           comma list of baseline,gateway,metrics,budget,clamd,spamd,rss,million,bombs,latency,postfix,cluster (default all)
@@ -92,9 +96,9 @@ internal sealed record BenchOptions
         {
             var flag = args[i];
             string Value() => i + 1 < args.Count ? args[++i] : throw new UsageException($"{flag} needs a value");
-            int Count() => int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
+            int Count(bool zeroAllowed = false) => int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && (n > 0 || zeroAllowed)
                 ? n
-                : throw new UsageException($"{flag} needs a positive whole number");
+                : throw new UsageException($"{flag} needs a {(zeroAllowed ? "" : "positive ")}whole number");
 
             options = flag switch
             {
@@ -109,6 +113,7 @@ internal sealed record BenchOptions
                 "--format-messages" => options with { FormatMessages = Count() },
                 "--smtp-messages" => options with { SmtpMessages = Count() },
                 "--cluster-messages" => options with { ClusterMessages = Count() },
+                "--cluster-warmup" => options with { ClusterWarmUp = Count(zeroAllowed: true) },
                 "--smtp-connections" => options with { SmtpConnections = Count() },
                 "--smtp-latency-samples" => options with { SmtpLatencySamples = Count() },
                 "--only" => options with { Only = ParseOnly(Value()) },

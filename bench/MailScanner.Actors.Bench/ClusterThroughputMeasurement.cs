@@ -18,10 +18,18 @@ internal sealed record ClusterThroughputResult(string Label, int Nodes, bool Clu
 /// (i) What clustering costs: the same backlog through one gateway without clustering, and through 1, 2 and 3
 /// clustered gateways (one shared queue, one PostgreSQL journal), each held to its share of the CPUs by a cgroup so
 /// that the nodes together never have more than the machine. The nodes are started on an empty queue and waited for
-/// until they form the cluster; then the backlog, written beforehand into a directory beside the queue, is moved into
-/// the queue by renames (a few milliseconds), and the clock runs from the first rename until incoming and work are
-/// empty and every message is in outgoing. Every message must be there exactly once.
+/// until they form the cluster. They first drain a warm-up backlog, unmeasured (<see cref="BenchOptions.ClusterWarmUp"/>),
+/// and are given a moment to finish compiling what it made hot; then the measured backlog, written beforehand into a
+/// directory beside the queue, is moved into the queue by renames (a few milliseconds), and the clock runs from the
+/// first rename until incoming and work are empty and every message is in outgoing. Every message, warm-up included,
+/// must be there exactly once.
 /// </summary>
+/// <remarks>
+/// Why warm: a gateway runs for days, and what clustering costs is what it costs then. A process that has just started
+/// spends a third of its CPU in the JIT for its first few thousand messages, and three processes on one machine each
+/// pay that once: measured cold, (i3) compared three warm-ups on two thirds of a core each with one on two cores, and
+/// the node holding the singletons, which has the most code to compile, ran 40 % in the JIT while the others waited.
+/// </remarks>
 internal sealed class ClusterThroughputMeasurement(
     BenchWorkspace workspace, Func<int, QueueMessage> messageFor, int count, string gatewayDll, BenchOptions options)
 {
@@ -40,10 +48,12 @@ internal sealed class ClusterThroughputMeasurement(
         try
         {
             var directories = GatewayDirectories.CreateUnder(area);
-            var staging = Path.Combine(area, "staging");
-            Directory.CreateDirectory(staging);
-            var backlog = Backlog.Write(staging, count, messageFor, cancel);
-            Console.WriteLine($"  backlog: {backlog.Describe()}, staged beside the queue");
+            var warmUp = options.ClusterWarmUp;
+            var warmUpStaging = Directory.CreateDirectory(Path.Combine(area, "staging-warm-up")).FullName;
+            var staging = Directory.CreateDirectory(Path.Combine(area, "staging")).FullName;
+            if (warmUp > 0) Backlog.Write(warmUpStaging, warmUp, messageFor, cancel);
+            var backlog = Backlog.Write(staging, count, messageFor, cancel, first: warmUp);
+            Console.WriteLine($"  backlog: {backlog.Describe()}, staged beside the queue{(warmUp > 0 ? $" after {warmUp} warm-up messages" : "")}");
 
             var ports = Enumerable.Range(0, nodes).Select(_ => LoopbackPort.Free()).ToList();
             for (var node = 0; node < nodes; node++)
@@ -61,19 +71,26 @@ internal sealed class ClusterThroughputMeasurement(
             }
             await WaitUntilUpAsync(gateways, clustered, cancel);
             if (clustered) await WaitUntilSpreadAsync(gateways, nodes * (options.Coordinators ?? DefaultCoordinators), cancel);
+            if (warmUp > 0)
+            {
+                MoveInto(directories.Incoming, warmUpStaging);
+                await QueueProgress.WaitUntilDrainedAsync(gateways, directories, warmUp, options.StallTimeout, null, cancel);
+                Console.WriteLine($"  warm-up: {warmUp} messages drained; the nodes settled after {(await WaitUntilSettledAsync(gateways, cancel)).TotalSeconds:F1} s");
+            }
 
-            var cpuBefore = gateways.Aggregate(TimeSpan.Zero, (sum, g) => sum + g.CpuTime());
+            var cpuBefore = gateways.Select(g => g.CpuTime()).ToList();
             var startedAt = Stopwatch.GetTimestamp();
-            foreach (var file in Directory.EnumerateFiles(staging).ToList())
-                File.Move(file, Path.Combine(directories.Incoming, Path.GetFileName(file))); // same file system: a rename, the inode (and so the name) kept
-            var drained = await QueueProgress.WaitUntilDrainedAsync(gateways, directories, count, options.StallTimeout, null, cancel);
-            var cpu = gateways.Aggregate(TimeSpan.Zero, (sum, g) => sum + g.CpuTime()) - cpuBefore;
+            MoveInto(directories.Incoming, staging);
+            var drained = await QueueProgress.WaitUntilDrainedAsync(gateways, directories, warmUp + count, options.StallTimeout, null, cancel);
+            var cpuEach = gateways.Select((g, i) => g.CpuTime() - cpuBefore[i]).ToList();
+            var cpu = cpuEach.Aggregate(TimeSpan.Zero, (sum, c) => sum + c);
+            if (nodes > 1) Console.WriteLine($"  CPU of each node while draining: {string.Join(", ", cpuEach.Select(c => $"{c.TotalSeconds:F1} s"))}");
             foreach (var quota in quotas) Console.WriteLine($"  node held to {quota.Cores:F2} cores: {quota.Throttling()}");
             foreach (var stop in await Task.WhenAll(gateways.Select(g => g.StopAsync())))
                 if (!stop.Contains("cleanly", StringComparison.Ordinal)) Console.WriteLine($"  note: {stop}");
             var elapsed = TimeSpan.FromSeconds((drained.CompletedAt - startedAt) / (double)Stopwatch.Frequency);
             return new ClusterThroughputResult(label, nodes, clustered, coresEach, count, elapsed, cpu,
-                DeliveryCheck.Run(count, directories.Outgoing, directories.Elsewhere, directories.Quarantine));
+                DeliveryCheck.Run(warmUp + count, directories.Outgoing, directories.Elsewhere, directories.Quarantine));
         }
         finally
         {
@@ -82,6 +99,34 @@ internal sealed class ClusterThroughputMeasurement(
             workspace.Release(area);
         }
     }
+
+    private static TimeSpan CpuOf(IEnumerable<GatewayProcess> gateways) => gateways.Aggregate(TimeSpan.Zero, (sum, g) => sum + g.CpuTime());
+
+    /// <summary>Moves every staged file into the queue: on the same file system a rename, the inode (and so the name) kept.</summary>
+    private static void MoveInto(string incoming, string staging)
+    {
+        foreach (var file in Directory.EnumerateFiles(staging).ToList())
+            File.Move(file, Path.Combine(incoming, Path.GetFileName(file)));
+    }
+
+    /// <summary>
+    /// Until the nodes together use less than a twentieth of a core over half a second (the runtime's background
+    /// recompilation of what the warm-up made hot has finished), or <see cref="SettlePatience"/> has passed.
+    /// </summary>
+    private static async Task<TimeSpan> WaitUntilSettledAsync(IReadOnlyList<GatewayProcess> gateways, CancellationToken cancel)
+    {
+        var waited = Stopwatch.StartNew();
+        var window = TimeSpan.FromMilliseconds(500);
+        while (waited.Elapsed < SettlePatience)
+        {
+            var before = CpuOf(gateways);
+            await Task.Delay(window, cancel);
+            if (CpuOf(gateways) - before < window / 20) break;
+        }
+        return waited.Elapsed;
+    }
+
+    private static readonly TimeSpan SettlePatience = TimeSpan.FromSeconds(15);
 
     /// <summary>The node's own state directory, the journal and, clustered, its place in a loopback cluster of every node.</summary>
     private static string NodeHocon(string nodeArea, string? journal, IReadOnlyList<int>? ports, int node)

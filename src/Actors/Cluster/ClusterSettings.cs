@@ -32,6 +32,7 @@ public sealed record ClusterSettings(
     public const string RolesKey = Section + ".roles";
     public const string StableAfterKey = Section + ".split-brain-resolver.stable-after";
     public const string DownAllWhenUnstableKey = Section + ".split-brain-resolver.down-all-when-unstable";
+    public const string OldestNodeShardWeightKey = Section + ".oldest-node-shard-weight";
 
     /// <summary>The role of the nodes that host MessageActors and scan.</summary>
     public const string ScanRole = "scan";
@@ -39,6 +40,12 @@ public sealed record ClusterSettings(
     public static ClusterSettings Disabled { get; } = new(false, "127.0.0.1", 4053, [], [ScanRole], TimeSpan.FromSeconds(20), null);
 
     public bool HostsMessages => Roles.Contains(ScanRole);
+
+    /// <summary>
+    /// How much each shard of MessageActors on the oldest node counts when shards are placed: that node also runs the
+    /// singletons (queue watcher, journal), so it takes a lighter share (<see cref="SingletonAwareShardAllocation"/>).
+    /// </summary>
+    public double OldestNodeShardWeight { get; init; } = 2.0;
 
     public static ClusterSettings FromConfig(Config config)
     {
@@ -60,10 +67,22 @@ public sealed record ClusterSettings(
             seeds,
             roles.Distinct().ToList(),
             ConfigValues.PositiveDuration(merged, StableAfterKey),
-            ReadDownAllWhenUnstable(merged));
+            ReadDownAllWhenUnstable(merged))
+        {
+            OldestNodeShardWeight = ReadOldestNodeShardWeight(merged),
+        };
         if (settings.Enabled && settings.SeedNodes.Count == 0)
             throw new ConfigurationException(SeedNodesKey, "must name at least one node as \"host:port\" when the cluster is enabled (a node that lists itself first forms the cluster)");
         return settings;
+    }
+
+    private static double ReadOldestNodeShardWeight(Config config)
+    {
+        var raw = ConfigValues.Raw(config, OldestNodeShardWeightKey);
+        return double.TryParse(raw, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var weight) && weight is >= 1 and <= 100
+            ? weight
+            : throw new ConfigurationException(OldestNodeShardWeightKey,
+                $"must be a number from 1 (the oldest node takes an equal share of the shards) to 100 (hardly any), such as 2.0 (got '{raw}')");
     }
 
     private static TimeSpan? ReadDownAllWhenUnstable(Config config)
@@ -79,7 +98,7 @@ public sealed record ClusterSettings(
     public bool Equals(ClusterSettings? other) =>
         other is not null && Enabled == other.Enabled && Hostname == other.Hostname && Port == other.Port &&
         SeedNodes.SequenceEqual(other.SeedNodes) && Roles.SequenceEqual(other.Roles) && StableAfter == other.StableAfter &&
-        DownAllWhenUnstable == other.DownAllWhenUnstable;
+        DownAllWhenUnstable == other.DownAllWhenUnstable && OldestNodeShardWeight.Equals(other.OldestNodeShardWeight);
 
     public override int GetHashCode() => HashCode.Combine(Enabled, Hostname, Port, StableAfter);
 }

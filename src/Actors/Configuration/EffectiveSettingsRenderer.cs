@@ -108,6 +108,7 @@ internal static class EffectiveSettingsRenderer
         b.AppendLine($"    port = {cluster.Port.ToString(CultureInfo.InvariantCulture)}");
         b.AppendLine($"    seed-nodes = [{string.Join(", ", cluster.SeedNodes.Select(n => Quote(n.ToString())))}]");
         b.AppendLine($"    roles = [{string.Join(", ", cluster.Roles.Select(Quote))}]");
+        b.AppendLine($"    oldest-node-shard-weight = {cluster.OldestNodeShardWeight.ToString("0.0##", CultureInfo.InvariantCulture)}");
         b.AppendLine("    split-brain-resolver {");
         b.AppendLine($"      stable-after = {Duration(cluster.StableAfter)}");
         b.AppendLine($"      down-all-when-unstable = {(cluster.DownAllWhenUnstable is { } t ? Duration(t) : "off")}");

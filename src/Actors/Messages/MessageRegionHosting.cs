@@ -31,12 +31,19 @@ public static class MessageRegionHosting
         if (!settings.Cluster.Enabled)
             return builder.WithActors((system, registry) =>
                 registry.Register<MessageActor>(system.ActorOf(MessageRegion.PropsFor(EntityProps(system, registry)), "messages")));
-        return builder.WithShardRegion<MessageActor>("messages", (system, registry, _) =>
-        {
-            var entity = EntityProps(system, registry);
-            return _ => entity;
-        }, new MessageExtractor(), ShardRegionOptions);
+        return builder
+            .AddHocon(ShardRegionHocon, HoconAddMode.Prepend)
+            .WithActors((system, registry) =>
+            {
+                // Started here rather than with Akka.Hosting's WithShardRegion, which has no place for an allocation strategy.
+                var config = system.Settings.Config;
+                var sharding = ClusterShardingSettings.Create(config.GetConfig("akka.cluster.sharding"), config.GetConfig("akka.cluster.singleton"));
+                registry.Register<MessageActor>(ClusterSharding.Get(system).Start(RegionName, EntityProps(system, registry), sharding,
+                    new MessageExtractor(), new SingletonAwareShardAllocation(system, settings.Cluster.OldestNodeShardWeight), MessageActor.HandOff.Instance));
+            });
     }
+
+    private const string RegionName = "messages";
 
     private static MessageWorkspace Workspace(ActorSystem system, IActorRegistry registry, GatewaySettings settings, PipelineCounters counters,
         Func<ActorSystem, MessageWorkspace, MessageWorkspace>? adjustWorkspace)
@@ -52,16 +59,17 @@ public static class MessageRegionHosting
     /// Clustered, a shard region over the nodes with the <c>scan</c> role (a node without it reaches them through a proxy):
     /// entities are created on the first command and stop themselves when done (never passivated for idleness: an entity
     /// that waits holds a claim); no entity is remembered, because the work area is what says which messages are claimed.
-    /// A shard that moves (a rebalance, a node leaving) has its MessageActors let go of their files first (<see cref="MessageActor.HandOff"/>).
+    /// A shard that moves (a rebalance, a node leaving) has its MessageActors let go of their files first (<see cref="MessageActor.HandOff"/>);
+    /// where shards go is <see cref="SingletonAwareShardAllocation"/>'s choice.
     /// </summary>
-    private static ShardOptions ShardRegionOptions => new()
-    {
-        Role = ClusterSettings.ScanRole,
-        StateStoreMode = StateStoreMode.DData,
-        RememberEntities = false,
-        ShouldPassivateIdleEntities = false,
-        HandOffStopMessage = MessageActor.HandOff.Instance,
-    };
+    private static string ShardRegionHocon => $$"""
+        akka.cluster.sharding {
+          role = "{{ClusterSettings.ScanRole}}"
+          state-store-mode = ddata
+          remember-entities = off
+          passivate-idle-entity-after = off
+        }
+        """;
 
     private static MessageWorkspace WorkspaceFor(ActorSystem system, IActorRegistry registry, GatewaySettings settings, PipelineCounters counters)
     {

@@ -118,6 +118,35 @@ public sealed class ClusterOwnershipSpecs(PostgresServer server) : IClassFixture
     }
 
     [Fact]
+    public async Task Should_give_the_oldest_node_which_runs_the_singletons_a_lighter_share_of_the_shards()
+    {
+        // A Delete for a file that is not there is absorbed at once, but it places the identity's shard: one identity for
+        // each of the 100 shards, so that every shard is placed (some already were, by the other specs' messages).
+        var extractor = new MailScanner.Actors.Messages.MessageExtractor();
+        var identities = Enumerable.Range(1, 100_000).Select(i => new FileIdentity(0x5ca1ab1e, (ulong)(900_000_000 + i), 1))
+            .DistinctBy(identity => extractor.ShardId(identity.Key, null)).Take(100).ToList();
+        Assert.Equal(100, identities.Count);
+        var answers = await Task.WhenAll(identities.Select(identity => _nodes[1].Messages.Ask<object>(new Delete(identity), Answer)));
+        Assert.All(answers, answer => Assert.IsType<Absorbed>(answer));
+
+        var oldest = Akka.Cluster.Cluster.Get(_nodes[0].System).State.Members.Where(m => m.Status == MemberStatus.Up)
+            .OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).First().Address;
+        var shardsByNode = new Dictionary<Address, int>();
+        foreach (var node in _nodes)
+        {
+            var state = await node.Messages.Ask<Akka.Cluster.Sharding.CurrentShardRegionState>(Akka.Cluster.Sharding.GetShardRegionState.Instance, Answer);
+            shardsByNode[Akka.Cluster.Cluster.Get(node.System).SelfAddress] = state.Shards.Count;
+        }
+
+        // Weight 2.0: 20 on the oldest, 40 on each other node, give or take the shards the first specs placed before
+        // every region had registered with the shard coordinator (rebalancing is off in these specs).
+        Assert.Equal(100, shardsByNode.Values.Sum());
+        var others = shardsByNode.Where(n => n.Key != oldest).Select(n => n.Value).ToList();
+        Assert.InRange(shardsByNode[oldest], 15, 25);
+        Assert.All(others, count => Assert.InRange(count, 35, 45));
+    }
+
+    [Fact]
     public async Task Should_answer_cluster_status_with_every_member_its_reachability_and_the_one_node_running_the_watcher()
     {
         var answer = await ClusterStatusQuery.AskAsync(_firstNode, _systemName, Answer);

@@ -32,6 +32,7 @@ public sealed class ClusterSettingsSpecs : IDisposable
         Assert.Empty(cluster.SeedNodes);
         Assert.Equal(TimeSpan.FromSeconds(20), cluster.StableAfter);
         Assert.Equal(TimeSpan.FromSeconds(15), cluster.DownAllWhenUnstable);
+        Assert.Equal(2.0, cluster.OldestNodeShardWeight);
     }
 
     [Fact]
@@ -44,13 +45,14 @@ public sealed class ClusterSettingsSpecs : IDisposable
               port = 4100
               seed-nodes = ["10.0.0.4:4100", "gw2.example.org:4101", "[fd00::7]:4102"]
               roles = [scan, edge]
+              oldest-node-shard-weight = 2.75
               split-brain-resolver { stable-after = 7s, down-all-when-unstable = off }
             }
             """);
 
         Assert.Equal(new ClusterSettings(true, "10.0.0.5", 4100,
             [new SeedNode("10.0.0.4", 4100), new SeedNode("gw2.example.org", 4101), new SeedNode("fd00::7", 4102)],
-            ["scan", "edge"], TimeSpan.FromSeconds(7), null), s.Cluster);
+            ["scan", "edge"], TimeSpan.FromSeconds(7), null) { OldestNodeShardWeight = 2.75 }, s.Cluster);
         var described = GatewaySettingsLoader.Describe(s);
         Assert.Contains("seed-nodes = [\"10.0.0.4:4100\", \"gw2.example.org:4101\", \"[fd00::7]:4102\"]", described);
         Assert.Contains("down-all-when-unstable = off", described);
@@ -71,6 +73,10 @@ public sealed class ClusterSettingsSpecs : IDisposable
     [InlineData("mailscanner.cluster.seed-nodes = [\"fd00::7:4100\"]", ClusterSettings.SeedNodesKey, "each seed node is \"host:port\" (got 'fd00::7:4100')")]
     [InlineData("mailscanner.cluster.seed-nodes = \"10.0.0.4:4100\"", ClusterSettings.SeedNodesKey, "must be a list [ ... ]")]
     [InlineData("mailscanner.cluster.roles = [\"sc an\"]", ClusterSettings.RolesKey, "a role is a word of letters, digits, '-' and '_' (got 'sc an')")]
+    [InlineData("mailscanner.cluster.oldest-node-shard-weight = 0.5", ClusterSettings.OldestNodeShardWeightKey,
+        "must be a number from 1 (the oldest node takes an equal share of the shards) to 100 (hardly any), such as 2.0 (got '0.5')")]
+    [InlineData("mailscanner.cluster.oldest-node-shard-weight = heavy", ClusterSettings.OldestNodeShardWeightKey,
+        "must be a number from 1 (the oldest node takes an equal share of the shards) to 100 (hardly any), such as 2.0 (got 'heavy')")]
     [InlineData("mailscanner.cluster.split-brain-resolver.stable-after = soon", ClusterSettings.StableAfterKey, "must be a duration such as 1s or 500ms (got 'soon')")]
     [InlineData("mailscanner.cluster.split-brain-resolver.down-all-when-unstable = 0s", ClusterSettings.DownAllWhenUnstableKey, "must be longer than 0 (got '0s')")]
     [InlineData("mailscanner.cluster { enabled = yes, seed-nodes = [] }", ClusterSettings.SeedNodesKey,
