@@ -12,7 +12,7 @@ namespace MailScanner.Actors.Cluster;
 
 /// <summary>
 /// What crosses the network between nodes, and only that: the commands to MessageActors and their replies, the
-/// journal's requests and answers, what is said to the queue watcher, and what it and the nodes' batch coordinators say
+/// journal's requests and answers (one node's at a time through its <see cref="JournalRelay"/>), what is said to the queue watcher, and what it and the nodes' batch coordinators say
 /// to each other. Never a message's content: an entity reads its file from the shared queue. Compact JSON under a short,
 /// stable manifest (the protocol's class and the record's name), so that nodes of slightly different builds still
 /// understand each other and no CLR type name goes on the wire.
@@ -26,8 +26,8 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
 
     /// <summary>Every record of these protocols is serialized here; a spec checks that each one makes the round trip.</summary>
     public static readonly IReadOnlyList<Type> Protocols =
-        [typeof(MessageCommands), typeof(MessageReplies), typeof(MessageJournalProtocol), typeof(QueueWatcherProtocol), typeof(ClusterStatusProtocol),
-         typeof(BatchCoordinatorProtocol)];
+        [typeof(MessageCommands), typeof(MessageReplies), typeof(MessageJournalProtocol), typeof(JournalRelayProtocol), typeof(QueueWatcherProtocol),
+         typeof(ClusterStatusProtocol), typeof(BatchCoordinatorProtocol)];
 
     private static readonly FrozenDictionary<Type, string> ManifestByType = Protocols
         .SelectMany(protocol => protocol.GetNestedTypes().Where(t => !t.IsAbstract).Select(t => (t, $"{Prefix(protocol)}.{t.Name}")))
@@ -58,6 +58,7 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
         nameof(MessageCommands) => "command",
         nameof(MessageReplies) => "reply",
         nameof(MessageJournalProtocol) => "journal",
+        nameof(JournalRelayProtocol) => "relay",
         nameof(ClusterStatusProtocol) => "status",
         nameof(BatchCoordinatorProtocol) => "batch",
         _ => "watcher",
@@ -95,6 +96,8 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
 [JsonSerializable(typeof(MessageJournalProtocol.Interrupted))]
 [JsonSerializable(typeof(MessageJournalProtocol.GetSize))]
 [JsonSerializable(typeof(MessageJournalProtocol.Size))]
+[JsonSerializable(typeof(JournalRelayProtocol.RelayedRequests))]
+[JsonSerializable(typeof(JournalRelayProtocol.RelayedAnswers))]
 [JsonSerializable(typeof(QueueWatcherProtocol.ScanQueue))]
 [JsonSerializable(typeof(QueueWatcherProtocol.GetStatus))]
 [JsonSerializable(typeof(QueueWatcherProtocol.Status))]

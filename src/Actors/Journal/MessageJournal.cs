@@ -43,9 +43,9 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
     /// <summary>A snapshot is queued or on its way: the next one waits until it is done.</summary>
     private bool _snapshotting;
     /// <summary>Requests that arrived while the database was busy; they go together in the next write.</summary>
-    private readonly List<(object Request, IActorRef ReplyTo)> _waiting = new();
+    private readonly List<Pending> _waiting = new();
     /// <summary>The requests of the write on its way to the database, answered when it is durable (or refused when it fails).</summary>
-    private List<(object Request, IActorRef ReplyTo)> _writing = new();
+    private List<Pending> _writing = new();
     /// <summary>Snapshots and deletions waiting for the database; they take turns with the writes.</summary>
     private readonly Queue<Action> _housekeeping = new();
     /// <summary>What the database is doing for the journal now: one thing at a time.</summary>
@@ -109,7 +109,15 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         switch (message)
         {
             case BeginAttempt or RecordDelivery or MessageJournalProtocol.AttemptAbandoned or Finished:
-                _waiting.Add((message, Sender));
+                _waiting.Add(new Pending(message, Sender, null));
+                Proceed();
+                break;
+            case JournalRelayProtocol.RelayedRequests relayed:
+                // All of a node's batch goes into one write (Write takes everything waiting), so it is answered at once.
+                foreach (var begin in relayed.Begins) _waiting.Add(new Pending(new BeginAttempt(begin.Identity, begin.QueueId), Sender, new RelayTag(relayed.Batch, begin.Ask)));
+                foreach (var record in relayed.Records) _waiting.Add(new Pending(new RecordDelivery(record.Identity, record.Intent), Sender, new RelayTag(relayed.Batch, record.Ask)));
+                foreach (var identity in relayed.Abandoned) _waiting.Add(new Pending(new MessageJournalProtocol.AttemptAbandoned(identity), Sender, new RelayTag(relayed.Batch, 0)));
+                foreach (var identity in relayed.Finished) _waiting.Add(new Pending(new Finished(identity), Sender, new RelayTag(relayed.Batch, 0)));
                 Proceed();
                 break;
             case Lookup lookup:
@@ -242,19 +250,12 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         {
             _counters?.JournalWritten(writeStartedAt);
             Apply(written, thisRun: true);
-            foreach (var (request, replyTo) in requests)
+            Answer(requests, request => request switch
             {
-                switch (request)
-                {
-                    case BeginAttempt begin:
-                        var remembered = _messages.GetValueOrDefault(begin.Identity.Key);
-                        replyTo.Tell(new AttemptBegun(begin.Identity, remembered?.Attempts ?? 1, remembered?.PendingDelivery));
-                        break;
-                    case RecordDelivery record:
-                        replyTo.Tell(new DeliveryRecorded(record.Identity));
-                        break;
-                }
-            }
+                BeginAttempt begin => BegunFor(begin),
+                RecordDelivery record => new DeliveryRecorded(record.Identity),
+                _ => null,
+            });
             _writing = new();
             _busy = DatabaseWork.None;
             Recorded(written.Count);
@@ -328,12 +329,12 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         // that their messages go back to the queue at once. Whether the failed write reached the database is unknown:
         // the next incarnation recovers from the database, so a delivery recorded after all is found there and
         // completed (its staged copies stay where they are when a message is handed back), never written twice.
-        var refused = _writing.Concat(_waiting).Where(r => r.Request is BeginAttempt or RecordDelivery).ToList();
-        foreach (var (_, replyTo) in refused) replyTo.Tell(new Unavailable($"the message journal could not write: {cause.GetBaseException().Message}"));
+        var refused = _writing.Concat(_waiting).ToList();
+        Answer(refused, Refusal($"the message journal could not write: {cause.GetBaseException().Message}"));
         _writing = new();
         _waiting.Clear();
         _log.Error("Message journal ({Database}) could not write: {Reason}; {Refused} waiting request(s) refused (their messages go back to the queue), restarting it with back-off",
-            _settings.Location, cause.GetBaseException().Message, refused.Count);
+            _settings.Location, cause.GetBaseException().Message, refused.Count(r => r.Request is BeginAttempt or RecordDelivery));
         // Not base.OnPersistFailure: it only logs the same failure again, with the whole stack trace, on every failed
         // write of an outage; the line above is the operator's. The actor is stopped after this either way.
     }
@@ -343,8 +344,7 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         // The database refused this write (nothing of it was written) but the journal goes on; its requests are refused,
         // so their messages are handed back and retried.
         _log.Error("Message journal write rejected ({Event}): {Reason}; its messages will be retried", @event.GetType().Name, cause.GetBaseException().Message);
-        foreach (var (_, replyTo) in _writing.Where(r => r.Request is BeginAttempt or RecordDelivery))
-            replyTo.Tell(new Unavailable($"the message journal's database rejected the write: {cause.GetBaseException().Message}"));
+        Answer(_writing, Refusal($"the message journal's database rejected the write: {cause.GetBaseException().Message}"));
         _writing = new();
         _busy = DatabaseWork.None;
         // Not base.OnPersistRejected: it only logs the rejection again, with its stack trace.
@@ -359,6 +359,50 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         // replay (a bug), noise at every retry of a database outage.
         if (message is not null) base.OnRecoveryFailure(reason, message);
     }
+
+    private AttemptBegun BegunFor(BeginAttempt begin)
+    {
+        var remembered = _messages.GetValueOrDefault(begin.Identity.Key);
+        return new AttemptBegun(begin.Identity, remembered?.Attempts ?? 1, remembered?.PendingDelivery);
+    }
+
+    private static Func<object, object?> Refusal(string reason) =>
+        request => request is BeginAttempt or RecordDelivery ? new Unavailable(reason) : null;
+
+    /// <summary>
+    /// Tells each asker its answer (none for the told requests): directly, or, for the requests a node's
+    /// <see cref="JournalRelay"/> sent, gathered into one <see cref="JournalRelayProtocol.RelayedAnswers"/> per batch,
+    /// which is sent even when it holds no answer, because the relay waits for it before it sends its next batch.
+    /// </summary>
+    private static void Answer(IEnumerable<Pending> requests, Func<object, object?> answerFor)
+    {
+        Dictionary<(IActorRef Relay, long Batch), (List<RelayedAttemptBegun> Begun, List<RelayedDeliveryRecorded> Recorded, List<RelayedRefusal> Refused)>? relayed = null;
+        foreach (var (request, replyTo, tag) in requests)
+        {
+            var answer = answerFor(request);
+            if (tag is not { } relay)
+            {
+                if (answer is not null) replyTo.Tell(answer);
+                continue;
+            }
+            relayed ??= new();
+            if (!relayed.TryGetValue((replyTo, relay.Batch), out var answers))
+                relayed[(replyTo, relay.Batch)] = answers = (new(), new(), new());
+            switch (answer)
+            {
+                case AttemptBegun begun: answers.Begun.Add(new RelayedAttemptBegun(relay.Ask, begun)); break;
+                case DeliveryRecorded recorded: answers.Recorded.Add(new RelayedDeliveryRecorded(relay.Ask, recorded.Identity)); break;
+                case Unavailable refused: answers.Refused.Add(new RelayedRefusal(relay.Ask, refused.Reason)); break;
+            }
+        }
+        foreach (var ((relayRef, batch), answers) in relayed ?? new())
+            relayRef.Tell(new JournalRelayProtocol.RelayedAnswers(batch, answers.Begun, answers.Recorded, answers.Refused));
+    }
+
+    /// <summary>A request waiting for the database, who to answer, and, when a node's relay sent it, its batch and ask.</summary>
+    private readonly record struct Pending(object Request, IActorRef ReplyTo, RelayTag? Relay);
+
+    private readonly record struct RelayTag(long Batch, long Ask);
 
     private sealed record CheckDatabase
     {

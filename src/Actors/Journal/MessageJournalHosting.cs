@@ -38,7 +38,10 @@ public static class MessageJournalHosting
             // Asked while it is down, the journal says so at once: the message goes back to the queue now, not after the ask's timeout.
             .WithReplyWhileStopped(new MessageJournalProtocol.Unavailable("the message journal is restarting after its database failed")));
         if (clusterSingleton)
-            return builder.WithSingleton<MessageJournal>(name, supervised, new ClusterSingletonOptions(), createProxyToo: true);
+            return builder
+                .WithSingleton<MessageJournal>(name, supervised, new ClusterSingletonOptions(), createProxyToo: true)
+                .WithActors((system, registry) =>
+                    registry.Register<JournalRelay>(system.ActorOf(JournalRelay.PropsFor(registry.Get<MessageJournal>(), settings.AnswerTimeout), "journal-relay")));
         return builder.WithActors((system, registry) =>
         {
             JournalConfig.PrepareDatabase(settings);
@@ -47,8 +50,10 @@ public static class MessageJournalHosting
     }
 
     /// <summary>How MessageActors and the watcher reach the journal registered by <see cref="AddMessageJournal"/>, or none.</summary>
+    /// <remarks>Clustered, through this node's <see cref="JournalRelay"/>, which sends the node's requests to the singleton together.</remarks>
     public static MessageJournalClient ClientFor(IActorRegistry registry, JournalSettings settings) =>
-        settings.Enabled && registry.TryGet<MessageJournal>(out var journal)
-            ? MessageJournalClient.For(journal, settings)
-            : MessageJournalClient.Disabled(settings.MaxProcessingAttempts);
+        !settings.Enabled ? MessageJournalClient.Disabled(settings.MaxProcessingAttempts)
+        : registry.TryGet<JournalRelay>(out var relay) ? MessageJournalClient.For(relay, settings)
+        : registry.TryGet<MessageJournal>(out var journal) ? MessageJournalClient.For(journal, settings)
+        : MessageJournalClient.Disabled(settings.MaxProcessingAttempts);
 }

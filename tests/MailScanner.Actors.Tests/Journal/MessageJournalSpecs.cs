@@ -250,7 +250,11 @@ public sealed class MessageJournalSpecs : IDisposable
     }
 
     /// <summary>Runs <paramref name="body"/> against a journal in a fresh hosted actor system, then ends that system abruptly.</summary>
-    internal static async Task WithJournal(JournalSettings settings, Func<IActorRef, Task> body, string extraHocon = "")
+    internal static Task WithJournal(JournalSettings settings, Func<IActorRef, Task> body, string extraHocon = "") =>
+        WithJournal(settings, (journal, _) => body(journal), extraHocon);
+
+    /// <summary>As <see cref="WithJournal(JournalSettings, Func{IActorRef, Task}, string)"/>, with the actor system the journal runs in.</summary>
+    internal static async Task WithJournal(JournalSettings settings, Func<IActorRef, ActorSystem, Task> body, string extraHocon = "")
     {
         using var host = new HostBuilder()
             .ConfigureServices(services => services.AddAkka("journal-" + Guid.NewGuid().ToString("N")[..8], (builder, _) =>
@@ -263,7 +267,7 @@ public sealed class MessageJournalSpecs : IDisposable
         await host.StartAsync();
         try
         {
-            await body(host.Services.GetRequiredService<ActorRegistry>().Get<MessageJournal>());
+            await body(host.Services.GetRequiredService<ActorRegistry>().Get<MessageJournal>(), host.Services.GetRequiredService<ActorSystem>());
         }
         finally
         {
