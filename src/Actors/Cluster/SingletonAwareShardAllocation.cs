@@ -33,7 +33,7 @@ public sealed class SingletonAwareShardAllocation : IShardAllocationStrategy
 
     public Task<IActorRef> AllocateShard(IActorRef requester, string shardId, IImmutableDictionary<IActorRef, IImmutableList<string>> currentShardAllocations)
     {
-        var regions = Regions(currentShardAllocations, ImmutableHashSet<string>.Empty);
+        var regions = Regions(currentShardAllocations);
         return Task.FromResult(regions.Count == 0 ? requester : LeastLoaded(regions).Region);
     }
 
@@ -41,14 +41,11 @@ public sealed class SingletonAwareShardAllocation : IShardAllocationStrategy
     {
         if (rebalanceInProgress.Count > 0 || !GoodTimeToRebalance()) return Task.FromResult<IImmutableSet<string>>(ImmutableHashSet<string>.Empty);
         var total = currentShardAllocations.Values.Sum(shards => shards.Count);
-        return Task.FromResult<IImmutableSet<string>>(ShardsToMove(Regions(currentShardAllocations, rebalanceInProgress), Math.Max(1, total / 10)).ToImmutableHashSet());
+        return Task.FromResult<IImmutableSet<string>>(ShardsToMove(Regions(currentShardAllocations), Math.Max(1, total / 10)).ToImmutableHashSet());
     }
 
     /// <summary>A region, its shards and what each of them weighs there.</summary>
-    public sealed record RegionLoad(IActorRef Region, IReadOnlyList<string> Shards, double Weight)
-    {
-        public double Load => Shards.Count * Weight;
-    }
+    public sealed record RegionLoad(IActorRef Region, IReadOnlyList<string> Shards, double Weight);
 
     /// <summary>Where a new shard goes: the lowest load counting that shard; of equal ones, the region with fewer shards.</summary>
     public static RegionLoad LeastLoaded(IReadOnlyList<RegionLoad> regions) =>
@@ -79,11 +76,11 @@ public sealed class SingletonAwareShardAllocation : IShardAllocationStrategy
     }
 
     /// <summary>
-    /// The regions of known nodes, each with its weight; shards being moved already count as gone. As in Akka's own
-    /// strategy, a node still joining may take shards (a cluster that starts under load would otherwise give it none until
-    /// the next rebalance), and a node on its way out takes none while another can.
+    /// The regions of known nodes, each with its weight. As in Akka's own strategy, a node still joining may take shards (a
+    /// cluster that starts under load would otherwise give it none until the next rebalance), and a node on its way out
+    /// takes none while another can.
     /// </summary>
-    private List<RegionLoad> Regions(IImmutableDictionary<IActorRef, IImmutableList<string>> allocations, IImmutableSet<string> moving)
+    private List<RegionLoad> Regions(IImmutableDictionary<IActorRef, IImmutableList<string>> allocations)
     {
         var members = _cluster.State.Members.ToDictionary(m => m.Address);
         // The singletons are not bound to a role: they run on the oldest node of all.
@@ -95,7 +92,7 @@ public sealed class SingletonAwareShardAllocation : IShardAllocationStrategy
             .ToList();
         var staying = known.Where(a => !Leaving(a.Member!)).ToList();
         return (staying.Count > 0 ? staying : known)
-            .Select(a => new RegionLoad(a.Region, a.Shards.Where(s => !moving.Contains(s)).ToList(), a.Member!.Address == oldest ? _oldestNodeWeight : 1.0))
+            .Select(a => new RegionLoad(a.Region, a.Shards, a.Member!.Address == oldest ? _oldestNodeWeight : 1.0))
             .ToList();
     }
 

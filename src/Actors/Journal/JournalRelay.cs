@@ -36,10 +36,26 @@ public sealed class JournalRelay : ReceiveActor, IWithTimers
     {
         _journal = journal;
         _answerTimeout = answerTimeout;
-        Receive<BeginAttempt>(begin => Gather(() => _begins.Add(new RelayedBegin(Asked(), begin.Identity, begin.QueueId))));
-        Receive<RecordDelivery>(record => Gather(() => _records.Add(new RelayedRecord(Asked(), record.Identity, record.Intent))));
-        Receive<AttemptAbandoned>(abandoned => Gather(() => _abandoned.Add(abandoned.Identity)));
-        Receive<Finished>(finished => Gather(() => _finished.Add(finished.Identity)));
+        Receive<BeginAttempt>(begin =>
+        {
+            _begins.Add(new RelayedBegin(Asked(), begin.Identity, begin.QueueId));
+            SendIfFree();
+        });
+        Receive<RecordDelivery>(record =>
+        {
+            _records.Add(new RelayedRecord(Asked(), record.Identity, record.Intent));
+            SendIfFree();
+        });
+        Receive<AttemptAbandoned>(abandoned =>
+        {
+            _abandoned.Add(abandoned.Identity);
+            SendIfFree();
+        });
+        Receive<Finished>(finished =>
+        {
+            _finished.Add(finished.Identity);
+            SendIfFree();
+        });
         Receive<JournalRelayProtocol.RelayedAnswers>(answers =>
         {
             foreach (var begun in answers.Begun) Answer(begun.Ask, begun.Answer);
@@ -71,12 +87,6 @@ public sealed class JournalRelay : ReceiveActor, IWithTimers
     {
         _askers[++_lastAsk] = Sender;
         return _lastAsk;
-    }
-
-    private void Gather(Action add)
-    {
-        add();
-        SendIfFree();
     }
 
     private void Answer(long ask, object answer)
