@@ -28,6 +28,16 @@ internal sealed record BenchOptions
 
     /// <summary>Messages each (i) run's nodes drain before the measured backlog, so that it measures warm processes.</summary>
     public int ClusterWarmUp { get; init; } = 3000;
+
+    /// <summary>The (i) runs, in their order within a round: i0, i0p, i1, i2, i3.</summary>
+    public IReadOnlyList<string> ClusterRuns { get; init; } = AllClusterRuns;
+    public static readonly IReadOnlyList<string> AllClusterRuns = ["i0", "i0p", "i1", "i2", "i3"];
+
+    /// <summary>
+    /// How many times the (i) runs repeat, in rounds: each run's ratio is to the (i0) of its own round and the figure is
+    /// the median round's, because (i0) alone ranged from 1,846 to 2,950 msg/s between runs of the same build here.
+    /// </summary>
+    public int ClusterRounds { get; init; } = 3;
     /// <summary>Messages sent over SMTP in each Postfix end-to-end run, alone and with the gateway in the path.</summary>
     public int SmtpMessages { get; init; } = 1000;
     /// <summary>
@@ -74,6 +84,8 @@ internal sealed record BenchOptions
           --smtp-messages N     messages sent over SMTP in each Postfix end-to-end run (default 1000)
           --cluster-messages N  messages in each (i) run: unclustered, then 1, 2, 3 clustered nodes (default 6000)
           --cluster-warmup N    messages the nodes of each (i) run drain first, unmeasured, to warm them up (default 3000; 0: none)
+          --cluster-runs LIST   which (i) runs in each round, i0 first: comma list of i0,i0p,i1,i2,i3 (default all)
+          --cluster-rounds N    the (i) runs repeat N times; ratios are to each round's (i0), the median round's printed (default 3)
           --smtp-connections N  SMTP connections at once in those runs (default 16)
           --smtp-latency-samples N  messages sent one at a time through Postfix and the gateway (default 40)
           --only LIST           comma list of baseline,gateway,metrics,budget,clamd,spamd,rss,million,bombs,latency,postfix,cluster (default all)
@@ -114,6 +126,8 @@ internal sealed record BenchOptions
                 "--smtp-messages" => options with { SmtpMessages = Count() },
                 "--cluster-messages" => options with { ClusterMessages = Count() },
                 "--cluster-warmup" => options with { ClusterWarmUp = Count(zeroAllowed: true) },
+                "--cluster-runs" => options with { ClusterRuns = ParseClusterRuns(Value()) },
+                "--cluster-rounds" => options with { ClusterRounds = Count() },
                 "--smtp-connections" => options with { SmtpConnections = Count() },
                 "--smtp-latency-samples" => options with { SmtpLatencySamples = Count() },
                 "--only" => options with { Only = ParseOnly(Value()) },
@@ -131,6 +145,16 @@ internal sealed record BenchOptions
             };
         }
         return options;
+    }
+
+    private static List<string> ParseClusterRuns(string list)
+    {
+        var chosen = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        var unknown = chosen.Except(AllClusterRuns).ToList();
+        if (unknown.Count > 0) throw new UsageException($"--cluster-runs: unknown run {string.Join(", ", unknown)} (known: {string.Join(", ", AllClusterRuns)})");
+        if (!chosen.Contains("i0")) throw new UsageException("--cluster-runs: i0 is needed, every ratio is to it");
+        if (chosen.Distinct().Count() != chosen.Count) throw new UsageException("--cluster-runs: name each run once (--cluster-rounds repeats them)");
+        return chosen;
     }
 
     private static HashSet<string> ParseOnly(string list)

@@ -14,6 +14,13 @@ public static class BatchCoordinatorProtocol
     /// <summary>A claimed message, ready to be batched.</summary>
     public sealed record Enqueue(FileIdentity Identity, string QueueId, long Size);
 
+    /// <summary>
+    /// Several claimed messages at once: what the watcher assigned to this coordinator while working through its mailbox,
+    /// sent together so that a cluster pays one remote message for them rather than one each. With
+    /// <paramref name="Flush"/>, nothing more is coming right now (as <see cref="BatchCoordinatorProtocol.Flush"/>).
+    /// </summary>
+    public sealed record EnqueueMany(IReadOnlyList<Enqueue> Messages, bool Flush);
+
     /// <summary>Nothing more is coming right now: do not wait for the batch to fill.</summary>
     public sealed record Flush
     {
@@ -104,6 +111,12 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
             // From a watcher this coordinator no longer serves (it ended, or restarted): that one's successor re-admits it.
             if (_registers && !Sender.Equals(_served)) return;
             Collect(enqueue);
+        });
+        Receive<BatchCoordinatorProtocol.EnqueueMany>(many =>
+        {
+            if (_registers && !Sender.Equals(_served)) return;
+            foreach (var enqueue in many.Messages) Collect(enqueue);
+            if (many.Flush) StartBatchIfIdle();
         });
         Receive<BatchCoordinatorProtocol.Registered>(registered => ServeWatcher(Sender, registered.Watcher));
         Receive<RegisterNow>(_ => _watcher.Tell(BatchCoordinatorProtocol.Register.Instance));

@@ -12,8 +12,8 @@ namespace MailScanner.Actors.Cluster;
 
 /// <summary>
 /// What crosses the network between nodes, and only that: the commands to MessageActors and their replies, the
-/// journal's requests and answers (one node's at a time through its <see cref="JournalRelay"/>), what is said to the queue watcher, and what it and the nodes' batch coordinators say
-/// to each other. Never a message's content: an entity reads its file from the shared queue. Compact JSON under a short,
+/// journal's requests and answers (one node's at a time through its <see cref="JournalRelay"/>), what is said to the queue watcher, and what it and the nodes' batch coordinators
+/// and admission desks say to each other. Never a message's content: an entity reads its file from the shared queue. Compact JSON under a short,
 /// stable manifest (the protocol's class and the record's name), so that nodes of slightly different builds still
 /// understand each other and no CLR type name goes on the wire.
 /// </summary>
@@ -27,7 +27,7 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
     /// <summary>Every record of these protocols is serialized here; a spec checks that each one makes the round trip.</summary>
     public static readonly IReadOnlyList<Type> Protocols =
         [typeof(MessageCommands), typeof(MessageReplies), typeof(MessageJournalProtocol), typeof(JournalRelayProtocol), typeof(QueueWatcherProtocol),
-         typeof(ClusterStatusProtocol), typeof(BatchCoordinatorProtocol)];
+         typeof(ClusterStatusProtocol), typeof(BatchCoordinatorProtocol), typeof(AdmissionDeskProtocol)];
 
     private static readonly FrozenDictionary<Type, string> ManifestByType = Protocols
         .SelectMany(protocol => protocol.GetNestedTypes().Where(t => !t.IsAbstract).Select(t => (t, $"{Prefix(protocol)}.{t.Name}")))
@@ -61,6 +61,7 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
         nameof(JournalRelayProtocol) => "relay",
         nameof(ClusterStatusProtocol) => "status",
         nameof(BatchCoordinatorProtocol) => "batch",
+        nameof(AdmissionDeskProtocol) => "desk",
         _ => "watcher",
     };
 }
@@ -104,11 +105,14 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
 [JsonSerializable(typeof(QueueWatcherProtocol.Stop))]
 [JsonSerializable(typeof(QueueWatcherProtocol.Stopped))]
 [JsonSerializable(typeof(BatchCoordinatorProtocol.Enqueue))]
+[JsonSerializable(typeof(BatchCoordinatorProtocol.EnqueueMany))]
 [JsonSerializable(typeof(BatchCoordinatorProtocol.Flush))]
 [JsonSerializable(typeof(BatchCoordinatorProtocol.BatchFinished))]
 [JsonSerializable(typeof(BatchCoordinatorProtocol.CoordinatorRestarted))]
 [JsonSerializable(typeof(BatchCoordinatorProtocol.Register))]
 [JsonSerializable(typeof(BatchCoordinatorProtocol.Registered))]
+[JsonSerializable(typeof(AdmissionDeskProtocol.AdmitMany))]
+[JsonSerializable(typeof(AdmissionDeskProtocol.AdmittedMany))]
 [JsonSerializable(typeof(ClusterStatusProtocol.GetNodeStatus))]
 [JsonSerializable(typeof(ClusterStatusProtocol.NodeStatus))]
 [JsonSerializable(typeof(ClusterStatusProtocol.MemberView))]

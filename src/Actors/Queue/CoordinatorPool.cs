@@ -20,7 +20,7 @@ internal sealed class CoordinatorPool(int batchSize)
 
     public int Count => _byNode.Values.Sum(n => n.Members.Count);
 
-    public IEnumerable<IActorRef> All => _byNode.Values.SelectMany(n => n.Members);
+    public bool HasNode(Address node) => _byNode.ContainsKey(node);
 
     /// <summary>False when it was already known.</summary>
     public bool Add(IActorRef coordinator)

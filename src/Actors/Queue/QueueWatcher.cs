@@ -69,6 +69,11 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private readonly HashSet<FileIdentity> _inFlight = new();
     /// <summary>Which coordinator drives each message in flight, so that a coordinator that restarts can be given them again.</summary>
     private readonly Dictionary<FileIdentity, (IActorRef Coordinator, BatchCoordinatorProtocol.Enqueue Enqueued)> _assigned = new();
+    /// <summary>Assigned and not yet sent: each coordinator's share goes as one message once the mailbox's burst is handled.</summary>
+    private readonly CoordinatorOutbox _outbox = new();
+    private bool _outboxSendQueued;
+    /// <summary>Clustered: the nodes' admission desks and where each shard lives, so that admissions cross the network by the burst.</summary>
+    private readonly AdmissionRouting? _routing;
     /// <summary>Messages handed back after a failed stage, and when each may be admitted again.</summary>
     private readonly RetryBackoff _retries;
     private bool _changedSinceListing = true;
@@ -96,6 +101,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     {
         _settings = settings;
         _recoverOrphanedClaims = recoverOrphanedClaims;
+        _routing = recoverOrphanedClaims ? new AdmissionRouting() : null;
         _journal = journal ?? MessageJournalClient.Disabled();
         _format = format;
         _listing = new IncomingQueueListing(settings.Incoming, settings.Bad, format);
@@ -134,7 +140,13 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             Timers.StartSingleTimer("journal-ready", AskJournal.Instance, TimeSpan.FromSeconds(1));
         });
         Receive<AskJournal>(_ => AwaitJournal());
-        Receive<Admitted>(OnAdmitted);
+        Receive<Admitted>(admitted => OnAdmitted(admitted, Sender.Path.Address));
+        Receive<AdmissionDeskProtocol.AdmittedMany>(many =>
+        {
+            foreach (var admitted in many.Admitted) OnAdmitted(admitted, Sender.Path.Address);
+        });
+        Receive<DeskFound>(found => _routing?.DeskFound(found.Desk));
+        Receive<DeskNotFound>(notFound => _routing?.LookupFailed(notFound.Node));
         Receive<Refused>(refused => AdmissionEnded(refused.Identity, leaveAlone: true));
         // Also the answer to a LetGo for a message that had already finished or been handed back: its batch reports it.
         Receive<Absorbed>(absorbed =>
@@ -170,6 +182,11 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         Receive<BatchCoordinatorProtocol.Register>(_ => RegisterCoordinator(Sender));
         Receive<Terminated>(terminated => CoordinatorGone(terminated.ActorRef));
         Receive<CoordinatorsWaitedFor>(_ => AssignWaiting(onlyTo: null));
+        Receive<SendOutbox>(_ =>
+        {
+            _outboxSendQueued = false;
+            _outbox.SendAll(Self);
+        });
         Receive<QueueWatcherProtocol.GetStatus>(_ => Sender.Tell(new QueueWatcherProtocol.Status(
             _candidates.Count, _admitting.Count, _inFlight.Count, _coordinators.Count)));
     }
@@ -301,6 +318,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         var lost = _assigned.Values.Where(a => a.Coordinator.Equals(coordinator)).Select(a => a.Enqueued).ToList();
         if (lost.Count == 0) return;
         _log.Warning("Batch coordinator {Coordinator} restarted; its {Count} message(s) are given to it again", coordinator.Path.Name, lost.Count);
+        _outbox.Forget(coordinator); // those not yet sent are among them
         foreach (var enqueued in lost) coordinator.Tell(enqueued);
         coordinator.Tell(BatchCoordinatorProtocol.Flush.Instance);
     }
@@ -313,11 +331,23 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     {
         // Registered first: the coordinator takes messages only from the watcher it serves.
         coordinator.Tell(new BatchCoordinatorProtocol.Registered(_incarnation));
+        LookForDesk(coordinator.Path.Address);
         if (!_coordinators.Add(coordinator)) return;
         Context.Watch(coordinator);
         _log.Info("Batch coordinator {Coordinator} registered ({Count} in all)", coordinator.Path, _coordinators.Count);
         AssignWaiting(onlyTo: coordinator.Path.Address);
     }
+
+    /// <summary>Clustered: a node whose coordinators register has an admission desk beside them (started with them).</summary>
+    private void LookForDesk(Address node)
+    {
+        if (_routing is null || !_routing.ShouldLookFor(node)) return;
+        var path = new RootActorPath(node) / "user" / AdmissionDesk.Name;
+        Context.ActorSelection(path).ResolveOne(DeskLookupTimeout)
+            .PipeTo(Self, success: desk => new DeskFound(desk), failure: _ => new DeskNotFound(node));
+    }
+
+    private static readonly TimeSpan DeskLookupTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>The messages waiting for a coordinator of their node (<paramref name="onlyTo"/>), or for any (null).</summary>
     private void AssignWaiting(Address? onlyTo)
@@ -338,6 +368,8 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private void CoordinatorGone(IActorRef coordinator)
     {
         if (!_coordinators.Remove(coordinator)) return;
+        _outbox.Forget(coordinator);
+        if (!_coordinators.HasNode(coordinator.Path.Address)) _routing?.NodeGone(coordinator.Path.Address);
         var lost = _assigned.Where(a => a.Value.Coordinator.Equals(coordinator)).Select(a => a.Key).ToList();
         _log.Warning("Batch coordinator {Coordinator} is gone; its {Count} message(s) are taken up again from the work area", coordinator.Path, lost.Count);
         foreach (var identity in lost)
@@ -415,8 +447,10 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             _admitting[identity] = path;
             if (_recoverOrphanedClaims) _admissionSent[identity] = DateTime.UtcNow;
             _admittingNames.Add(Path.GetFileName(path));
-            _messages.Tell(new MessageCommands.Admit(identity, path));
+            var admit = new MessageCommands.Admit(identity, path);
+            if (_routing?.Gather(admit) != true) _messages.Tell(admit);
         }
+        _routing?.SendGathered(Self);
         if (_candidates.Count == 0 && _changedSinceListing && Capacity > 0 && !_scanQueued)
         {
             _scanQueued = true;
@@ -424,8 +458,10 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         }
     }
 
-    private void OnAdmitted(Admitted admitted)
+    /// <param name="node">Where its MessageActor runs: the node of the actor that answered (it, or its node's desk).</param>
+    private void OnAdmitted(Admitted admitted, Address node)
     {
+        _routing?.Seen(admitted, node);
         // An answer we no longer wait for still counts (it may be for an admission made before this watcher
         // restarted); one for a message already in flight does not.
         ForgetAdmission(admitted.Identity);
@@ -433,7 +469,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         // Told to let go already (the LetGo followed the Admit): its answer to that accounts for it.
         if (_stopping is { LettingGo: true }) return;
         // The MessageActor answered: its address is its node's, whose coordinators then drive it without leaving the node.
-        Assign(new BatchCoordinatorProtocol.Enqueue(admitted.Identity, admitted.QueueId, admitted.Size), Sender.Path.Address);
+        Assign(new BatchCoordinatorProtocol.Enqueue(admitted.Identity, admitted.QueueId, admitted.Size), node);
         FlushIfNothingMoreIsComing();
     }
 
@@ -451,7 +487,15 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             return;
         }
         _assigned[enqueue.Identity] = (coordinator, enqueue);
-        coordinator.Tell(enqueue);
+        if (_outbox.Add(coordinator, enqueue)) SendOutboxSoon();
+    }
+
+    /// <summary>After the messages already in the mailbox: a burst of answers then reaches each coordinator as one message.</summary>
+    private void SendOutboxSoon()
+    {
+        if (_outboxSendQueued) return;
+        _outboxSendQueued = true;
+        Self.Tell(SendOutbox.Instance);
     }
 
     /// <returns>Whether it was an admission in progress.</returns>
@@ -547,7 +591,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private void FlushIfNothingMoreIsComing()
     {
         if (_admitting.Count > 0) return;
-        foreach (var coordinator in _coordinators.All) coordinator.Tell(BatchCoordinatorProtocol.Flush.Instance);
+        if (_outbox.FlushAll()) SendOutboxSoon();
         _coordinators.EndBurst();
     }
 
@@ -559,4 +603,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private sealed record CoordinatorsWaitedFor { public static readonly CoordinatorsWaitedFor Instance = new(); }
     private sealed record PeriodicScan { public static readonly PeriodicScan Instance = new(); }
     private sealed record ChangeHint { public static readonly ChangeHint Instance = new(); }
+    private sealed record SendOutbox { public static readonly SendOutbox Instance = new(); }
+    private sealed record DeskFound(IActorRef Desk);
+    private sealed record DeskNotFound(Address Node);
 }

@@ -34,7 +34,8 @@ public static class QueueWatcherHosting
     /// <summary>
     /// Clustered, on a node with the <c>scan</c> role: <c>mailscanner.batch.coordinators</c> batch coordinators of this
     /// node, which register with the watcher singleton (through its proxy) and drive, through this node's shard region,
-    /// the messages whose MessageActors live here, so that their commands never leave the node.
+    /// the messages whose MessageActors live here, so that their commands never leave the node; and the node's
+    /// <see cref="AdmissionDesk"/>, through which the watcher admits them a burst at a time.
     /// </summary>
     private static AkkaConfigurationBuilder AddNodeCoordinators(this AkkaConfigurationBuilder builder, GatewaySettings settings, PipelineCounters counters) =>
         !settings.Cluster.HostsMessages
@@ -43,6 +44,7 @@ public static class QueueWatcherHosting
             {
                 var messages = registry.Get<MessageActor>();
                 var watcher = registry.Get<QueueWatcher>();
+                system.ActorOf(AdmissionDesk.PropsFor(messages), AdmissionDesk.Name);
                 for (var i = 1; i <= settings.Batch.Coordinators; i++)
                     system.ActorOf(BatchCoordinator.PropsFor(settings.Batch, messages, watcher, counters, registers: true), $"{NodeCoordinatorName}-{i}");
             });

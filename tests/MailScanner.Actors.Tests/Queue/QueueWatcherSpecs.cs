@@ -65,7 +65,7 @@ public sealed class QueueWatcherSpecs : TestKit
             Assert.Equal(suspect, messages.ExpectMsg<Recover>().Identity);
             messages.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
             watcher.Tell(new Admitted(suspect, suspect.Inode.ToString(), 100), messages.Ref);
-            Assert.Equal(suspect, coordinator.FishForMessage<BatchCoordinatorProtocol.Enqueue>(_ => true).Identity);
+            Assert.Equal(suspect, coordinator.FishForMessage<BatchCoordinatorProtocol.EnqueueMany>(_ => true).Messages.Single().Identity);
             messages.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
             watcher.Tell(new BatchCoordinatorProtocol.BatchFinished([suspect], []), coordinator.Ref);
         }
@@ -147,7 +147,7 @@ public sealed class QueueWatcherSpecs : TestKit
         // Admitted (claimed): now in process, still taking its slot.
         Claim(bed, admitted[0]);
         watcher.Tell(new Admitted(admitted[0].Identity, "0", 100), messages.Ref);
-        Assert.Equal(admitted[0].Identity, coordinator.FishForMessage<BatchCoordinatorProtocol.Enqueue>(_ => true).Identity);
+        Assert.Equal(admitted[0].Identity, coordinator.FishForMessage<BatchCoordinatorProtocol.EnqueueMany>(_ => true).Messages.Single().Identity);
         await AssertAtTheBound(watcher, messages, admitting: 2, inFlight: 1, waiting: 4);
 
         // Its batch finished: its slot goes to exactly one more.
