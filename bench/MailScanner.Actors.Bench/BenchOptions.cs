@@ -26,7 +26,7 @@ internal sealed record BenchOptions
     /// <summary>Messages in each (i) cluster run: one node unclustered, then 1, 2 and 3 clustered nodes.</summary>
     public int ClusterMessages { get; init; } = 6000;
 
-    /// <summary>Messages each (i) run's nodes drain before the measured backlog, so that it measures warm processes.</summary>
+    /// <summary>Messages each node of an (i) run drains before the measured backlog (times the nodes in all), so that it measures warm processes.</summary>
     public int ClusterWarmUp { get; init; } = 3000;
 
     /// <summary>The (i) runs, in their order within a round: i0, i0p, i1, i2, i3.</summary>
@@ -83,7 +83,7 @@ internal sealed record BenchOptions
           --format-messages N   messages in the per-format backlog runs, ZMailer, Postfix, Exim, Sendmail (default 5000)
           --smtp-messages N     messages sent over SMTP in each Postfix end-to-end run (default 1000)
           --cluster-messages N  messages in each (i) run: unclustered, then 1, 2, 3 clustered nodes (default 6000)
-          --cluster-warmup N    messages the nodes of each (i) run drain first, unmeasured, to warm them up (default 3000; 0: none)
+          --cluster-warmup N    messages each node of an (i) run drains first, unmeasured, to warm it up (N x nodes in all; default 3000; 0: none)
           --cluster-runs LIST   which (i) runs in each round, i0 first: comma list of i0,i0p,i1,i2,i3 (default all)
           --cluster-rounds N    the (i) runs repeat N times; ratios are to each round's (i0), the median round's printed (default 3)
           --smtp-connections N  SMTP connections at once in those runs (default 16)
