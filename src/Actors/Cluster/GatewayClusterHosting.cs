@@ -18,6 +18,7 @@ public static class GatewayClusterHosting
     public static AkkaConfigurationBuilder AddGatewayCluster(this AkkaConfigurationBuilder builder, ClusterSettings cluster, string actorSystemName)
     {
         builder.AddHocon(SplitBrainResolverHocon(cluster), HoconAddMode.Prepend);
+        builder.AddHocon(FrameSizeHocon, HoconAddMode.Prepend);
         builder.WithCustomSerializer(ClusterProtocolSerializer.Name, ClusterProtocolSerializer.Types.ToArray(),
             system => new ClusterProtocolSerializer(system));
         return builder
@@ -41,6 +42,14 @@ public static class GatewayClusterHosting
             if (withMetrics) gauges.Observe(MailScanner.Actors.Metrics.ActorSystemMetrics.For(system).Meter);
             system.ActorOf(ClusterNodeStatus.PropsFor(registry.Get<Messages.MessageActor>(), gauges), ClusterNodeStatus.Name);
         });
+
+    /// <summary>
+    /// A node's journal requests cross as one batch at a time (<see cref="Journal.JournalRelay"/>): up to its coordinators'
+    /// batches in one stage, each delivery record carrying its rules' reasons, which can pass Akka's default of 128,000
+    /// bytes, and a message over the limit is dropped, not split. The burst messages of the admission desks and the
+    /// coordinator outbox are cut into chunks well under either limit (<see cref="Queue.BurstChunks"/>).
+    /// </summary>
+    private const string FrameSizeHocon = "akka.remote.dot-netty.tcp.maximum-frame-size = 4MiB";
 
     /// <summary>The resolver's timings; the strategy itself comes from <see cref="KeepMajorityOption"/>.</summary>
     private static string SplitBrainResolverHocon(ClusterSettings cluster) => string.Create(CultureInfo.InvariantCulture, $$"""

@@ -54,7 +54,7 @@ public sealed class AdmissionDesk : ReceiveActor
         });
         Receive<SendAdmitted>(_ =>
         {
-            _watcher.Tell(new AdmissionDeskProtocol.AdmittedMany(_admitted.ToList()));
+            foreach (var chunk in BurstChunks.Of(_admitted.ToList())) _watcher.Tell(new AdmissionDeskProtocol.AdmittedMany(chunk));
             _admitted.Clear();
         });
         ReceiveAny(answer => _watcher.Tell(answer, Sender));
@@ -118,7 +118,8 @@ internal sealed class AdmissionRouting
 
     public void SendGathered(IActorRef watcher)
     {
-        foreach (var (desk, admits) in _gathered) desk.Tell(new AdmissionDeskProtocol.AdmitMany(admits), watcher);
+        foreach (var (desk, admits) in _gathered)
+            foreach (var chunk in BurstChunks.Of(admits)) desk.Tell(new AdmissionDeskProtocol.AdmitMany(chunk), watcher);
         _gathered.Clear();
     }
 }

@@ -44,7 +44,13 @@ internal sealed class CoordinatorOutbox
         foreach (var (coordinator, pending) in _pending)
         {
             if (pending.Messages.Count == 0) coordinator.Tell(BatchCoordinatorProtocol.Flush.Instance, sender);
-            else coordinator.Tell(new BatchCoordinatorProtocol.EnqueueMany(pending.Messages, pending.Flush), sender);
+            else
+            {
+                var chunks = BurstChunks.Of(pending.Messages).ToList();
+                // The flush after the last piece: the coordinator then holds all of them.
+                for (var i = 0; i < chunks.Count; i++)
+                    coordinator.Tell(new BatchCoordinatorProtocol.EnqueueMany(chunks[i], pending.Flush && i == chunks.Count - 1), sender);
+            }
         }
         _pending.Clear();
     }

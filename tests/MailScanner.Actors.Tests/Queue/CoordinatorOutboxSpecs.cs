@@ -1,5 +1,7 @@
+using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using MailScanner.Actors.Batching;
+using MailScanner.Actors.Cluster;
 using MailScanner.Actors.Identity;
 using MailScanner.Actors.Queue;
 using Xunit;
@@ -61,4 +63,24 @@ public sealed class CoordinatorOutboxSpecs : TestKit
 
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
+
+    [Fact]
+    public void Should_cut_a_large_share_into_pieces_that_fit_one_remote_message_and_flush_after_the_last()
+    {
+        var coordinator = CreateTestProbe();
+        var outbox = new CoordinatorOutbox();
+        for (var inode = 1UL; inode <= 2000; inode++) outbox.Add(coordinator.Ref, Message(inode));
+        outbox.FlushAll();
+        outbox.SendAll(TestActor);
+
+        var serializer = new ClusterProtocolSerializer((ExtendedActorSystem)Sys);
+        var pieces = Enumerable.Range(0, 8).Select(_ => coordinator.ExpectMsg<BatchCoordinatorProtocol.EnqueueMany>()).ToList();
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(Enumerable.Range(1, 2000).Select(i => (ulong)i), pieces.SelectMany(p => p.Messages).Select(m => m.Identity.Inode));
+        Assert.All(pieces, piece => Assert.True(serializer.ToBinary(piece).Length < RemoteFrameSizeDefault));
+        Assert.Equal([false, false, false, false, false, false, false, true], pieces.Select(p => p.Flush));
+    }
+
+    /// <summary>Akka.Remote's default maximum frame size: a message over it is dropped.</summary>
+    internal const int RemoteFrameSizeDefault = 128_000;
 }
