@@ -28,8 +28,9 @@ namespace MailScanner.Actors.Queue;
 ///
 /// Beside it: <see cref="IncomingQueueListing"/> (what is in the incoming queue), <see cref="CrashIsolationPlan"/>
 /// (the order of an earlier run's claims), <see cref="StopInProgress"/> (the stop's bookkeeping),
-/// <see cref="CoordinatorPool"/> (which coordinator on which node takes a message) and
-/// <see cref="QueueWatcherProtocol"/> (what it is told and answers).
+/// <see cref="CoordinatorPool"/> (which coordinator on which node takes a message), <see cref="CoordinatorOutbox"/>
+/// (what each coordinator was assigned and not yet sent), <see cref="AdmissionRouting"/> (clustered: which node's
+/// <see cref="AdmissionDesk"/> an admission goes through) and <see cref="QueueWatcherProtocol"/> (what it is told and answers).
 /// </summary>
 /// <remarks>
 /// Over 500 lines on purpose: what is left here is the admission flow itself (listing, admitting, handing to

@@ -59,6 +59,11 @@ public sealed class ClusterOwnershipSpecs(PostgresServer server) : IClassFixture
         }
         await Eventually.Holds(() => _nodes.All(n => Akka.Cluster.Cluster.Get(n.System).State.Members.Count(m => m.Status == MemberStatus.Up) == 3),
             TimeSpan.FromSeconds(60), () => $"three nodes up: {string.Join("; ", _nodes.Select(n => Akka.Cluster.Cluster.Get(n.System).State))}");
+        // Every node's shard region registered with the shard coordinator: until then a new shard can go only to those that
+        // have, and the shares the allocation gives (the oldest node's lighter one) would depend on how fast each node started.
+        await Eventually.Holds(async () =>
+                (await _nodes[0].Messages.Ask<Akka.Cluster.Sharding.CurrentRegions>(Akka.Cluster.Sharding.GetCurrentRegions.Instance, Answer)).Regions.Count == 3,
+            TimeSpan.FromSeconds(60), "every node's shard region registered with the shard coordinator");
         // One message through the watched queue: the watcher runs and has looked at the work area at its start (which would
         // also take up a claim made by hand), and the journal answers.
         _bed.Enqueue("the cluster is ready");
