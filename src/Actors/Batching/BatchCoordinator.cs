@@ -108,13 +108,11 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
 
         Receive<BatchCoordinatorProtocol.Enqueue>(enqueue =>
         {
-            // From a watcher this coordinator no longer serves (it ended, or restarted): that one's successor re-admits it.
-            if (_registers && !Sender.Equals(_served)) return;
-            Collect(enqueue);
+            if (FromServedWatcher) Collect(enqueue);
         });
         Receive<BatchCoordinatorProtocol.EnqueueMany>(many =>
         {
-            if (_registers && !Sender.Equals(_served)) return;
+            if (!FromServedWatcher) return;
             foreach (var enqueue in many.Messages) Collect(enqueue);
             if (many.Flush) StartBatchIfIdle();
         });
@@ -193,6 +191,12 @@ public sealed class BatchCoordinator : ReceiveActor, IWithTimers
         _log.Error(reason, "Batch coordinator restarted after an exception; asking for its messages again");
         _watcher.Tell(BatchCoordinatorProtocol.CoordinatorRestarted.Instance);
     }
+
+    /// <summary>
+    /// False for messages from a watcher this coordinator no longer serves (it ended, or restarted): that one's successor
+    /// re-admits them. A coordinator that does not register serves the watcher that started it, its parent.
+    /// </summary>
+    private bool FromServedWatcher => !_registers || Sender.Equals(_served);
 
     private void Collect(BatchCoordinatorProtocol.Enqueue message)
     {

@@ -10,14 +10,7 @@ internal static class BurstChunks
     /// <summary>Items per message: with the largest of them (an admission's path) about 32 KB.</summary>
     public const int Size = 256;
 
-    public static IEnumerable<IReadOnlyList<T>> Of<T>(IReadOnlyList<T> items)
-    {
-        if (items.Count <= Size)
-        {
-            yield return items;
-            yield break;
-        }
-        for (var start = 0; start < items.Count; start += Size)
-            yield return items.Skip(start).Take(Size).ToList();
-    }
+    /// <summary>The items themselves when they fit one message, otherwise pieces of <see cref="Size"/>.</summary>
+    public static IEnumerable<IReadOnlyList<T>> Of<T>(IReadOnlyList<T> items) =>
+        items.Count <= Size ? [items] : items.Chunk(Size);
 }
