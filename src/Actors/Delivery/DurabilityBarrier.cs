@@ -19,7 +19,10 @@ namespace MailScanner.Actors.Delivery;
 /// <para>
 /// Like PostgreSQL's commit_delay, a round waits a moment after its first request so that the writers busy
 /// alongside it can join: measured here, flushing at once averaged 2 messages per syncfs, and each extra
-/// flush also stalls every unlink, rename and close on the file system while it runs.
+/// flush also stalls every unlink, rename and close on the file system while it runs. And like commit_siblings, it
+/// waits only when the round before it answered at least <see cref="GatherSiblings"/> requests: on a quiet gateway
+/// nobody would join, and each message passes four barriers, so the wait would be four gather delays on every
+/// message's latency for nothing. Under load the round before is always a full one.
 /// </para>
 /// </remarks>
 public sealed class DurabilityBarrier : IDisposable
@@ -30,8 +33,12 @@ public sealed class DurabilityBarrier : IDisposable
     private readonly Thread _flusher;
     private bool _stopping;
 
+    /// <summary>How many requests the previous round must have answered for the next one to wait for company.</summary>
+    public const int GatherSiblings = 4;
+
     private readonly TimeSpan _gatherDelay;
     private readonly Action? _beforeFlush;
+    private int _previousRoundSize;
 
     public DurabilityBarrier(string directoryOnFileSystem, TimeSpan? gatherDelay = null)
         : this([directoryOnFileSystem], gatherDelay)
@@ -86,12 +93,13 @@ public sealed class DurabilityBarrier : IDisposable
                 while (_waiting.Count == 0 && !_stopping) Monitor.Wait(_gate);
                 if (_waiting.Count == 0) return;
             }
-            if (_gatherDelay > TimeSpan.Zero) Thread.Sleep(_gatherDelay);
+            if (_gatherDelay > TimeSpan.Zero && _previousRoundSize >= GatherSiblings) Thread.Sleep(_gatherDelay);
             lock (_gate)
             {
                 round = _waiting;
                 _waiting = new List<TaskCompletionSource>();
             }
+            _previousRoundSize = round.Count;
             try
             {
                 _beforeFlush?.Invoke();
