@@ -128,11 +128,16 @@ public static partial class NativeFile
     }
 
     /// <summary>Creates a new file that must not exist yet (O_CREAT | O_EXCL), owner read/write only.</summary>
-    public static SafeFileHandle CreateExclusive(string path, int mode = 0b110_000_000)
+    public static SafeFileHandle CreateExclusive(string path, int mode = 0b110_000_000) =>
+        TryCreateExclusive(path, mode) ?? throw Failure(EEXIST, "create", path);
+
+    /// <summary>As <see cref="CreateExclusive"/>; null when something of that name exists already.</summary>
+    public static SafeFileHandle? TryCreateExclusive(string path, int mode = 0b110_000_000)
     {
         var fd = Open(path, OWrOnly | OCreat | OExcl | ONoFollow | OCloExec, mode);
-        if (fd < 0) throw Failure(Marshal.GetLastPInvokeError(), "create", path);
-        return new SafeFileHandle(fd, ownsHandle: true);
+        if (fd >= 0) return new SafeFileHandle(fd, ownsHandle: true);
+        var errno = Marshal.GetLastPInvokeError();
+        return errno == EEXIST ? null : throw Failure(errno, "create", path);
     }
 
     /// <summary>The identity of the file behind an open descriptor, and where its generation came from.</summary>

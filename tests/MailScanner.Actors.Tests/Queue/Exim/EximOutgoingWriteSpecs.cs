@@ -76,6 +76,23 @@ public sealed class EximOutgoingWriteSpecs : IDisposable
         Assert.Empty(Names());
     }
 
+    [Theory]
+    [InlineData("tf-key+1")] // cut after the companion's temp
+    [InlineData("tf-key")] // cut after both temps, before the record
+    public async Task Should_replace_the_temps_an_unrecorded_attempt_left_when_staging_again(string leftover)
+    {
+        File.WriteAllText(Path.Combine(_bed.Outgoing, "tf-key+1"), "half of an earlier attempt\n");
+        if (leftover == "tf-key") File.WriteAllText(Path.Combine(_bed.Outgoing, "tf-key"), "the rest of it\n");
+
+        var staged = await _writer.StageAsync(_entry, "tf-key");
+
+        Assert.Equal(["tf-key", "tf-key+1"], Names());
+        Assert.Equal(_entry.Companions[0].ToArray(), File.ReadAllBytes(Path.Combine(_bed.Outgoing, "tf-key+1")));
+        Assert.Equal(_entry.Primary.ToArray(), File.ReadAllBytes(Path.Combine(_bed.Outgoing, "tf-key")));
+        await _writer.PublishAsync(staged);
+        Assert.Equal([$"{Id}-D", $"{Id}-H"], Names());
+    }
+
     [Fact]
     public async Task Should_refuse_to_publish_over_a_D_file_that_is_already_there()
     {
