@@ -33,6 +33,10 @@ public static class QuarantineText
         b.AppendLine($"time:        {Time(m.TimeUtc)}");
         b.AppendLine($"queue id:    {Shown(m.QueueId)}");
         b.AppendLine($"identity:    {m.OriginalIdentity}");
+        // What `quarantine release` reads the stored queue file back with: an entry of another format is refused there.
+        b.AppendLine($"format:      {m.QueueFormat ?? "not recorded (stored before the format was)"}");
+        if (m.PartLengths is { Count: > 1 } parts)
+            b.AppendLine($"files:       {parts.Count.ToString(CultureInfo.InvariantCulture)}, primary first: {string.Join(" + ", parts.Select(p => p.ToString(CultureInfo.InvariantCulture)))} bytes");
         b.AppendLine($"sender:      {Sender(m.Sender)}");
         b.AppendLine($"recipients:  {m.Recipients.Count.ToString(CultureInfo.InvariantCulture)}");
         foreach (var recipient in m.Recipients) b.AppendLine($"  {Shown(recipient)}");

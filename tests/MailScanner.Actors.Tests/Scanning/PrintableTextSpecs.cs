@@ -84,4 +84,20 @@ public sealed class PrintableTextSpecs
         Assert.Contains("evil\\u200E@example.org", shown);
         Assert.Contains("rcpt\\u00091@example.com", shown);
     }
+
+    [Fact]
+    public void Should_show_the_queue_format_and_the_files_a_quarantined_entry_was_stored_from()
+    {
+        var metadata = new QuarantineMetadata(new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc), "1abcde-00000A-xy", "803-123-abc",
+            "a@example.org", ["b@example.com"], VerdictKind.Infected, ["virus X (clamd)"]);
+
+        var exim = QuarantineText.Describe(new QuarantineEntry("20260101-000000-0123456789abcdef", "/q/20260101/x",
+            metadata with { QueueFormat = "exim", PartLengths = [812, 40960] }, Release: null));
+        var older = QuarantineText.Describe(new QuarantineEntry("20260101-000000-0123456789abcdef", "/q/20260101/x", metadata, Release: null));
+
+        Assert.Contains("format:      exim\n", exim);
+        Assert.Contains("files:       2, primary first: 812 + 40960 bytes", exim);
+        Assert.Contains("format:      not recorded (stored before the format was)", older);
+        Assert.DoesNotContain("files:", older);
+    }
 }
