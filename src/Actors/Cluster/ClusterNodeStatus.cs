@@ -18,7 +18,13 @@ public static class ClusterStatusProtocol
     /// <param name="Shards">Shards of MessageActors hosted here.</param>
     /// <param name="InFlight">MessageActors alive here: the messages this node is processing.</param>
     /// <param name="Members">The cluster as this node sees it.</param>
-    public sealed record NodeStatus(string Address, IReadOnlyList<string> Roles, bool RunsWatcher, int Shards, int InFlight, IReadOnlyList<MemberView> Members);
+    /// <param name="ShardRegions">
+    /// How many nodes' shard regions the shard coordinator knows, as this node last heard (-1: not yet). A node whose region
+    /// it does not know yet is given no new shards: a cluster that takes traffic before every region has registered
+    /// places all of it on the nodes that have.
+    /// </param>
+    public sealed record NodeStatus(string Address, IReadOnlyList<string> Roles, bool RunsWatcher, int Shards, int InFlight, IReadOnlyList<MemberView> Members,
+        int ShardRegions = -1);
 
     public sealed record MemberView(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable);
 }
@@ -38,6 +44,7 @@ public sealed class ClusterNodeStatus : ReceiveActor, IWithTimers
     private readonly IActorRef _region;
     private readonly ClusterGauges _gauges;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private int _shardRegions = -1;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -45,9 +52,15 @@ public sealed class ClusterNodeStatus : ReceiveActor, IWithTimers
     {
         _region = region;
         _gauges = gauges;
-        Receive<Sample>(_ => _region.Ask<CurrentShardRegionState>(GetShardRegionState.Instance, SampleEvery)
-            .PipeTo(Self, failure: e => new SampleFailed(e.GetBaseException().Message)));
+        Receive<Sample>(_ =>
+        {
+            _region.Ask<CurrentShardRegionState>(GetShardRegionState.Instance, SampleEvery)
+                .PipeTo(Self, failure: e => new SampleFailed(e.GetBaseException().Message));
+            _region.Ask<CurrentRegions>(GetCurrentRegions.Instance, SampleEvery)
+                .PipeTo(Self, failure: e => new SampleFailed(e.GetBaseException().Message));
+        });
         Receive<CurrentShardRegionState>(state => _gauges.Sampled(state.Shards.Count, state.Shards.Sum(s => s.EntityIds.Count)));
+        Receive<CurrentRegions>(regions => _shardRegions = regions.Regions.Count);
         Receive<SampleFailed>(failed => _log.Debug("The shard region did not say what it hosts: {Reason}", failed.Reason));
         Receive<ClusterStatusProtocol.GetNodeStatus>(_ => Sender.Tell(Status()));
     }
@@ -64,7 +77,7 @@ public sealed class ClusterNodeStatus : ReceiveActor, IWithTimers
             .Select(m => new ClusterStatusProtocol.MemberView(m.Address.ToString(), m.Status.ToString(), m.Roles.Order().ToList(), !state.Unreachable.Contains(m)))
             .ToList();
         return new ClusterStatusProtocol.NodeStatus(_cluster.SelfAddress.ToString(), _cluster.SelfRoles.Order().ToList(),
-            oldest is not null && oldest.Address.Equals(_cluster.SelfAddress), _gauges.Shards, _gauges.Entities, members);
+            oldest is not null && oldest.Address.Equals(_cluster.SelfAddress), _gauges.Shards, _gauges.Entities, members, _shardRegions);
     }
 
     private sealed record Sample

@@ -33,7 +33,8 @@ public static class ClusterStatusQuery
     {
         var b = new StringBuilder();
         b.AppendLine(CultureInfo.InvariantCulture,
-            $"cluster: {view.Members.Count} member(s), {view.Members.Count(m => m.Reachable)} reachable (as {view.Address} sees it)");
+            $"cluster: {view.Members.Count} member(s), {view.Members.Count(m => m.Reachable)} reachable (as {view.Address} sees it); " +
+            $"shard regions registered with the coordinator: {(view.ShardRegions < 0 ? "not known yet" : Count(view.ShardRegions))}");
         var rows = view.Members.Select(m => byMember.TryGetValue(m.Address, out var own)
                 ? new[] { m.Address, m.Status, m.Reachable ? "yes" : "no", Roles(m.Roles), own.RunsWatcher ? "yes" : "no", Count(own.Shards), Count(own.InFlight) }
                 : [m.Address, m.Status, m.Reachable ? "yes" : "no", Roles(m.Roles), "?", "?", "? (no answer)"])
