@@ -54,16 +54,17 @@ public sealed class ClusterNodeStatus : ReceiveActor, IWithTimers
         _gauges = gauges;
         Receive<Sample>(_ =>
         {
-            _region.Ask<CurrentShardRegionState>(GetShardRegionState.Instance, SampleEvery)
-                .PipeTo(Self, failure: e => new SampleFailed(e.GetBaseException().Message));
-            _region.Ask<CurrentRegions>(GetCurrentRegions.Instance, SampleEvery)
-                .PipeTo(Self, failure: e => new SampleFailed(e.GetBaseException().Message));
+            AskRegion<CurrentShardRegionState>(GetShardRegionState.Instance);
+            AskRegion<CurrentRegions>(GetCurrentRegions.Instance);
         });
         Receive<CurrentShardRegionState>(state => _gauges.Sampled(state.Shards.Count, state.Shards.Sum(s => s.EntityIds.Count)));
         Receive<CurrentRegions>(regions => _shardRegions = regions.Regions.Count);
-        Receive<SampleFailed>(failed => _log.Debug("The shard region did not say what it hosts: {Reason}", failed.Reason));
+        Receive<SampleFailed>(failed => _log.Debug("The shard region did not answer a sample: {Reason}", failed.Reason));
         Receive<ClusterStatusProtocol.GetNodeStatus>(_ => Sender.Tell(Status()));
     }
+
+    private void AskRegion<TAnswer>(object question) => _region.Ask<TAnswer>(question, SampleEvery)
+        .PipeTo(Self, failure: e => new SampleFailed(e.GetBaseException().Message));
 
     public static Props PropsFor(IActorRef region, ClusterGauges gauges) => Props.Create(() => new ClusterNodeStatus(region, gauges));
 
