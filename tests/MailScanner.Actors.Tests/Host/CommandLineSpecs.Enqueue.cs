@@ -142,8 +142,10 @@ public sealed partial class CommandLineSpecs
             Assert.True(queued.ExitCode == 0, $"exit {queued.ExitCode}; stderr: {queued.Stderr}");
         }
 
-        await Until(() => Directory.Exists(outgoing) && Directory.GetFiles(outgoing).Length == 3, gateway, gatewayOut, gatewayErr);
-        var delivered = Directory.GetFiles(outgoing).Select(File.ReadAllText).ToDictionary(text => text.Split("Subject: ")[1].Split('\n')[0].Trim().Split(' ')[^1]); // the subject may be tagged
+        // Only published files: a delivery's temp (tf-*) sits in the same directory, possibly still empty, until its rename.
+        string[] Published() => Directory.Exists(outgoing) ? Directory.GetFiles(outgoing).Where(path => Path.GetFileName(path).All(char.IsAsciiDigit)).ToArray() : [];
+        await Until(() => Published().Length == 3, gateway, gatewayOut, gatewayErr);
+        var delivered = Published().Select(File.ReadAllText).ToDictionary(text => text.Split("Subject: ")[1].Split('\n')[0].Trim().Split(' ')[^1]); // the subject may be tagged
         Assert.Contains("X-MailScanner-Actors: clean", delivered["clean"], StringComparison.Ordinal);
         Assert.Contains("X-MailScanner-Actors: infected", delivered["eicar"], StringComparison.Ordinal);
         Assert.DoesNotContain("EICAR-STANDARD-ANTIVIRUS-TEST-FILE", delivered["eicar"], StringComparison.Ordinal);
