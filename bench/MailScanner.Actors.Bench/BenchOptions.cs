@@ -56,6 +56,8 @@ internal sealed record BenchOptions
     /// <summary>Parent of the per-run scratch directory; must be a real disk file system (ext4 /tmp here).</summary>
     public string TempRoot { get; init; } = "/tmp";
     public bool KeepFiles { get; init; }
+    /// <summary>Whether (b), (b2) and (b3) also drain a second backlog in the same, warm, process (on unless --cold-only).</summary>
+    public bool GatewayWarm { get; init; } = true;
     /// <summary>
     /// How many times (b2) and (b3) run, alternately: on a shared two-core machine one pair's journal cost swung from
     /// 5% to 46%, so the cost printed is the median pair's.
@@ -95,6 +97,7 @@ internal sealed record BenchOptions
           --stall-seconds N     give up when the gateway makes no progress for N seconds (default 60)
           --temp DIR            where the per-run scratch directory is made (default /tmp)
           --keep                keep the scratch directory for inspection
+          --cold-only           (b), (b2), (b3): only the cold backlog, not the second one in the warm process
           --journal-pairs N     (b2) and (b3) run N times alternately; the journal cost is the median pair's (default 3)
           --metrics-pairs N     (g) metrics on and scraped every second, (g0) metrics off, N times alternately (default 3)
           --budget-pairs N      (u) default limits, (u0) the unpacking budget and limits out of the way, N times alternately (default 3)
@@ -137,6 +140,7 @@ internal sealed record BenchOptions
                 "--stall-seconds" => options with { StallTimeout = TimeSpan.FromSeconds(Count()) },
                 "--temp" => options with { TempRoot = Path.GetFullPath(Value()) },
                 "--keep" => options with { KeepFiles = true },
+                "--cold-only" => options with { GatewayWarm = false },
                 "--journal-pairs" => options with { JournalPairs = Count() },
                 "--metrics-pairs" => options with { MetricsPairs = Count() },
                 "--budget-pairs" => options with { BudgetPairs = Count() },

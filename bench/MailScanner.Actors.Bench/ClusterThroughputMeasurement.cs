@@ -76,14 +76,14 @@ internal sealed class ClusterThroughputMeasurement(
             if (clustered) await WaitUntilSpreadAsync(gateways, nodes * (options.Coordinators ?? DefaultCoordinators), cancel);
             if (warmUp > 0)
             {
-                MoveInto(directories.Incoming, warmUpStaging);
+                WarmUp.MoveInto(directories.Incoming, warmUpStaging);
                 await QueueProgress.WaitUntilDrainedAsync(gateways, directories, warmUp, options.StallTimeout, null, cancel);
-                Console.WriteLine($"  warm-up: {warmUp} messages drained; the nodes settled after {(await WaitUntilSettledAsync(gateways, cancel)).TotalSeconds:F1} s");
+                Console.WriteLine($"  warm-up: {warmUp} messages drained; the nodes settled after {(await WarmUp.WaitUntilSettledAsync(gateways, cancel)).TotalSeconds:F1} s");
             }
 
             var cpuBefore = gateways.Select(g => g.CpuTime()).ToList();
             var startedAt = Stopwatch.GetTimestamp();
-            MoveInto(directories.Incoming, staging);
+            WarmUp.MoveInto(directories.Incoming, staging);
             var drained = await QueueProgress.WaitUntilDrainedAsync(gateways, directories, warmUp + count, options.StallTimeout, null, cancel);
             var cpuEach = gateways.Select((g, i) => g.CpuTime() - cpuBefore[i]).ToList();
             var cpu = cpuEach.Aggregate(TimeSpan.Zero, (sum, c) => sum + c);
@@ -102,34 +102,6 @@ internal sealed class ClusterThroughputMeasurement(
             workspace.Release(area);
         }
     }
-
-    private static TimeSpan CpuOf(IEnumerable<GatewayProcess> gateways) => gateways.Aggregate(TimeSpan.Zero, (sum, g) => sum + g.CpuTime());
-
-    /// <summary>Moves every staged file into the queue: on the same file system a rename, the inode (and so the name) kept.</summary>
-    private static void MoveInto(string incoming, string staging)
-    {
-        foreach (var file in Directory.EnumerateFiles(staging).ToList())
-            File.Move(file, Path.Combine(incoming, Path.GetFileName(file)));
-    }
-
-    /// <summary>
-    /// Until the nodes together use less than a twentieth of a core over half a second (the runtime's background
-    /// recompilation of what the warm-up made hot has finished), or <see cref="SettlePatience"/> has passed.
-    /// </summary>
-    private static async Task<TimeSpan> WaitUntilSettledAsync(IReadOnlyList<GatewayProcess> gateways, CancellationToken cancel)
-    {
-        var waited = Stopwatch.StartNew();
-        var window = TimeSpan.FromMilliseconds(500);
-        while (waited.Elapsed < SettlePatience)
-        {
-            var before = CpuOf(gateways);
-            await Task.Delay(window, cancel);
-            if (CpuOf(gateways) - before < window / 20) break;
-        }
-        return waited.Elapsed;
-    }
-
-    private static readonly TimeSpan SettlePatience = TimeSpan.FromSeconds(15);
 
     /// <summary>The node's own state directory, the journal and, clustered, its place in a loopback cluster of every node.</summary>
     private static string NodeHocon(string nodeArea, string? journal, IReadOnlyList<int>? ports, int node)

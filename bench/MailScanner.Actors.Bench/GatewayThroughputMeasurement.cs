@@ -8,6 +8,18 @@ internal sealed record GatewayThroughputResult(int Messages, TimeSpan FromStart,
     public TimeSpan Startup => FromStart - FromFirstClaim;
     public double PerSecondFromStart => Messages / FromStart.TotalSeconds;
     public double PerSecondFromFirstClaim => Messages / FromFirstClaim.TotalSeconds;
+
+    /// <summary>The same number of further messages, renamed in at once after the cold backlog and a settled runtime; null when not asked for.</summary>
+    public WarmDrain? Warm { get; init; }
+}
+
+/// <summary>A second backlog drained by the same, now warm, process: its time from the renames, and the CPU it took.</summary>
+internal sealed record WarmDrain(int Messages, TimeSpan Elapsed, TimeSpan Cpu, TimeSpan MachineBusy, TimeSpan Settled)
+{
+    public double PerSecond => Messages / Elapsed.TotalSeconds;
+    public double CpuMillisecondsPerMessage => Cpu.TotalMilliseconds / Messages;
+    /// <summary>How many cores the whole machine kept busy meanwhile (the gateway, the kernel's writeback, the bench's polls).</summary>
+    public double MachineCores => MachineBusy / Elapsed;
 }
 
 /// <summary>
@@ -15,9 +27,13 @@ internal sealed record GatewayThroughputResult(int Messages, TimeSpan FromStart,
 /// timed both from process start (includes .NET and actor-system start-up) and from its first claim (the
 /// figure compared with the baseline), until incoming is empty and every message is in outgoing. Afterwards
 /// every sequence number must be in outgoing exactly once.
+/// With <c>thenWarm</c>, the same process then drains as many further messages, staged beside the queue before it
+/// started and renamed in once its runtime has settled: a gateway runs for weeks, and the first seconds' JIT (the
+/// tier-1 compiler alone took a fifth of a cold 10,000-message run's CPU here) is paid once per start, not per message.
 /// </summary>
 internal sealed class GatewayThroughputMeasurement(
-    BenchWorkspace workspace, Func<int, QueueMessage> messageFor, int count, string gatewayDll, BenchOptions options, string? extraHocon = null)
+    BenchWorkspace workspace, Func<int, QueueMessage> messageFor, int count, string gatewayDll, BenchOptions options, string? extraHocon = null,
+    bool thenWarm = false)
 {
     public async Task<GatewayThroughputResult> RunAsync(CancellationToken cancel)
     {
@@ -27,6 +43,8 @@ internal sealed class GatewayThroughputMeasurement(
             var directories = GatewayDirectories.CreateUnder(area);
             var backlog = Backlog.Write(directories.Incoming, count, messageFor, cancel);
             Console.WriteLine($"  backlog: {backlog.Describe()}");
+            var warmStaging = Directory.CreateDirectory(Path.Combine(area, "staging-warm")).FullName;
+            if (thenWarm) Console.WriteLine($"  then warm: {Backlog.Write(warmStaging, count, messageFor, cancel, first: count).Describe()}, staged beside the queue");
 
             using var firstClaim = new FirstClaimDetector(directories.Incoming, backlog.OldestFile);
             DrainOutcome drained;
@@ -45,19 +63,31 @@ internal sealed class GatewayThroughputMeasurement(
                     throw;
                 }
                 var cpu = gateway.CpuTime();
+                var warm = thenWarm ? await DrainWarmAsync(gateway, directories, warmStaging, cancel) : null;
                 stop = await gateway.StopAsync();
 
                 var fromStart = ElapsedBetween(gateway.StartedAt, drained.CompletedAt);
                 var claimedAt = firstClaim.ClaimedAt == 0 ? drained.CompletedAt : firstClaim.ClaimedAt;
                 var fromClaim = ElapsedBetween(claimedAt, drained.CompletedAt);
-                var check = DeliveryCheck.Run(count, directories.Outgoing, directories.Elsewhere, directories.Quarantine);
-                return new GatewayThroughputResult(count, fromStart, fromClaim, check, stop) { Cpu = cpu };
+                var check = DeliveryCheck.Run(thenWarm ? 2 * count : count, directories.Outgoing, directories.Elsewhere, directories.Quarantine);
+                return new GatewayThroughputResult(count, fromStart, fromClaim, check, stop) { Cpu = cpu, Warm = warm };
             }
         }
         finally
         {
             workspace.Release(area);
         }
+    }
+
+    private async Task<WarmDrain> DrainWarmAsync(GatewayProcess gateway, GatewayDirectories directories, string staging, CancellationToken cancel)
+    {
+        var settled = await WarmUp.WaitUntilSettledAsync([gateway], cancel);
+        var cpuBefore = gateway.CpuTime();
+        var machineBefore = WarmUp.MachineBusy();
+        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        WarmUp.MoveInto(directories.Incoming, staging);
+        var drained = await QueueProgress.WaitUntilDrainedAsync(gateway, directories, 2 * count, options.StallTimeout, null, cancel);
+        return new WarmDrain(count, ElapsedBetween(startedAt, drained.CompletedAt), gateway.CpuTime() - cpuBefore, WarmUp.MachineBusy() - machineBefore, settled);
     }
 
     private static TimeSpan ElapsedBetween(long from, long to) =>
