@@ -58,6 +58,8 @@ internal sealed record BenchOptions
     public bool KeepFiles { get; init; }
     /// <summary>Whether (b), (b2) and (b3) also drain a second backlog in the same, warm, process (on unless --cold-only).</summary>
     public bool GatewayWarm { get; init; } = true;
+    /// <summary>Messages (b), (b2) and (b3) drain unmeasured between their cold and their warm backlog.</summary>
+    public int GatewayWarmUp { get; init; } = 20_000;
     /// <summary>
     /// How many times (b2) and (b3) run, alternately: on a shared two-core machine one pair's journal cost swung from
     /// 5% to 46%, so the cost printed is the median pair's.
@@ -98,6 +100,7 @@ internal sealed record BenchOptions
           --temp DIR            where the per-run scratch directory is made (default /tmp)
           --keep                keep the scratch directory for inspection
           --cold-only           (b), (b2), (b3): only the cold backlog, not the second one in the warm process
+          --gateway-warmup N    (b), (b2), (b3): messages drained unmeasured between the cold and the warm backlog (default 20000; 0: none)
           --journal-pairs N     (b2) and (b3) run N times alternately; the journal cost is the median pair's (default 3)
           --metrics-pairs N     (g) metrics on and scraped every second, (g0) metrics off, N times alternately (default 3)
           --budget-pairs N      (u) default limits, (u0) the unpacking budget and limits out of the way, N times alternately (default 3)
@@ -141,6 +144,7 @@ internal sealed record BenchOptions
                 "--temp" => options with { TempRoot = Path.GetFullPath(Value()) },
                 "--keep" => options with { KeepFiles = true },
                 "--cold-only" => options with { GatewayWarm = false },
+                "--gateway-warmup" => options with { GatewayWarmUp = Count(zeroAllowed: true) },
                 "--journal-pairs" => options with { JournalPairs = Count() },
                 "--metrics-pairs" => options with { MetricsPairs = Count() },
                 "--budget-pairs" => options with { BudgetPairs = Count() },

@@ -9,11 +9,11 @@ internal sealed record GatewayThroughputResult(int Messages, TimeSpan FromStart,
     public double PerSecondFromStart => Messages / FromStart.TotalSeconds;
     public double PerSecondFromFirstClaim => Messages / FromFirstClaim.TotalSeconds;
 
-    /// <summary>The same number of further messages, renamed in at once after the cold backlog and a settled runtime; null when not asked for.</summary>
+    /// <summary>The same number of further messages, renamed in at once after the cold backlog, the warm-up and a settled runtime; null when not asked for.</summary>
     public WarmDrain? Warm { get; init; }
 }
 
-/// <summary>A second backlog drained by the same, now warm, process: its time from the renames, and the CPU it took.</summary>
+/// <summary>A later backlog drained by the same, now warm, process: its time from the renames, and the CPU it took.</summary>
 internal sealed record WarmDrain(int Messages, TimeSpan Elapsed, TimeSpan Cpu, TimeSpan MachineBusy, TimeSpan Settled)
 {
     public double PerSecond => Messages / Elapsed.TotalSeconds;
@@ -27,9 +27,11 @@ internal sealed record WarmDrain(int Messages, TimeSpan Elapsed, TimeSpan Cpu, T
 /// timed both from process start (includes .NET and actor-system start-up) and from its first claim (the
 /// figure compared with the baseline), until incoming is empty and every message is in outgoing. Afterwards
 /// every sequence number must be in outgoing exactly once.
-/// With <c>thenWarm</c>, the same process then drains as many further messages, staged beside the queue before it
-/// started and renamed in once its runtime has settled: a gateway runs for weeks, and the first seconds' JIT (the
-/// tier-1 compiler alone took a fifth of a cold 10,000-message run's CPU here) is paid once per start, not per message.
+/// With <c>thenWarm</c>, the same process then drains <see cref="BenchOptions.GatewayWarmUp"/> further messages
+/// unmeasured and, once its runtime has settled, as many as the cold backlog, timed: a gateway runs for weeks, and
+/// the first seconds' JIT is paid once per start, not per message. The journal's path alone needed about 25,000
+/// messages to reach its steady cost here (JournalMicrobench, 5,000 a round: 133, 52, 39, 31, then 19–22 µs a
+/// message), hence the unmeasured ones. All are staged beside the queue before the gateway starts.
 /// </summary>
 internal sealed class GatewayThroughputMeasurement(
     BenchWorkspace workspace, Func<int, QueueMessage> messageFor, int count, string gatewayDll, BenchOptions options, string? extraHocon = null,
@@ -43,8 +45,11 @@ internal sealed class GatewayThroughputMeasurement(
             var directories = GatewayDirectories.CreateUnder(area);
             var backlog = Backlog.Write(directories.Incoming, count, messageFor, cancel);
             Console.WriteLine($"  backlog: {backlog.Describe()}");
+            var warmUp = thenWarm ? options.GatewayWarmUp : 0;
+            var warmUpStaging = Directory.CreateDirectory(Path.Combine(area, "staging-warm-up")).FullName;
             var warmStaging = Directory.CreateDirectory(Path.Combine(area, "staging-warm")).FullName;
-            if (thenWarm) Console.WriteLine($"  then warm: {Backlog.Write(warmStaging, count, messageFor, cancel, first: count).Describe()}, staged beside the queue");
+            if (warmUp > 0) Console.WriteLine($"  then {Backlog.Write(warmUpStaging, warmUp, messageFor, cancel, first: count).Describe()} to warm up, unmeasured");
+            if (thenWarm) Console.WriteLine($"  then warm: {Backlog.Write(warmStaging, count, messageFor, cancel, first: count + warmUp).Describe()}, all staged beside the queue");
 
             using var firstClaim = new FirstClaimDetector(directories.Incoming, backlog.OldestFile);
             DrainOutcome drained;
@@ -63,13 +68,13 @@ internal sealed class GatewayThroughputMeasurement(
                     throw;
                 }
                 var cpu = gateway.CpuTime();
-                var warm = thenWarm ? await DrainWarmAsync(gateway, directories, warmStaging, cancel) : null;
+                var warm = thenWarm ? await DrainWarmAsync(gateway, directories, warmUpStaging, warmUp, warmStaging, cancel) : null;
                 stop = await gateway.StopAsync();
 
                 var fromStart = ElapsedBetween(gateway.StartedAt, drained.CompletedAt);
                 var claimedAt = firstClaim.ClaimedAt == 0 ? drained.CompletedAt : firstClaim.ClaimedAt;
                 var fromClaim = ElapsedBetween(claimedAt, drained.CompletedAt);
-                var check = DeliveryCheck.Run(thenWarm ? 2 * count : count, directories.Outgoing, directories.Elsewhere, directories.Quarantine);
+                var check = DeliveryCheck.Run(thenWarm ? 2 * count + warmUp : count, directories.Outgoing, directories.Elsewhere, directories.Quarantine);
                 return new GatewayThroughputResult(count, fromStart, fromClaim, check, stop) { Cpu = cpu, Warm = warm };
             }
         }
@@ -79,14 +84,20 @@ internal sealed class GatewayThroughputMeasurement(
         }
     }
 
-    private async Task<WarmDrain> DrainWarmAsync(GatewayProcess gateway, GatewayDirectories directories, string staging, CancellationToken cancel)
+    private async Task<WarmDrain> DrainWarmAsync(
+        GatewayProcess gateway, GatewayDirectories directories, string warmUpStaging, int warmUp, string staging, CancellationToken cancel)
     {
+        if (warmUp > 0)
+        {
+            WarmUp.MoveInto(directories.Incoming, warmUpStaging);
+            await QueueProgress.WaitUntilDrainedAsync(gateway, directories, count + warmUp, options.StallTimeout, null, cancel);
+        }
         var settled = await WarmUp.WaitUntilSettledAsync([gateway], cancel);
         var cpuBefore = gateway.CpuTime();
         var machineBefore = WarmUp.MachineBusy();
         var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         WarmUp.MoveInto(directories.Incoming, staging);
-        var drained = await QueueProgress.WaitUntilDrainedAsync(gateway, directories, 2 * count, options.StallTimeout, null, cancel);
+        var drained = await QueueProgress.WaitUntilDrainedAsync(gateway, directories, 2 * count + warmUp, options.StallTimeout, null, cancel);
         return new WarmDrain(count, ElapsedBetween(startedAt, drained.CompletedAt), gateway.CpuTime() - cpuBefore, WarmUp.MachineBusy() - machineBefore, settled);
     }
 
