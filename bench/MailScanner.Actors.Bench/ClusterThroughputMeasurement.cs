@@ -1,3 +1,4 @@
+using MailScanner.Actors.CrashHarness;
 using MailScanner.Actors.Tests.TestSupport;
 using System.Diagnostics;
 using System.Globalization;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using MailScanner.Actors.Bench;
+using MailScanner.Actors.CrashHarness;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Clamd;
 using MailScanner.Actors.Tests.TestSupport;

@@ -82,9 +82,9 @@ public static class FleetRunner
             var nodeCount = Math.Max(1, options.ClusterNodes);
             progress($"crash harness: {(_clustered ? $"{nodeCount} clustered nodes" : "one node")} on PostgreSQL, {options.Format} queue, {options.Messages} messages " +
                      $"at {options.MessagesPerSecond} msg/s, {options.Kills} kills, seed {options.Seed}, gateway {gateway.Dll}, area {area.Root}");
-            _postgres = await PrivatePostgres.StartNewAsync(Path.Combine(area.Root, "postgresql"), HarnessArea.FreeLoopbackPort(), cancel);
+            _postgres = await PrivatePostgres.StartNewAsync(Path.Combine(area.Root, "postgresql"), LoopbackPort.Free(), cancel);
             var database = await _postgres.CreateDatabaseAsync();
-            var ports = _clustered ? Enumerable.Range(0, nodeCount).Select(_ => HarnessArea.FreeLoopbackPort()).ToList() : null;
+            var ports = _clustered ? Enumerable.Range(0, nodeCount).Select(_ => LoopbackPort.Free()).ToList() : null;
             _nodes = Enumerable.Range(0, nodeCount).Select(n => new Node(n, area.WriteNodeConfig(n, database, ports))).ToArray();
             foreach (var node in _nodes) Start(node);
             await UntilAsync(() => _nodes.All(n => n.Logged(Started)) &&

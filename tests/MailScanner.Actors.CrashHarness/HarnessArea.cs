@@ -43,7 +43,7 @@ public sealed class HarnessArea : IDisposable
         text.Append($"mailscanner.quarantine.directory = {Quote(Quarantine)}\n");
         text.Append($"mailscanner.state-directory = {Quote(State)}\n");
         // Its own port: another gateway on this machine (another harness run) must not make every life exit at start.
-        text.Append($"mailscanner.metrics.port = {FreeLoopbackPort()}\n");
+        text.Append($"mailscanner.metrics.port = {LoopbackPort.Free()}\n");
         return text.ToString();
     }
 
@@ -76,26 +76,6 @@ public sealed class HarnessArea : IDisposable
         var path = Path.Combine(Root, $"node-{node}.conf");
         File.WriteAllText(path, text.ToString());
         return path;
-    }
-
-    private static readonly HashSet<int> PortsHandedOut = new();
-
-    /// <summary>A free loopback port, never one handed out before in this process: the kernel may give the port just freed to the next bind.</summary>
-    public static int FreeLoopbackPort()
-    {
-        while (true)
-        {
-            int port;
-            using (var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
-            {
-                listener.Start();
-                port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-            }
-            lock (PortsHandedOut)
-            {
-                if (PortsHandedOut.Add(port)) return port;
-            }
-        }
     }
 
     public void Dispose()

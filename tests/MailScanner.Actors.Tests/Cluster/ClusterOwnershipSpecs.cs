@@ -1,5 +1,6 @@
 using System.Text;
 using Akka.Actor;
+using MailScanner.Actors.CrashHarness;
 using MemberStatus = Akka.Cluster.MemberStatus;
 using MailScanner.Actors.Cluster;
 using ClusterSettings = MailScanner.Actors.Cluster.ClusterSettings;

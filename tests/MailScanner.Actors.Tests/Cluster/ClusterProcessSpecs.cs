@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using MailScanner.Actors.Cluster;
+using MailScanner.Actors.CrashHarness;
 using MailScanner.Actors.Queue.ZMailer;
 using MailScanner.Actors.Tests.TestSupport;
 using Xunit;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
+using MailScanner.Actors.CrashHarness;
 using MailScanner.Actors.Tests.TestSupport;
 
 namespace MailScanner.Actors.Tests.Metrics;

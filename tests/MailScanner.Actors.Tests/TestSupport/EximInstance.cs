@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using MailScanner.Actors.CrashHarness;
 using MailScanner.Actors.Queue.Exim;
 
 namespace MailScanner.Actors.Tests.TestSupport;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using MailScanner.Actors.CrashHarness;
 using MailScanner.Actors.Queue.Postfix;
 
 namespace MailScanner.Actors.Tests.TestSupport;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using MailScanner.Actors.CrashHarness;
 using MailScanner.Actors.Queue.Sendmail;
 
 namespace MailScanner.Actors.Tests.TestSupport;

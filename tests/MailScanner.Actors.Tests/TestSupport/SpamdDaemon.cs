@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using MailScanner.Actors.CrashHarness;
 using MailScanner.Actors.Scanning;
 using MailScanner.Actors.Scanning.Spamd;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace MailScanner.Actors.Tests.TestSupport;
+namespace MailScanner.Actors.CrashHarness;
 
 /// <summary>A TCP port on 127.0.0.1 that nothing listens on right now, for a daemon a test starts.</summary>
 /// <remarks>
