@@ -46,10 +46,15 @@ internal sealed class GatewayThroughputMeasurement(
             var backlog = Backlog.Write(directories.Incoming, count, messageFor, cancel);
             Console.WriteLine($"  backlog: {backlog.Describe()}");
             var warmUp = thenWarm ? options.GatewayWarmUp : 0;
-            var warmUpStaging = Directory.CreateDirectory(Path.Combine(area, "staging-warm-up")).FullName;
-            var warmStaging = Directory.CreateDirectory(Path.Combine(area, "staging-warm")).FullName;
-            if (warmUp > 0) Console.WriteLine($"  then {Backlog.Write(warmUpStaging, warmUp, messageFor, cancel, first: count).Describe()} to warm up, unmeasured");
-            if (thenWarm) Console.WriteLine($"  then warm: {Backlog.Write(warmStaging, count, messageFor, cancel, first: count + warmUp).Describe()}, all staged beside the queue");
+            var warmUpStaging = Path.Combine(area, "staging-warm-up");
+            var warmStaging = Path.Combine(area, "staging-warm");
+            if (thenWarm)
+            {
+                Directory.CreateDirectory(warmUpStaging);
+                Directory.CreateDirectory(warmStaging);
+                if (warmUp > 0) Console.WriteLine($"  then {Backlog.Write(warmUpStaging, warmUp, messageFor, cancel, first: count).Describe()} to warm up, unmeasured");
+                Console.WriteLine($"  then warm: {Backlog.Write(warmStaging, count, messageFor, cancel, first: count + warmUp).Describe()}, all staged beside the queue");
+            }
 
             using var firstClaim = new FirstClaimDetector(directories.Incoming, backlog.OldestFile);
             DrainOutcome drained;

@@ -98,8 +98,8 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
     {
         // (b) is the queue pipeline itself (EICAR check only, as the pipeline issue specifies); (b2) adds the
         // built-in content rules (MIME analysis, filenames, filetypes, archives, HTML), whose cost is their own figure.
-        // Each also drains a second backlog in the same process once it is warm (unless --cold-only): the cold figure
-        // is what a freshly started gateway clears, the warm one what it clears the rest of its life; both are printed.
+        // Each process then drains --gateway-warmup messages unmeasured and a second backlog, timed (unless --cold-only):
+        // the cold figure is what a freshly started gateway clears, the warm one what it clears the rest of its life.
         GatewayThroughputResult? pipeline = null;
         await Measure("gateway", $"(b) gateway, queue pipeline with the EICAR check only: backlog of {options.Messages} corpus messages", async () =>
         {
