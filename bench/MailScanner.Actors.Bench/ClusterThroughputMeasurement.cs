@@ -77,23 +77,16 @@ internal sealed class ClusterThroughputMeasurement(
             if (clustered) await WaitUntilSpreadAsync(gateways, nodes * (options.Coordinators ?? DefaultCoordinators), cancel);
             if (warmUp > 0)
             {
-                WarmUp.MoveInto(directories.Incoming, warmUpStaging);
-                await QueueProgress.WaitUntilDrainedAsync(gateways, directories, warmUp, options.StallTimeout, null, cancel);
-                Console.WriteLine($"  warm-up: {warmUp} messages drained; the nodes settled after {(await WarmUp.WaitUntilSettledAsync(gateways, cancel)).TotalSeconds:F1} s");
+                var settled = await WarmUp.DrainUnmeasuredAsync(gateways, directories, warmUpStaging, warmUp, options.StallTimeout, cancel);
+                Console.WriteLine($"  warm-up: {warmUp} messages drained; the nodes settled after {settled.TotalSeconds:F1} s");
             }
 
-            var cpuBefore = gateways.Select(g => g.CpuTime()).ToList();
-            var startedAt = Stopwatch.GetTimestamp();
-            WarmUp.MoveInto(directories.Incoming, staging);
-            var drained = await QueueProgress.WaitUntilDrainedAsync(gateways, directories, warmUp + count, options.StallTimeout, null, cancel);
-            var cpuEach = gateways.Select((g, i) => g.CpuTime() - cpuBefore[i]).ToList();
-            var cpu = cpuEach.Aggregate(TimeSpan.Zero, (sum, c) => sum + c);
-            if (nodes > 1) Console.WriteLine($"  CPU of each node while draining: {string.Join(", ", cpuEach.Select(c => $"{c.TotalSeconds:F1} s"))}");
+            var drained = await WarmUp.TimedDrainAsync(gateways, directories, staging, warmUp + count, options.StallTimeout, cancel);
+            if (nodes > 1) Console.WriteLine($"  CPU of each node while draining: {string.Join(", ", drained.CpuEach.Select(c => $"{c.TotalSeconds:F1} s"))}");
             foreach (var quota in quotas) Console.WriteLine($"  node held to {quota.Cores:F2} cores: {quota.Throttling()}");
             foreach (var stop in await Task.WhenAll(gateways.Select(g => g.StopAsync())))
                 if (!stop.Contains("cleanly", StringComparison.Ordinal)) Console.WriteLine($"  note: {stop}");
-            var elapsed = TimeSpan.FromSeconds((drained.CompletedAt - startedAt) / (double)Stopwatch.Frequency);
-            return new ClusterThroughputResult(label, nodes, clustered, coresEach, count, elapsed, cpu,
+            return new ClusterThroughputResult(label, nodes, clustered, coresEach, count, drained.Elapsed, drained.Cpu,
                 DeliveryCheck.Run(warmUp + count, directories.Outgoing, directories.Elsewhere, directories.Quarantine));
         }
         finally

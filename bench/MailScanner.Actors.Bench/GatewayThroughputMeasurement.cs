@@ -76,9 +76,9 @@ internal sealed class GatewayThroughputMeasurement(
                 var warm = thenWarm ? await DrainWarmAsync(gateway, directories, warmUpStaging, warmUp, warmStaging, cancel) : null;
                 stop = await gateway.StopAsync();
 
-                var fromStart = ElapsedBetween(gateway.StartedAt, drained.CompletedAt);
+                var fromStart = System.Diagnostics.Stopwatch.GetElapsedTime(gateway.StartedAt, drained.CompletedAt);
                 var claimedAt = firstClaim.ClaimedAt == 0 ? drained.CompletedAt : firstClaim.ClaimedAt;
-                var fromClaim = ElapsedBetween(claimedAt, drained.CompletedAt);
+                var fromClaim = System.Diagnostics.Stopwatch.GetElapsedTime(claimedAt, drained.CompletedAt);
                 var check = DeliveryCheck.Run(thenWarm ? 2 * count + warmUp : count, directories.Outgoing, directories.Elsewhere, directories.Quarantine);
                 return new GatewayThroughputResult(count, fromStart, fromClaim, check, stop) { Cpu = cpu, Warm = warm };
             }
@@ -92,20 +92,8 @@ internal sealed class GatewayThroughputMeasurement(
     private async Task<WarmDrain> DrainWarmAsync(
         GatewayProcess gateway, GatewayDirectories directories, string warmUpStaging, int warmUp, string staging, CancellationToken cancel)
     {
-        if (warmUp > 0)
-        {
-            WarmUp.MoveInto(directories.Incoming, warmUpStaging);
-            await QueueProgress.WaitUntilDrainedAsync(gateway, directories, count + warmUp, options.StallTimeout, null, cancel);
-        }
-        var settled = await WarmUp.WaitUntilSettledAsync([gateway], cancel);
-        var cpuBefore = gateway.CpuTime();
-        var machineBefore = WarmUp.MachineBusy();
-        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
-        WarmUp.MoveInto(directories.Incoming, staging);
-        var drained = await QueueProgress.WaitUntilDrainedAsync(gateway, directories, 2 * count + warmUp, options.StallTimeout, null, cancel);
-        return new WarmDrain(count, ElapsedBetween(startedAt, drained.CompletedAt), gateway.CpuTime() - cpuBefore, WarmUp.MachineBusy() - machineBefore, settled);
+        var settled = await WarmUp.DrainUnmeasuredAsync([gateway], directories, warmUpStaging, count + warmUp, options.StallTimeout, cancel);
+        var drained = await WarmUp.TimedDrainAsync([gateway], directories, staging, 2 * count + warmUp, options.StallTimeout, cancel);
+        return new WarmDrain(count, drained.Elapsed, drained.Cpu, drained.MachineBusy, settled);
     }
-
-    private static TimeSpan ElapsedBetween(long from, long to) =>
-        TimeSpan.FromSeconds((to - from) / (double)System.Diagnostics.Stopwatch.Frequency);
 }
