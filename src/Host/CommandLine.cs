@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Akka.Actor;
+using MailScanner.Actors.Cluster;
 using MailScanner.Actors.Configuration;
 using MailScanner.Actors.Quarantine;
 using MailScanner.Actors.Queue;
@@ -253,9 +255,22 @@ internal static class CommandLine
                 settings.Queue.Format, settings.Queue.Incoming, settings.Queue.Outgoing, settings.Queue.Work,
                 settings.Queue.Bad, settings.Quarantine.Directory, settings.StateDirectory, settings.Batch.Coordinators);
             using var host = GatewayHost.Build(config, settings);
-            host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(
-                () => Log.Information("mailscanner-actors started; stop with SIGINT or SIGTERM (a second one stops at once)"));
+            // Taken once started: RunAsync disposes the host's services when it returns.
+            CoordinatedShutdown? shutdown = null;
+            host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() =>
+            {
+                shutdown = CoordinatedShutdown.Get(host.Services.GetRequiredService<ActorSystem>());
+                Log.Information("mailscanner-actors started; stop with SIGINT or SIGTERM (a second one stops at once)");
+            });
             await host.RunAsync();
+            // The cluster may have stopped the node (downed by the others): exit non-zero so that the service manager
+            // starts it again, and say why.
+            var reason = shutdown?.ShutdownReason;
+            if (ClusterExit.Describe(reason) is { } why)
+            {
+                Log.Error("mailscanner-actors stopped by the cluster: {Why}; exiting with code {ExitCode}", why, reason!.ExitCode);
+                return reason.ExitCode;
+            }
             Log.Information("mailscanner-actors stopped");
             return 0;
         }

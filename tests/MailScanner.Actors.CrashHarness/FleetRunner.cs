@@ -43,10 +43,12 @@ public static class FleetRunner
     }
 
     /// <summary>One node: its configuration and its current life (a new one after each kill).</summary>
-    private sealed class Node(int index, string config)
+    private sealed class Node(int index, string config, int? port)
     {
         public int Index { get; } = index;
         public string Config { get; } = config;
+        /// <summary>Its cluster port; null unclustered.</summary>
+        public int? Port { get; } = port;
         public GatewayLife? Life { get; set; }
         public int Lives { get; set; }
         /// <summary>Killed by the harness and not started again yet: its life's end is no failure.</summary>
@@ -85,7 +87,7 @@ public static class FleetRunner
             _postgres = await PrivatePostgres.StartNewAsync(Path.Combine(area.Root, "postgresql"), LoopbackPort.Free(), cancel);
             var database = await _postgres.CreateDatabaseAsync();
             var ports = _clustered ? Enumerable.Range(0, nodeCount).Select(_ => LoopbackPort.Free()).ToList() : null;
-            _nodes = Enumerable.Range(0, nodeCount).Select(n => new Node(n, area.WriteNodeConfig(n, database, ports))).ToArray();
+            _nodes = Enumerable.Range(0, nodeCount).Select(n => new Node(n, area.WriteNodeConfig(n, database, ports), ports?[n])).ToArray();
             foreach (var node in _nodes) Start(node);
             await UntilAsync(() => _nodes.All(n => n.Logged(Started)) &&
                                    (!_clustered || (_nodes.Count(n => n.Logged(WatcherStarted)) == 1 && _nodes.Count(n => n.Logged(Welcomed)) == nodeCount - 1)),
@@ -162,7 +164,7 @@ public static class FleetRunner
         /// <summary>
         /// SIGKILLs one node: an odd-numbered kill the node running the queue watcher, an even-numbered one another
         /// (chosen by the seed). Clustered, the others must down it (and start the watcher, if it was there); then it is
-        /// started again and must be welcomed back. False when there was nothing to kill (it had exited by itself).
+        /// started again and must be welcomed back and moved Up. False when there was nothing to kill (it had exited by itself).
         /// </summary>
         private async Task<bool> KillAndRestartAsync(int kill, Producer producer, CancellationToken cancel)
         {
@@ -197,11 +199,22 @@ public static class FleetRunner
                 }
             }
             Start(victim);
-            var back = await UntilAsync(() => victim.Logged(Started) && (!_clustered || victim.Logged(Welcomed)), $"kill {kill}: {victim.Name} to start again", cancel);
-            line += back ? string.Create(CultureInfo.InvariantCulture, $"; {victim.Name} {(_clustered ? "rejoined" : "running again")} after {(_clock.Elapsed - killedAt).TotalSeconds:F1} s") : "; did NOT come back";
+            // Rejoined means Up, not only welcomed: a member still Joining does not count for the resolver's majority, so
+            // the next kill in that window would leave one Up node against one and down the side without the lowest
+            // address, survivors included: a second failure before the first is over, which keep-majority cannot survive.
+            var back = await UntilAsync(() => victim.Logged(Started) && (!_clustered || victim.Logged(Welcomed) && MovedUp(victim, marks)),
+                $"kill {kill}: {victim.Name} to start again" + (_clustered ? " and be moved Up" : ""), cancel);
+            line += back ? string.Create(CultureInfo.InvariantCulture, $"; {victim.Name} {(_clustered ? "rejoined (Up)" : "running again")} after {(_clock.Elapsed - killedAt).TotalSeconds:F1} s") : "; did NOT come back";
             if (tookOver && back) _takeovers++;
             _openKill = (line, marks, victim);
             return wasRunning;
+        }
+
+        /// <summary>Whether a leader logged, since <paramref name="marks"/>, that it moved <paramref name="node"/>'s new life to Up.</summary>
+        private static bool MovedUp(Node node, Marks marks)
+        {
+            var movedUp = $"Leader is moving node [akka.tcp://mailscanner@127.0.0.1:{node.Port}] to [Up]";
+            return marks.Since().Concat(node.Life!.LinesSince(0)).Any(l => l.Contains(movedUp, StringComparison.Ordinal));
         }
 
         /// <summary>Ends the watch of the last kill's takeover: what the nodes logged about the dead node's messages since it.</summary>

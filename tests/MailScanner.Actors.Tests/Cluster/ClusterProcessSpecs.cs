@@ -147,6 +147,38 @@ public sealed class ClusterProcessSpecs(PostgresServer server, ITestOutputHelper
         Assert.All(seen, entry => Assert.Equal(1, entry.Value));
     }
 
+    /// <summary>
+    /// A node frozen (SIGSTOP) for longer than failure detection and <c>stable-after</c> is downed by the others; thawed,
+    /// it learns so from their gossip and shuts down. It must exit non-zero and say why: with exit 0, systemd's
+    /// <c>Restart=on-failure</c> (deploy/systemd) would leave it down for good and the cluster one node short.
+    /// </summary>
+    [Fact]
+    public async Task Should_exit_with_code_3_saying_why_when_the_others_down_this_node_so_that_the_service_manager_starts_it_again()
+    {
+        var connectionString = await server.CreateDatabaseAsync();
+        var ports = Enumerable.Range(0, 3).Select(_ => LoopbackPort.Free()).ToList();
+        for (var node = 0; node < 3; node++) WriteNodeConfig(node, ports, connectionString);
+        var nodes = Enumerable.Range(0, 3).Select(n => Run(n)).ToArray();
+        await Until(() => nodes.Count(n => n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal)) == 1 &&
+                          nodes.Count(n => n.Stdout.Contains("Welcome from", StringComparison.Ordinal)) == 2 &&
+                          nodes.All(n => n.Stdout.Contains("mailscanner-actors started", StringComparison.Ordinal)), "three nodes up, one watcher", nodes);
+        var frozen = Array.FindIndex(nodes, n => !n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal));
+        var others = nodes.Where((_, i) => i != frozen).ToArray();
+        var logged = others.Select(n => n.Stdout.Length).ToArray();
+
+        nodes[frozen].Freeze();
+        await Until(() => others.Select((n, i) => n.Stdout[logged[i]..]).Any(log => log.Contains($"Leader is removing unreachable node [akka.tcp://mailscanner@127.0.0.1:{ports[frozen]}]", StringComparison.Ordinal)),
+            "the others to down the frozen node", others);
+        nodes[frozen].Thaw();
+        using (var patience = new CancellationTokenSource(Patience)) await nodes[frozen].WaitForExitAsync(patience.Token);
+
+        Assert.True(nodes[frozen].ExitCode == 3, nodes[frozen].ToString());
+        Assert.Contains("[ERR] mailscanner-actors stopped by the cluster: the other nodes downed this one (it was unreachable to them, " +
+                        "or on the minority side of a network partition); they have taken its queue watcher and its messages over, " +
+                        "and it must be started again to rejoin; exiting with code 3", nodes[frozen].Stdout, StringComparison.Ordinal);
+        Assert.False(others.Any(n => n.HasExited), $"a node that was not downed exited: {string.Join("\n", others.Where(n => n.HasExited))}");
+    }
+
     [Fact]
     public async Task Should_refuse_to_start_a_cluster_node_without_a_shared_journal_with_exit_2_naming_the_key()
     {

@@ -49,6 +49,12 @@ public sealed partial class GatewayProcess : IDisposable
     /// <summary>SIGTERM: the gateway's graceful stop.</summary>
     public void Terminate() => Assert.Equal(0, SendSignal(_process.Id, 15));
 
+    /// <summary>SIGSTOP: the process stops running without knowing it, as in a long pause of its virtual machine.</summary>
+    public void Freeze() => Assert.Equal(0, SendSignal(_process.Id, 19));
+
+    /// <summary>SIGCONT: a frozen process runs on from where it stood.</summary>
+    public void Thaw() => Assert.Equal(0, SendSignal(_process.Id, 18));
+
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int SendSignal(int pid, int signal);
 

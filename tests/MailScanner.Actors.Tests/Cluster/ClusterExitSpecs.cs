@@ -1,0 +1,27 @@
+using Akka.Actor;
+using MailScanner.Actors.Cluster;
+using Xunit;
+
+namespace MailScanner.Actors.Tests.Cluster;
+
+/// <summary>Which stops of the actor system end the process non-zero, and what the operator reads about them.</summary>
+public sealed class ClusterExitSpecs
+{
+    [Fact]
+    public void Should_treat_a_stop_by_signal_or_by_leaving_as_an_ordinary_exit_0()
+    {
+        Assert.Null(ClusterExit.Describe(null));
+        Assert.Null(ClusterExit.Describe(CoordinatedShutdown.ClrExitReason.Instance));
+        Assert.Null(ClusterExit.Describe(CoordinatedShutdown.ClusterLeavingReason.Instance));
+        Assert.Null(ClusterExit.Describe(CoordinatedShutdown.ActorSystemTerminateReason.Instance));
+    }
+
+    [Fact]
+    public void Should_name_downing_and_a_failed_join_with_their_own_non_zero_exit_codes()
+    {
+        Assert.Equal(3, CoordinatedShutdown.ClusterDowningReason.Instance.ExitCode);
+        Assert.StartsWith("the other nodes downed this one", ClusterExit.Describe(CoordinatedShutdown.ClusterDowningReason.Instance), StringComparison.Ordinal);
+        Assert.Equal(4, CoordinatedShutdown.ClusterJoinUnsuccessfulReason.Instance.ExitCode);
+        Assert.Contains("mailscanner.cluster.seed-nodes", ClusterExit.Describe(CoordinatedShutdown.ClusterJoinUnsuccessfulReason.Instance), StringComparison.Ordinal);
+    }
+}
