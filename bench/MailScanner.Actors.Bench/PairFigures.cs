@@ -20,8 +20,8 @@ internal sealed class PairFigures(string format)
         return warm is { } both ? $"{Text(cold)} cold, {Text(both)} warm" : Text(cold);
     }
 
-    /// <summary>Prints the medians and adds them to the summary with their target: the cold one, then the warm one.</summary>
-    public void Report(string what, string summaryName, string target, Func<double, bool> met, Summary summary)
+    /// <summary>Prints the medians and adds them to the summary with their target (if any): the cold one, then the warm one.</summary>
+    public void Report(string what, string summaryName, string? target, Func<double, bool>? met, Summary summary)
     {
         foreach (var (figures, which) in new[] { (_cold, ""), (_warm, ", warm") })
         {
@@ -29,7 +29,7 @@ internal sealed class PairFigures(string format)
             var median = figures.Order().ElementAt(figures.Count / 2);
             var each = string.Join(", ", figures.Select(Text));
             Console.WriteLine($"{what}{which}, median of {figures.Count} pair(s): {Text(median)} (each: {each})");
-            summary.Add($"{summaryName}, median of {figures.Count}{which}", $"{Text(median)} ({each})", target, met(median));
+            summary.Add($"{summaryName}, median of {figures.Count}{which}", $"{Text(median)} ({each})", target, met?.Invoke(median));
         }
     }
 

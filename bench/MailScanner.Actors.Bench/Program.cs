@@ -38,7 +38,7 @@ Console.WriteLine($"mailscanner-bench on {Environment.ProcessorCount} cores, scr
 Console.WriteLine($"gateway: {gatewayDll ?? "(not found; build src/Host or pass --gateway)"}");
 
 Corpus? corpus = null;
-if (new[] { BenchOptions.Baseline, BenchOptions.Gateway, BenchOptions.Metrics, BenchOptions.Budget, BenchOptions.Clamd, BenchOptions.Spamd, BenchOptions.Latency, BenchOptions.Postfix, BenchOptions.Cluster }.Any(options.Runs))
+if (new[] { BenchOptions.Baseline, BenchOptions.Gateway, BenchOptions.Metrics, BenchOptions.Budget, BenchOptions.Clamd, BenchOptions.Spamd, BenchOptions.Latency, BenchOptions.Postfix, BenchOptions.Cluster, BenchOptions.Alternate }.Any(options.Runs))
 {
     try
     {
@@ -470,6 +470,38 @@ using (var workspace = new BenchWorkspace(options.TempRoot, options.KeepFiles))
         {
             postgres.Dispose();
         }
+    }
+
+    if (options.Runs(BenchOptions.Alternate) && corpus is not null)
+    {
+        var a = new GatewaySide("A", Gateway(), options.HoconA, options.EnvironmentA);
+        var b = new GatewaySide("B", options.GatewayBPath ?? Gateway(), options.HoconB, options.EnvironmentB);
+        await Measure(BenchOptions.Alternate, $"(x) two warm gateways side by side, {options.AlternateWarmUpPairs} pair(s) unmeasured, then {options.AlternatePairs} " +
+                                              $"measured (A B, B A, ...), {options.AlternateMessages} corpus messages a backlog{Environment.NewLine}  {a.Describe()}{Environment.NewLine}  {b.Describe()}", async () =>
+        {
+            var result = await new AlternatingGatewaysMeasurement(workspace, Realistic, options.AlternateMessages, options.AlternateWarmUpPairs, options.AlternatePairs, a, b, options)
+                .RunAsync(cancel.Token);
+            var throughput = new PairFigures("F3");
+            var cpu = new PairFigures("F3");
+            foreach (var (sideA, sideB) in result.Pairs)
+            {
+                throughput.Add(sideB.PerSecond / sideA.PerSecond, null);
+                cpu.Add(sideB.CpuMillisecondsPerMessage / sideA.CpuMillisecondsPerMessage, null);
+            }
+            throughput.Report("B/A throughput", "(x) B/A throughput", null, null, summary);
+            cpu.Report("B/A CPU a message", "(x) B/A CPU a message", null, null, summary);
+            foreach (var (name, drains) in new[] { ("A", result.Pairs.Select(p => p.A).ToList()), ("B", result.Pairs.Select(p => p.B).ToList()) })
+            {
+                if (drains.Count == 0) continue;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {name}: median {drains.Select(d => d.PerSecond).Order().ElementAt(drains.Count / 2):F0} messages/s, {drains.Select(d => d.CpuMillisecondsPerMessage).Order().ElementAt(drains.Count / 2):F3} ms of CPU a message"));
+            }
+            foreach (var (name, check) in new[] { ("A", result.CheckA), ("B", result.CheckB) })
+            {
+                Console.WriteLine($"  delivery {name}: {check.Describe()}");
+                summary.Add($"(x) {name} lost / duplicated", $"{check.Lost} / {check.Duplicated}", "0 / 0", check is { Lost: 0, Duplicated: 0 });
+            }
+        });
     }
 
     var fsyncAfter = DiskProbe.FsyncMedianMs(workspace.NewArea("probe-after"));

@@ -56,7 +56,7 @@ internal static class WarmUp
     /// Until the gateways together use less than a twentieth of a core over half a second (the runtime's background
     /// recompilation of what the warm-up made hot has finished), or <see cref="SettlePatience"/> has passed.
     /// </summary>
-    private static async Task<TimeSpan> WaitUntilSettledAsync(IReadOnlyList<GatewayProcess> gateways, CancellationToken cancel)
+    public static async Task<TimeSpan> WaitUntilSettledAsync(IReadOnlyList<GatewayProcess> gateways, CancellationToken cancel)
     {
         var waited = Stopwatch.StartNew();
         var window = TimeSpan.FromMilliseconds(500);
