@@ -104,10 +104,11 @@ internal sealed class AdmissionRouting
 
     public void Seen(MessageReplies.Admitted admitted, Address node) => _shardNodes[ShardOf(admitted)] = node;
 
+    /// <param name="node">The node whose desk it goes to.</param>
     /// <returns>False when the admission has no desk to go to: the caller sends it to the shard region itself.</returns>
-    public bool Gather(MessageCommands.Admit admit)
+    public bool Gather(MessageCommands.Admit admit, out Address node)
     {
-        if (!_shardNodes.TryGetValue(ShardOf(admit), out var node) || !_desks.TryGetValue(node, out var desk)) return false;
+        if (!_shardNodes.TryGetValue(ShardOf(admit), out node!) || !_desks.TryGetValue(node, out var desk)) return false;
         if (!_gathered.TryGetValue(desk, out var admits)) _gathered[desk] = admits = [];
         admits.Add(admit);
         return true;

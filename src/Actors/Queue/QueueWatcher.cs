@@ -86,8 +86,12 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private CrashIsolationPlan? _isolation;
     /// <summary>Clustered: claims in the work area that no one drives (their node died) are taken up at each periodic listing.</summary>
     private readonly bool _recoverOrphanedClaims;
-    /// <summary>Clustered: when each admission in progress was sent; one its MessageActor never answers is given up (see <see cref="RecoverOrphanedClaims"/>).</summary>
-    private readonly Dictionary<FileIdentity, DateTime> _admissionSent = new();
+    /// <summary>
+    /// Clustered: when each admission in progress was sent, and to which node's desk (null: straight to the shard region).
+    /// One its MessageActor never answers is given up (see <see cref="RecoverOrphanedClaims"/>); one sent to a node that is
+    /// gone is given up at once (see <see cref="CoordinatorGone"/>).
+    /// </summary>
+    private readonly Dictionary<FileIdentity, (DateTime At, Address? Node)> _admissionSent = new();
     private static readonly TimeSpan AdmissionAnswerTimeout = TimeSpan.FromSeconds(30);
     /// <summary>The first short look again at an entry the MTA had not finished (see <see cref="LookAgainSoon"/>); doubled each time.</summary>
     private static readonly TimeSpan FirstLookAgain = TimeSpan.FromMilliseconds(10);
@@ -291,7 +295,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         if (!_recoverOrphanedClaims || !_watching || _stopping is not null || _isolation is not null) return;
         // An Admit or Recover routed to a node that died before it was downed is lost with it: after a while the admission
         // is given up, so that the file is admitted again from the incoming queue, or, claimed meanwhile, taken up below.
-        var unanswered = _admissionSent.Where(a => DateTime.UtcNow - a.Value > AdmissionAnswerTimeout).Select(a => a.Key).ToList();
+        var unanswered = _admissionSent.Where(a => DateTime.UtcNow - a.Value.At > AdmissionAnswerTimeout).Select(a => a.Key).ToList();
         foreach (var identity in unanswered)
         {
             _log.Warning("Message {Identity}: no answer from its MessageActor within {Timeout} (its node may be gone); it is admitted again", identity, AdmissionAnswerTimeout);
@@ -308,7 +312,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private void Recover(WorkAreaClaim claim)
     {
         _admitting[claim.Identity] = claim.IncomingPath;
-        if (_recoverOrphanedClaims) _admissionSent[claim.Identity] = DateTime.UtcNow;
+        if (_recoverOrphanedClaims) _admissionSent[claim.Identity] = (DateTime.UtcNow, null);
         _admittingNames.Add(Path.GetFileName(claim.IncomingPath));
         _messages.Tell(new MessageCommands.Recover(claim.Identity, claim.WorkPath, claim.IncomingPath));
     }
@@ -370,7 +374,11 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     {
         if (!_coordinators.Remove(coordinator)) return;
         _outbox.Forget(coordinator);
-        if (!_coordinators.HasNode(coordinator.Path.Address)) _routing?.NodeGone(coordinator.Path.Address);
+        if (!_coordinators.HasNode(coordinator.Path.Address))
+        {
+            _routing?.NodeGone(coordinator.Path.Address);
+            AdmissionsToGoneNode(coordinator.Path.Address);
+        }
         var lost = _assigned.Where(a => a.Value.Coordinator.Equals(coordinator)).Select(a => a.Key).ToList();
         _log.Warning("Batch coordinator {Coordinator} is gone; its {Count} message(s) are taken up again from the work area", coordinator.Path, lost.Count);
         foreach (var identity in lost)
@@ -379,6 +387,23 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             if (_inFlight.Remove(identity)) _stopping?.Count(StopInProgress.MessageOutcome.LeftClaimed);
         }
         StopIfDrained();
+    }
+
+    /// <summary>
+    /// The node's last coordinator is gone (it died and was downed, or it left): admissions sent to its desk and not yet
+    /// answered will not be, so they are given up now rather than after <see cref="AdmissionAnswerTimeout"/>, and the
+    /// files are admitted again (or, claimed meanwhile, taken up as claims no node drives). An answer
+    /// that still comes, from a node that was only leaving, is one more admission answered: MessageActors are idempotent.
+    /// </summary>
+    private void AdmissionsToGoneNode(Address node)
+    {
+        var unanswered = _admissionSent.Where(a => node.Equals(a.Value.Node)).Select(a => a.Key).ToList();
+        if (unanswered.Count == 0) return;
+        _log.Warning("{Count} admission(s) sent to {Node} were not answered before its coordinators were gone; they are admitted again", unanswered.Count, node);
+        foreach (var identity in unanswered) ForgetAdmission(identity);
+        // As the periodic listing does, now: the files still queued are listed again, the ones the dead node had
+        // claimed are taken up from the work area.
+        Self.Tell(PeriodicScan.Instance);
     }
 
     private int Capacity => _settings.MaxInFlight - _admitting.Count - _inFlight.Count;
@@ -446,10 +471,12 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             if (_inFlight.Contains(identity) || _admitting.ContainsKey(identity) || _listing.WasRefused(identity)) continue;
             if (_retries.MustWait(identity, DateTime.UtcNow)) continue;
             _admitting[identity] = path;
-            if (_recoverOrphanedClaims) _admissionSent[identity] = DateTime.UtcNow;
             _admittingNames.Add(Path.GetFileName(path));
             var admit = new MessageCommands.Admit(identity, path);
-            if (_routing?.Gather(admit) != true) _messages.Tell(admit);
+            Address? desk = null;
+            if (_routing?.Gather(admit, out var deskNode) == true) desk = deskNode;
+            else _messages.Tell(admit);
+            if (_recoverOrphanedClaims) _admissionSent[identity] = (DateTime.UtcNow, desk);
         }
         _routing?.SendGathered(Self);
         if (_candidates.Count == 0 && _changedSinceListing && Capacity > 0 && !_scanQueued)

@@ -70,7 +70,7 @@ public sealed class AdmissionDeskSpecs : TestKit
             .Select(i => new Admit(new FileIdentity(0xfe00, (ulong)(3_650_000 + i), 0x81083f0), $"/var/spool/mailscanner/incoming/{3_650_000 + i}")).ToList();
         foreach (var admit in admits) routing.Seen(new Admitted(admit.Identity, "q", 1), desk.Ref.Path.Address);
 
-        Assert.All(admits, admit => Assert.True(routing.Gather(admit)));
+        Assert.All(admits, admit => Assert.True(routing.Gather(admit, out _)));
         routing.SendGathered(TestActor);
 
         var serializer = new MailScanner.Actors.Cluster.ClusterProtocolSerializer((ExtendedActorSystem)Sys);
@@ -109,6 +109,34 @@ public sealed class AdmissionDeskSpecs : TestKit
         messages.Reply(new Admitted(second.Identity, "2", 100));
         var enqueued = coordinator.FishForMessage<BatchCoordinatorProtocol.EnqueueMany>(many => many.Messages.Count > 0);
         Assert.Equal(second.Identity, enqueued.Messages.Single().Identity);
+    }
+
+    [Fact]
+    public void Should_admit_again_at_once_what_was_sent_to_a_node_whose_coordinators_are_all_gone()
+    {
+        using var bed = new GatewayTestbed();
+        var (journal, messages, coordinator) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe());
+        var desk = Sys.ActorOf(AdmissionDesk.PropsFor(messages.Ref), AdmissionDesk.Name);
+        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings().Queue, ZMailerFormat.Instance, messages.Ref, _ => [], 30,
+            new PipelineCounters(), MessageJournalClient.For(journal.Ref, JournalSettings.For(bed.State)), recoverOrphanedClaims: true));
+        journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>();
+        journal.Reply(new MessageJournalProtocol.Interrupted(new Dictionary<string, int>()));
+        watcher.Tell(BatchCoordinatorProtocol.Register.Instance, coordinator.Ref);
+        coordinator.ExpectMsg<BatchCoordinatorProtocol.Registered>();
+        var first = bed.Enqueue("the first of its shard");
+        var admitted = messages.FishForMessage<Admit>(a => a.Identity == first.Identity);
+        messages.Reply(new Admitted(first.Identity, "1", 100));
+        var second = EnqueueInShardOf(bed, admitted.Identity);
+        watcher.Tell(QueueWatcherProtocol.ScanQueue.Instance);
+        messages.FishForMessage<Admit>(a => a.Identity == second.Identity);
+        Assert.Equal(desk, messages.LastSender);
+
+        // The node dies before its MessageActor answers: its coordinator (the only one there) ends.
+        Sys.Stop(coordinator.Ref);
+
+        // Admitted again straight away, through the region (the dead node's desk is forgotten), not after 30 s.
+        messages.FishForMessage<Admit>(a => a.Identity == second.Identity, TimeSpan.FromSeconds(5));
+        Assert.Equal(watcher, messages.LastSender);
     }
 
     /// <summary>
