@@ -268,7 +268,7 @@ internal static class CommandLine
             var reason = shutdown?.ShutdownReason;
             if (ClusterExit.Describe(reason) is { } why)
             {
-                Log.Error("mailscanner-actors stopped by the cluster: {Why}; exiting with code {ExitCode}", why, reason!.ExitCode);
+                Log.Error("mailscanner-actors {Why}; exiting with code {ExitCode}", why, reason!.ExitCode);
                 return reason.ExitCode;
             }
             Log.Information("mailscanner-actors stopped");

@@ -12,18 +12,18 @@ namespace MailScanner.Actors.Cluster;
 public static class ClusterExit
 {
     /// <summary>
-    /// Why the cluster stopped this node, in an operator's words, or null when the stop was an ordinary one (a signal,
-    /// leaving the cluster) that exits 0.
+    /// What stopped this node and why, in an operator's words (it follows "mailscanner-actors" in the log), or null when
+    /// the stop was an ordinary one (a signal, leaving the cluster) that exits 0.
     /// </summary>
     public static string? Describe(CoordinatedShutdown.Reason? reason) => reason switch
     {
         null => null,
         { ExitCode: 0 } => null,
         CoordinatedShutdown.ClusterDowningReason =>
-            "the other nodes downed this one (it was unreachable to them, or on the minority side of a network partition); " +
+            "stopped by the cluster: the other nodes downed this one (it was unreachable to them, or on the minority side of a network partition); " +
             "they have taken its queue watcher and its messages over, and it must be started again to rejoin",
         CoordinatedShutdown.ClusterJoinUnsuccessfulReason =>
-            "this node could not join the cluster through its seed nodes (mailscanner.cluster.seed-nodes) in time",
-        _ => $"the actor system was shut down ({reason.GetType().Name})",
+            "stopped by the cluster: this node could not join the cluster through its seed nodes (mailscanner.cluster.seed-nodes) in time",
+        _ => $"stopped: its actor system was shut down ({reason.GetType().Name})",
     };
 }

@@ -10,8 +10,8 @@ public static class GatewayClusterHosting
 {
     /// <summary>
     /// Makes the actor system a node of the gateway's cluster: remoting on <see cref="ClusterSettings.Hostname"/>:<see cref="ClusterSettings.Port"/>,
-    /// the seed nodes and roles, Akka's split-brain resolver with keep-majority and the configured timings, and the
-    /// serializer of everything that crosses the network. Who runs where is decided by the <c>Add…</c> extensions of the
+    /// the seed nodes and roles, Akka's split-brain resolver with keep-majority and the configured timings (and
+    /// <see cref="QuarantinedNodeDowning"/>, for what it does not cover), and the serializer of everything that crosses the network. Who runs where is decided by the <c>Add…</c> extensions of the
     /// actors themselves (a shard region for the MessageActors, singletons for the queue watcher and the journal).
     /// </summary>
     /// <param name="actorSystemName">The actor system's name, the same on every node: it is part of every node's address.</param>
@@ -28,7 +28,8 @@ public static class GatewayClusterHosting
                 SeedNodes = cluster.SeedNodes.Select(seed => $"akka.tcp://{actorSystemName}@{seed}").ToArray(),
                 Roles = cluster.Roles.ToArray(),
                 SplitBrainResolver = new KeepMajorityOption(),
-            });
+            })
+            .WithActors((system, _) => system.ActorOf(QuarantinedNodeDowning.Props(), QuarantinedNodeDowning.Name));
     }
 
     /// <summary>

@@ -210,7 +210,7 @@ public sealed class MessageJournal : UntypedPersistentActor, IWithTimers
         return true;
     }
 
-    private const int LingerEnoughRequests = 256;
+    internal const int LingerEnoughRequests = 256;
 
     private void StartHousekeeping(Action step)
     {

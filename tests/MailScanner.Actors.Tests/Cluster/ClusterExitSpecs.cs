@@ -20,8 +20,15 @@ public sealed class ClusterExitSpecs
     public void Should_name_downing_and_a_failed_join_with_their_own_non_zero_exit_codes()
     {
         Assert.Equal(3, CoordinatedShutdown.ClusterDowningReason.Instance.ExitCode);
-        Assert.StartsWith("the other nodes downed this one", ClusterExit.Describe(CoordinatedShutdown.ClusterDowningReason.Instance), StringComparison.Ordinal);
+        Assert.StartsWith("stopped by the cluster: the other nodes downed this one", ClusterExit.Describe(CoordinatedShutdown.ClusterDowningReason.Instance), StringComparison.Ordinal);
         Assert.Equal(4, CoordinatedShutdown.ClusterJoinUnsuccessfulReason.Instance.ExitCode);
         Assert.Contains("mailscanner.cluster.seed-nodes", ClusterExit.Describe(CoordinatedShutdown.ClusterJoinUnsuccessfulReason.Instance), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Should_not_pass_off_a_stop_for_an_unknown_reason_as_a_clean_one()
+    {
+        Assert.Equal(1, CoordinatedShutdown.UnknownReason.Instance.ExitCode);
+        Assert.Equal("stopped: its actor system was shut down (UnknownReason)", ClusterExit.Describe(CoordinatedShutdown.UnknownReason.Instance));
     }
 }

@@ -176,10 +176,17 @@ public sealed class ClusterProcessSpecs(PostgresServer server, ITestOutputHelper
         nodes[frozen].Freeze();
         await Until(() => others.Select((n, i) => n.Stdout[logged[i]..]).Any(log => log.Contains($"Leader is removing unreachable node [akka.tcp://mailscanner@127.0.0.1:{ports[frozen]}]", StringComparison.Ordinal)),
             "the others to down the frozen node", others);
+        // Removed and quarantined: from now on the others never talk to it, so no gossip of theirs can tell it it was
+        // downed. It must learn it from their refusal, or it takes their silence for their death and carries on alone.
+        await Until(() => others.Select((n, i) => n.Stdout[logged[i]..]).Any(log => log.Contains($"Association to [akka.tcp://mailscanner@127.0.0.1:{ports[frozen]}] having UID", StringComparison.Ordinal) &&
+                                                                               log.Contains("is irrecoverably failed. UID is now quarantined", StringComparison.Ordinal)),
+            "the others to quarantine the frozen node", others);
         nodes[frozen].Thaw();
-        using (var patience = new CancellationTokenSource(Patience)) await nodes[frozen].WaitForExitAsync(patience.Token);
+        await ExitedAsync(nodes[frozen], "the thawed node to learn it was downed and exit");
 
         Assert.True(nodes[frozen].ExitCode == 3, nodes[frozen].ToString());
+        Assert.Contains("has quarantined this node", nodes[frozen].Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Singleton manager started singleton actor [akka://mailscanner/user/queue-watcher", nodes[frozen].Stdout, StringComparison.Ordinal);
         Assert.Contains("[ERR] mailscanner-actors stopped by the cluster: the other nodes downed this one (it was unreachable to them, " +
                         "or on the minority side of a network partition); they have taken its queue watcher and its messages over, " +
                         "and it must be started again to rejoin; exiting with code 3", nodes[frozen].Stdout, StringComparison.Ordinal);
@@ -267,6 +274,19 @@ public sealed class ClusterProcessSpecs(PostgresServer server, ITestOutputHelper
             ZMailerQueueWriter.WriteDurably(Spool("router"),
                 ZMailerQueueFile.Format(envelope, Encoding.UTF8.GetBytes($"From: alice@example.org\r\nSubject: cluster\r\n\r\nX-Seq: {seq}\r\n")));
             if (seq % 10 == 9) Thread.Sleep(20);
+        }
+    }
+
+    private static async Task ExitedAsync(GatewayProcess node, string what)
+    {
+        using var patience = new CancellationTokenSource(Patience);
+        try
+        {
+            await node.WaitForExitAsync(patience.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"{what}: not within {Patience.TotalSeconds:F0} s: {node}");
         }
     }
 
