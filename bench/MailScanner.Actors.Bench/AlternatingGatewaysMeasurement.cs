@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace MailScanner.Actors.Bench;
 
 /// <summary>One of the two gateways compared: its build, the HOCON lines it adds and the environment it runs in.</summary>
@@ -35,8 +33,6 @@ internal sealed class AlternatingGatewaysMeasurement(
         public int Queued { get; set; }
     }
 
-    private static readonly TimeSpan StartPatience = TimeSpan.FromSeconds(120);
-
     public async Task<AlternatingResult> RunAsync(CancellationToken cancel)
     {
         var areas = new List<string>();
@@ -53,7 +49,7 @@ internal sealed class AlternatingGatewaysMeasurement(
                     GatewayProcess.Start(side.Dll, directories, options.Coordinators, area, side.Hocon, side.Environment)));
             }
             var processes = running.Select(r => r.Process).ToList();
-            await UntilStartedAsync(processes, cancel);
+            await ClusterThroughputMeasurement.WaitUntilUpAsync(processes, clustered: false, cancel);
 
             var measured = new List<(SideDrain A, SideDrain B)>();
             for (var round = 0; round < warmUpPairs + pairs; round++)
@@ -86,18 +82,6 @@ internal sealed class AlternatingGatewaysMeasurement(
         {
             foreach (var side in running) await side.Process.DisposeAsync();
             foreach (var area in areas) workspace.Release(area);
-        }
-    }
-
-    private static async Task UntilStartedAsync(IReadOnlyList<GatewayProcess> processes, CancellationToken cancel)
-    {
-        var patience = Stopwatch.StartNew();
-        while (!processes.All(p => p.HasLogged("mailscanner-actors started")))
-        {
-            foreach (var process in processes) process.EnsureRunning();
-            if (patience.Elapsed > StartPatience)
-                throw new BenchFailure($"the gateways did not start within {StartPatience.TotalSeconds:F0} s: {string.Join(Environment.NewLine, processes.Select(p => p.Tail()))}");
-            await Task.Delay(100, cancel);
         }
     }
 }

@@ -145,7 +145,8 @@ internal sealed class ClusterThroughputMeasurement(
     /// </summary>
     private static readonly TimeSpan ShardRegionsSettle = TimeSpan.FromSeconds(3);
 
-    private static async Task WaitUntilUpAsync(IReadOnlyList<GatewayProcess> gateways, bool clustered, CancellationToken cancel)
+    /// <summary>Until every gateway has started and, clustered, all are in one cluster with the watcher running; also for (x).</summary>
+    internal static async Task WaitUntilUpAsync(IReadOnlyList<GatewayProcess> gateways, bool clustered, CancellationToken cancel)
     {
         var patience = Stopwatch.StartNew();
         while (!(gateways.All(g => g.HasLogged("mailscanner-actors started")) &&

@@ -53,10 +53,7 @@ public sealed class ClusterProcessSpecs(PostgresServer server, ITestOutputHelper
         }
         Directory.CreateDirectory(Spool("router"));
         var nodes = Enumerable.Range(0, 3).Select(n => Run(n, n == stuckNode && !theWatchersNode ? "stuck" : "node")).ToArray();
-        // Up: the two that did not form the cluster were welcomed into it.
-        await Until(() => nodes.Count(n => n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal)) == 1 &&
-                          nodes.Count(n => n.Stdout.Contains("Welcome from", StringComparison.Ordinal)) == 2 &&
-                          nodes.All(n => n.Stdout.Contains("mailscanner-actors started", StringComparison.Ordinal)), "three nodes up, one watcher", nodes);
+        await UntilThreeNodesUp(nodes);
         var watcherNode = Array.FindIndex(nodes, n => n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal));
         var victim = theWatchersNode ? watcherNode : stuckNode;
         Assert.True(theWatchersNode || victim != watcherNode, "the node stuck on spamd runs the watcher");
@@ -126,31 +123,27 @@ public sealed class ClusterProcessSpecs(PostgresServer server, ITestOutputHelper
         for (var node = 0; node < 3; node++) WriteNodeConfig(node, ports, connectionString);
         Directory.CreateDirectory(Spool("router"));
         var nodes = Enumerable.Range(0, 3).Select(n => Run(n)).ToArray();
-        await Until(() => nodes.Count(n => n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal)) == 1 &&
-                          nodes.Count(n => n.Stdout.Contains("Welcome from", StringComparison.Ordinal)) == 2, "three nodes up, one watcher", nodes);
+        await UntilThreeNodesUp(nodes);
         var leaving = Array.FindIndex(nodes, n => n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal));
         var stayed = nodes.Where((_, i) => i != leaving).ToArray();
 
         var producer = Task.Run(() => Produce(messageCount));
         await Until(() => Directory.EnumerateFiles(Spool("outgoing")).Count() >= messageCount / 4, "a quarter delivered", nodes);
         nodes[leaving].Terminate();
-        using (var grace = new CancellationTokenSource(Patience)) await nodes[leaving].WaitForExitAsync(grace.Token);
+        await ExitedAsync(nodes[leaving], "the node running the watcher to leave on SIGTERM");
         await producer;
 
         Assert.True(nodes[leaving].ExitCode == 0, nodes[leaving].ToString());
         Assert.Contains("Stopping: no more messages are admitted", nodes[leaving].Stdout, StringComparison.Ordinal);
         await Until(() => stayed.Any(n => n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal)), "another node to run the watcher", stayed);
-        await Until(() => Directory.EnumerateFiles(Spool("outgoing")).Count() >= messageCount && !Claims().Any() &&
-                          !Directory.EnumerateFiles(Spool("router")).Any(), $"every message delivered ({messageCount})", stayed);
-        var seen = Directory.EnumerateFiles(Spool("outgoing")).Select(SeqHeader.OfFile).GroupBy(seq => seq).ToDictionary(g => g.Key, g => g.Count());
-        Assert.Equal(Enumerable.Range(0, messageCount), seen.Keys.Order());
-        Assert.All(seen, entry => Assert.Equal(1, entry.Value));
+        await AssertEveryMessageDeliveredOnce(messageCount, stayed);
     }
 
     /// <summary>
     /// A node frozen (SIGSTOP) in the middle of the traffic, for longer than failure detection and <c>stable-after</c>,
-    /// is downed by the others, which take its claims over; thawed, it learns from their gossip that it was downed and
-    /// shuts down before it can deliver anything a second time. It must exit non-zero and say why: with exit 0,
+    /// is downed, removed and quarantined by the others, which take its claims over; thawed, it learns from their refusal
+    /// to talk to it that it was downed (<see cref="QuarantinedNodeDowning"/>) and shuts down before it can deliver
+    /// anything a second time or run a watcher of its own. It must exit non-zero and say why: with exit 0,
     /// systemd's <c>Restart=on-failure</c> (deploy/systemd) would leave it down for good and the cluster one node short.
     /// Started again, it rejoins; every message is delivered exactly once.
     /// </summary>
@@ -163,9 +156,7 @@ public sealed class ClusterProcessSpecs(PostgresServer server, ITestOutputHelper
         for (var node = 0; node < 3; node++) WriteNodeConfig(node, ports, connectionString);
         Directory.CreateDirectory(Spool("router"));
         var nodes = Enumerable.Range(0, 3).Select(n => Run(n)).ToArray();
-        await Until(() => nodes.Count(n => n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal)) == 1 &&
-                          nodes.Count(n => n.Stdout.Contains("Welcome from", StringComparison.Ordinal)) == 2 &&
-                          nodes.All(n => n.Stdout.Contains("mailscanner-actors started", StringComparison.Ordinal)), "three nodes up, one watcher", nodes);
+        await UntilThreeNodesUp(nodes);
         await AssertClusterStatus(nodes);
         var frozen = Array.FindIndex(nodes, n => !n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal));
         var others = nodes.Where((_, i) => i != frozen).ToArray();
@@ -193,11 +184,7 @@ public sealed class ClusterProcessSpecs(PostgresServer server, ITestOutputHelper
         nodes[frozen] = Run(frozen);
         await producer;
         await Until(() => nodes[frozen].Stdout.Contains("Welcome from", StringComparison.Ordinal), "the downed node to rejoin", nodes);
-        await Until(() => Directory.EnumerateFiles(Spool("outgoing")).Count() >= messageCount && !Claims().Any() &&
-                          !Directory.EnumerateFiles(Spool("router")).Any(), $"every message delivered ({messageCount})", nodes);
-        var seen = Directory.EnumerateFiles(Spool("outgoing")).Select(SeqHeader.OfFile).GroupBy(seq => seq).ToDictionary(g => g.Key, g => g.Count());
-        Assert.Equal(Enumerable.Range(0, messageCount), seen.Keys.Order());
-        Assert.All(seen, entry => Assert.Equal(1, entry.Value));
+        await AssertEveryMessageDeliveredOnce(messageCount, nodes);
     }
 
     [Fact]
@@ -206,7 +193,7 @@ public sealed class ClusterProcessSpecs(PostgresServer server, ITestOutputHelper
         File.WriteAllText(Path.Combine(_dir.Path, "sqlite.conf"), $"mailscanner.cluster {{ enabled = yes, seed-nodes = [\"127.0.0.1:{LoopbackPort.Free()}\"] }}\n");
 
         using var node = GatewayProcess.Start(_dir.Path, "run", "--config", "sqlite.conf");
-        using (var patience = new CancellationTokenSource(Patience)) await node.WaitForExitAsync(patience.Token);
+        await ExitedAsync(node, "the node to refuse its configuration");
 
         Assert.True(node.ExitCode == 2, node.ToString());
         Assert.Equal("mailscanner-actors: configuration error: mailscanner.journal.provider: must be postgresql when mailscanner.cluster.enabled = yes: " +
@@ -275,6 +262,22 @@ public sealed class ClusterProcessSpecs(PostgresServer server, ITestOutputHelper
                 ZMailerQueueFile.Format(envelope, Encoding.UTF8.GetBytes($"From: alice@example.org\r\nSubject: cluster\r\n\r\nX-Seq: {seq}\r\n")));
             if (seq % 10 == 9) Thread.Sleep(20);
         }
+    }
+
+    /// <summary>Up: the two that did not form the cluster were welcomed into it, one node runs the watcher, all have started.</summary>
+    private Task UntilThreeNodesUp(IReadOnlyList<GatewayProcess> nodes) =>
+        Until(() => nodes.Count(n => n.Stdout.Contains(WatcherStarted, StringComparison.Ordinal)) == 1 &&
+                    nodes.Count(n => n.Stdout.Contains("Welcome from", StringComparison.Ordinal)) == 2 &&
+                    nodes.All(n => n.Stdout.Contains("mailscanner-actors started", StringComparison.Ordinal)), "three nodes up, one watcher", nodes);
+
+    /// <summary>Waits until the queue and the work area are empty and outgoing holds every message, then requires each exactly once.</summary>
+    private async Task AssertEveryMessageDeliveredOnce(int messageCount, IReadOnlyList<GatewayProcess> watched)
+    {
+        await Until(() => Directory.EnumerateFiles(Spool("outgoing")).Count() >= messageCount && !Claims().Any() &&
+                          !Directory.EnumerateFiles(Spool("router")).Any(), $"every message delivered ({messageCount})", watched);
+        var seen = Directory.EnumerateFiles(Spool("outgoing")).Select(SeqHeader.OfFile).GroupBy(seq => seq).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(Enumerable.Range(0, messageCount), seen.Keys.Order());
+        Assert.All(seen, entry => Assert.Equal(1, entry.Value));
     }
 
     private static async Task ExitedAsync(GatewayProcess node, string what)

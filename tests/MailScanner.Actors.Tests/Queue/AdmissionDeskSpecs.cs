@@ -84,22 +84,7 @@ public sealed class AdmissionDeskSpecs : TestKit
     public void Should_admit_through_the_desk_of_the_node_where_the_shard_was_last_seen_and_send_each_coordinator_its_share_as_one()
     {
         using var bed = new GatewayTestbed();
-        var (journal, messages, coordinator) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe());
-        // This node's desk, where the watcher looks for it beside the coordinator that registers.
-        var desk = Sys.ActorOf(AdmissionDesk.PropsFor(messages.Ref), AdmissionDesk.Name);
-        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings().Queue, ZMailerFormat.Instance, messages.Ref, _ => [], 30,
-            new PipelineCounters(), MessageJournalClient.For(journal.Ref, JournalSettings.For(bed.State)), recoverOrphanedClaims: true));
-        journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>();
-        journal.Reply(new MessageJournalProtocol.Interrupted(new Dictionary<string, int>()));
-        watcher.Tell(BatchCoordinatorProtocol.Register.Instance, coordinator.Ref);
-        coordinator.ExpectMsg<BatchCoordinatorProtocol.Registered>();
-
-        // The first message of a shard goes straight to the region: where the shard lives is not known yet.
-        var first = bed.Enqueue("the first of its shard");
-        var admitted = messages.FishForMessage<Admit>(a => a.Identity == first.Identity);
-        Assert.Equal(watcher, messages.LastSender);
-        messages.Reply(new Admitted(first.Identity, "1", 100));
-        Assert.Equal(first.Identity, coordinator.FishForMessage<BatchCoordinatorProtocol.EnqueueMany>(_ => true).Messages.Single().Identity);
+        var (messages, coordinator, desk, watcher, admitted) = WatcherThatKnowsWhereAShardLives(bed);
 
         // The next one of the same shard goes through the desk of the node that answered, and comes back through it.
         var second = EnqueueInShardOf(bed, admitted.Identity);
@@ -115,17 +100,7 @@ public sealed class AdmissionDeskSpecs : TestKit
     public void Should_admit_again_at_once_what_was_sent_to_a_node_whose_coordinators_are_all_gone()
     {
         using var bed = new GatewayTestbed();
-        var (journal, messages, coordinator) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe());
-        var desk = Sys.ActorOf(AdmissionDesk.PropsFor(messages.Ref), AdmissionDesk.Name);
-        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings().Queue, ZMailerFormat.Instance, messages.Ref, _ => [], 30,
-            new PipelineCounters(), MessageJournalClient.For(journal.Ref, JournalSettings.For(bed.State)), recoverOrphanedClaims: true));
-        journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>();
-        journal.Reply(new MessageJournalProtocol.Interrupted(new Dictionary<string, int>()));
-        watcher.Tell(BatchCoordinatorProtocol.Register.Instance, coordinator.Ref);
-        coordinator.ExpectMsg<BatchCoordinatorProtocol.Registered>();
-        var first = bed.Enqueue("the first of its shard");
-        var admitted = messages.FishForMessage<Admit>(a => a.Identity == first.Identity);
-        messages.Reply(new Admitted(first.Identity, "1", 100));
+        var (messages, coordinator, desk, watcher, admitted) = WatcherThatKnowsWhereAShardLives(bed);
         var second = EnqueueInShardOf(bed, admitted.Identity);
         watcher.Tell(QueueWatcherProtocol.ScanQueue.Instance);
         messages.FishForMessage<Admit>(a => a.Identity == second.Identity);
@@ -137,6 +112,31 @@ public sealed class AdmissionDeskSpecs : TestKit
         // Admitted again straight away, through the region (the dead node's desk is forgotten), not after 30 s.
         messages.FishForMessage<Admit>(a => a.Identity == second.Identity, TimeSpan.FromSeconds(5));
         Assert.Equal(watcher, messages.LastSender);
+    }
+
+    /// <summary>
+    /// A clustered watcher with this node's desk beside it and one registered coordinator, whose first message went
+    /// straight to the region (where its shard lives was not known yet) and was answered: from then on the watcher
+    /// admits that shard's messages through the desk.
+    /// </summary>
+    private (TestProbe Messages, TestProbe Coordinator, IActorRef Desk, IActorRef Watcher, Admit FirstAdmitted) WatcherThatKnowsWhereAShardLives(GatewayTestbed bed)
+    {
+        var (journal, messages, coordinator) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe());
+        // This node's desk, where the watcher looks for it beside the coordinator that registers.
+        var desk = Sys.ActorOf(AdmissionDesk.PropsFor(messages.Ref), AdmissionDesk.Name);
+        var watcher = Sys.ActorOf(QueueWatcher.PropsFor(bed.Settings().Queue, ZMailerFormat.Instance, messages.Ref, _ => [], 30,
+            new PipelineCounters(), MessageJournalClient.For(journal.Ref, JournalSettings.For(bed.State)), recoverOrphanedClaims: true));
+        journal.ExpectMsg<MessageJournalProtocol.GetInterrupted>();
+        journal.Reply(new MessageJournalProtocol.Interrupted(new Dictionary<string, int>()));
+        watcher.Tell(BatchCoordinatorProtocol.Register.Instance, coordinator.Ref);
+        coordinator.ExpectMsg<BatchCoordinatorProtocol.Registered>();
+
+        var first = bed.Enqueue("the first of its shard");
+        var admitted = messages.FishForMessage<Admit>(a => a.Identity == first.Identity);
+        Assert.Equal(watcher, messages.LastSender);
+        messages.Reply(new Admitted(first.Identity, "1", 100));
+        Assert.Equal(first.Identity, coordinator.FishForMessage<BatchCoordinatorProtocol.EnqueueMany>(_ => true).Messages.Single().Identity);
+        return (messages, coordinator, desk, watcher, admitted);
     }
 
     /// <summary>
