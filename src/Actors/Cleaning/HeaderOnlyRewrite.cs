@@ -25,7 +25,8 @@ internal static class HeaderOnlyRewrite
             var (headerEnd, bodyStart) = HeaderBlock(bytes);
             // Most mail passes here, so the header lines stay where they are in the message: only a line that is
             // changed (the subject) or added becomes text. Bytes are Latin-1 both ways, so 8-bit junk survives untouched.
-            var kept = new List<HeaderLine>();
+            // Sized for every line and the few added, so the list is allocated once.
+            var kept = new List<HeaderLine>(bytes[..headerEnd].Count((byte)'\n') + 5);
             var skipping = false;
             List<(string Field, int Count)>? removed = null;
             // As the header block split at each line feed: a block that ended in one would end in an empty line.
@@ -43,7 +44,8 @@ internal static class HeaderOnlyRewrite
                 {
                     skipping = true;
                     removed ??= [];
-                    var seen = removed.FindIndex(r => r.Field == own);
+                    // A loop, not FindIndex with a lambda: capturing `own` allocated a closure for every header line.
+                    var seen = IndexOf(removed, own);
                     if (seen < 0) removed.Add((own, 1));
                     else removed[seen] = (own, removed[seen].Count + 1);
                     continue;
@@ -99,6 +101,13 @@ internal static class HeaderOnlyRewrite
         public static HeaderLine Of(string text) => new(0, 0, text);
 
         public int ByteCount => Text is null ? Length : Encoding.Latin1.GetByteCount(Text);
+    }
+
+    private static int IndexOf(List<(string Field, int Count)> removed, string field)
+    {
+        for (var i = 0; i < removed.Count; i++)
+            if (removed[i].Field == field) return i;
+        return -1;
     }
 
     private static int Copy(ReadOnlySpan<byte> from, byte[] to, int at)

@@ -160,8 +160,10 @@ public static class HtmlDisarm
     {
         output.Write(tag.IsEndTag ? "</" : "<");
         output.Write(tag.Name);
-        foreach (var attribute in tag.Attributes)
+        var attributes = tag.Attributes;
+        for (var i = 0; i < attributes.Count; i++)
         {
+            var attribute = attributes[i];
             if (!tag.IsEndTag && Removes(settings, HtmlThreat.Script) && IsScript(attribute, out var what))
             {
                 changes.Add(new HtmlChange(HtmlThreat.Script, $"removed {what} in <{tag.Name.ToLowerInvariant()}>"));
@@ -181,9 +183,11 @@ public static class HtmlDisarm
     private static void FindInTag(HtmlTagToken tag, HtmlSettings settings, List<HtmlChange> changes)
     {
         if (tag.IsEndTag || !Removes(settings, HtmlThreat.Script)) return;
-        foreach (var attribute in tag.Attributes)
+        // Indexed, not foreach: the collection's enumerator is an interface, one boxed enumerator per tag of every HTML part.
+        var attributes = tag.Attributes;
+        for (var i = 0; i < attributes.Count; i++)
         {
-            if (IsScript(attribute, out var what))
+            if (IsScript(attributes[i], out var what))
                 changes.Add(new HtmlChange(HtmlThreat.Script, $"removed {what} in <{tag.Name.ToLowerInvariant()}>"));
         }
     }

@@ -80,8 +80,9 @@ public static class PhishingNet
 
         private static string? Href(HtmlTagToken tag)
         {
-            foreach (var attribute in tag.Attributes)
-                if (attribute.Name.Equals("href", StringComparison.OrdinalIgnoreCase)) return attribute.Value;
+            var attributes = tag.Attributes; // indexed: a foreach boxes the enumerator once per tag
+            for (var i = 0; i < attributes.Count; i++)
+                if (attributes[i].Name.Equals("href", StringComparison.OrdinalIgnoreCase)) return attributes[i].Value;
             return null;
         }
     }
