@@ -107,15 +107,33 @@ public sealed record DeliveryResult(string? OutgoingPath, string? QuarantinePath
 public sealed class ExactlyOnceDelivery(QueueDirectoryWriter outgoing, QuarantineStore quarantine, MessageJournalClient journal)
 {
     /// <summary>Fails with <see cref="WriteFailedException"/> when a disk or the journal could not take a write.</summary>
-    public async Task<DeliveryResult> DeliverAsync(DeliveryPlan plan)
+    /// <remarks>
+    /// Not itself async: the plan holds the message's bytes, and they are written by the time staging returns, so that
+    /// nothing keeps them alive across the barrier waits below (what lives through those waits, the collector copies).
+    /// </remarks>
+    public Task<DeliveryResult> DeliverAsync(DeliveryPlan plan)
     {
-        var intent = plan.Recorded ?? await StageCopiesAsync(plan).ConfigureAwait(false);
+        Task<DeliveryIntent> staged;
+        try
+        {
+            staged = plan.Recorded is { } recorded ? Task.FromResult(recorded) : StageCopies(plan);
+        }
+        catch (Exception e)
+        {
+            staged = Task.FromException<DeliveryIntent>(e);
+        }
+        return PublishAsync(plan.Identity, recordedEarlier: plan.Recorded is not null, staged);
+    }
+
+    private async Task<DeliveryResult> PublishAsync(FileIdentity identity, bool recordedEarlier, Task<DeliveryIntent> staged)
+    {
+        var intent = await staged.ConfigureAwait(false);
         var publishes = intent.OutgoingTemp is not null || intent.QuarantineStaging is not null;
         if (publishes)
         {
             try
             {
-                if (plan.Recorded is null) await journal.RecordDeliveryAsync(plan.Identity, intent).ConfigureAwait(false);
+                if (!recordedEarlier) await journal.RecordDeliveryAsync(identity, intent).ConfigureAwait(false);
                 // B2: the record on disk before any rename it decides.
                 if (!journal.DurableOnWrite) await outgoing.Barrier.WhenDurableAsync().ConfigureAwait(false);
             }
@@ -153,7 +171,7 @@ public sealed class ExactlyOnceDelivery(QueueDirectoryWriter outgoing, Quarantin
         }, TaskScheduler.Default);
     }
 
-    private async Task<DeliveryIntent> StageCopiesAsync(DeliveryPlan plan)
+    private Task<DeliveryIntent> StageCopies(DeliveryPlan plan)
     {
         var toOutgoing = plan.Action.Delivers();
         var toQuarantine = plan.Action.KeepsOriginalInQuarantine();
@@ -171,9 +189,12 @@ public sealed class ExactlyOnceDelivery(QueueDirectoryWriter outgoing, Quarantin
                 QuarantineMetadata.For(DateTime.UtcNow, plan.QueueId, plan.Identity, plan.Envelope, plan.Verdict)
                     with { QueueFormat = plan.QueueFormat, PartLengths = plan.OriginalPartLengths }, plan.Identity.Key))
             : Task.FromResult<StagedName?>(null);
-        return new DeliveryIntent(plan.Verdict.Kind, plan.Verdict.Reasons, plan.Action,
-            await outgoingCopy.ConfigureAwait(false), await quarantineCopy.ConfigureAwait(false));
+        return IntentOnceStaged(plan.Verdict.Kind, plan.Verdict.Reasons, plan.Action, outgoingCopy, quarantineCopy);
     }
+
+    private static async Task<DeliveryIntent> IntentOnceStaged(VerdictKind verdict, IReadOnlyList<string> reasons, MessageAction action,
+        Task<StagedName?> outgoingCopy, Task<StagedName?> quarantineCopy) =>
+        new(verdict, reasons, action, await outgoingCopy.ConfigureAwait(false), await quarantineCopy.ConfigureAwait(false));
 
     /// <summary>A write into <paramref name="directory"/>; a full or failing disk there is named as such (<see cref="WriteFailure"/>).</summary>
     private static async Task<T?> WritingTo<T>(string directory, Task<T> writing) where T : class

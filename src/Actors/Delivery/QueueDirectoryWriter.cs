@@ -44,37 +44,62 @@ public sealed class QueueDirectoryWriter
     /// so they were never published: they are replaced. (A leftover companion numbered beyond this entry's, possible
     /// only if the queue format changed between the attempts, is never published: the MTA ignores its name.)
     /// </summary>
-    public async Task<StagedName> StageAsync(OutgoingEntry entry, string tempName)
+    /// <remarks>
+    /// The files are written before this returns; only the name waits for the barrier. So the entry's bytes are not
+    /// kept alive across the wait, where every message in flight would hold them long enough for the collector to
+    /// copy them into its older generations. Failures still come as a faulted task, as from any other write.
+    /// </remarks>
+    public Task<StagedName> StageAsync(OutgoingEntry entry, string tempName)
     {
         var tempPath = Path.Combine(Directory, tempName);
-        FileIdentity written;
+        StagedName staged;
         try
         {
             // Leftovers are rare (an attempt cut short before its record), so they are looked for only when a name is
             // taken, not before every write: each look is a name missed in a directory of thousands (3.6 % of the
             // gateway's CPU in perf). Then they all go, and the entry is written again from its first file.
-            if (TryWriteEntry(tempPath, entry) is not { } identity)
+            if (TryWriteEntry(tempPath, entry) is not { } written)
             {
                 DiscardUnrecorded(tempName);
-                identity = TryWriteEntry(tempPath, entry) ?? throw new IOException($"cannot stage {tempPath}: the name was taken again");
+                written = TryWriteEntry(tempPath, entry) ?? throw new IOException($"cannot stage {tempPath}: the name was taken again");
             }
-            written = identity;
+            staged = new StagedName(tempPath, entry.FinalName ?? _rules.FinalNameFor(written), written.Key);
+        }
+        catch (Exception e)
+        {
+            DiscardAfterFailure(tempName);
+            return Task.FromException<StagedName>(e);
+        }
+        return WhenDurableAsync(staged, tempName);
+    }
+
+    private async Task<StagedName> WhenDurableAsync(StagedName staged, string tempName)
+    {
+        try
+        {
             await Barrier.WhenDurableAsync().ConfigureAwait(false);
         }
         catch
         {
-            // A disk that filled up mid-write leaves a partial temp: no record names it, so it goes, and its space with it.
-            // Should that fail too, the next attempt replaces it; the write's own error is the one to report.
-            try
-            {
-                DiscardUnrecorded(tempName);
-            }
-            catch (IOException)
-            {
-            }
+            DiscardAfterFailure(tempName);
             throw;
         }
-        return new StagedName(tempPath, entry.FinalName ?? _rules.FinalNameFor(written), written.Key);
+        return staged;
+    }
+
+    /// <summary>
+    /// A disk that filled up mid-write leaves a partial temp: no record names it, so it goes, and its space with it.
+    /// Should that fail too, the next attempt replaces it; the write's own error is the one to report.
+    /// </summary>
+    private void DiscardAfterFailure(string tempName)
+    {
+        try
+        {
+            DiscardUnrecorded(tempName);
+        }
+        catch (IOException)
+        {
+        }
     }
 
     /// <summary>The companions' temps, then the primary's; null as soon as one of the names is taken.</summary>
