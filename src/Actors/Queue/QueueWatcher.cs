@@ -87,12 +87,21 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     /// <summary>Clustered: claims in the work area that no one drives (their node died) are taken up at each periodic listing.</summary>
     private readonly bool _recoverOrphanedClaims;
     /// <summary>
-    /// Clustered: when each admission in progress was sent, and to which node's desk (null: straight to the shard region).
-    /// One its MessageActor never answers is given up (see <see cref="RecoverOrphanedClaims"/>); one sent to a node that is
-    /// gone is given up at once (see <see cref="CoordinatorGone"/>).
+    /// Clustered: when each admission in progress was first and last sent, what it was (an Admit or a Recover), and to
+    /// which node's desk (null: straight to the shard region). One its MessageActor does not answer is sent again, then
+    /// given up (see <see cref="RecoverOrphanedClaims"/>); one sent to a node that is gone is given up at once (see
+    /// <see cref="CoordinatorGone"/>).
     /// </summary>
-    private readonly Dictionary<FileIdentity, (DateTime At, Address? Node)> _admissionSent = new();
+    private readonly Dictionary<FileIdentity, AdmissionSent> _admissionSent = new();
     private static readonly TimeSpan AdmissionAnswerTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// An admission not answered within this is sent again, through the shard region. A region that has not yet taken in
+    /// that a node is gone still sends its shards' messages there, and they are lost: measured in the crash harness, the
+    /// admissions made again the moment a killed node's coordinators were gone all went that way, and the messages waited
+    /// the whole <see cref="AdmissionAnswerTimeout"/>. Sending again is harmless: a MessageActor that has its file answers
+    /// every Admit and Recover with Admitted.
+    /// </summary>
+    private static readonly TimeSpan AdmissionResendInterval = TimeSpan.FromSeconds(5);
     /// <summary>The first short look again at an entry the MTA had not finished (see <see cref="LookAgainSoon"/>); doubled each time.</summary>
     private static readonly TimeSpan FirstLookAgain = TimeSpan.FromMilliseconds(10);
     private int _lookAgainRound;
@@ -295,11 +304,21 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
         if (!_recoverOrphanedClaims || !_watching || _stopping is not null || _isolation is not null) return;
         // An Admit or Recover routed to a node that died before it was downed is lost with it: after a while the admission
         // is given up, so that the file is admitted again from the incoming queue, or, claimed meanwhile, taken up below.
-        var unanswered = _admissionSent.Where(a => DateTime.UtcNow - a.Value.At > AdmissionAnswerTimeout).Select(a => a.Key).ToList();
+        var now = DateTime.UtcNow;
+        var unanswered = _admissionSent.Where(a => now - a.Value.At > AdmissionAnswerTimeout).Select(a => a.Key).ToList();
         foreach (var identity in unanswered)
         {
             _log.Warning("Message {Identity}: no answer from its MessageActor within {Timeout} (its node may be gone); it is admitted again", identity, AdmissionAnswerTimeout);
             ForgetAdmission(identity);
+        }
+        var resend = _admissionSent.Where(a => now - a.Value.LastSent > AdmissionResendInterval).Select(a => a.Key).ToList();
+        if (resend.Count > 0)
+            _log.Info("{Count} admission(s) not answered within {Interval}; sent again through the shard region", resend.Count, AdmissionResendInterval);
+        foreach (var identity in resend)
+        {
+            var sent = _admissionSent[identity];
+            _admissionSent[identity] = sent with { LastSent = now };
+            _messages.Tell(sent.Command);
         }
         foreach (var claim in WorkAreaClaim.FindIn(_settings.Work, _settings.Incoming, _format))
         {
@@ -312,9 +331,10 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private void Recover(WorkAreaClaim claim)
     {
         _admitting[claim.Identity] = claim.IncomingPath;
-        if (_recoverOrphanedClaims) _admissionSent[claim.Identity] = (DateTime.UtcNow, null);
+        var recover = new MessageCommands.Recover(claim.Identity, claim.WorkPath, claim.IncomingPath);
+        if (_recoverOrphanedClaims) _admissionSent[claim.Identity] = AdmissionSent.Now(recover, node: null);
         _admittingNames.Add(Path.GetFileName(claim.IncomingPath));
-        _messages.Tell(new MessageCommands.Recover(claim.Identity, claim.WorkPath, claim.IncomingPath));
+        _messages.Tell(recover);
     }
 
     /// <summary>A coordinator lost its batches when it restarted; the messages are still claimed, so it gets them again.</summary>
@@ -476,7 +496,7 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
             Address? desk = null;
             if (_routing?.Gather(admit, out var deskNode) == true) desk = deskNode;
             else _messages.Tell(admit);
-            if (_recoverOrphanedClaims) _admissionSent[identity] = (DateTime.UtcNow, desk);
+            if (_recoverOrphanedClaims) _admissionSent[identity] = AdmissionSent.Now(admit, desk);
         }
         _routing?.SendGathered(Self);
         if (_candidates.Count == 0 && _changedSinceListing && Capacity > 0 && !_scanQueued)
@@ -630,6 +650,16 @@ public sealed class QueueWatcher : ReceiveActor, IWithTimers
     private sealed record AskJournal { public static readonly AskJournal Instance = new(); }
     private sealed record CoordinatorsWaitedFor { public static readonly CoordinatorsWaitedFor Instance = new(); }
     private sealed record PeriodicScan { public static readonly PeriodicScan Instance = new(); }
+
+    /// <summary>An admission (Admit or Recover) sent and not yet answered: <see cref="_admissionSent"/>.</summary>
+    private sealed record AdmissionSent(DateTime At, DateTime LastSent, Address? Node, IWithFileIdentity Command)
+    {
+        public static AdmissionSent Now(IWithFileIdentity command, Address? node)
+        {
+            var now = DateTime.UtcNow;
+            return new AdmissionSent(now, now, node, command);
+        }
+    }
     private sealed record ChangeHint { public static readonly ChangeHint Instance = new(); }
     private sealed record SendOutbox { public static readonly SendOutbox Instance = new(); }
     private sealed record DeskFound(IActorRef Desk);

@@ -114,6 +114,22 @@ public sealed class AdmissionDeskSpecs : TestKit
         Assert.Equal(watcher, messages.LastSender);
     }
 
+    [Fact]
+    public void Should_send_an_admission_again_through_the_region_when_its_message_actor_does_not_answer_within_seconds()
+    {
+        using var bed = new GatewayTestbed();
+        var (messages, coordinator, _, watcher, _) = WatcherThatKnowsWhereAShardLives(bed);
+        var second = bed.Enqueue("its first admission is lost on the way");
+        messages.FishForMessage<Admit>(a => a.Identity == second.Identity);
+
+        // Not answered (a region that still routed it to a node just gone): sent again after seconds, not given up after 30.
+        messages.FishForMessage<Admit>(a => a.Identity == second.Identity, TimeSpan.FromSeconds(10));
+        Assert.Equal(watcher, messages.LastSender);
+        messages.Reply(new Admitted(second.Identity, "2", 100));
+        var enqueued = coordinator.FishForMessage<BatchCoordinatorProtocol.EnqueueMany>(many => many.Messages.Count > 0);
+        Assert.Equal(second.Identity, enqueued.Messages.Single().Identity);
+    }
+
     /// <summary>
     /// A clustered watcher with this node's desk beside it and one registered coordinator, whose first message went
     /// straight to the region (where its shard lives was not known yet) and was answered: from then on the watcher
