@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Event;
 using Akka.Remote;
 
@@ -14,6 +15,13 @@ namespace MailScanner.Actors.Cluster;
 /// four (both while another test suite loaded the machine). The quarantine notice comes at its first contact after thawing, well before its resolver can decide, so
 /// downing itself then stops it first; it exits 3 and its service manager starts it afresh, to rejoin.
 /// </summary>
+/// <remarks>
+/// Only a notice from a node this node still counts as a member is obeyed: one this node has downed, or that is
+/// exiting or already removed, speaks for no cluster. Seen in the crash harness: a node that had just rejoined was
+/// downed by the leader the moment another node was killed, and as it went it quarantined the leader; obeyed, that
+/// notice downed the leader too, and no node was left to deliver anything. The frozen node is not misled by this:
+/// when the notice comes it has had no gossip since it froze, so the others are still members (unreachable) there.
+/// </remarks>
 public sealed class QuarantinedNodeDowning : ReceiveActor
 {
     public const string Name = "quarantined-node-downing";
@@ -24,6 +32,13 @@ public sealed class QuarantinedNodeDowning : ReceiveActor
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
         Receive<ThisActorSystemQuarantinedEvent>(quarantined =>
         {
+            var remote = cluster.State.Members.FirstOrDefault(m => m.Address.Equals(quarantined.RemoteAddress));
+            if (remote is null || remote.Status is MemberStatus.Down or MemberStatus.Exiting or MemberStatus.Removed)
+            {
+                log.Warning("Node {Remote} has quarantined this node {Local}, but it is {Status} here, not a member that speaks for the cluster: ignored",
+                    quarantined.RemoteAddress, quarantined.LocalAddress, remote is null ? "no member" : remote.Status.ToString().ToLowerInvariant());
+                return;
+            }
             log.Error("Node {Remote} has quarantined this node {Local}: the others removed it from the cluster while it could not " +
                       "hear them, and will never talk to it again; it downs itself so that it stops and is started afresh",
                 quarantined.RemoteAddress, quarantined.LocalAddress);
