@@ -21,28 +21,9 @@ public sealed record ClaimedMessage(FileIdentity Identity, string QueueId, strin
     /// <summary>The file as its queue format reads it; null until it is parsed (<see cref="MessageClaim"/>).</summary>
     public QueueFileParse.Parsed? Parsed { get; init; }
 
-    public QueueEnvelope Envelope => Parsed?.Envelope ?? KeptEnvelope ?? new QueueEnvelope("", Array.Empty<string>());
+    public QueueEnvelope Envelope => Parsed?.Envelope ?? new QueueEnvelope("", Array.Empty<string>());
 
-    public long Size => KeptSize ?? Content.Length + Companions.Sum(c => (long)c.Content.Length);
-
-    /// <summary>What <see cref="WithoutContent"/> keeps of what the bytes said.</summary>
-    private QueueEnvelope? KeptEnvelope { get; init; }
-
-    private long? KeptSize { get; init; }
-
-    /// <summary>
-    /// The same file without its bytes: which file it is, where it lies, its envelope and size, all that is needed
-    /// once its copies are being written. A message waits longest there (its batch's barriers, then its Delete), and
-    /// holding every message's bytes through those waits made the collector copy them into its older generations.
-    /// </summary>
-    public ClaimedMessage WithoutContent() => this with
-    {
-        Content = [],
-        Companions = Companions.Count == 0 ? Companions : Companions.Select(c => c with { Content = [] }).ToList(),
-        Parsed = null,
-        KeptEnvelope = Envelope,
-        KeptSize = Size,
-    };
+    public long Size => Content.Length + Companions.Sum(c => (long)c.Content.Length);
 
     /// <summary>The RFC 5322 message, without the MTA's envelope.</summary>
     public ReadOnlyMemory<byte> Message => Parsed?.Message ?? ReadOnlyMemory<byte>.Empty;

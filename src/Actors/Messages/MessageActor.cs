@@ -385,10 +385,6 @@ public sealed class MessageActor : UntypedActor, IWithStash, IWithTimers
         }
         _writeStartedAt = Stopwatch.GetTimestamp();
         writing.PipeTo(Self, Sender, success: written => written, failure: CopyFailed.Of);
-        // The plan carries the bytes to the disk; from here on this actor needs to know which file it holds, not what
-        // the file said (a failed write hands the file back by its name; a repeated Deliver is answered from the result).
-        _message = message.WithoutContent();
-        _decision = _decision with { DeliveredMessage = null };
         Context.Become(Writing);
     }
 
