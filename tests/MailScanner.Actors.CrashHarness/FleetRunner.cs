@@ -18,6 +18,8 @@ public static class FleetRunner
     private const string Started = "mailscanner-actors started";
     private const string Welcomed = "Welcome from";
     private const string Downed = "Leader is removing unreachable node";
+    /// <summary>A node's singleton managers start once the node sees itself Up: logged by every node, leader or not.</summary>
+    private const string SeesItselfUp = "ClusterSingletonManager state change [Start -> ";
     private const string WatcherStarted = "Singleton manager started singleton actor [akka://mailscanner/user/queue-watcher/queue-watcher]";
     private const string Resuming = "resuming it";
     private const string NoNodeDrivesIt = "no node drives it";
@@ -202,7 +204,10 @@ public static class FleetRunner
             // Rejoined means Up, not only welcomed: a member still Joining does not count for the resolver's majority, so
             // the next kill in that window would leave one Up node against one and down the side without the lowest
             // address, survivors included: a second failure before the first is over, which keep-majority cannot survive.
-            var back = await UntilAsync(() => victim.Logged(Started) && (!_clustered || victim.Logged(Welcomed) && MovedUp(victim, marks)),
+            // Up as the leader moved it and as the node itself sees it: in one run the next kill came the moment the leader
+            // moved it Up, and both it and the leader went down (no full logs kept; a node that does not yet see itself
+            // Up counts the majority without itself).
+            var back = await UntilAsync(() => victim.Logged(Started) && (!_clustered || victim.Logged(Welcomed) && MovedUp(victim, marks) && victim.Logged(SeesItselfUp)),
                 $"kill {kill}: {victim.Name} to start again" + (_clustered ? " and be moved Up" : ""), cancel);
             line += back ? string.Create(CultureInfo.InvariantCulture, $"; {victim.Name} {(_clustered ? "rejoined (Up)" : "running again")} after {(_clock.Elapsed - killedAt).TotalSeconds:F1} s") : "; did NOT come back";
             if (tookOver && back) _takeovers++;
