@@ -32,8 +32,9 @@ public sealed class QuarantinedNodeDowning : ReceiveActor
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
         Receive<ThisActorSystemQuarantinedEvent>(quarantined =>
         {
+            // A removed member is no longer among the members at all.
             var remote = cluster.State.Members.FirstOrDefault(m => m.Address.Equals(quarantined.RemoteAddress));
-            if (remote is null || remote.Status is MemberStatus.Down or MemberStatus.Exiting or MemberStatus.Removed)
+            if (remote is null || remote.Status is MemberStatus.Down or MemberStatus.Exiting)
             {
                 log.Warning("Node {Remote} has quarantined this node {Local}, but it is {Status} here, not a member that speaks for the cluster: ignored",
                     quarantined.RemoteAddress, quarantined.LocalAddress, remote is null ? "no member" : remote.Status.ToString().ToLowerInvariant());

@@ -108,8 +108,9 @@ public sealed class ExactlyOnceDelivery(QueueDirectoryWriter outgoing, Quarantin
 {
     /// <summary>Fails with <see cref="WriteFailedException"/> when a disk or the journal could not take a write.</summary>
     /// <remarks>
-    /// Not itself async: the plan holds the message's bytes, and they are written by the time staging returns, so that
-    /// nothing keeps them alive across the barrier waits below (what lives through those waits, the collector copies).
+    /// Not itself async: the plan's outgoing entry, composed for this delivery and held by nothing else, is written by
+    /// the time staging returns, so that it is not kept alive across the barrier waits below (what lives through those
+    /// waits, the collector copies). The original stays with its MessageActor until its Delete either way.
     /// </remarks>
     public Task<DeliveryResult> DeliverAsync(DeliveryPlan plan)
     {

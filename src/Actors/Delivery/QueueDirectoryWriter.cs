@@ -45,9 +45,9 @@ public sealed class QueueDirectoryWriter
     /// only if the queue format changed between the attempts, is never published: the MTA ignores its name.)
     /// </summary>
     /// <remarks>
-    /// The files are written before this returns; only the name waits for the barrier. So the entry's bytes are not
-    /// kept alive across the wait, where every message in flight would hold them long enough for the collector to
-    /// copy them into its older generations. Failures still come as a faulted task, as from any other write.
+    /// The files are written before this returns; only the name waits for the barrier. So this does not keep the
+    /// entry's bytes alive across the wait, where every message in flight would hold them long enough for the collector
+    /// to copy them into its older generations. Failures still come as a faulted task, as from any other write.
     /// </remarks>
     public Task<StagedName> StageAsync(OutgoingEntry entry, string tempName)
     {

@@ -21,10 +21,7 @@ public sealed class QuarantinedNodeDowningSpecs() : TestKit("""
     [Fact]
     public void Should_ignore_a_quarantine_notice_from_a_node_that_is_not_a_member_here_and_stay_up()
     {
-        var cluster = Akka.Cluster.Cluster.Get(Sys);
-        cluster.Join(cluster.SelfAddress);
-        AwaitCondition(() => cluster.SelfMember.Status == MemberStatus.Up, TimeSpan.FromSeconds(20));
-        StartDowning();
+        var cluster = UpWithDowning();
         // A node that went away (downed here, then removed) and quarantined this one as it went.
         var gone = new Address("akka.tcp", Sys.Name, "127.0.0.1", 1);
 
@@ -38,10 +35,7 @@ public sealed class QuarantinedNodeDowningSpecs() : TestKit("""
     [Fact]
     public void Should_down_this_node_on_a_quarantine_notice_from_a_member()
     {
-        var cluster = Akka.Cluster.Cluster.Get(Sys);
-        cluster.Join(cluster.SelfAddress);
-        AwaitCondition(() => cluster.SelfMember.Status == MemberStatus.Up, TimeSpan.FromSeconds(20));
-        StartDowning();
+        var cluster = UpWithDowning();
 
         // The only member here is this node itself: the notice stands for one from a member that removed it.
         EventFilter.Error(contains: "has quarantined this node").ExpectOne(TimeSpan.FromSeconds(10),
@@ -50,11 +44,18 @@ public sealed class QuarantinedNodeDowningSpecs() : TestKit("""
         AwaitCondition(() => cluster.IsTerminated || cluster.SelfMember.Status is MemberStatus.Down or MemberStatus.Removed, TimeSpan.FromSeconds(20));
     }
 
-    /// <summary>Started and subscribed: it answers an Identify only after its PreStart, where it subscribes to the notices.</summary>
-    private void StartDowning()
+    /// <summary>
+    /// This node Up as a cluster of one, with the actor under test started and subscribed (it answers an Identify only
+    /// after its PreStart, where it subscribes to the notices).
+    /// </summary>
+    private Akka.Cluster.Cluster UpWithDowning()
     {
+        var cluster = Akka.Cluster.Cluster.Get(Sys);
+        cluster.Join(cluster.SelfAddress);
+        AwaitCondition(() => cluster.SelfMember.Status == MemberStatus.Up, TimeSpan.FromSeconds(20));
         var downing = Sys.ActorOf(QuarantinedNodeDowning.Props(), QuarantinedNodeDowning.Name);
         downing.Tell(new Identify(null));
         ExpectMsg<ActorIdentity>();
+        return cluster;
     }
 }
