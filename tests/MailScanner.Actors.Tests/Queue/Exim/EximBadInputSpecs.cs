@@ -33,8 +33,8 @@ public sealed partial class EximBadInputSpecs : IDisposable
 
     private static async Task AwaitDelivered(EximInstance exim, HostedGateway gateway, params int[] seqs)
     {
-        // Exim removes its spool files once the sink has taken the message: only then is the sink's file complete.
-        await Eventually.Holds(() => exim.SinkFiles().Count >= seqs.Length && EximInstance.SpoolFiles(exim.DeliveringInput).Count == 0, Patience,
+        var sink = new CompleteSinkFiles(exim);
+        await Eventually.Holds(() => sink.Count() >= seqs.Length && EximInstance.SpoolFiles(exim.DeliveringInput).Count == 0, Patience,
             () => $"{seqs.Length} message(s) delivered ({exim.SinkFiles().Count} so far; {gateway.Counters}); gateway log:\n{gateway.Log.All()}\nexim:\n{exim.DeliveringLog()}");
         Assert.Equal(seqs.Order(), exim.SinkFiles().Select(SinkFile.Read).Select(d => SeqHeader.Of(d.Message)).Order());
     }

@@ -43,7 +43,8 @@ public sealed class EximEnqueueSpecs : IDisposable
             Assert.Null(await format.AnnounceAsync(header)); // the delivering Exim, run with -Mc <id>
         }
 
-        await Eventually.Holds(() => exim.SinkFiles().Count >= 3, Patience,
+        var sink = new CompleteSinkFiles(exim);
+        await Eventually.Holds(() => sink.Count() >= 3, Patience,
             () => $"Exim to deliver the enqueued messages; log:\n{exim.DeliveringLog()}");
         var delivered = exim.SinkFiles().Select(SinkFile.Read).OrderBy(d => SeqHeader.Of(d.Message)).ToList();
         for (var seq = 0; seq < 3; seq++)
@@ -65,7 +66,8 @@ public sealed class EximEnqueueSpecs : IDisposable
         QueueFormats.For(settings.Queue).WriteIncomingEntry(settings.Queue.Incoming, new QueueEnvelope("alice@example.org", ["bob@example.net"]),
             "From: alice@example.org\r\nSubject: through\r\nX-Seq: 7\r\n\r\nHello.\r\n"u8);
 
-        await Eventually.Holds(() => exim.SinkFiles().Count == 1, Patience,
+        var sink = new CompleteSinkFiles(exim);
+        await Eventually.Holds(() => sink.Count() == 1, Patience,
             () => $"the message through the gateway ({gateway.Counters}); log:\n{exim.DeliveringLog()}");
         var copy = SinkFile.Read(Assert.Single(exim.SinkFiles()));
         Assert.Equal(["bob@example.net"], copy.RcptTo);

@@ -115,7 +115,8 @@ public sealed class PostfixQueueIdReuseSpecs : TestKit
         Assert.Single(replies.OfType<Absorbed>(), absorbed => absorbed.Identity == x.Identity);
 
         // Nothing lost, nothing twice: Postfix delivers every message of every round exactly once.
-        await Eventually.Holds(() => postfix.SinkFiles().Count >= sent.Count && postfix.QueueFiles("incoming").Count == 0 && postfix.QueueFiles("active").Count == 0,
+        var sink = new CompleteSinkFiles(postfix);
+        await Eventually.Holds(() => sink.Count() >= sent.Count && postfix.QueueFiles("incoming").Count == 0 && postfix.QueueFiles("active").Count == 0,
             Patience, () => $"Postfix to deliver all {sent.Count} ({postfix.SinkFiles().Count} so far); log:\n{postfix.Log()}");
         var delivered = postfix.SinkFiles().Select(path => SeqMarker(SinkFile.Read(path).Message)).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(sent.Order(StringComparer.Ordinal), delivered);
