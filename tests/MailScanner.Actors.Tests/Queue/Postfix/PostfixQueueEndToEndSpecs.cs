@@ -155,7 +155,8 @@ public sealed class PostfixQueueEndToEndSpecs
         Assert.Equal(postfix.Layout.PathOf("incoming", entered.QueueId), entered.Path);
         Assert.IsType<PostfixWakeUp.Sent>(await PostfixQmgrTrigger.WakeAsync(postfix.Layout));
 
-        await Eventually.Holds(() => postfix.Log().Contains($"{entered.QueueId}: removed", StringComparison.Ordinal), Patience,
+        var sink = new CompleteSinkFiles(postfix);
+        await Eventually.Holds(() => postfix.Log().Contains($"{entered.QueueId}: removed", StringComparison.Ordinal) && sink.Count() == 1, Patience,
             () => $"Postfix to deliver and remove {entered.QueueId}; log:\n{postfix.Log()}");
         var delivered = SinkFile.Read(Assert.Single(postfix.SinkFiles()), sinkEncoding);
         foreach (var queue in new[] { "incoming", "hold", "active", "deferred", "corrupt" }) Assert.Empty(postfix.QueueFiles(queue));
