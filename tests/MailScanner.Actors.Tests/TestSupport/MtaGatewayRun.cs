@@ -85,7 +85,8 @@ public static class MtaGatewayRun
         bool DeliveredOrStalled()
         {
             var count = sink.Count();
-            if (count >= all.Count && mta.QueuedFiles().Count == 0) return true;
+            // The MTA logs a delivery after the sink took it and after it removed its queue file: wait for the log line too.
+            if (count >= all.Count && mta.QueuedFiles().Count == 0 && mta.DeliveriesLogged() >= all.Count) return true;
             if (count != progress.Count) progress = (count, clock.Elapsed);
             return clock.Elapsed - progress.At > StallLimit;
         }
@@ -147,7 +148,7 @@ public static class MtaGatewayRun
         }
 
         var sink = new CompleteSinkFiles(mta);
-        await Eventually.Holds(() => sink.Count() >= count && mta.QueuedFiles().Count == 0, TimeSpan.FromSeconds(90),
+        await Eventually.Holds(() => sink.Count() >= count && mta.QueuedFiles().Count == 0 && mta.DeliveriesLogged() >= count, TimeSpan.FromSeconds(90),
             () => $"{mta.Name} to deliver all {count} ({sink.Count()} so far; {gateway.Counters}); queued: {string.Join(' ', mta.QueuedFiles().Select(Path.GetFileName))}; log tail:\n{mta.LogTail()}");
         var delivered = mta.SinkFiles().Select(SinkFile.Read).ToList();
         Assert.Equal(Enumerable.Range(0, count), delivered.Select(d => SeqHeader.Of(d.Message)).Order());
@@ -206,7 +207,7 @@ public static class MtaGatewayRun
         Assert.StartsWith($"released {entry.Id}: queued as {settings.Queue.Outgoing}/", stdout.Trim(), StringComparison.Ordinal);
         Assert.Equal("", stderr.Trim()); // the MTA was told, as after a delivery
 
-        await Eventually.Holds(() => sink.Count() >= 2 && mta.QueuedFiles().Count == 0, TimeSpan.FromSeconds(90),
+        await Eventually.Holds(() => sink.Count() >= 2 && mta.QueuedFiles().Count == 0 && mta.DeliveriesLogged() >= 2, TimeSpan.FromSeconds(90),
             () => $"{mta.Name} to deliver the released original ({sink.Count()} delivered); queued: {string.Join(' ', mta.QueuedFiles())}; log tail:\n{mta.LogTail()}");
         var delivered = mta.SinkFiles().Select(SinkFile.Read).ToList();
         var original = Assert.Single(delivered, copy => HasEicar(copy.Message));
