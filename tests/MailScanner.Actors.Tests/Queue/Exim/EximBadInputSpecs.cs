@@ -50,7 +50,9 @@ public sealed partial class EximBadInputSpecs : IDisposable
         await using var gateway = await HostedGateway.StartAsync(settings);
 
         await AwaitDelivered(exim, gateway, 1);
-        await Eventually.Holds(() => gateway.Counters.Refused >= 1, Patience, () => $"the broken message to be refused ({gateway.Counters})");
+        // Counted, then logged: wait for the line, not only the count.
+        await Eventually.Holds(() => gateway.Counters.Refused >= 1 && gateway.Log.Lines(LogLevel.WarningLevel).Any(line => line.Contains(broken, StringComparison.Ordinal)), Patience,
+            () => $"the broken message to be refused and logged ({gateway.Counters})");
         Assert.True(File.Exists(Path.Combine(exim.ReceivingInput, $"{broken}-H")));
         var warning = Assert.Single(gateway.Log.Lines(LogLevel.WarningLevel), line => line.Contains(broken, StringComparison.Ordinal));
         Assert.Contains($"{broken}-D is missing", warning, StringComparison.Ordinal);
@@ -71,7 +73,9 @@ public sealed partial class EximBadInputSpecs : IDisposable
         await using var gateway = await HostedGateway.StartAsync(settings);
 
         await AwaitDelivered(exim, gateway, 1);
-        await Eventually.Holds(() => Directory.GetFiles(settings.Queue.Bad).Length == 2, Patience, () => $"the broken pair in {settings.Queue.Bad} ({gateway.Counters})");
+        // Moved aside, then logged: wait for the line too.
+        await Eventually.Holds(() => Directory.GetFiles(settings.Queue.Bad).Length == 2 && gateway.Log.Lines(LogLevel.WarningLevel).Any(line => line.Contains(broken, StringComparison.Ordinal)), Patience,
+            () => $"the broken pair in {settings.Queue.Bad}, logged ({gateway.Counters})");
         Assert.Equal([$"{broken}-D", $"{broken}-H"], Directory.GetFiles(settings.Queue.Bad).Select(path => Path.GetFileName(path)[..(broken.Length + 2)]).Order());
         Assert.Empty(EximInstance.SpoolFiles(exim.ReceivingInput));
         Assert.Empty(Directory.EnumerateFileSystemEntries(settings.Queue.Work));
