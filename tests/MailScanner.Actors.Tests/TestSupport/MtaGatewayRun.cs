@@ -85,7 +85,7 @@ public static class MtaGatewayRun
         bool DeliveredOrStalled()
         {
             var count = sink.Count();
-            // The MTA logs a delivery after the sink took it and after it removed its queue file: wait for the log line too.
+            // A delivery's log line can reach the spec after the queue is empty (sendmail's comes through a syslog socket): wait for it too.
             if (count >= all.Count && mta.QueuedFiles().Count == 0 && mta.DeliveriesLogged() >= all.Count) return true;
             if (count != progress.Count) progress = (count, clock.Elapsed);
             return clock.Elapsed - progress.At > StallLimit;
