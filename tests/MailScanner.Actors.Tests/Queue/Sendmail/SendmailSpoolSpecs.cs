@@ -75,8 +75,8 @@ public sealed class SendmailSpoolSpecs : IAsyncLifetime
 
         var (status, output) = await _sendmail.RunDeliveringQueueAsync(outgoing.FinalName![2..]);
         Assert.True(status == 0, output);
-        // smtp-sink creates its file before it has written all of the message.
-        await Eventually.Holds(() => _sendmail.SinkFiles() is [var file] && File.ReadAllText(file).EndsWith("\n\n", StringComparison.Ordinal),
+        var sink = new CompleteSinkFiles(_sendmail);
+        await Eventually.Holds(() => _sendmail.SinkFiles().Count == 1 && sink.Count() == 1,
             TimeSpan.FromSeconds(20), () => $"one delivery to the sink; queue: {string.Join(' ', SendmailInstance.QueueFiles(_sendmail.DeliveringQueue))}; {output}");
         var delivered = File.ReadAllText(_sendmail.SinkFiles()[0]);
         Assert.Contains("X-MailScanner-Actors: clean", delivered, StringComparison.Ordinal);
